@@ -1,0 +1,47 @@
+# Parley: `make run` to chat locally, `make test` to run every test, `make lint` for style.
+VENV   ?= .venv
+PYTHON ?= python3
+BIN     = $(VENV)/bin
+FLASK   = $(BIN)/flask --app wsgi
+
+.PHONY: run test lint emulator chromium clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+## run: serve Parley on http://$(HOST):$(PORT) with the local emulator and demo users
+run: $(VENV)/.runtime
+	$(FLASK) init-db
+	$(FLASK) users demo
+	@echo "Parley: open http://$${HOST:-127.0.0.1}:$${PORT:-5000} and log in as alice, bob or carol."
+	exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+## emulator: a standalone Twilio emulator (for several workers); see README
+emulator: $(VENV)/.runtime
+	exec $(FLASK) emulator run --port $${EMULATOR_PORT:-4010}
+
+## test: install what the tests need (Chromium included) and run every test
+test: $(VENV)/.dev chromium
+	$(BIN)/python -m pytest
+
+## lint: ruff (lint + format check) and mypy
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "Installing Debian's Chromium for the browser tests..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache instance

@@ -1,0 +1,102 @@
+// The JSON API: one place that adds the CSRF header, parses errors and handles a lost session.
+
+/** An API failure with the server's readable message (`{"error": {"code", "message"}}`). */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** A random UUID v4 that also works outside secure contexts (where crypto.randomUUID is absent). */
+export function newClientId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export class Api {
+  /** @param {{root: string, loginUrl: string}} options root is the app's script root ("" usually). */
+  constructor({ root, loginUrl }) {
+    this.root = root;
+    this.loginUrl = loginUrl;
+  }
+
+  listConversations() {
+    return this.#request('GET', '/api/conversations');
+  }
+
+  /** Start (or find the existing 1:1) conversation with these usernames. */
+  createConversation(participants) {
+    return this.#request('POST', '/api/conversations', { participants });
+  }
+
+  listMessages(conversationSid, { limit = 50, before } = {}) {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (before !== undefined) query.set('before', String(before));
+    return this.#request('GET', `/api/conversations/${encodeURIComponent(conversationSid)}/messages?${query}`);
+  }
+
+  /** client_id makes the send idempotent and lets the stream event confirm this very message. */
+  sendMessage(conversationSid, body, clientId) {
+    return this.#request('POST', `/api/conversations/${encodeURIComponent(conversationSid)}/messages`, {
+      body,
+      client_id: clientId,
+    });
+  }
+
+  /** Move this user's read horizon forward to message `index`. */
+  markRead(conversationSid, index) {
+    return this.#request('POST', `/api/conversations/${encodeURIComponent(conversationSid)}/read`, { index });
+  }
+
+  listUsers() {
+    return this.#request('GET', '/api/users');
+  }
+
+  async #request(method, path, body) {
+    const headers = { Accept: 'application/json' };
+    const init = { method, headers, credentials: 'same-origin' };
+    if (method !== 'GET') {
+      headers['Content-Type'] = 'application/json';
+      headers['X-CSRFToken'] = document.querySelector('meta[name="csrf-token"]')?.content ?? '';
+      init.body = JSON.stringify(body ?? {});
+    }
+
+    let response;
+    try {
+      response = await fetch(this.root + path, init);
+    } catch {
+      throw new ApiError(0, 'network_error', 'Could not reach Parley. Check your connection and try again.');
+    }
+
+    if (response.status === 401) {
+      this.#goToLogin();
+      throw new ApiError(401, 'unauthorized', 'Your session has ended. Please log in again.');
+    }
+
+    const payload = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = payload?.error;
+      throw new ApiError(
+        response.status,
+        error?.code ?? `http_${response.status}`,
+        error?.message ?? `Something went wrong (HTTP ${response.status}). Please try again.`,
+      );
+    }
+    if (payload === null) {
+      throw new ApiError(response.status, 'bad_response', 'Parley sent a response this page could not read.');
+    }
+    return payload;
+  }
+
+  #goToLogin() {
+    const next = window.location.pathname + window.location.search;
+    window.location.assign(`${this.loginUrl}?next=${encodeURIComponent(next)}`);
+  }
+}

@@ -1,0 +1,286 @@
+// Parley's chat page. How a message travels:
+//   views/composer.js (Enter) → ChatApp.send → api.js POST …/messages (shown "Sending…")
+//   → server → stream.js (message_added on /stream) → ChatApp.applyEvent → state.js
+//   → views/conversation-pane.js (now "Sent") and views/conversation-list.js (preview, unread).
+
+import { Api, newClientId } from './api.js';
+import { ChatState } from './state.js';
+import { EventStream } from './stream.js';
+import { Banners } from './views/banners.js';
+import { ComposerView } from './views/composer.js';
+import { ConversationListView } from './views/conversation-list.js';
+import { ConversationPaneView } from './views/conversation-pane.js';
+import { NewConversationDialog } from './views/new-conversation.js';
+
+const byId = (id) => document.getElementById(id);
+
+class ChatApp {
+  constructor(app) {
+    const { identity, streamCursor, maxBody, root = '', loginUrl } = app.dataset;
+    this.app = app;
+    this.me = identity;
+    this.root = root;
+    this.initialCursor = streamCursor;
+    this.api = new Api({ root, loginUrl });
+    this.state = new ChatState(identity);
+    this.renderQueued = false;
+    this.conversationsRequest = null;
+    this.conversationsStale = false;
+    /** sid → the newest index this page told the server was read */
+    this.readUpTo = new Map();
+
+    this.banners = new Banners({
+      connection: byId('connection-banner'),
+      error: byId('error-banner'),
+      errorText: byId('error-banner-text'),
+      errorDismiss: byId('error-banner-dismiss'),
+      announcer: byId('announcer'),
+    });
+    this.list = new ConversationListView({
+      list: byId('conversation-list'),
+      status: byId('conversation-list-status'),
+      me: identity,
+      root,
+      onOpen: (sid) => this.navigate(sid),
+    });
+    this.pane = new ConversationPaneView({
+      els: {
+        empty: byId('pane-empty'),
+        notFound: byId('pane-not-found'),
+        notFoundHome: byId('not-found-home'),
+        conversation: byId('pane-conversation'),
+        back: byId('back-to-list'),
+        title: byId('pane-title'),
+        subtitle: byId('pane-subtitle'),
+        history: byId('history'),
+        loadOlder: byId('load-older'),
+        historyStatus: byId('history-status'),
+        messages: byId('messages'),
+      },
+      me: identity,
+      onLoadOlder: () => this.loadOlder(),
+      onRetry: (clientId) => this.post(clientId),
+      onBack: () => this.navigate(null),
+    });
+    this.composer = new ComposerView({
+      form: byId('composer'),
+      input: byId('composer-input'),
+      send: byId('composer-send'),
+      hint: byId('composer-hint'),
+      maxBody: Number(maxBody) || 1600,
+      onSend: (body) => this.send(body),
+    });
+    this.newConversation = new NewConversationDialog({
+      els: {
+        opener: byId('new-conversation'),
+        dialog: byId('new-conversation-dialog'),
+        form: byId('new-conversation-form'),
+        input: byId('new-conversation-username'),
+        options: byId('new-conversation-options'),
+        people: byId('new-conversation-people'),
+        peopleStatus: byId('new-conversation-people-status'),
+        error: byId('new-conversation-error'),
+        cancel: byId('new-conversation-cancel'),
+      },
+      loadUsers: () => this.api.listUsers(),
+      start: (username) => this.startConversation(username),
+      onStarted: (conversation) => this.navigate(conversation.sid),
+    });
+  }
+
+  start() {
+    // Open the stream from the render-time cursor first: nothing after the render is missed,
+    // and what REST also returns is deduplicated by sid.
+    this.stream = new EventStream({
+      url: `${this.root}/stream`,
+      cursor: this.initialCursor,
+      onEvent: (type, data) => this.applyEvent(type, data),
+      onResync: () => this.resync(),
+      onStatus: (status) => this.banners.showConnection(status),
+    });
+    this.stream.start();
+    this.loadConversations();
+    this.show(this.app.dataset.conversationSid || null, { focus: true });
+
+    window.addEventListener('popstate', () => this.show(this.#sidFromLocation()));
+    document.addEventListener('visibilitychange', () => {
+      this.state.pageVisible = document.visibilityState === 'visible';
+      if (this.state.pageVisible) this.state.markRead(this.state.openSid);
+      this.render();
+    });
+    this.state.pageVisible = document.visibilityState === 'visible';
+  }
+
+  // --- navigation ----------------------------------------------------------------------------
+
+  /** Open a conversation (or none) as a new history entry: /c/<sid> or /. */
+  navigate(sid) {
+    if (sid !== this.state.openSid) {
+      history.pushState(null, '', sid ? `${this.root}/c/${encodeURIComponent(sid)}` : `${this.root}/`);
+      this.show(sid, { focus: true });
+    } else if (sid) {
+      this.composer.focus();
+    }
+  }
+
+  show(sid, { focus = false } = {}) {
+    this.state.openConversation(sid);
+    this.app.classList.toggle('chat--open', Boolean(sid));
+    this.render();
+    if (!sid) return;
+    if (focus && window.matchMedia('(pointer: fine)').matches) this.composer.focus();
+    this.loadHistory(sid);
+  }
+
+  #sidFromLocation() {
+    const match = /\/c\/([^/]+)\/?$/.exec(window.location.pathname);
+    return match ? decodeURIComponent(match[1]) : null;
+  }
+
+  // --- loading over REST ---------------------------------------------------------------------
+
+  /** Load (or reload) the conversation list; calls made meanwhile coalesce into one more. */
+  async loadConversations() {
+    if (this.conversationsRequest) {
+      this.conversationsStale = true;
+      return this.conversationsRequest;
+    }
+    const startedAt = performance.now();
+    this.conversationsRequest = this.api
+      .listConversations()
+      .then(({ conversations }) => this.state.replaceConversations(conversations, startedAt))
+      .catch((error) => this.banners.showError(error.message))
+      .finally(() => {
+        this.conversationsRequest = null;
+        this.render();
+        if (this.conversationsStale) {
+          this.conversationsStale = false;
+          this.loadConversations();
+        }
+      });
+    return this.conversationsRequest;
+  }
+
+  async loadHistory(sid) {
+    try {
+      const { messages, has_more: hasMore } = await this.api.listMessages(sid, { limit: 50 });
+      this.state.addHistoryPage(sid, messages, hasMore);
+    } catch (error) {
+      if (error.status === 404 || error.status === 403) {
+        this.state.setHistoryStatus(sid, 'not_found');
+      } else {
+        this.state.setHistoryStatus(sid, 'error');
+        this.banners.showError(error.message);
+      }
+    }
+    this.render();
+  }
+
+  async loadOlder() {
+    const history = this.state.history;
+    if (!history || history.loadingOlder || !history.hasMore) return;
+    history.loadingOlder = true;
+    this.render();
+    try {
+      const page = await this.api.listMessages(history.sid, { limit: 50, before: this.state.oldestIndex() });
+      this.state.addHistoryPage(history.sid, page.messages, page.has_more, { older: true });
+    } catch (error) {
+      this.banners.showError(error.message);
+    } finally {
+      history.loadingOlder = false;
+      this.render();
+    }
+  }
+
+  /** The stream could not replay what we missed: start again from what the server has now. */
+  resync() {
+    this.loadConversations();
+    if (this.state.openSid) {
+      this.state.openConversation(this.state.openSid);
+      this.render();
+      this.loadHistory(this.state.openSid);
+    }
+  }
+
+  // --- sending -------------------------------------------------------------------------------
+
+  async startConversation(username) {
+    const { conversation } = await this.api.createConversation([username]);
+    this.state.upsertConversation(conversation);
+    this.render();
+    return conversation;
+  }
+
+  send(body) {
+    const sid = this.state.openSid;
+    if (!sid) return;
+    const clientId = newClientId();
+    this.state.addPending(sid, body, clientId);
+    this.pane.scrollToBottomNextRender();
+    this.post(clientId);
+  }
+
+  /** POST (or re-POST, same client_id) a pending message. It turns "Sent" on its stream event. */
+  async post(clientId) {
+    const pending = this.state.pending.get(clientId);
+    if (!pending) return;
+    this.state.setPendingStatus(clientId, 'sending');
+    this.render();
+    try {
+      await this.api.sendMessage(pending.conversationSid, pending.body, clientId);
+    } catch (error) {
+      this.state.setPendingStatus(clientId, 'failed', error.message);
+      this.banners.showError(`Your message was not sent: ${error.message}`);
+      this.render();
+    }
+  }
+
+  // --- live events ---------------------------------------------------------------------------
+
+  applyEvent(type, data) {
+    const { state } = this;
+    if (type === 'message_added') {
+      const sid = data.conversation_sid ?? data.message.conversation_sid;
+      const { known, isNew } = state.applyMessage(sid, data.message);
+      if (!known) this.loadConversations();
+      if (isNew && data.message.author !== this.me) this.banners.announce(`New message from ${data.message.author}`);
+    } else if (type === 'conversation_added') {
+      state.upsertConversation(data.conversation);
+    } else if (type === 'participant_added' || type === 'participant_removed') {
+      const outcome = state.applyParticipant(type, data.conversation_sid, data.participant);
+      if (outcome === 'unknown') this.loadConversations();
+      if (outcome === 'left' && state.openSid === data.conversation_sid) state.setHistoryStatus(data.conversation_sid, 'not_found');
+    }
+    this.render();
+  }
+
+  /** What the user is looking at is read: tell the server, so other devices and reloads agree. */
+  syncReadHorizon() {
+    const { state } = this;
+    const sid = state.openSid;
+    if (!sid || !state.isViewing(sid) || state.history?.status !== 'ready') return;
+    const newest = state.orderedMessages().at(-1);
+    if (!newest || newest.index <= (this.readUpTo.get(sid) ?? -1)) return;
+    this.readUpTo.set(sid, newest.index);
+    if (newest.author === this.me) return; // the server marks one's own message read when it is sent
+    this.api.markRead(sid, newest.index).catch(() => this.readUpTo.delete(sid)); // retried on the next change
+  }
+
+  // --- rendering -----------------------------------------------------------------------------
+
+  /** Render once after the current burst of changes (a microtask, so it also runs in a hidden tab). */
+  render() {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    queueMicrotask(() => {
+      this.renderQueued = false;
+      this.list.render(this.state);
+      this.pane.render(this.state);
+      const unread = this.state.totalUnread();
+      document.title = unread ? `(${unread}) Parley` : 'Parley';
+      this.syncReadHorizon();
+    });
+  }
+}
+
+new ChatApp(byId('app')).start();

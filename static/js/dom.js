@@ -1,0 +1,50 @@
+// Tiny DOM helpers. User data only ever reaches the page as text (textContent), never as HTML.
+
+/**
+ * Create an element. `props` sets properties (className, hidden, type…) and, under `attrs`,
+ * attributes; children are nodes or strings (strings become text nodes).
+ */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  const { attrs, dataset, ...rest } = props;
+  Object.assign(el, rest);
+  for (const [name, value] of Object.entries(attrs ?? {})) {
+    if (value !== null && value !== undefined && value !== false) el.setAttribute(name, value);
+  }
+  Object.assign(el.dataset, dataset ?? {});
+  for (const child of children) {
+    if (child !== null && child !== undefined && child !== false) el.append(child);
+  }
+  return el;
+}
+
+/** Set an element's text only when it changed (avoids needless layout and screen-reader noise). */
+export function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+/**
+ * Make `container`'s children match `items`, in order, reusing the element made for each key.
+ * `create(item)` builds a new element; `update(el, item)` refreshes it. Elements whose key is
+ * gone are removed. Focus stays on a reused element because it is moved, not rebuilt.
+ */
+export function reconcile(container, items, keyOf, create, update) {
+  const existing = new Map();
+  for (const el of container.children) existing.set(el.dataset.key, el);
+
+  let cursor = container.firstElementChild;
+  for (const item of items) {
+    const key = keyOf(item);
+    let el = existing.get(key);
+    if (el) {
+      existing.delete(key);
+    } else {
+      el = create(item);
+      el.dataset.key = key;
+    }
+    update(el, item);
+    if (el !== cursor) container.insertBefore(el, cursor);
+    else cursor = cursor.nextElementSibling;
+  }
+  for (const stale of existing.values()) stale.remove();
+}

@@ -1,0 +1,191 @@
+// What the page knows: conversations, the open conversation's history, and messages on their
+// way out. Every change is idempotent, because the stream's replay may overlap what REST returned.
+
+export class ChatState {
+  constructor(me) {
+    this.me = me;
+    /** @type {Map<string, object>} sid → Conversation (as the API shapes it) */
+    this.conversations = new Map();
+    this.conversationsLoaded = false;
+    this.openSid = null;
+    /** The open conversation's messages: {sid, messages: Map, hasMore, status, loadingOlder}. */
+    this.history = null;
+    /** @type {Map<string, {clientId, conversationSid, body, status, error, createdAt}>} */
+    this.pending = new Map();
+    this.pageVisible = true;
+  }
+
+  // --- conversations -------------------------------------------------------------------------
+
+  /** Most recent activity first. */
+  sortedConversations() {
+    return [...this.conversations.values()].sort((a, b) => timeOf(b.last_activity) - timeOf(a.last_activity));
+  }
+
+  totalUnread() {
+    let total = 0;
+    for (const conversation of this.conversations.values()) total += conversation.unread_count || 0;
+    return total;
+  }
+
+  /** The user is looking at this conversation right now (so its messages are read). */
+  isViewing(sid) {
+    return sid === this.openSid && this.pageVisible;
+  }
+
+  /**
+   * Take the server's list. `fetchedSince` is when the request left: a conversation that arrived
+   * by stream event after that may be missing from the list only because the list is older.
+   */
+  replaceConversations(list, fetchedSince) {
+    const next = new Map();
+    for (const incoming of list) next.set(incoming.sid, this.#merge(this.conversations.get(incoming.sid), incoming));
+    for (const [sid, local] of this.conversations) {
+      if (!next.has(sid) && local.receivedAt > fetchedSince) next.set(sid, local);
+    }
+    this.conversations = next;
+    this.conversationsLoaded = true;
+  }
+
+  /** A conversation from an event or a create call. */
+  upsertConversation(incoming) {
+    const merged = this.#merge(this.conversations.get(incoming.sid), incoming);
+    merged.receivedAt = performance.now();
+    this.conversations.set(incoming.sid, merged);
+  }
+
+  removeConversation(sid) {
+    this.conversations.delete(sid);
+  }
+
+  /** Keep whichever side has seen the later message; the local side may be ahead of a REST answer. */
+  #merge(local, incoming) {
+    const merged = { ...incoming, participants: [...(incoming.participants ?? [])] };
+    const localIndex = local?.last_message?.index ?? -1;
+    const incomingIndex = incoming.last_message?.index ?? -1;
+    if (local && localIndex > incomingIndex) {
+      merged.last_message = local.last_message;
+      merged.last_activity = later(local.last_activity, incoming.last_activity);
+      merged.unread_count = Math.max(local.unread_count || 0, incoming.unread_count || 0);
+    }
+    if (local?.receivedAt) merged.receivedAt = local.receivedAt;
+    if (this.isViewing(incoming.sid)) merged.unread_count = 0;
+    return merged;
+  }
+
+  /**
+   * A participant joined or left. Returns "unknown" (conversation not in the list), "left" (it
+   * was this user, who is no longer in it) or "applied".
+   */
+  applyParticipant(type, conversationSid, participant) {
+    const conversation = this.conversations.get(conversationSid);
+    if (!conversation) return 'unknown';
+    const name = participant?.identity ?? participant?.address;
+    if (!name) return 'applied';
+    if (type === 'participant_added') {
+      if (!conversation.participants.includes(name)) conversation.participants.push(name);
+      return 'applied';
+    }
+    conversation.participants = conversation.participants.filter((p) => p !== name);
+    if (name === this.me) {
+      this.removeConversation(conversationSid);
+      return 'left';
+    }
+    return 'applied';
+  }
+
+  // --- messages ------------------------------------------------------------------------------
+
+  /**
+   * A message arrived on the stream. Returns {known: is its conversation in the list, isNew:
+   * had this page not seen it before}. It confirms the pending message with the same client_id.
+   */
+  applyMessage(conversationSid, message) {
+    const conversation = this.conversations.get(conversationSid);
+    const inHistory = this.history?.sid === conversationSid;
+    const seen =
+      (inHistory && this.history.messages.has(message.sid)) ||
+      (conversation?.last_message && message.index <= conversation.last_message.index);
+
+    if (conversation && !(conversation.last_message && message.index <= conversation.last_message.index)) {
+      conversation.last_message = message;
+      conversation.last_activity = later(conversation.last_activity, message.date_created);
+      if (message.author !== this.me && !this.isViewing(conversationSid)) {
+        conversation.unread_count = (conversation.unread_count || 0) + 1;
+      }
+    }
+    if (inHistory) this.history.messages.set(message.sid, message);
+    this.#confirmPending(message);
+    return { known: Boolean(conversation), isNew: !seen };
+  }
+
+  /** Open a conversation (or none): its history starts empty and loading. */
+  openConversation(sid) {
+    this.openSid = sid;
+    this.history = sid ? { sid, messages: new Map(), hasMore: false, status: 'loading', loadingOlder: false } : null;
+    this.markRead(sid);
+  }
+
+  markRead(sid) {
+    const conversation = sid && this.conversations.get(sid);
+    if (conversation) conversation.unread_count = 0;
+  }
+
+  /** A page of history from REST; `older` pages come from "Load older messages". */
+  addHistoryPage(sid, messages, hasMore, { older = false } = {}) {
+    const history = this.history;
+    if (history?.sid !== sid) return;
+    for (const message of messages) {
+      history.messages.set(message.sid, message);
+      this.#confirmPending(message);
+    }
+    if (older || history.status === 'loading') history.hasMore = Boolean(hasMore);
+    history.status = 'ready';
+  }
+
+  setHistoryStatus(sid, status) {
+    if (this.history?.sid === sid) this.history.status = status;
+  }
+
+  /** The open conversation's messages, oldest first. */
+  orderedMessages() {
+    if (!this.history) return [];
+    return [...this.history.messages.values()].sort((a, b) => a.index - b.index);
+  }
+
+  oldestIndex() {
+    const messages = this.orderedMessages();
+    return messages.length ? messages[0].index : undefined;
+  }
+
+  // --- outgoing messages ---------------------------------------------------------------------
+
+  addPending(conversationSid, body, clientId) {
+    this.pending.set(clientId, { clientId, conversationSid, body, status: 'sending', error: null, createdAt: Date.now() });
+  }
+
+  setPendingStatus(clientId, status, error = null) {
+    const pending = this.pending.get(clientId);
+    if (pending) Object.assign(pending, { status, error });
+  }
+
+  pendingFor(conversationSid) {
+    return [...this.pending.values()]
+      .filter((p) => p.conversationSid === conversationSid)
+      .sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  #confirmPending(message) {
+    const clientId = message.attributes?.client_id;
+    if (clientId) this.pending.delete(clientId);
+  }
+}
+
+function timeOf(iso) {
+  const time = Date.parse(iso ?? '');
+  return Number.isNaN(time) ? 0 : time;
+}
+
+function later(a, b) {
+  return timeOf(a) >= timeOf(b) ? a : b;
+}

@@ -1,0 +1,106 @@
+// GET /stream over EventSource, with the resume rules of docs/stream-resume.md:
+// start from the page's render-time cursor, apply each event once, spot gaps by id, and on any
+// break reopen with the last good id so the server replays what was missed (or says "resync").
+
+const DATA_EVENTS = ['message_added', 'conversation_added', 'participant_added', 'participant_removed'];
+const MAX_RETRY_DELAY_MS = 15000;
+const GAP_RETRY_DELAY_MS = 2000; // when gaps repeat, don't hammer the server
+
+/** "<epoch>-<seq>" → {epoch, seq}, or null when the id has another shape. */
+export function parseEventId(id) {
+  const match = /^(.+)-(\d+)$/.exec(id ?? '');
+  return match ? { epoch: match[1], seq: Number(match[2]) } : null;
+}
+
+export class EventStream {
+  /**
+   * @param {object} options
+   * @param {string} options.url        the stream's URL, without query
+   * @param {string} options.cursor     the id the page is up to date with (render-time cursor)
+   * @param {(type: string, data: object) => void} options.onEvent  one data event, in order, once
+   * @param {() => void} options.onResync   the server could not replay: reload state over REST
+   * @param {(status: 'connecting'|'open'|'reconnecting') => void} options.onStatus
+   */
+  constructor({ url, cursor, onEvent, onResync, onStatus }) {
+    this.url = url;
+    this.cursor = cursor;
+    this.onEvent = onEvent;
+    this.onResync = onResync;
+    this.onStatus = onStatus;
+    this.source = null;
+    this.failures = 0;
+    this.retryTimer = null;
+    this.lastGapAt = -Infinity;
+  }
+
+  start() {
+    this.onStatus('connecting');
+    this.#open();
+    window.addEventListener('online', () => {
+      if (!this.source) this.#reopen(0);
+    });
+  }
+
+  #open() {
+    this.retryTimer = null;
+    const source = new EventSource(`${this.url}?cursor=${encodeURIComponent(this.cursor)}`);
+    this.source = source;
+    source.addEventListener('open', () => {
+      this.failures = 0;
+      this.onStatus('open');
+    });
+    // Reopen ourselves rather than let the browser retry: its retry would resend the URL's old
+    // cursor, and an EventSource that got a non-200 answer never retries at all.
+    source.addEventListener('error', () => {
+      this.failures += 1;
+      this.#reopen(this.#retryDelay());
+    });
+    for (const type of DATA_EVENTS) {
+      source.addEventListener(type, (event) => this.#receive(type, event));
+    }
+    source.addEventListener('resync', (event) => {
+      this.cursor = event.lastEventId || parseJson(event.data)?.cursor || this.cursor;
+      this.onResync();
+    });
+    // "resumed" says the replay is complete and correct; nothing to do but carry on.
+  }
+
+  #receive(type, event) {
+    const id = event.lastEventId;
+    const next = parseEventId(id);
+    const last = parseEventId(this.cursor);
+    if (next && last) {
+      if (next.epoch === last.epoch && next.seq <= last.seq) return; // already applied
+      if (next.epoch !== last.epoch || next.seq !== last.seq + 1) {
+        // A gap: ask the server again from the last good id; it replays or resyncs.
+        const now = performance.now();
+        this.#reopen(now - this.lastGapAt < 5000 ? GAP_RETRY_DELAY_MS : 0);
+        this.lastGapAt = now;
+        return;
+      }
+    }
+    const data = parseJson(event.data);
+    if (id) this.cursor = id;
+    if (data) this.onEvent(type, data);
+  }
+
+  #reopen(delayMs) {
+    this.source?.close();
+    this.source = null;
+    this.onStatus('reconnecting');
+    if (this.retryTimer === null) this.retryTimer = setTimeout(() => this.#open(), delayMs);
+  }
+
+  #retryDelay() {
+    const base = Math.min(MAX_RETRY_DELAY_MS, 500 * 2 ** Math.min(this.failures, 5));
+    return base / 2 + Math.random() * (base / 2);
+  }
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

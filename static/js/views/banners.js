@@ -1,0 +1,40 @@
+// The connection banner, the error banner and the screen-reader announcer.
+
+import { setText } from '../dom.js';
+
+const CONNECTION_TEXT = { connecting: 'Connecting…', reconnecting: 'Reconnecting…' };
+
+export class Banners {
+  constructor({ connection, error, errorText, errorDismiss, announcer }) {
+    this.connectionEl = connection;
+    this.errorEl = error;
+    this.errorText = errorText;
+    this.announcer = announcer;
+    errorDismiss.addEventListener('click', () => this.clearError());
+  }
+
+  /** @param {'connecting'|'open'|'reconnecting'} status */
+  showConnection(status) {
+    const text = CONNECTION_TEXT[status];
+    this.connectionEl.hidden = !text;
+    if (text) setText(this.connectionEl, text);
+  }
+
+  showError(message) {
+    setText(this.errorText, message);
+    this.errorEl.hidden = false;
+  }
+
+  clearError() {
+    this.errorEl.hidden = true;
+    setText(this.errorText, '');
+  }
+
+  /** Say something politely; a fresh node each time, so the same words are announced again. */
+  announce(text) {
+    const line = document.createElement('p');
+    line.textContent = text;
+    this.announcer.append(line);
+    while (this.announcer.childElementCount > 3) this.announcer.firstElementChild.remove();
+  }
+}

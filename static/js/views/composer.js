@@ -1,0 +1,54 @@
+// The message box: Enter sends, Shift+Enter is a new line; empty or over-long bodies are refused.
+
+import { setText } from '../dom.js';
+import { bodyLength } from '../format.js';
+
+const WARN_AT = 0.9; // show the count from 90% of the limit
+
+export class ComposerView {
+  /** @param {{form, input, send, hint, maxBody: number, onSend: (body: string) => void}} options */
+  constructor({ form, input, send, hint, maxBody, onSend }) {
+    Object.assign(this, { form, input, send, hint, maxBody, onSend });
+    input.addEventListener('keydown', (event) => {
+      if (event.key !== 'Enter' || event.shiftKey || event.altKey || event.isComposing) return;
+      event.preventDefault();
+      this.#submit();
+    });
+    input.addEventListener('input', () => this.#validate());
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.#submit();
+    });
+    this.#validate();
+  }
+
+  focus() {
+    this.input.focus();
+  }
+
+  #submit() {
+    const body = this.#validate();
+    if (body === null) return;
+    this.onSend(body);
+    this.input.value = '';
+    this.#validate();
+  }
+
+  /** Returns the body to send, or null when it must not be sent (and says why). */
+  #validate() {
+    const body = this.input.value.trim();
+    const length = bodyLength(body);
+    const tooLong = length > this.maxBody;
+    this.send.disabled = body === '' || tooLong;
+    this.input.setAttribute('aria-invalid', String(tooLong));
+    this.hint.classList.toggle('composer__hint--error', tooLong);
+    let hint = '';
+    if (tooLong) {
+      hint = `Too long: ${length.toLocaleString()} of ${this.maxBody.toLocaleString()} characters allowed. Shorten it to send.`;
+    } else if (length >= this.maxBody * WARN_AT) {
+      hint = `${length.toLocaleString()} / ${this.maxBody.toLocaleString()} characters`;
+    }
+    setText(this.hint, hint);
+    return body === '' || tooLong ? null : body;
+  }
+}

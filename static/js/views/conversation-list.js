@@ -1,0 +1,88 @@
+// The sidebar: one row per conversation, most recent first, with preview and unread badge.
+
+import { h, reconcile, setText } from '../dom.js';
+import { displayName, listTime, preview } from '../format.js';
+
+export class ConversationListView {
+  /** @param {{list: HTMLElement, status: HTMLElement, me: string, root: string, onOpen: (sid: string) => void}} options */
+  constructor({ list, status, me, root, onOpen }) {
+    this.list = list;
+    this.status = status;
+    this.me = me;
+    this.root = root;
+    list.addEventListener('click', (event) => {
+      const link = event.target.closest('a[data-sid]');
+      if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      onOpen(link.dataset.sid);
+    });
+  }
+
+  render(state) {
+    const conversations = state.sortedConversations();
+    reconcile(
+      this.list,
+      conversations,
+      (conversation) => conversation.sid,
+      (conversation) => this.#createRow(conversation),
+      (row, conversation) => this.#updateRow(row, conversation, state.openSid),
+    );
+    const statusText = !state.conversationsLoaded
+      ? 'Loading conversations…'
+      : conversations.length === 0
+        ? 'No conversations yet. Start one with “New conversation”.'
+        : '';
+    this.status.hidden = !statusText;
+    setText(this.status, statusText);
+  }
+
+  #createRow(conversation) {
+    const parts = {
+      avatar: h('span', { className: 'avatar', attrs: { 'aria-hidden': 'true' } }),
+      name: h('span', { className: 'conversation__name' }),
+      time: h('time', { className: 'conversation__time' }),
+      preview: h('span', { className: 'conversation__preview' }),
+      badgeCount: h('span'),
+    };
+    parts.badge = h('span', { className: 'badge' }, parts.badgeCount, h('span', { className: 'visually-hidden' }, ' unread'));
+    const link = h(
+      'a',
+      { className: 'conversation', href: `${this.root}/c/${encodeURIComponent(conversation.sid)}`, dataset: { sid: conversation.sid } },
+      parts.avatar,
+      h(
+        'span',
+        { className: 'conversation__main' },
+        h('span', { className: 'conversation__line' }, parts.name, parts.time),
+        h('span', { className: 'conversation__line' }, parts.preview, parts.badge),
+      ),
+    );
+    const row = h('li', { className: 'conversation-list__item' }, link);
+    row.parts = parts;
+    return row;
+  }
+
+  #updateRow(row, conversation, openSid) {
+    const { parts } = row;
+    const name = displayName(conversation, this.me);
+    setText(parts.name, name);
+    setText(parts.avatar, (name.replace(/^\+/, '')[0] ?? '?').toUpperCase());
+    parts.avatar.dataset.tone = String(tone(name));
+    setText(parts.preview, preview(conversation, this.me));
+    setText(parts.time, listTime(conversation.last_message?.date_created ?? conversation.last_activity));
+    parts.time.dateTime = conversation.last_message?.date_created ?? conversation.last_activity ?? '';
+    const unread = conversation.unread_count || 0;
+    parts.badge.hidden = unread === 0;
+    setText(parts.badgeCount, unread > 99 ? '99+' : String(unread));
+    const link = row.firstElementChild;
+    link.classList.toggle('conversation--unread', unread > 0);
+    if (conversation.sid === openSid) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+}
+
+/** A stable colour (0–5) for a name's avatar. */
+function tone(name) {
+  let hash = 0;
+  for (const char of name) hash = (hash * 131 + char.codePointAt(0)) >>> 0;
+  return hash % 6;
+}

@@ -1,0 +1,86 @@
+// "New conversation": pick someone from /api/users or type a username, then start or reopen
+// the conversation with them.
+
+import { h, setText } from '../dom.js';
+
+export class NewConversationDialog {
+  /**
+   * @param {object} options
+   * @param {{opener, dialog, form, input, options, people, peopleStatus, error, cancel}} options.els
+   * @param {() => Promise<{users: {username: string}[]}>} options.loadUsers
+   * @param {(username: string) => Promise<object>} options.start  the conversation; rejects with a readable Error
+   * @param {(conversation: object) => void} options.onStarted  after the dialog has closed
+   */
+  constructor({ els, loadUsers, start, onStarted }) {
+    this.els = els;
+    this.loadUsers = loadUsers;
+    this.start = start;
+    this.onStarted = onStarted;
+    this.busy = false;
+    els.opener.addEventListener('click', () => this.open());
+    els.cancel.addEventListener('click', () => els.dialog.close());
+    els.form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.#start(els.input.value.trim());
+    });
+    els.people.addEventListener('click', (event) => {
+      const person = event.target.closest('button[data-username]');
+      if (person) this.#start(person.dataset.username);
+    });
+  }
+
+  async open() {
+    const { els } = this;
+    els.form.reset();
+    this.#showError('');
+    els.dialog.showModal();
+    els.input.focus();
+    setText(els.peopleStatus, 'Loading people…');
+    els.peopleStatus.hidden = false;
+    try {
+      const { users } = await this.loadUsers();
+      const names = users.map((user) => user.username);
+      els.people.replaceChildren(
+        ...names.map((name) =>
+          h('li', {}, h('button', { type: 'button', className: 'person', dataset: { username: name } }, name)),
+        ),
+      );
+      els.options.replaceChildren(...names.map((name) => h('option', { value: name })));
+      els.peopleStatus.hidden = names.length > 0;
+      setText(els.peopleStatus, 'Nobody else is on Parley yet. You can still type a username.');
+    } catch (error) {
+      setText(els.peopleStatus, `People could not be loaded: ${error.message}`);
+    }
+  }
+
+  async #start(username) {
+    if (this.busy) return;
+    if (!username) {
+      this.#showError('Type a username, or pick someone from the list.');
+      this.els.input.focus();
+      return;
+    }
+    this.busy = true;
+    this.#showError('');
+    this.els.form.setAttribute('aria-busy', 'true');
+    let conversation;
+    try {
+      conversation = await this.start(username);
+    } catch (error) {
+      this.#showError(error.message);
+      this.els.input.focus();
+    } finally {
+      this.busy = false;
+      this.els.form.removeAttribute('aria-busy');
+    }
+    if (conversation) {
+      this.els.dialog.close();
+      this.onStarted(conversation);
+    }
+  }
+
+  #showError(message) {
+    this.els.error.hidden = !message;
+    setText(this.els.error, message);
+  }
+}

@@ -1,0 +1,84 @@
+"""The webhook accepts only Twilio-signed requests, and what it accepts reaches streams."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import requests
+from twilio.request_validator import RequestValidator
+
+from tests.support.clients import ApiClient, StreamReader
+from tests.support.servers import ParleyServer
+
+Login = Callable[[str], ApiClient]
+
+
+def _message_params(sid: str, body: str) -> dict[str, str]:
+    return {
+        "EventType": "onMessageAdded",
+        "AccountSid": "AC" + "0" * 32,
+        "ConversationSid": sid,
+        "MessageSid": "IM" + uuid.uuid4().hex,
+        "Index": "999",
+        "Author": "+15551234567",
+        "Body": body,
+        "Attributes": "{}",
+        "Source": "SMS",
+        "DateCreated": "2026-11-25T10:00:00.000Z",
+    }
+
+
+def _post(server: ParleyServer, params: dict[str, str], signature: str | None):  # type: ignore[no-untyped-def]
+    headers = {"X-Twilio-Signature": signature} if signature is not None else {}
+    return requests.post(server.url + "/twilio/webhook", data=params, headers=headers, timeout=5)
+
+
+def test_signed_webhook_from_any_source_reaches_participants(
+    login: Login, parley_server: ParleyServer
+) -> None:
+    alice, bob = login("alice"), login("bob")
+    sid = alice.start_dm("bob")["sid"]
+    stream = StreamReader(bob, bob.stream_cursor())
+    params = _message_params(sid, "from an SMS " + uuid.uuid4().hex)
+    url = parley_server.url + "/twilio/webhook"
+    signature = RequestValidator(parley_server.auth_token).compute_signature(url, params)
+    assert _post(parley_server, params, signature).status_code == 200
+    got = stream.wait_for("message_added", lambda d: d["message"]["body"] == params["Body"])
+    assert got.data["message"]["source"] == "SMS"
+    stream.close()
+
+
+def test_unsigned_or_forged_webhooks_get_403_and_publish_nothing(
+    login: Login, parley_server: ParleyServer
+) -> None:
+    alice, bob = login("alice"), login("bob")
+    sid = alice.start_dm("bob")["sid"]
+    stream = StreamReader(bob, bob.stream_cursor())
+    assert stream.next_event().event == "resumed"
+    url = parley_server.url + "/twilio/webhook"
+    params = _message_params(sid, "forged " + uuid.uuid4().hex)
+    wrong_token = RequestValidator("not-the-token").compute_signature(url, params)
+    other_url = RequestValidator(parley_server.auth_token).compute_signature(
+        "https://evil.example.com/twilio/webhook", params
+    )
+    good = RequestValidator(parley_server.auth_token).compute_signature(url, params)
+    tampered = {**params, "Body": "tampered"}
+    assert _post(parley_server, params, None).status_code == 403
+    assert _post(parley_server, params, "").status_code == 403
+    assert _post(parley_server, params, wrong_token).status_code == 403
+    assert _post(parley_server, params, other_url).status_code == 403
+    assert _post(parley_server, tampered, good).status_code == 403
+    # A real message afterwards arrives first: nothing forged was published before it.
+    real = "real " + uuid.uuid4().hex
+    alice.send(sid, real)
+    first = stream.wait_for("message_added")
+    assert first.data["message"]["body"] == real
+    stream.close()
+
+
+def test_unknown_event_types_are_acknowledged(parley_server: ParleyServer) -> None:
+    url = parley_server.url + "/twilio/webhook"
+    params = {"EventType": "onUserUpdated", "AccountSid": "AC" + "0" * 32}
+    signature = RequestValidator(parley_server.auth_token).compute_signature(url, params)
+    assert _post(parley_server, params, signature).status_code == 200

@@ -1,0 +1,158 @@
+"""Clients that act like a logged-in user: the JSON API and the event stream."""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from tests.support.waiting import wait_until
+
+_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+_CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+class ApiClient:
+    """A requests session logged in through the real login form, sending CSRF tokens."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.csrf_token = ""
+        self.username = ""
+
+    def login(self, username: str, password: str) -> ApiClient:
+        page = self.session.get(self.base_url + "/login", timeout=10)
+        token = _CSRF_FIELD.search(page.text)
+        assert token, "login form has no csrf_token field"
+        response = self.session.post(
+            self.base_url + "/login",
+            data={"username": username, "password": password, "csrf_token": token.group(1)},
+            timeout=10,
+        )
+        assert response.status_code == 200 and "/login" not in response.url, "login failed"
+        chat = self.session.get(self.base_url + "/", timeout=10)
+        meta = _CSRF_META.search(chat.text)
+        assert meta, "chat page has no csrf-token meta"
+        self.csrf_token = meta.group(1)
+        self.username = username
+        return self
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.get(self.base_url + path, timeout=10, **kwargs)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
+        headers = {"X-CSRFToken": self.csrf_token, **kwargs.pop("headers", {})}
+        return self.session.post(
+            self.base_url + path, json=body, headers=headers, timeout=10, **kwargs
+        )
+
+    def stream_cursor(self) -> str:
+        page = self.get("/")
+        match = re.search(r'data-stream-cursor="([^"]+)"', page.text)
+        assert match, "chat page has no data-stream-cursor"
+        return match.group(1)
+
+    def start_dm(self, other: str) -> dict[str, Any]:
+        response = self.post("/api/conversations", {"participants": [other]})
+        assert response.status_code in (200, 201), response.text
+        conversation: dict[str, Any] = response.json()["conversation"]
+        return conversation
+
+    def send(self, sid: str, body: str, **extra: Any) -> requests.Response:
+        return self.post(f"/api/conversations/{sid}/messages", {"body": body, **extra})
+
+
+@dataclass
+class SseEvent:
+    event: str
+    data: Any
+    id: str | None
+
+
+class StreamReader:
+    """Reads a user's ``/stream`` in a background thread into a queue of parsed events."""
+
+    def __init__(self, client: ApiClient, cursor: str | None = None, **headers: str) -> None:
+        self.events: queue.Queue[SseEvent] = queue.Queue()
+        self.seen: list[SseEvent] = []
+        params = {"cursor": cursor} if cursor else {}
+        self.response = client.session.get(
+            client.base_url + "/stream",
+            params=params,
+            headers=headers,
+            stream=True,
+            timeout=(5, 60),
+        )
+        self.status_code = self.response.status_code
+        self.headers = self.response.headers
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        if self.status_code == 200:
+            self._thread.start()
+
+    def _read(self) -> None:
+        fields: dict[str, str] = {}
+        try:
+            for raw in self.response.iter_lines(decode_unicode=True):
+                line = raw or ""
+                if not line:
+                    if "event" in fields or "data" in fields:
+                        data = json.loads(fields.get("data", "null"))
+                        self.events.put(
+                            SseEvent(fields.get("event", "message"), data, fields.get("id"))
+                        )
+                    fields = {}
+                elif line.startswith(":"):
+                    continue
+                else:
+                    name, _, value = line.partition(":")
+                    fields[name] = value[1:] if value.startswith(" ") else value
+        except (requests.RequestException, AttributeError, ValueError):
+            pass
+
+    def next_event(self, timeout: float = 5.0) -> SseEvent:
+        event = self.events.get(timeout=timeout)
+        self.seen.append(event)
+        return event
+
+    def wait_for(self, event: str, predicate: Any = None, timeout: float = 5.0) -> SseEvent:
+        """The first event named ``event`` (matching ``predicate``), failing at the deadline."""
+
+        def check() -> SseEvent | None:
+            try:
+                candidate = self.events.get(timeout=0.1)
+            except queue.Empty:
+                return None
+            self.seen.append(candidate)
+            if candidate.event == event and (predicate is None or predicate(candidate.data)):
+                return candidate
+            return None
+
+        return wait_until(check, timeout, f"stream event {event}")
+
+    def drain(self, timeout: float = 0.5) -> list[SseEvent]:
+        """Everything that arrives within ``timeout`` (for asserting that nothing arrived)."""
+        got: list[SseEvent] = []
+        try:
+            while True:
+                got.append(self.events.get(timeout=timeout))
+        except queue.Empty:
+            return got
+
+    def close(self) -> None:
+        """Hang up at once, as a closed browser tab does (not at the next heartbeat)."""
+        connection = getattr(self.response.raw, "connection", None)
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.response.close()
+        self._thread.join(5)

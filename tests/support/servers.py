@@ -1,0 +1,145 @@
+"""Real servers for the tests: a private redis-server, and Parley under gunicorn + gevent."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from tests.support.waiting import free_port, port_open, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class RedisServer:
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+def start_redis(port: int | None = None) -> RedisServer:
+    """A private, memory-only redis-server on a free port (never the machine's shared one)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+    port = port or free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_until(lambda: port_open(port), 10, "redis-server to listen")
+    return RedisServer(port, process)
+
+
+@dataclass
+class ParleyServer:
+    """A running Parley: ``url``, the demo users' ``password``, the webhook ``auth_token``."""
+
+    url: str
+    password: str
+    auth_token: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def parley_env(tmp: Path, port: int, **overrides: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO_", "REDIS_", "DATABASE_", "PUBLIC_BASE", "PARLEY_"))
+    }
+    env.update(
+        {
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "SECRET_KEY": "test-secret-key",
+            "DATABASE_URL": f"sqlite:///{tmp / 'parley.sqlite3'}",
+            "DEMO_PASSWORD": "demo-password-123",
+            "TWILIO_AUTH_TOKEN": "test-webhook-token",
+            "WEB_CONCURRENCY": "1",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+def flask_cli(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+@contextmanager
+def run_parley(tmp: Path, **overrides: str) -> Iterator[ParleyServer]:
+    """Parley exactly as the Procfile runs it (gunicorn, gevent), with demo users."""
+    port = free_port()
+    env = parley_env(tmp, port, **overrides)
+    flask_cli(env, "init-db")
+    flask_cli(env, "users", "demo")
+    log_path = tmp / f"gunicorn-{port}.log"
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = ParleyServer(
+        url=f"http://127.0.0.1:{port}",
+        password=env["DEMO_PASSWORD"],
+        auth_token=env["TWILIO_AUTH_TOKEN"],
+        env=env,
+        process=process,
+        log_path=log_path,
+    )
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{server.log()}")
+        return requests.get(server.url + "/login", timeout=2).status_code == 200
+
+    try:
+        wait_until(ready, 30, "Parley to serve /login")
+        yield server
+    finally:
+        server.stop()

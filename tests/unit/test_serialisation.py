@@ -1,0 +1,48 @@
+"""Events are serialised once; ids parse strictly; SSE frames are well formed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from webapp.events.types import Delivery, Event, EventId
+from webapp.presenters import message_json
+from webapp.stream.sse import comment, control, frame_delivery
+from webapp.twilio_gateway import MessageRecord
+
+
+def test_event_round_trips_and_splits_without_parsing_data() -> None:
+    event = Event("message_added", {"body": 'tricky ,"data": text', "n": [1, 2]})
+    text = event.to_json()
+    assert Event.from_json(text) == event
+    event_type, data = Event.split_json(text)
+    assert event_type == "message_added"
+    assert json.loads(data) == event.data
+
+
+def test_event_id_parses_only_well_formed_ids() -> None:
+    assert EventId.parse("ab12cd34-17") == EventId("ab12cd34", 17)
+    assert str(EventId("ab12cd34", 17)) == "ab12cd34-17"
+    for bad in (None, "", "17", "abc-", "-5", "ab cd-1", "ab-1.5", "x" * 200 + "-1"):
+        assert EventId.parse(bad) is None
+
+
+def test_delivery_frame_carries_the_users_id() -> None:
+    delivery = Delivery(EventId("e1", 3), Event("message_added", {"a": 1}).to_json())
+    assert frame_delivery(delivery) == 'id: e1-3\nevent: message_added\ndata: {"a":1}\n\n'
+
+
+def test_control_events_and_comments() -> None:
+    assert control("resumed", {"cursor": "e1-2"}) == 'event: resumed\ndata: {"cursor":"e1-2"}\n\n'
+    assert control("resync", {}, EventId("e2", 0)).startswith("id: e2-0\n")
+    assert comment("heartbeat") == ": heartbeat\n\n"
+
+
+def test_message_json_shape() -> None:
+    when = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
+    record = MessageRecord("IM1", 4, "CH1", "+15551234567", "hello", {"k": 1}, when, None, "MB1")
+    shaped = message_json(record)
+    assert shaped["date_created"] == "2026-11-25T10:00:00Z"
+    assert shaped["source"] == "SMS"
+    assert shaped["attributes"] == {"k": 1}
+    assert set(shaped) >= {"sid", "index", "author", "body", "attributes", "date_created", "source"}

@@ -1,0 +1,140 @@
+"""Parley: real-time chat for Flask sites on top of Twilio Conversations, over SSE."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webapp.config import EMULATOR_MOUNT_PATH, Config
+from webapp.errors import json_error, wants_json
+from webapp.events.broker import Broker
+from webapp.events.membership import (
+    MembershipCache,
+    MemoryMembershipCache,
+    RedisMembershipCache,
+)
+from webapp.events.memory_broker import MemoryBroker
+from webapp.extensions import csrf, db, login_manager
+from webapp.models import User
+from webapp.services import Services, init_services
+from webapp.twilio_gateway import ConversationsGateway
+from webapp.twilio_gateway.client import build_client
+
+log = logging.getLogger("webapp")
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """The application factory: config, extensions, outside systems, blueprints, CLI."""
+    config = config or Config.from_env()
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.config.from_object(config)
+    _configure_logging(config)
+
+    db.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
+    login_manager.unauthorized_handler(_unauthorized)
+    app.register_error_handler(CSRFError, _csrf_failed)
+
+    init_services(app, _build_services(config))
+    _register_blueprints(app)
+    _register_cli(app)
+    _mount_emulator(app, config)
+    if config.TRUST_PROXY:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
+    _announce(config)
+    return app
+
+
+def _build_services(config: Config) -> Services:
+    gateway = ConversationsGateway(build_client(config), config.TWILIO_CONVERSATIONS_SERVICE_SID)
+    broker: Broker
+    membership: MembershipCache
+    if config.REDIS_URL:
+        from webapp.events.redis_broker import RedisBroker, connect
+
+        client = connect(config.REDIS_URL)
+        broker = RedisBroker(client, config.REDIS_URL)
+        membership = RedisMembershipCache(gateway.participants, client)
+    else:
+        broker = MemoryBroker()
+        membership = MemoryMembershipCache(gateway.participants)
+    return Services(config=config, gateway=gateway, broker=broker, membership=membership)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from webapp import api, auth, chat, stream, webhooks
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(chat.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(stream.bp)
+    app.register_blueprint(webhooks.bp)
+    csrf.exempt(webhooks.bp)  # Twilio signs its requests instead
+
+
+def _register_cli(app: Flask) -> None:
+    from webapp.cli import init_db_command, users_cli
+    from webapp.emulator.cli import emulator_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(init_db_command)
+    app.cli.add_command(emulator_cli)
+
+
+def _mount_emulator(app: Flask, config: Config) -> None:
+    """With no Twilio account and no standalone emulator, serve one inside this server."""
+    if not config.emulator_in_process:
+        return
+    from webapp.emulator import EmulatorSettings, create_emulator_app
+
+    emulator = create_emulator_app(
+        EmulatorSettings(auth_token=config.TWILIO_AUTH_TOKEN, post_webhook_url=config.webhook_url)
+    )
+    app.extensions["twilio_emulator_app"] = emulator
+    app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, {EMULATOR_MOUNT_PATH: emulator}
+    )
+
+
+def _unauthorized() -> ResponseReturnValue:
+    if wants_json(request.path):
+        return json_error(401, "unauthorized", "Log in first.")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _csrf_failed(error: CSRFError) -> ResponseReturnValue:
+    if wants_json(request.path):
+        return json_error(400, "csrf_failed", "The CSRF token is missing or invalid; reload.")
+    flash("Your session expired; please try again.", "error")
+    return redirect(request.full_path.rstrip("?"))
+
+
+def _configure_logging(config: Config) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+    # The twilio library logs every request's headers at INFO: too loud, and no use here.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+
+
+def _announce(config: Config) -> None:
+    twilio = (
+        "live Twilio"
+        if config.LIVE_TWILIO
+        else f"the local Twilio emulator at {config.emulator_origin}"
+        + (" (in-process)" if config.emulator_in_process else "")
+    )
+    broker = "Redis" if config.REDIS_URL else "the in-process broker (one process only)"
+    log.info("Parley uses %s and %s; webhooks go to %s", twilio, broker, config.webhook_url)
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,24 @@
+"""The JSON API the chat page uses. Login required; every error has one shape."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+from werkzeug.exceptions import HTTPException
+
+from webapp.errors import ApiError, json_error
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.errorhandler(ApiError)
+def _api_error(error: ApiError) -> Response:
+    return json_error(error.status, error.code, error.message)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    code = (error.name or "error").lower().replace(" ", "_")
+    return json_error(error.code or 500, code, error.description or error.name)
+
+
+from webapp.api import conversations, users  # noqa: E402,F401  (routes register on bp)

@@ -1,0 +1,185 @@
+"""Conversations and messages, over the Twilio gateway; membership checked on every call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+from flask_login import current_user, login_required
+
+from webapp.api import bp
+from webapp.api.validation import int_arg, json_body, string_field
+from webapp.errors import ApiError
+from webapp.events.membership import identities
+from webapp.models import User
+from webapp.presenters import conversation_json, message_json
+from webapp.services import Services, get_services
+from webapp.twilio_gateway import (
+    ConversationRecord,
+    GatewayError,
+    ParticipantRecord,
+    is_conversation_sid,
+)
+
+MAX_GROUP_SIZE = 50
+MAX_FRIENDLY_NAME = 256
+MAX_CLIENT_ID = 64
+PAGE_LIMIT = 100
+
+
+def _gateway_error(exc: GatewayError) -> ApiError:
+    if exc.status == 404:
+        return ApiError(404, "not_found", "Conversation not found.")
+    if exc.status >= 500:
+        return ApiError(502, "twilio_unavailable", "Twilio could not be reached; try again.")
+    return ApiError(exc.status, "twilio_error", exc.message)
+
+
+def _dm_unique_name(a: str, b: str) -> str:
+    """The same pair of users always maps to the same conversation, whoever starts it."""
+    first, second = sorted((a, b))
+    return f"dm:{first}:{second}"
+
+
+def _require_member(services: Services, sid: str) -> list[ParticipantRecord]:
+    """The conversation's participants; 404 (never 403) for anyone who is not one of them."""
+    if not is_conversation_sid(sid):
+        raise ApiError(404, "not_found", "Conversation not found.")
+    try:
+        participants = services.membership.participants(sid)
+    except GatewayError as exc:
+        raise _gateway_error(exc) from exc
+    if current_user.identity not in identities(participants):
+        raise ApiError(404, "not_found", "Conversation not found.")
+    return participants
+
+
+def _own(participants: list[ParticipantRecord]) -> ParticipantRecord:
+    """The current user's participant record (callers have checked membership)."""
+    return next(p for p in participants if p.identity == current_user.identity)
+
+
+def _conversation_view(services: Services, conversation: ConversationRecord) -> dict[str, Any]:
+    gateway = services.gateway
+    participants = gateway.participants(conversation.sid)
+    last = gateway.latest_message(conversation.sid)
+    mine = next((p for p in participants if p.identity == current_user.identity), None)
+    read = mine.last_read_message_index if mine else None
+    unread = 0 if last is None else max(0, last.index - (-1 if read is None else read))
+    return conversation_json(conversation, participants, last, unread)
+
+
+@bp.get("/conversations")
+@login_required
+def list_conversations() -> Response:
+    services = get_services()
+    try:
+        views = [
+            _conversation_view(services, c)
+            for c in services.gateway.conversations_of(current_user.identity)
+        ]
+    except GatewayError as exc:
+        raise _gateway_error(exc) from exc
+    views.sort(key=lambda view: view["last_activity"], reverse=True)
+    return jsonify({"conversations": views})
+
+
+@bp.post("/conversations")
+@login_required
+def create_conversation() -> tuple[Response, int]:
+    body = json_body({"participants", "friendly_name"})
+    names = body.get("participants")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise ApiError(400, "invalid_field", "'participants' must be a list of usernames.")
+    if len(names) > MAX_GROUP_SIZE:
+        raise ApiError(400, "too_many", f"A conversation has at most {MAX_GROUP_SIZE} people.")
+    friendly_name = string_field(
+        body, "friendly_name", max_length=MAX_FRIENDLY_NAME, required=False
+    )
+    me = current_user.identity
+    others = sorted({n.strip().lower() for n in names} - {me})
+    if not others:
+        raise ApiError(400, "invalid_field", "Pick someone other than yourself.")
+    for name in others:
+        if User.by_username(name) is None:
+            raise ApiError(404, "unknown_user", f"There is no user called '{name}'.")
+
+    services = get_services()
+    is_dm = len(others) == 1 and not friendly_name
+    try:
+        conversation, created = services.gateway.create_conversation(
+            unique_name=_dm_unique_name(me, others[0]) if is_dm else None,
+            friendly_name=friendly_name,
+        )
+        present = {p.identity for p in services.gateway.participants(conversation.sid)}
+        missing = [i for i in [me, *others] if i not in present]
+        services.gateway.add_chat_participants(conversation.sid, missing)
+        if missing:
+            services.membership.forget(conversation.sid)
+        view = _conversation_view(services, conversation)
+    except GatewayError as exc:
+        raise _gateway_error(exc) from exc
+    return jsonify({"conversation": view}), 201 if created else 200
+
+
+@bp.get("/conversations/<sid>")
+@login_required
+def get_conversation(sid: str) -> Response:
+    services = get_services()
+    _require_member(services, sid)
+    try:
+        view = _conversation_view(services, services.gateway.fetch_conversation(sid))
+    except GatewayError as exc:
+        raise _gateway_error(exc) from exc
+    return jsonify({"conversation": view})
+
+
+@bp.get("/conversations/<sid>/messages")
+@login_required
+def list_messages(sid: str) -> Response:
+    services = get_services()
+    _require_member(services, sid)
+    limit = int_arg("limit", 50, low=1, high=PAGE_LIMIT) or 50
+    before = int_arg("before", None, low=0, high=2**31)
+    try:
+        page, has_more = services.gateway.message_page(sid, limit=limit, before=before)
+    except GatewayError as exc:
+        raise _gateway_error(exc) from exc
+    return jsonify({"messages": [message_json(m) for m in page], "has_more": has_more})
+
+
+@bp.post("/conversations/<sid>/messages")
+@login_required
+def send_message(sid: str) -> tuple[Response, int]:
+    services = get_services()
+    participants = _require_member(services, sid)
+    body = json_body({"body", "client_id"})
+    text = string_field(body, "body", max_length=services.config.MAX_MESSAGE_BODY) or ""
+    if not text.strip():
+        raise ApiError(400, "empty_message", "A message cannot be empty.")
+    client_id = string_field(body, "client_id", max_length=MAX_CLIENT_ID, required=False)
+    attributes = {"client_id": client_id} if client_id else {}
+    try:
+        message = services.gateway.send_message(sid, current_user.identity, text, attributes)
+        # One's own message is read: it must not count as unread on one's other devices.
+        services.gateway.mark_read(sid, _own(participants).sid, message.index)
+    except GatewayError as exc:
+        raise _gateway_error(exc) from exc
+    return jsonify({"message": message_json(message)}), 201
+
+
+@bp.post("/conversations/<sid>/read")
+@login_required
+def mark_read(sid: str) -> Response:
+    """Move the user's read horizon (Twilio's ``LastReadMessageIndex``) forward."""
+    services = get_services()
+    participants = _require_member(services, sid)
+    body = json_body({"index"})
+    index = body.get("index")
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise ApiError(400, "invalid_field", "'index' must be a message index (0 or more).")
+    try:
+        services.gateway.mark_read(sid, _own(participants).sid, index)
+    except GatewayError as exc:
+        raise _gateway_error(exc) from exc
+    return jsonify({"conversation_sid": sid, "last_read_message_index": index})

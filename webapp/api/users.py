@@ -1,0 +1,31 @@
+"""People one can start a conversation with, and SDK access tokens."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify
+from flask_login import current_user, login_required
+
+from webapp.api import bp
+from webapp.extensions import db
+from webapp.models import User
+from webapp.services import get_services
+from webapp.twilio_gateway import issue_access_token
+from webapp.twilio_gateway.tokens import DEFAULT_TOKEN_TTL
+
+
+@bp.get("/users")
+@login_required
+def list_users() -> Response:
+    rows = db.session.execute(
+        db.select(User.username).where(User.id != current_user.id).order_by(User.username)
+    ).scalars()
+    return jsonify({"users": [{"username": name} for name in rows]})
+
+
+@bp.get("/token")
+@login_required
+def access_token() -> Response:
+    """A Twilio access token for the logged-in user only, never a client-supplied identity."""
+    config = get_services().config
+    token = issue_access_token(config, current_user.identity, DEFAULT_TOKEN_TTL)
+    return jsonify({"token": token, "identity": current_user.identity, "ttl": DEFAULT_TOKEN_TTL})

@@ -1,0 +1,51 @@
+"""Reading and checking JSON request bodies; every failure is a clear 400."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from webapp.errors import ApiError
+
+
+def json_body(allowed: set[str]) -> dict[str, Any]:
+    """The request's JSON object, refusing other content types, bad JSON and unknown fields."""
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    unknown = set(body) - allowed
+    if unknown:
+        raise ApiError(400, "unknown_field", f"Unknown field: {sorted(unknown)[0]}.")
+    return body
+
+
+def string_field(
+    body: dict[str, Any], name: str, *, max_length: int, required: bool = True
+) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise ApiError(400, "missing_field", f"'{name}' is required.")
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, "invalid_field", f"'{name}' must be a string.")
+    if len(value.encode()) > max_length:
+        raise ApiError(400, "too_long", f"'{name}' is too long: at most {max_length} bytes.")
+    return value
+
+
+def int_arg(name: str, default: int | None, *, low: int, high: int) -> int | None:
+    """A query-string integer within ``[low, high]``."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", f"'{name}' must be a whole number.") from None
+    if not low <= value <= high:
+        raise ApiError(400, "invalid_parameter", f"'{name}' must be between {low} and {high}.")
+    return value

@@ -1,0 +1,49 @@
+"""The chat page: one HTML page that talks to the JSON API and the event stream."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from webapp.events.broker import BrokerUnavailable
+from webapp.events.membership import identities
+from webapp.services import get_services
+from webapp.twilio_gateway import GatewayError, is_conversation_sid
+
+bp = Blueprint("chat", __name__)
+
+
+@bp.get("/")
+@login_required
+def index() -> ResponseReturnValue:
+    return _page(None)
+
+
+@bp.get("/c/<sid>")
+@login_required
+def conversation(sid: str) -> ResponseReturnValue:
+    # An outsider gets the same page the API's 404 turns into "Conversation not found".
+    services = get_services()
+    try:
+        members = (
+            identities(services.membership.participants(sid)) if is_conversation_sid(sid) else []
+        )
+    except GatewayError:
+        members = []
+    return _page(sid, 200 if current_user.identity in members else 404)
+
+
+def _page(open_sid: str | None, status: int = 200) -> ResponseReturnValue:
+    services = get_services()
+    try:
+        # The stream starts from here, so nothing that happens while the page loads is lost.
+        cursor = str(services.broker.cursor(current_user.identity))
+    except BrokerUnavailable:
+        abort(503)
+    return render_template(
+        "chat/index.html",
+        stream_cursor=cursor,
+        open_conversation_sid=open_sid,
+        max_body_length=services.config.MAX_MESSAGE_BODY,
+    ), status

@@ -1,0 +1,180 @@
+"""Parley's configuration: read from the environment once, validated, passed down.
+
+No other module reads ``os.environ``. Two switches decide which outside systems Parley uses:
+``TWILIO_ACCOUNT_SID`` (set: live Twilio; unset: the local emulator) and ``REDIS_URL`` (set:
+Redis; unset: the in-process broker, one process only).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from webapp.emulator.credentials import (
+    EMULATOR_ACCOUNT_SID,
+    EMULATOR_API_KEY_SECRET,
+    EMULATOR_API_KEY_SID,
+    EMULATOR_AUTH_TOKEN,
+    EMULATOR_SERVICE_SID,
+)
+
+#: Where the in-process emulator is mounted inside Parley's own server.
+EMULATOR_MOUNT_PATH = "/_emulator"
+
+_LIVE_VARIABLES = (
+    ("TWILIO_ACCOUNT_SID", r"AC[0-9a-fA-F]{32}"),
+    ("TWILIO_AUTH_TOKEN", r"[0-9a-zA-Z]{32}"),
+    ("TWILIO_API_KEY_SID", r"SK[0-9a-fA-F]{32}"),
+    ("TWILIO_API_KEY_SECRET", r"\S{16,}"),
+    ("TWILIO_CONVERSATIONS_SERVICE_SID", r"IS[0-9a-fA-F]{32}"),
+)
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class ConfigError(RuntimeError):
+    """A configuration problem, worded so the operator knows which variable to fix."""
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in _TRUE
+
+
+def _database_url(value: str | None) -> str:
+    """SQLite file by default; Heroku's ``postgres://`` form is rewritten for SQLAlchemy."""
+    if not value:
+        return "sqlite:///parley.sqlite3"
+    for prefix in ("postgres://", "postgresql://"):
+        if value.startswith(prefix):
+            return "postgresql+psycopg://" + value[len(prefix) :]
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting Parley has. Upper-case fields are copied into ``app.config`` too."""
+
+    SECRET_KEY: str
+    SQLALCHEMY_DATABASE_URI: str
+    REDIS_URL: str | None
+    TWILIO_ACCOUNT_SID: str
+    TWILIO_AUTH_TOKEN: str
+    TWILIO_API_KEY_SID: str
+    TWILIO_API_KEY_SECRET: str
+    TWILIO_CONVERSATIONS_SERVICE_SID: str
+    TWILIO_PHONE_NUMBER: str | None
+    TWILIO_EMULATOR_URL: str | None
+    PUBLIC_BASE_URL: str
+    TRUST_PROXY: bool
+    HOST: str
+    PORT: int
+    DEMO_PASSWORD: str | None
+    LIVE_TWILIO: bool
+    PRODUCTION: bool
+    TESTING: bool = False
+    SESSION_COOKIE_HTTPONLY: bool = True
+    SESSION_COOKIE_SAMESITE: str = "Lax"
+    SESSION_COOKIE_SECURE: bool = False
+    WTF_CSRF_TIME_LIMIT: int | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = field(
+        default_factory=lambda: {"pool_pre_ping": True}
+    )
+    #: Twilio's limit for a chat message body (32 KB); Parley checks it before calling Twilio.
+    MAX_MESSAGE_BODY: int = 32 * 1024
+    #: Requests larger than this are refused with 413 before any handler runs.
+    MAX_CONTENT_LENGTH: int = 256 * 1024
+
+    @property
+    def emulator_in_process(self) -> bool:
+        """True when the emulator runs inside this server (no ``TWILIO_EMULATOR_URL``)."""
+        return not self.LIVE_TWILIO and not self.TWILIO_EMULATOR_URL
+
+    @property
+    def emulator_origin(self) -> str | None:
+        """Where REST calls go instead of ``*.twilio.com``; ``None`` in live mode."""
+        if self.LIVE_TWILIO:
+            return None
+        if self.TWILIO_EMULATOR_URL:
+            return self.TWILIO_EMULATOR_URL.rstrip("/")
+        host = "127.0.0.1" if self.HOST in ("0.0.0.0", "", "::") else self.HOST
+        return f"http://{host}:{self.PORT}{EMULATOR_MOUNT_PATH}"
+
+    @property
+    def webhook_url(self) -> str:
+        """The public URL Twilio calls; also the URL its signature is computed over."""
+        return self.PUBLIC_BASE_URL.rstrip("/") + "/twilio/webhook"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Config:
+        """Build and validate the configuration; raise :class:`ConfigError` naming the problem."""
+        env = dict(os.environ if environ is None else environ)
+        env = {k: v for k, v in env.items() if v != ""}
+        production = env.get("PARLEY_ENV", "").lower() == "production"
+        host = env.get("HOST", "127.0.0.1")
+        try:
+            port = int(env.get("PORT", "5000"))
+        except ValueError:
+            raise ConfigError(f"PORT must be a number, got {env['PORT']!r}.") from None
+
+        secret_key = env.get("SECRET_KEY")
+        if not secret_key:
+            if production:
+                raise ConfigError(
+                    "SECRET_KEY is required in production: set it to a long random string, "
+                    "e.g. the output of `python -c 'import secrets; print(secrets.token_hex(32))'`."
+                )
+            secret_key = secrets.token_hex(32)
+
+        live = "TWILIO_ACCOUNT_SID" in env
+        if live:
+            for name, pattern in _LIVE_VARIABLES:
+                value = env.get(name)
+                if not value:
+                    raise ConfigError(
+                        f"{name} is required when TWILIO_ACCOUNT_SID is set (live Twilio mode); "
+                        "find it in the Twilio console, or unset TWILIO_ACCOUNT_SID to use the "
+                        "local emulator."
+                    )
+                if not re.fullmatch(pattern, value):
+                    raise ConfigError(f"{name} does not look right (expected {pattern}).")
+            twilio = {name: env[name] for name, _ in _LIVE_VARIABLES}
+        else:
+            twilio = {
+                "TWILIO_ACCOUNT_SID": EMULATOR_ACCOUNT_SID,
+                "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", EMULATOR_AUTH_TOKEN),
+                "TWILIO_API_KEY_SID": EMULATOR_API_KEY_SID,
+                "TWILIO_API_KEY_SECRET": EMULATOR_API_KEY_SECRET,
+                "TWILIO_CONVERSATIONS_SERVICE_SID": EMULATOR_SERVICE_SID,
+            }
+        phone = env.get("TWILIO_PHONE_NUMBER")
+        if phone and not _E164.fullmatch(phone):
+            raise ConfigError(
+                f"TWILIO_PHONE_NUMBER must be in E.164 form like +15551234567, got {phone!r}."
+            )
+        public_base_url = env.get("PUBLIC_BASE_URL") or (
+            f"http://{'127.0.0.1' if host in ('0.0.0.0', '', '::') else host}:{port}"
+        )
+        if not re.match(r"https?://", public_base_url):
+            raise ConfigError("PUBLIC_BASE_URL must start with http:// or https://.")
+
+        values: dict[str, object] = {
+            "SECRET_KEY": secret_key,
+            "SQLALCHEMY_DATABASE_URI": _database_url(env.get("DATABASE_URL")),
+            "REDIS_URL": env.get("REDIS_URL"),
+            **twilio,
+            "TWILIO_PHONE_NUMBER": phone,
+            "TWILIO_EMULATOR_URL": None if live else env.get("TWILIO_EMULATOR_URL"),
+            "PUBLIC_BASE_URL": public_base_url.rstrip("/"),
+            "TRUST_PROXY": _flag(env.get("TRUST_PROXY")),
+            "HOST": host,
+            "PORT": port,
+            "DEMO_PASSWORD": env.get("DEMO_PASSWORD"),
+            "LIVE_TWILIO": live,
+            "PRODUCTION": production,
+            "SESSION_COOKIE_SECURE": production,
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

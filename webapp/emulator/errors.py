@@ -1,0 +1,96 @@
+"""Twilio's error shape, and the one exception every emulator failure is raised as.
+
+Codes come from Twilio's error dictionary (https://www.twilio.com/docs/errors/<code>). Where
+Twilio documents no Conversations-specific code, the Programmable Chat code Conversations
+inherits is used, or 20001 for a malformed parameter.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+MORE_INFO = "https://www.twilio.com/docs/errors/{code}"
+
+INVALID_PARAMETER = 20001
+AUTHENTICATION_FAILED = 20003
+NOT_FOUND = 20404
+METHOD_NOT_ALLOWED = 20004
+FRIENDLY_NAME_TOO_LONG = 50003
+USER_EXISTS = 50201
+IDENTITY_NOT_PROVIDED = 50204
+IDENTITY_LOOKS_LIKE_USER_SID = 50206
+IDENTITY_TOO_LONG = 50207
+IDENTITY_WITH_BINDING = 50211
+ATTRIBUTES_TOO_LONG = 50303
+ATTRIBUTES_NOT_JSON = 50304
+UNIQUE_NAME_EXISTS = 50353
+UNIQUE_NAME_LOOKS_LIKE_SID = 50390
+INVALID_BINDING_ADDRESS = 50407
+INVALID_PROXY_ADDRESS = 50408
+ADDRESS_EQUALS_PROXY = 50409
+BINDING_PAIR_IN_USE = 50416
+PARTICIPANTS_LIMIT = 50417
+NON_CHAT_PARTICIPANTS_LIMIT = 50422
+PARTICIPANT_EXISTS = 50433
+IDENTITY_AND_ADDRESS = 50451
+MESSAGE_BODY_TOO_LONG = 50504
+
+
+class TwilioError(Exception):
+    """A failed request, answered with Twilio's error JSON and HTTP status."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "more_info": MORE_INFO.format(code=self.code),
+            "status": self.status,
+        }
+
+
+def bad_request(code: int, message: str) -> TwilioError:
+    return TwilioError(400, code, message)
+
+
+def conflict(code: int, message: str) -> TwilioError:
+    return TwilioError(409, code, message)
+
+
+def not_found(path: str) -> TwilioError:
+    """Twilio names the missing resource by its path below `/v1`, e.g. `/Conversations/CHxx`."""
+    path = path.removeprefix("/v1")
+    return TwilioError(404, NOT_FOUND, f"The requested resource {path} was not found")
+
+
+def error_response(error: TwilioError) -> Response:
+    response = jsonify(error.to_json())
+    response.status_code = error.status
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Answer emulator errors, and werkzeug's own (unknown route, wrong method), in Twilio's
+    shape so the `twilio` library raises `TwilioRestException` for all of them."""
+
+    @app.errorhandler(TwilioError)
+    def _twilio_error(error: TwilioError) -> Response:
+        if error.code == NOT_FOUND and not error.message:
+            error = not_found(request.path)
+        return error_response(error)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        if status == 404:
+            return error_response(not_found(request.path))
+        code = METHOD_NOT_ALLOWED if status == 405 else INVALID_PARAMETER
+        return error_response(TwilioError(status, code, error.description or error.name))

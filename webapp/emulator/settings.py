@@ -1,0 +1,58 @@
+"""How one emulator instance is configured (re-exported as `webapp.emulator.EmulatorSettings`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from webapp.emulator.credentials import (
+    EMULATOR_ACCOUNT_SID,
+    EMULATOR_API_KEY_SECRET,
+    EMULATOR_API_KEY_SID,
+    EMULATOR_AUTH_TOKEN,
+    EMULATOR_SERVICE_SID,
+)
+
+POST_EVENTS: tuple[str, ...] = (
+    "onMessageAdded",
+    "onMessageUpdated",
+    "onMessageRemoved",
+    "onConversationAdded",
+    "onConversationUpdated",
+    "onConversationRemoved",
+    "onParticipantAdded",
+    "onParticipantUpdated",
+    "onParticipantRemoved",
+)
+
+
+@dataclass(frozen=True)
+class EmulatorSettings:
+    """Credentials, the pre-configured post-event webhook, and delivery tuning.
+
+    `webhook_retries` and `webhook_retry_delay` keep failed deliveries bounded and quick: the
+    emulator serves development and tests, where a dead receiver should not stall the queue
+    for long.
+    """
+
+    account_sid: str = EMULATOR_ACCOUNT_SID
+    auth_token: str = EMULATOR_AUTH_TOKEN
+    service_sid: str = EMULATOR_SERVICE_SID
+    api_key_sid: str = EMULATOR_API_KEY_SID
+    api_key_secret: str = EMULATOR_API_KEY_SECRET
+    post_webhook_url: str | None = None
+    post_webhook_filters: tuple[str, ...] = POST_EVENTS
+    webhook_timeout: float = 5.0
+    webhook_retries: int = 2
+    webhook_retry_delay: float = 0.25
+
+
+def settings_from_parley_config(config: Mapping[str, Any]) -> EmulatorSettings:
+    """The settings Parley's own config implies: its auth token (so webhook signatures verify
+    as they would live) and its public `/twilio/webhook` as the post-event webhook."""
+    base = str(config["PUBLIC_BASE_URL"]).rstrip("/")
+    return EmulatorSettings(
+        auth_token=config.get("TWILIO_AUTH_TOKEN") or EMULATOR_AUTH_TOKEN,
+        post_webhook_url=f"{base}/twilio/webhook",
+    )

@@ -1,0 +1,98 @@
+"""Users, and the questions "which conversations is this identity or phone in?"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from webapp.emulator import errors, limits
+from webapp.emulator.records import Conversation, Participant, User
+from webapp.emulator.store.base import StoreBase
+
+
+class MembershipOperations(StoreBase):
+    """Users, created explicitly or when their identity first joins a conversation."""
+
+    def create_user(
+        self,
+        service_sid: str,
+        *,
+        identity: str,
+        friendly_name: str | None,
+        attributes: str | None,
+    ) -> User:
+        limits.identity(identity)
+        limits.friendly_name(friendly_name)
+        limits.attributes(attributes, limits.USER_ATTRIBUTES_BYTES)
+        with self._lock:
+            self._service(service_sid)
+            if any(u.identity == identity for u in self._users.values()):
+                raise errors.conflict(errors.USER_EXISTS, f"User already exists: {identity}")
+            user = self._user_for(service_sid, identity)
+            user.friendly_name = friendly_name
+            user.attributes = attributes or "{}"
+            return replace(user)
+
+    def get_user(self, service_sid: str, ref: str) -> User:
+        with self._lock:
+            return replace(self._user(service_sid, ref))
+
+    def list_users(self, service_sid: str) -> list[User]:
+        with self._lock:
+            self._service(service_sid)
+            found = [replace(u) for u in self._users.values() if u.service_sid == service_sid]
+        return sorted(found, key=lambda u: u.seq)
+
+    def user_conversations(
+        self, service_sid: str, ref: str
+    ) -> tuple[User, list[tuple[Participant, Conversation, int | None]]]:
+        """The conversations a user takes part in, each with the user's unread count (None
+        until the participant has a read horizon, as Twilio reports it)."""
+        with self._lock:
+            user = self._user(service_sid, ref)
+            rows = []
+            for part, conv in self._memberships(service_sid, lambda p: p.user_sid == user.sid):
+                unread = None
+                if part.last_read_message_index is not None:
+                    unread = sum(
+                        1
+                        for m in self._messages[conv.sid].values()
+                        if m.index > part.last_read_message_index
+                    )
+                rows.append((part, conv, unread))
+            return replace(user), rows
+
+    def participant_conversations(
+        self, service_sid: str, *, identity: str | None, address: str | None
+    ) -> list[tuple[Participant, Conversation]]:
+        if identity and address:
+            raise errors.bad_request(
+                errors.IDENTITY_AND_ADDRESS, "Use either Identity or Address, not both"
+            )
+        if not identity and not address:
+            raise errors.bad_request(errors.INVALID_PARAMETER, "Identity or Address is required")
+        with self._lock:
+            return self._memberships(
+                service_sid,
+                lambda p: (
+                    (identity is not None and p.identity == identity)
+                    or (
+                        address is not None
+                        and p.binding is not None
+                        and p.binding.address == address
+                    )
+                ),
+            )
+
+    def _memberships(
+        self, service_sid: str, match: Callable[[Participant], bool]
+    ) -> list[tuple[Participant, Conversation]]:
+        self._service(service_sid)
+        rows = [
+            (replace(part), replace(self._conversations[conv_sid]))
+            for conv_sid, parts in self._participants.items()
+            if self._conversations[conv_sid].service_sid == service_sid
+            for part in parts.values()
+            if match(part)
+        ]
+        return sorted(rows, key=lambda row: row[1].seq)

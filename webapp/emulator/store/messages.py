@@ -1,0 +1,173 @@
+"""Message operations, inbound SMS, and the outbox of SMS sent to phone participants."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from webapp.emulator import errors, limits, sids
+from webapp.emulator.events import ADDED, REMOVED, UPDATED, message_event
+from webapp.emulator.records import Conversation, Message, OutboundSms, Participant, utcnow
+from webapp.emulator.store.base import StoreBase
+
+
+class MessageOperations(StoreBase):
+    """Messages get the next index of their conversation; indices are never reused."""
+
+    def create_message(
+        self,
+        service_sid: str,
+        conversation: str,
+        *,
+        author: str | None,
+        body: str | None,
+        attributes: str | None,
+        source: str | None,
+    ) -> Message:
+        limits.message_body(body)
+        limits.attributes(attributes, limits.MESSAGE_ATTRIBUTES_BYTES)
+        if not body:
+            raise errors.bad_request(errors.INVALID_PARAMETER, "Body or MediaSid is required")
+        with self._lock:
+            conv = self._conversation(service_sid, conversation)
+            author = author or "system"
+            sender = self._author_participant(conv, author)
+            now = utcnow()
+            msg = Message(
+                sid=sids.new_sid(sids.MESSAGE),
+                service_sid=service_sid,
+                conversation_sid=conv.sid,
+                index=conv.next_message_index,
+                author=author,
+                body=body,
+                attributes=attributes or "{}",
+                participant_sid=sender.sid if sender else None,
+                date_created=now,
+                date_updated=now,
+            )
+            conv.next_message_index += 1
+            msg.delivery = self._send_sms_copies(conv, msg, sender)
+            self._messages[conv.sid][msg.sid] = msg
+            if source:
+                self._emit(message_event(ADDED, msg, source, now))
+            return replace(msg)
+
+    def _author_participant(self, conv: Conversation, author: str) -> Participant | None:
+        """Twilio links a message to the participant whose identity or phone is the author."""
+        for part in self._participants[conv.sid].values():
+            if part.identity == author or (part.binding and part.binding.address == author):
+                return part
+        return None
+
+    def _send_sms_copies(
+        self, conv: Conversation, msg: Message, sender: Participant | None
+    ) -> dict[str, object] | None:
+        """Record an outbound SMS for every phone participant except the author; summarise
+        them as Twilio's `delivery` field (None when nobody is reached by SMS)."""
+        phones = [p for p in self._participants[conv.sid].values() if p.binding and p is not sender]
+        if not phones:
+            return None
+        too_long = len(msg.body or "") > limits.SMS_BODY_CHARS
+        for part in phones:
+            assert part.binding is not None
+            self._outbox.append(
+                OutboundSms(
+                    to=part.binding.address,
+                    from_=part.binding.proxy_address,
+                    body=msg.body,
+                    conversation_sid=conv.sid,
+                    message_sid=msg.sid,
+                    participant_sid=part.sid,
+                    status="failed" if too_long else "sent",
+                    date_created=msg.date_created,
+                )
+            )
+        return {
+            "total": len(phones),
+            "sent": "none" if too_long else "all",
+            "delivered": "none",
+            "read": "none",
+            "failed": "all" if too_long else "none",
+            "undelivered": "none",
+        }
+
+    def get_message(self, service_sid: str, conversation: str, sid: str) -> Message:
+        with self._lock:
+            return replace(self._message(self._conversation(service_sid, conversation), sid))
+
+    def list_messages(self, service_sid: str, conversation: str) -> list[Message]:
+        """Messages in index order (ascending); the caller reverses for `Order=desc`."""
+        with self._lock:
+            conv = self._conversation(service_sid, conversation)
+            found = [replace(m) for m in self._messages[conv.sid].values()]
+        return sorted(found, key=lambda m: m.index)
+
+    def update_message(
+        self,
+        service_sid: str,
+        conversation: str,
+        sid: str,
+        *,
+        author: str | None,
+        body: str | None,
+        attributes: str | None,
+        source: str | None,
+    ) -> Message:
+        limits.message_body(body)
+        limits.attributes(attributes, limits.MESSAGE_ATTRIBUTES_BYTES)
+        with self._lock:
+            conv = self._conversation(service_sid, conversation)
+            msg = self._message(conv, sid)
+            if author is not None:
+                msg.author = author
+                sender = self._author_participant(conv, author)
+                msg.participant_sid = sender.sid if sender else None
+            if body is not None:
+                msg.body = body
+            if attributes is not None:
+                msg.attributes = attributes
+            msg.date_updated = utcnow()
+            if source:
+                self._emit(message_event(UPDATED, msg, source, msg.date_updated))
+            return replace(msg)
+
+    def delete_message(
+        self, service_sid: str, conversation: str, sid: str, *, source: str | None
+    ) -> None:
+        with self._lock:
+            conv = self._conversation(service_sid, conversation)
+            msg = self._message(conv, sid)
+            del self._messages[conv.sid][msg.sid]
+            if source:
+                self._emit(message_event(REMOVED, msg, source, utcnow()))
+
+    # -- inbound SMS ----------------------------------------------------------------------
+
+    def receive_sms(self, service_sid: str, *, from_: str, to: str, body: str) -> Message:
+        """An SMS from a phone participant arrives: `to` is the conversation (SID or unique
+        name) or the Twilio number, which Twilio routes by the (phone, number) pair."""
+        with self._lock:
+            if to.startswith("+"):
+                part_sid = self._bindings.get((from_, to))
+                owner = next((c for c, ps in self._participants.items() if part_sid in ps), None)
+                if owner is None:
+                    raise errors.TwilioError(
+                        404, errors.NOT_FOUND, f"No active conversation binds {from_} to {to}"
+                    )
+                conv = self._conversations[owner]
+            else:
+                conv = self._conversation(service_sid, to)
+            if not any(
+                p.binding and p.binding.address == from_
+                for p in self._participants[conv.sid].values()
+            ):
+                raise errors.bad_request(
+                    errors.INVALID_PARAMETER,
+                    f"{from_} is not an SMS participant of conversation {conv.sid}",
+                )
+            return self.create_message(
+                service_sid, conv.sid, author=from_, body=body, attributes=None, source="SMS"
+            )
+
+    def outbox(self) -> list[OutboundSms]:
+        with self._lock:
+            return list(self._outbox)

@@ -1,0 +1,135 @@
+"""Participant operations: chat participants (Identity) and SMS ones (MessagingBinding)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from webapp.emulator import errors, limits, sids
+from webapp.emulator.events import ADDED, REMOVED, UPDATED, participant_event
+from webapp.emulator.records import Binding, Participant, utcnow
+from webapp.emulator.store.base import StoreBase, pair, pair_in_use
+
+
+class ParticipantOperations(StoreBase):
+    """A participant is a chat identity or a phone (address + proxy), never both."""
+
+    def create_participant(
+        self,
+        service_sid: str,
+        conversation: str,
+        *,
+        identity: str | None,
+        address: str | None,
+        proxy_address: str | None,
+        attributes: str | None,
+        source: str | None,
+    ) -> Participant:
+        binding = _binding(identity, address, proxy_address)
+        if binding is None:
+            limits.identity(identity or "")
+        limits.attributes(attributes, limits.PARTICIPANT_ATTRIBUTES_BYTES)
+        with self._lock:
+            conv = self._conversation(service_sid, conversation)
+            parts = self._participants[conv.sid]
+            self._check_room(parts, binding)
+            if identity and any(p.identity == identity for p in parts.values()):
+                raise errors.conflict(
+                    errors.PARTICIPANT_EXISTS, f"Participant already exists: {identity}"
+                )
+            if binding and conv.state != "closed" and pair(binding) in self._bindings:
+                raise pair_in_use(binding)
+            now = utcnow()
+            part = Participant(
+                sid=sids.new_sid(sids.PARTICIPANT),
+                service_sid=service_sid,
+                conversation_sid=conv.sid,
+                seq=self._next_seq(),
+                identity=identity if binding is None else None,
+                binding=binding,
+                attributes=attributes or "{}",
+                date_created=now,
+                date_updated=now,
+            )
+            if part.identity:
+                part.user_sid = self._user_for(service_sid, part.identity).sid
+            if binding and conv.state != "closed":
+                self._bindings[pair(binding)] = part.sid
+            parts[part.sid] = part
+            if source:
+                self._emit(participant_event(ADDED, part, source, now))
+            return replace(part)
+
+    @staticmethod
+    def _check_room(parts: dict[str, Participant], binding: Binding | None) -> None:
+        if len(parts) >= limits.PARTICIPANTS_PER_CONVERSATION:
+            raise errors.bad_request(errors.PARTICIPANTS_LIMIT, "Participants limit exceeded")
+        non_chat = sum(1 for p in parts.values() if p.binding)
+        if binding and non_chat >= limits.NON_CHAT_PARTICIPANTS_PER_CONVERSATION:
+            raise errors.bad_request(
+                errors.NON_CHAT_PARTICIPANTS_LIMIT,
+                "Non-chat conversation participants limit exceeded",
+            )
+
+    def get_participant(self, service_sid: str, conversation: str, ref: str) -> Participant:
+        with self._lock:
+            conv = self._conversation(service_sid, conversation)
+            return replace(self._participant(conv, ref))
+
+    def list_participants(self, service_sid: str, conversation: str) -> list[Participant]:
+        with self._lock:
+            conv = self._conversation(service_sid, conversation)
+            found = [replace(p) for p in self._participants[conv.sid].values()]
+        return sorted(found, key=lambda p: p.seq)
+
+    def update_participant(
+        self,
+        service_sid: str,
+        conversation: str,
+        ref: str,
+        *,
+        attributes: str | None,
+        last_read_message_index: int | None,
+        source: str | None,
+    ) -> Participant:
+        limits.attributes(attributes, limits.PARTICIPANT_ATTRIBUTES_BYTES)
+        with self._lock:
+            conv = self._conversation(service_sid, conversation)
+            part = self._participant(conv, ref)
+            now = utcnow()
+            if attributes is not None:
+                part.attributes = attributes
+            if last_read_message_index is not None:
+                part.last_read_message_index = last_read_message_index
+                part.last_read_timestamp = now
+            part.date_updated = now
+            if source:
+                self._emit(participant_event(UPDATED, part, source, now))
+            return replace(part)
+
+    def delete_participant(
+        self, service_sid: str, conversation: str, ref: str, *, source: str | None
+    ) -> None:
+        with self._lock:
+            conv = self._conversation(service_sid, conversation)
+            part = self._participant(conv, ref)
+            self._release_binding(part)
+            del self._participants[conv.sid][part.sid]
+            if source:
+                self._emit(participant_event(REMOVED, part, source, utcnow()))
+
+
+def _binding(identity: str | None, address: str | None, proxy: str | None) -> Binding | None:
+    """Validate the chat-or-phone choice of a new participant; None means a chat participant."""
+    if address is None and proxy is None:
+        return None
+    if identity:
+        raise errors.bad_request(
+            errors.IDENTITY_WITH_BINDING, "Identity parameter not acceptable for this Participant"
+        )
+    limits.phone_address(address or "", proxy=False)
+    limits.phone_address(proxy or "", proxy=True)
+    if address == proxy:
+        raise errors.bad_request(
+            errors.ADDRESS_EQUALS_PROXY, "Participant address must not equal its proxy address"
+        )
+    return Binding(address=address or "", proxy_address=proxy or "")

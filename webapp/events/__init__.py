@@ -1,0 +1,1 @@
+"""Events and their delivery: types, the broker (memory or Redis), per-user logs, membership."""

@@ -1,0 +1,99 @@
+"""The in-process broker: the default for one process (``make run``, one gunicorn worker).
+
+It keeps the same per-user logs and ids as the Redis broker, so replay and resync behave the
+same; its logs die with the process, and a new process starts new epochs.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Collection, Iterator
+
+from webapp.events.broker import (
+    LOG_MAX_AGE,
+    LOG_MAX_EVENTS,
+    Replay,
+    Subscription,
+    SubscriptionRegistry,
+)
+from webapp.events.types import Delivery, Event, EventId
+
+
+class _UserLog:
+    def __init__(self) -> None:
+        self.epoch = secrets.token_hex(4)
+        self.seq = 0
+        self.entries: deque[tuple[float, Delivery]] = deque(maxlen=LOG_MAX_EVENTS)
+
+
+class MemoryBroker:
+    """Broker for a single process; refuses nothing, loses everything on restart."""
+
+    def __init__(self, max_age: float = LOG_MAX_AGE) -> None:
+        self._lock = threading.Lock()
+        self._logs: dict[str, _UserLog] = {}
+        self._max_age = max_age
+        self.subscriptions = SubscriptionRegistry()
+
+    def _log(self, identity: str) -> _UserLog:
+        log = self._logs.get(identity)
+        if log is None:
+            log = self._logs[identity] = _UserLog()
+        return log
+
+    def publish(self, event: Event, recipients: Collection[str]) -> None:
+        text = event.to_json()
+        now = time.monotonic()
+        with self._lock:
+            deliveries = []
+            for identity in set(recipients):
+                log = self._log(identity)
+                log.seq += 1
+                delivery = Delivery(EventId(log.epoch, log.seq), text)
+                log.entries.append((now, delivery))
+                deliveries.append((identity, delivery))
+            # Offer inside the lock so every stream sees a user's events in seq order.
+            for identity, delivery in deliveries:
+                for sub in self.subscriptions.of(identity):
+                    sub.offer(delivery)
+
+    def subscribe(self, identity: str) -> Subscription:
+        sub = Subscription(identity)
+        self.subscriptions.add(sub)
+        return sub
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self.subscriptions.remove(subscription)
+
+    def cursor(self, identity: str) -> EventId:
+        with self._lock:
+            log = self._log(identity)
+            return EventId(log.epoch, log.seq)
+
+    def replay(self, identity: str, after: EventId | None) -> Replay:
+        with self._lock:
+            log = self._log(identity)
+            current = EventId(log.epoch, log.seq)
+            horizon = time.monotonic() - self._max_age
+            kept = [d for t, d in log.entries if t >= horizon]
+        oldest = kept[0].id.seq if kept else current.seq + 1
+        if (
+            after is None
+            or after.epoch != current.epoch
+            or after.seq > current.seq
+            or after.seq + 1 < oldest
+        ):
+            return Replay(resync=True, cursor=current, events=iter(()))
+        missed: Iterator[Delivery] = (d for d in kept if d.id.seq > after.seq)
+        return Replay(resync=False, cursor=current, events=missed)
+
+    def close_user_streams(self, identity: str) -> None:
+        for sub in self.subscriptions.of(identity):
+            sub.close()
+
+    def close(self) -> None:
+        for sub in self.subscriptions.all():
+            sub.close()

@@ -1,0 +1,279 @@
+"""The Redis broker: per-user logs in Redis, one pub/sub subscription per process.
+
+Publishing runs one Lua script per event: it appends the event to each recipient's log (a
+Redis stream capped by length, with an expiry) under the next id for that user, and publishes
+one wake-up message naming each recipient's new id. Each process holds exactly one pub/sub
+connection and fans deliveries out to its own open streams. Pub/sub can drop messages while
+the connection is down; after reconnecting, every local stream is told to catch up from its log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Collection, Iterator
+from typing import Any
+
+import redis
+
+from webapp.events.broker import (
+    CATCH_UP,
+    LOG_MAX_AGE,
+    LOG_MAX_EVENTS,
+    BrokerUnavailable,
+    Replay,
+    Subscription,
+    SubscriptionRegistry,
+)
+from webapp.events.types import Delivery, Event, EventId
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "parley:events"
+REPLAY_PAGE = 200
+
+# KEYS: meta_1, log_1, meta_2, log_2, ...  ARGV: event, fresh epoch, maxlen, ttl, now_ms,
+# channel, identity_1, identity_2, ...
+_PUBLISH = """
+local ids = {}
+for i = 1, #KEYS / 2 do
+  local meta, log = KEYS[2 * i - 1], KEYS[2 * i]
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if not epoch then
+    epoch = ARGV[2]
+    redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
+    redis.call('DEL', log)
+  end
+  local seq = redis.call('HINCRBY', meta, 'seq', 1)
+  redis.call('XADD', log, 'MAXLEN', ARGV[3], seq .. '-1', 't', ARGV[5], 'e', ARGV[1])
+  redis.call('EXPIRE', meta, ARGV[4])
+  redis.call('EXPIRE', log, ARGV[4])
+  ids[ARGV[6 + i]] = epoch .. '-' .. seq
+end
+redis.call('PUBLISH', ARGV[6], cjson.encode({ids = ids, event = ARGV[1]}))
+return 1
+"""
+
+# KEYS: meta. ARGV: fresh epoch, ttl. Returns {epoch, seq}, creating the log's identity if new.
+_CURSOR = """
+if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'seq', 0)
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return redis.call('HMGET', KEYS[1], 'epoch', 'seq')
+"""
+
+
+def _meta_key(identity: str) -> str:
+    return f"parley:u:{{{identity}}}:meta"
+
+
+def _log_key(identity: str) -> str:
+    return f"parley:u:{{{identity}}}:log"
+
+
+def _fresh_epoch() -> str:
+    return secrets.token_hex(4)
+
+
+class ReplayBroken(RuntimeError):
+    """The log changed under a replay (trimmed or lost): the stream must end and resync."""
+
+
+class RedisBroker:
+    """Broker shared by every worker and dyno that uses the same Redis."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        url: str,
+        max_events: int = LOG_MAX_EVENTS,
+        max_age: int = LOG_MAX_AGE,
+    ) -> None:
+        """``client`` serves commands (its pool is shared with the rest of the process);
+        ``url`` opens the one extra connection held for pub/sub."""
+        self._redis = client
+        self._url = url
+        self._max_events = max_events
+        self._max_age = max_age
+        self._publish = self._redis.register_script(_PUBLISH)
+        self._cursor = self._redis.register_script(_CURSOR)
+        self.subscriptions = SubscriptionRegistry()
+        self._stopped = threading.Event()
+        self._connected = threading.Event()
+        self._listener = threading.Thread(target=self._listen, name="parley-redis", daemon=True)
+        self._listener.start()
+
+    # Publishing --------------------------------------------------------------------------
+
+    def publish(self, event: Event, recipients: Collection[str]) -> None:
+        identities = sorted(set(recipients))
+        if not identities:
+            return
+        keys = [key for i in identities for key in (_meta_key(i), _log_key(i))]
+        args: list[Any] = [
+            event.to_json(),
+            _fresh_epoch(),
+            self._max_events,
+            self._max_age,
+            int(time.time() * 1000),
+            CHANNEL,
+            *identities,
+        ]
+        try:
+            self._publish(keys=keys, args=args)
+        except redis.RedisError as exc:
+            raise BrokerUnavailable(f"Redis is unavailable: {exc.__class__.__name__}") from exc
+
+    def close_user_streams(self, identity: str) -> None:
+        try:
+            self._redis.publish(CHANNEL, json.dumps({"close": identity}))
+        except redis.RedisError as exc:
+            raise BrokerUnavailable("Redis is unavailable") from exc
+
+    # Subscribing -------------------------------------------------------------------------
+
+    def subscribe(self, identity: str) -> Subscription:
+        sub = Subscription(identity)
+        self.subscriptions.add(sub)
+        return sub
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self.subscriptions.remove(subscription)
+
+    def wait_connected(self, timeout: float) -> bool:
+        """True once the pub/sub subscription is live (tests and start-up checks use it)."""
+        return self._connected.wait(timeout)
+
+    def _listen(self) -> None:
+        """Hold this process's one subscription; re-establish it with back-off."""
+        backoff = 0.1
+        missed = False
+        while not self._stopped.is_set():
+            pubsub = None
+            try:
+                client = redis.Redis.from_url(self._url, socket_timeout=30, socket_keepalive=True)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CHANNEL)
+                self._connected.set()
+                backoff = 0.1
+                if missed:
+                    log.info("redis pub/sub restored; streams catch up from their logs")
+                    for sub in self.subscriptions.all():
+                        sub.offer(CATCH_UP)
+                while not self._stopped.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._dispatch(message["data"])
+            except redis.RedisError as exc:
+                if self._connected.is_set():
+                    log.warning("redis pub/sub lost (%s); reconnecting", exc.__class__.__name__)
+                self._connected.clear()
+                missed = True
+                self._stopped.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except redis.RedisError:
+                        pass
+
+    def _dispatch(self, data: bytes) -> None:
+        try:
+            message = json.loads(data)
+        except ValueError:
+            log.warning("ignored a malformed pub/sub message")
+            return
+        if "close" in message:
+            for sub in self.subscriptions.of(message["close"]):
+                sub.close()
+            return
+        event_json = message["event"]
+        for identity, raw_id in message["ids"].items():
+            subs = self.subscriptions.of(identity)
+            event_id = EventId.parse(raw_id)
+            if subs and event_id is not None:
+                delivery = Delivery(event_id, event_json)
+                for sub in subs:
+                    sub.offer(delivery)
+
+    # Replay ------------------------------------------------------------------------------
+
+    def cursor(self, identity: str) -> EventId:
+        try:
+            epoch, seq = self._cursor(
+                keys=[_meta_key(identity)], args=[_fresh_epoch(), self._max_age]
+            )
+        except redis.RedisError as exc:
+            raise BrokerUnavailable("Redis is unavailable") from exc
+        return EventId(epoch.decode(), int(seq))
+
+    def replay(self, identity: str, after: EventId | None) -> Replay:
+        current = self.cursor(identity)
+        if after is None or after.epoch != current.epoch or after.seq > current.seq:
+            return Replay(resync=True, cursor=current, events=iter(()))
+        if after.seq == current.seq:
+            return Replay(resync=False, cursor=current, events=iter(()))
+        try:
+            first: Any = self._redis.xrange(_log_key(identity), f"{after.seq + 1}-1", "+", count=1)
+        except redis.RedisError as exc:
+            raise BrokerUnavailable("Redis is unavailable") from exc
+        horizon = (time.time() - self._max_age) * 1000
+        if not first or _seq(first[0][0]) != after.seq + 1 or float(first[0][1][b"t"]) < horizon:
+            return Replay(resync=True, cursor=current, events=iter(()))
+        return Replay(
+            resync=False, cursor=current, events=self._pages(identity, current.epoch, after.seq)
+        )
+
+    def _pages(self, identity: str, epoch: str, after: int) -> Iterator[Delivery]:
+        """The log after ``after``, a page at a time; breaks off if the log changes under it."""
+        expected = after + 1
+        while True:
+            try:
+                rows: Any = self._redis.xrange(
+                    _log_key(identity), f"{expected}-1", "+", count=REPLAY_PAGE
+                )
+            except redis.RedisError as exc:
+                raise ReplayBroken("Redis went away during replay") from exc
+            if not rows:
+                return
+            for raw_id, fields in rows:
+                if _seq(raw_id) != expected:
+                    raise ReplayBroken("the log was trimmed during replay")
+                yield Delivery(EventId(epoch, expected), _text(fields[b"e"]))
+                expected += 1
+            if len(rows) < REPLAY_PAGE:
+                return
+
+    # Housekeeping ------------------------------------------------------------------------
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._redis.ping())
+        except redis.RedisError:
+            return False
+
+    def close(self) -> None:
+        self._stopped.set()
+        for sub in self.subscriptions.all():
+            sub.close()
+
+
+def connect(url: str, max_connections: int = 2) -> redis.Redis:
+    """The process's command client: a small blocking pool, so connections stay bounded."""
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=5, socket_timeout=5
+    )
+    return redis.Redis(connection_pool=pool)
+
+
+def _seq(raw_id: Any) -> int:
+    return int(bytes(raw_id).split(b"-", 1)[0])
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

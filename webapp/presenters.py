@@ -1,0 +1,64 @@
+"""The JSON shapes Parley's API and stream send to browsers, built in one place."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from webapp.twilio_gateway import ConversationRecord, MessageRecord, ParticipantRecord
+
+_PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def message_json(message: MessageRecord) -> dict[str, Any]:
+    return {
+        "sid": message.sid,
+        "index": message.index,
+        "conversation_sid": message.conversation_sid,
+        "author": message.author,
+        "body": message.body,
+        "attributes": message.attributes,
+        "date_created": iso(message.date_created),
+        "date_updated": message.date_updated and iso(message.date_updated),
+        # Twilio's message resource has no channel field: an E.164 author is an SMS participant.
+        "source": "SMS" if message.author and _PHONE.fullmatch(message.author) else "CHAT",
+    }
+
+
+def participant_json(participant: ParticipantRecord) -> dict[str, Any]:
+    return {
+        "sid": participant.sid,
+        "identity": participant.identity,
+        "address": participant.address,
+    }
+
+
+def participant_name(participant: ParticipantRecord) -> str:
+    return participant.identity or participant.address or participant.sid
+
+
+def conversation_json(
+    conversation: ConversationRecord,
+    participants: list[ParticipantRecord],
+    last_message: MessageRecord | None,
+    unread_count: int = 0,
+) -> dict[str, Any]:
+    last_activity = max(
+        conversation.date_updated,
+        conversation.date_created,
+        last_message.date_created if last_message else conversation.date_created,
+    )
+    return {
+        "sid": conversation.sid,
+        "unique_name": conversation.unique_name,
+        "friendly_name": conversation.friendly_name,
+        "participants": sorted(participant_name(p) for p in participants),
+        "last_message": message_json(last_message) if last_message else None,
+        "unread_count": unread_count,
+        "last_activity": iso(last_activity),
+    }

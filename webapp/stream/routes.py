@@ -1,0 +1,93 @@
+"""The SSE endpoint. See ``docs/stream.md`` for the resume contract it keeps."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, request
+from flask_login import current_user
+
+from webapp.errors import json_error
+from webapp.events.broker import Broker, BrokerUnavailable, CatchUp, Replay, Subscription
+from webapp.events.redis_broker import ReplayBroken
+from webapp.events.types import EventId
+from webapp.services import get_services
+from webapp.stream.sse import comment, control, frame_delivery, retry
+
+log = logging.getLogger(__name__)
+bp = Blueprint("stream", __name__)
+
+#: Seconds between heartbeat comments: well inside Heroku's 55 s idle cut-off.
+HEARTBEAT_SECONDS = 15.0
+
+
+@bp.get("/stream")
+def stream() -> Response:
+    if not current_user.is_authenticated:
+        return json_error(401, "unauthorized", "Log in to open the event stream.")
+    broker = get_services().broker
+    identity: str = current_user.identity
+    cursor = EventId.parse(request.headers.get("Last-Event-ID") or request.args.get("cursor"))
+    subscription = broker.subscribe(identity)  # before reading the log: nothing falls between
+    try:
+        replay = broker.replay(identity, cursor)
+    except BrokerUnavailable:
+        broker.unsubscribe(subscription)
+        return json_error(503, "unavailable", "The event stream is unavailable; retrying.")
+    log.info("stream open: %s (%s)", identity, "resync" if replay.resync else "resumed")
+    response = Response(
+        _events(broker, subscription, cursor, replay),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+    return response
+
+
+def _events(
+    broker: Broker, subscription: Subscription, cursor: EventId | None, replay: Replay
+) -> Iterator[str]:
+    """Replay what was missed, then live events, dropping any the replay already sent."""
+    identity = subscription.identity
+    try:
+        yield retry() + comment("connected")
+        if replay.resync or cursor is None:
+            last = replay.cursor
+            yield control("resync", {"cursor": str(last)}, last)
+        else:
+            last = cursor
+            yield control("resumed", {"cursor": str(cursor)})
+            for delivery in replay.events:
+                yield frame_delivery(delivery)
+                last = delivery.id
+        while not subscription.closed:
+            item = subscription.get(timeout=HEARTBEAT_SECONDS)
+            if item is None:
+                if not subscription.closed:
+                    yield comment("heartbeat")
+            elif isinstance(item, CatchUp):
+                caught_up = broker.replay(identity, last)
+                if caught_up.resync:
+                    last = caught_up.cursor
+                    yield control("resync", {"cursor": str(last)}, last)
+                    continue
+                for delivery in caught_up.events:
+                    if delivery.id.seq > last.seq:
+                        yield frame_delivery(delivery)
+                        last = delivery.id
+            elif item.id.epoch != last.epoch:
+                # The user's log was lost and restarted: the page must reload over REST.
+                last = item.id
+                yield control("resync", {"cursor": str(last)}, last)
+            elif item.id.seq > last.seq:
+                yield frame_delivery(item)
+                last = item.id
+        # Ended by logout, shutdown or falling behind: the browser reconnects and replays.
+        yield retry() + comment("closed")
+    except (ReplayBroken, BrokerUnavailable):
+        log.info(
+            "stream ended for %s: the log could not be read; the browser will resume", identity
+        )
+    finally:
+        broker.unsubscribe(subscription)
+        log.info("stream closed: %s", identity)

@@ -1,0 +1,35 @@
+"""Server-Sent Events framing (the text format ``EventSource`` reads)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from webapp.events.types import Delivery, Event, EventId
+
+#: Milliseconds a browser waits before reconnecting.
+RETRY_MS = 2000
+
+
+def frame(event: str, data: str, event_id: EventId | None = None) -> str:
+    """One SSE message. ``data`` must be a single line (JSON without newlines is)."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {data}\n\n"
+
+
+def frame_delivery(delivery: Delivery) -> str:
+    """A broker delivery; the event text was serialised once, only the id line is per user."""
+    event_type, data = Event.split_json(delivery.event_json)
+    return frame(event_type, data, delivery.id)
+
+
+def control(event: str, payload: dict[str, Any], event_id: EventId | None = None) -> str:
+    return frame(event, json.dumps(payload, separators=(",", ":")), event_id)
+
+
+def comment(text: str) -> str:
+    return f": {text}\n\n"
+
+
+def retry(ms: int = RETRY_MS) -> str:
+    return f"retry: {ms}\n\n"

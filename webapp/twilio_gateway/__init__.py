@@ -1,0 +1,24 @@
+"""The only code that talks to Twilio: the REST client, conversation operations, access tokens.
+
+Live and emulator mode differ in one place only: the HTTP client built in :mod:`.client`.
+"""
+
+from webapp.twilio_gateway.conversations import (
+    ConversationRecord,
+    ConversationsGateway,
+    GatewayError,
+    MessageRecord,
+    ParticipantRecord,
+    is_conversation_sid,
+)
+from webapp.twilio_gateway.tokens import issue_access_token
+
+__all__ = [
+    "ConversationRecord",
+    "ConversationsGateway",
+    "GatewayError",
+    "MessageRecord",
+    "ParticipantRecord",
+    "is_conversation_sid",
+    "issue_access_token",
+]

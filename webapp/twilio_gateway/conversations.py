@@ -1,0 +1,269 @@
+"""Conversation operations over Twilio's REST API, returning Parley's own small records.
+
+Everything here goes through the official ``twilio`` library. Calls that change state send
+``X-Twilio-Webhook-Enabled: true``, because REST-made changes fire no webhooks without it, and
+the webhook is how every participant's browser hears about them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.rest import Client
+from twilio.rest.conversations.v1.service import ServiceContext
+
+WEBHOOK_ENABLED = "true"
+#: Twilio error codes Parley handles on purpose.
+UNIQUE_NAME_TAKEN = 50353
+PARTICIPANT_EXISTS = 50433
+NOT_FOUND = 20404
+_CONVERSATION_SID = re.compile(r"CH[0-9a-f]{32}")
+
+
+def is_conversation_sid(value: str) -> bool:
+    """Cheap check before a Twilio round trip: anything else cannot name a conversation."""
+    return bool(_CONVERSATION_SID.fullmatch(value))
+
+
+class GatewayError(Exception):
+    """Twilio refused or could not be reached; carries what the API needs to answer clearly."""
+
+    def __init__(self, message: str, status: int = 502, code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+    @classmethod
+    def from_twilio(cls, exc: TwilioException) -> GatewayError:
+        if isinstance(exc, TwilioRestException):
+            status = exc.status if 400 <= exc.status < 500 else 502
+            return cls(str(exc.msg or "Twilio refused the request."), status, exc.code)
+        return cls("Twilio could not be reached.", 502)
+
+
+def _attributes(raw: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _utc(value: datetime | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ConversationRecord:
+    sid: str
+    unique_name: str | None
+    friendly_name: str | None
+    attributes: dict[str, Any]
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(frozen=True)
+class ParticipantRecord:
+    sid: str
+    identity: str | None
+    address: str | None
+    last_read_message_index: int | None
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    sid: str
+    index: int
+    conversation_sid: str
+    author: str | None
+    body: str | None
+    attributes: dict[str, Any]
+    date_created: datetime
+    date_updated: datetime | None
+    participant_sid: str | None
+
+
+def _conversation(obj: Any) -> ConversationRecord:
+    return ConversationRecord(
+        sid=obj.sid if hasattr(obj, "sid") else obj.conversation_sid,
+        unique_name=obj.unique_name,
+        friendly_name=obj.friendly_name,
+        attributes=_attributes(obj.attributes),
+        date_created=_utc(obj.date_created),
+        date_updated=_utc(obj.date_updated),
+    )
+
+
+def _participant(obj: Any) -> ParticipantRecord:
+    binding = obj.messaging_binding or {}
+    return ParticipantRecord(
+        sid=obj.sid,
+        identity=obj.identity,
+        address=binding.get("address"),
+        last_read_message_index=obj.last_read_message_index,
+    )
+
+
+def _message(obj: Any) -> MessageRecord:
+    return MessageRecord(
+        sid=obj.sid,
+        index=int(obj.index),
+        conversation_sid=obj.conversation_sid,
+        author=obj.author,
+        body=obj.body,
+        attributes=_attributes(obj.attributes),
+        date_created=_utc(obj.date_created),
+        date_updated=obj.date_updated and _utc(obj.date_updated),
+        participant_sid=obj.participant_sid,
+    )
+
+
+class ConversationsGateway:
+    """Parley's view of one Conversations service. Raises :class:`GatewayError` on failure."""
+
+    def __init__(self, client: Client, service_sid: str) -> None:
+        self.client = client
+        self.service_sid = service_sid
+
+    @property
+    def service(self) -> ServiceContext:
+        return self.client.conversations.v1.services(self.service_sid)
+
+    # Conversations -----------------------------------------------------------------------
+
+    def create_conversation(
+        self, unique_name: str | None = None, friendly_name: str | None = None
+    ) -> tuple[ConversationRecord, bool]:
+        """Create a conversation; with a taken ``unique_name``, return the existing one.
+
+        Returns ``(conversation, created)``. Relying on Twilio's unique-name check makes two
+        people starting the same chat at the same moment end up in one conversation.
+        """
+        kwargs: dict[str, Any] = {"x_twilio_webhook_enabled": WEBHOOK_ENABLED}
+        if unique_name:
+            kwargs["unique_name"] = unique_name
+        if friendly_name:
+            kwargs["friendly_name"] = friendly_name
+        try:
+            return _conversation(self.service.conversations.create(**kwargs)), True
+        except TwilioRestException as exc:
+            if exc.code == UNIQUE_NAME_TAKEN and unique_name:
+                return self.fetch_conversation(unique_name), False
+            raise GatewayError.from_twilio(exc) from exc
+        except TwilioException as exc:
+            raise GatewayError.from_twilio(exc) from exc
+
+    def fetch_conversation(self, sid_or_unique_name: str) -> ConversationRecord:
+        try:
+            return _conversation(self.service.conversations(sid_or_unique_name).fetch())
+        except TwilioException as exc:
+            raise GatewayError.from_twilio(exc) from exc
+
+    def conversations_of(self, identity: str) -> list[ConversationRecord]:
+        """Every conversation ``identity`` takes part in (Twilio's participant-conversations)."""
+        try:
+            rows = self.service.participant_conversations.list(identity=identity, page_size=100)
+        except TwilioException as exc:
+            raise GatewayError.from_twilio(exc) from exc
+        return [
+            ConversationRecord(
+                sid=row.conversation_sid,
+                unique_name=row.conversation_unique_name,
+                friendly_name=row.conversation_friendly_name,
+                attributes=_attributes(row.conversation_attributes),
+                date_created=_utc(row.conversation_date_created),
+                date_updated=_utc(row.conversation_date_updated),
+            )
+            for row in rows
+        ]
+
+    # Participants ------------------------------------------------------------------------
+
+    def participants(self, conversation_sid: str) -> list[ParticipantRecord]:
+        try:
+            rows = self.service.conversations(conversation_sid).participants.list(page_size=100)
+        except TwilioException as exc:
+            raise GatewayError.from_twilio(exc) from exc
+        return [_participant(row) for row in rows]
+
+    def add_chat_participants(self, conversation_sid: str, identities: Iterable[str]) -> None:
+        """Add chat users; one already there is not an error (two tabs may race)."""
+        participants = self.service.conversations(conversation_sid).participants
+        for identity in identities:
+            try:
+                participants.create(identity=identity, x_twilio_webhook_enabled=WEBHOOK_ENABLED)
+            except TwilioRestException as exc:
+                if exc.code != PARTICIPANT_EXISTS:
+                    raise GatewayError.from_twilio(exc) from exc
+            except TwilioException as exc:
+                raise GatewayError.from_twilio(exc) from exc
+
+    # Messages ----------------------------------------------------------------------------
+
+    def send_message(
+        self, conversation_sid: str, author: str, body: str, attributes: dict[str, Any]
+    ) -> MessageRecord:
+        try:
+            created = self.service.conversations(conversation_sid).messages.create(
+                author=author,
+                body=body,
+                attributes=json.dumps(attributes),
+                x_twilio_webhook_enabled=WEBHOOK_ENABLED,
+            )
+        except TwilioException as exc:
+            raise GatewayError.from_twilio(exc) from exc
+        return _message(created)
+
+    def fetch_message(self, conversation_sid: str, message_sid: str) -> MessageRecord:
+        try:
+            return _message(
+                self.service.conversations(conversation_sid).messages(message_sid).fetch()
+            )
+        except TwilioException as exc:
+            raise GatewayError.from_twilio(exc) from exc
+
+    def latest_message(self, conversation_sid: str) -> MessageRecord | None:
+        page, _ = self.message_page(conversation_sid, limit=1)
+        return page[-1] if page else None
+
+    def message_page(
+        self, conversation_sid: str, limit: int, before: int | None = None
+    ) -> tuple[list[MessageRecord], bool]:
+        """Up to ``limit`` messages with index below ``before``, oldest first, and has_more.
+
+        Twilio pages newest-first with ``Order=desc``; Parley walks back from the newest.
+        """
+        found: list[MessageRecord] = []
+        has_more = False
+        messages = self.service.conversations(conversation_sid).messages
+        try:
+            for row in messages.stream(order="desc", page_size=min(100, limit + 1)):
+                if before is not None and int(row.index) >= before:
+                    continue
+                if len(found) == limit:
+                    has_more = True
+                    break
+                found.append(_message(row))
+        except TwilioException as exc:
+            raise GatewayError.from_twilio(exc) from exc
+        found.reverse()
+        return found, has_more
+
+    def mark_read(self, conversation_sid: str, participant_sid: str, index: int) -> None:
+        """Set a participant's read horizon (unread counts and read receipts use it)."""
+        try:
+            self.service.conversations(conversation_sid).participants(participant_sid).update(
+                last_read_message_index=index
+            )
+        except TwilioException as exc:
+            raise GatewayError.from_twilio(exc) from exc

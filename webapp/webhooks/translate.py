@@ -1,0 +1,154 @@
+"""Turns a Twilio webhook's form parameters into Parley events and their recipients."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from webapp.events import types
+from webapp.events.membership import identities
+from webapp.events.types import Event
+from webapp.presenters import conversation_json, message_json, participant_json
+from webapp.services import Services
+from webapp.twilio_gateway import GatewayError, MessageRecord, ParticipantRecord
+
+Params = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One event and who gets it."""
+
+    event: Event
+    recipients: list[str]
+
+
+def _date(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _attributes(raw: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def message_from_params(params: Params) -> MessageRecord:
+    return MessageRecord(
+        sid=params["MessageSid"],
+        index=int(params.get("Index", "0")),
+        conversation_sid=params["ConversationSid"],
+        author=params.get("Author"),
+        body=params.get("Body"),
+        attributes=_attributes(params.get("Attributes")),
+        date_created=_date(params.get("DateCreated")),
+        date_updated=_date(params["DateUpdated"]) if params.get("DateUpdated") else None,
+        participant_sid=params.get("ParticipantSid"),
+    )
+
+
+def participant_from_params(params: Params) -> ParticipantRecord:
+    return ParticipantRecord(
+        sid=params.get("ParticipantSid", ""),
+        identity=params.get("Identity") or None,
+        address=params.get("MessagingBinding.Address") or None,
+        last_read_message_index=None,
+    )
+
+
+def _message_event(kind: str) -> Callable[[Services, Params], list[Outgoing]]:
+    def translate(services: Services, params: Params) -> list[Outgoing]:
+        conversation_sid = params["ConversationSid"]
+        members = identities(services.membership.participants(conversation_sid))
+        data = {
+            "conversation_sid": conversation_sid,
+            "message": message_json(message_from_params(params)),
+        }
+        return [Outgoing(Event(kind, data), members)]
+
+    return translate
+
+
+def _participant_added(services: Services, params: Params) -> list[Outgoing]:
+    conversation_sid = params["ConversationSid"]
+    services.membership.forget(conversation_sid)
+    participants = services.membership.participants(conversation_sid)
+    added = participant_from_params(params)
+    out = [
+        Outgoing(
+            Event(
+                types.PARTICIPANT_ADDED,
+                {"conversation_sid": conversation_sid, "participant": participant_json(added)},
+            ),
+            identities(participants),
+        )
+    ]
+    if added.identity:
+        conversation = services.gateway.fetch_conversation(conversation_sid)
+        last = services.gateway.latest_message(conversation_sid)
+        unread = 0 if last is None else last.index + 1
+        data = {"conversation": conversation_json(conversation, participants, last, unread)}
+        out.append(Outgoing(Event(types.CONVERSATION_ADDED, data), [added.identity]))
+    return out
+
+
+def _participant_removed(services: Services, params: Params) -> list[Outgoing]:
+    conversation_sid = params["ConversationSid"]
+    services.membership.forget(conversation_sid)
+    removed = participant_from_params(params)
+    try:
+        recipients = identities(services.membership.participants(conversation_sid))
+    except GatewayError:
+        recipients = []
+    if removed.identity:
+        recipients.append(removed.identity)
+    data = {"conversation_sid": conversation_sid, "participant": participant_json(removed)}
+    return [Outgoing(Event(types.PARTICIPANT_REMOVED, data), recipients)]
+
+
+def _conversation_updated(services: Services, params: Params) -> list[Outgoing]:
+    conversation_sid = params["ConversationSid"]
+    members = identities(services.membership.participants(conversation_sid))
+    data = {
+        "conversation_sid": conversation_sid,
+        "friendly_name": params.get("FriendlyName") or None,
+        "unique_name": params.get("UniqueName") or None,
+    }
+    return [Outgoing(Event(types.CONVERSATION_UPDATED, data), members)]
+
+
+def _conversation_removed(services: Services, params: Params) -> list[Outgoing]:
+    conversation_sid = params["ConversationSid"]
+    try:
+        members = identities(services.membership.participants(conversation_sid))
+    except GatewayError:
+        members = []
+    services.membership.forget(conversation_sid)
+    data = {"conversation_sid": conversation_sid}
+    return [Outgoing(Event(types.CONVERSATION_REMOVED, data), members)]
+
+
+#: Twilio's post-event types Parley acts on; others are acknowledged and ignored.
+TRANSLATORS: dict[str, Callable[[Services, Params], list[Outgoing]]] = {
+    "onMessageAdded": _message_event(types.MESSAGE_ADDED),
+    "onMessageUpdated": _message_event(types.MESSAGE_UPDATED),
+    "onMessageRemoved": _message_event(types.MESSAGE_REMOVED),
+    "onParticipantAdded": _participant_added,
+    "onParticipantRemoved": _participant_removed,
+    "onConversationUpdated": _conversation_updated,
+    "onConversationRemoved": _conversation_removed,
+}
+
+#: The filters Parley asks Twilio for (``twilio setup`` and the emulator's defaults).
+SUBSCRIBED_EVENTS = tuple(TRANSLATORS)
