@@ -24,6 +24,7 @@ from webapp.models import User
 from webapp.services import Services, init_services
 from webapp.twilio_gateway import ConversationsGateway
 from webapp.twilio_gateway.client import build_client
+from webapp.webhooks.dedupe import MemoryLedger, RedisLedger, WebhookLedger
 
 log = logging.getLogger("webapp")
 
@@ -63,10 +64,18 @@ def _build_services(config: Config) -> Services:
         client = connect(config.REDIS_URL)
         broker = RedisBroker(client, config.REDIS_URL)
         membership = RedisMembershipCache(gateway.participants, client)
+        ledger: WebhookLedger = RedisLedger(client)
     else:
         broker = MemoryBroker()
         membership = MemoryMembershipCache(gateway.participants)
-    return Services(config=config, gateway=gateway, broker=broker, membership=membership)
+        ledger = MemoryLedger()
+    return Services(
+        config=config,
+        gateway=gateway,
+        broker=broker,
+        membership=membership,
+        webhook_ledger=ledger,
+    )
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -82,3 +82,35 @@ def test_unknown_event_types_are_acknowledged(parley_server: ParleyServer) -> No
     params = {"EventType": "onUserUpdated", "AccountSid": "AC" + "0" * 32}
     signature = RequestValidator(parley_server.auth_token).compute_signature(url, params)
     assert _post(parley_server, params, signature).status_code == 200
+
+
+def test_a_retried_webhook_reaches_browsers_once(login: Login, parley_server: ParleyServer) -> None:
+    alice, bob = login("alice"), login("bob")
+    sid = alice.start_dm("bob")["sid"]
+    stream = StreamReader(bob, bob.stream_cursor())
+    url = parley_server.url + "/twilio/webhook"
+    params = _message_params(sid, "retried " + uuid.uuid4().hex)
+    signature = RequestValidator(parley_server.auth_token).compute_signature(url, params)
+    token = {"I-Twilio-Idempotency-Token": uuid.uuid4().hex}
+    for expected in ("ok", "duplicate"):
+        response = requests.post(
+            url, data=params, headers={"X-Twilio-Signature": signature, **token}, timeout=5
+        )
+        assert response.status_code == 200 and response.text.strip() == expected
+    retry = {**params, "RetryCount": "1"}  # no token: the event's identity still matches
+    retry_signature = RequestValidator(parley_server.auth_token).compute_signature(url, retry)
+    assert _post(parley_server, retry, retry_signature).text.strip() == "duplicate"
+    # Bob gets it once: the next message after it is a different one.
+    stream.wait_for("message_added", lambda d: d["message"]["body"] == params["Body"])
+    marker = "after " + uuid.uuid4().hex
+    alice.send(sid, marker)
+    following = stream.wait_for("message_added")
+    assert following.data["message"]["body"] == marker
+    stream.close()
+
+
+def test_oversized_webhook_is_refused(parley_server: ParleyServer) -> None:
+    response = requests.post(
+        parley_server.url + "/twilio/webhook", data={"Body": "x" * (300 * 1024)}, timeout=5
+    )
+    assert response.status_code == 413

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, request
 from webapp.events.broker import BrokerUnavailable
 from webapp.services import get_services
 from webapp.twilio_gateway import GatewayError
+from webapp.webhooks.dedupe import delivery_key
 from webapp.webhooks.signature import candidate_urls, is_valid_signature
 from webapp.webhooks.translate import TRANSLATORS
 
@@ -35,17 +36,26 @@ def twilio_webhook() -> Response:
     if translate is None or not params.get("ConversationSid"):
         log.info("webhook ignored: %s", event_type or "no EventType")
         return _answer(200, "ignored")
+    ledger = services.webhook_ledger
+    key = delivery_key(params)
     try:
+        if not ledger.claim(key):
+            log.info("webhook duplicate: %s (retry %s)", event_type, params.get("RetryCount"))
+            return _answer(200, "duplicate")
         for outgoing in translate(services, params):
             services.broker.publish(outgoing.event, outgoing.recipients)
     except (KeyError, ValueError):
+        ledger.release(key)
         log.warning("webhook rejected: malformed %s parameters", event_type)
         return _answer(400, "malformed parameters")
     except BrokerUnavailable:
+        ledger.release(key)
         log.error("webhook deferred: broker unavailable (%s)", event_type)
         return _answer(503, "broker unavailable; retry")
     except GatewayError as exc:
+        ledger.release(key)
         log.error("webhook deferred: Twilio lookup failed for %s: %s", event_type, exc.message)
         return _answer(503, "Twilio lookup failed; retry")
+    ledger.confirm(key)
     log.info("webhook accepted: %s %s", event_type, params.get("ConversationSid"))
     return _answer(200, "ok")
