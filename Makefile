@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN     = $(VENV)/bin
 FLASK   = $(BIN)/flask --app wsgi
 
-.PHONY: run test lint emulator chromium clean
+.PHONY: run test lint emulator chromium clean doctor
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/activate
 
 ## run: serve Parley on http://$(HOST):$(PORT) with the local emulator and demo users
 run: $(VENV)/.runtime
-	$(FLASK) init-db
+	$(FLASK) db upgrade
 	$(FLASK) users demo
 	@echo "Parley: open http://$${HOST:-127.0.0.1}:$${PORT:-5000} and log in as alice, bob or carol."
 	exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
@@ -37,6 +37,10 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## doctor: check the Twilio set-up of the configured environment (credentials, webhook, URL)
+doctor: $(VENV)/.runtime
+	$(FLASK) twilio doctor
 
 chromium:
 	@test -x /usr/bin/chromium || { \

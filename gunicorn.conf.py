@@ -1,8 +1,9 @@
 """gunicorn settings for Parley: gevent workers holding many long-lived SSE streams.
 
 ``WEB_CONCURRENCY`` sets the number of worker processes (Heroku sets it per dyno size);
-``PORT`` and ``HOST`` the address. More than one worker needs Redis (``REDIS_URL``) and a
-standalone or real Twilio, because the in-process broker and emulator live in one process.
+``PORT`` and ``HOST`` the address. Before forking, :meth:`Config.check_can_serve` refuses
+set-ups that cannot work (more than one worker without Redis, live Twilio without a service),
+each with one line naming the problem and the fix.
 """
 
 from gevent import monkey
@@ -12,6 +13,16 @@ from gevent import monkey
 monkey.patch_all()
 
 import os  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+
+# Workers keep their metrics in files here so that whichever answers /metrics reports the
+# whole server (prometheus_client's multiprocess mode). It must be set before the app, and
+# so prometheus_client, is imported below; a fresh directory per start means no stale counts.
+_OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="parley-metrics-")
 
 from webapp.config import Config, ConfigError  # noqa: E402
 
@@ -21,11 +32,13 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 worker_connections = 10000
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 # Streams are long-lived but gevent keeps the worker's heartbeat going, so the usual timeout
-# only catches a truly stuck worker. On SIGTERM, streams get a few seconds to end cleanly.
+# only catches a truly stuck worker. On SIGTERM, streams get a few seconds to end cleanly
+# (Heroku allows 30 s between SIGTERM and SIGKILL).
 timeout = 30
 graceful_timeout = 10
 keepalive = 5
-accesslog = "-"
+# The app logs one line per request itself (with a request id, JSON in production).
+accesslog = None
 errorlog = "-"
 # No runtime control socket: several Parleys (tests, dynos) may share a machine.
 control_socket_disable = True
@@ -46,18 +59,22 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]
-    """Refuse set-ups that would split users across processes that cannot see each other."""
+    """Refuse set-ups that cannot work, with one line on stderr, before any worker starts."""
     try:
-        config = Config.from_env()
+        Config.from_env(require_service_sid=False).check_can_serve(server.cfg.workers)
     except ConfigError as exc:
-        raise SystemExit(f"Parley cannot start: {exc}") from None
-    if server.cfg.workers > 1 and not config.REDIS_URL:
-        raise SystemExit(
-            "Parley cannot start: more than one worker needs REDIS_URL (the in-process broker "
-            "lives in one process). Set REDIS_URL or WEB_CONCURRENCY=1."
-        )
-    if server.cfg.workers > 1 and config.emulator_in_process:
-        raise SystemExit(
-            "Parley cannot start: more than one worker needs a standalone emulator "
-            "(TWILIO_EMULATOR_URL, see `flask --app wsgi emulator run`) or live Twilio."
-        )
+        print(f"Parley cannot start: {exc}", file=sys.stderr, flush=True)
+        on_exit(server)
+        os._exit(3)  # gunicorn would print a traceback for SystemExit
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """A dead worker's streams are gone: stop counting them as open."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):  # type: ignore[no-untyped-def]
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -19,8 +20,9 @@ from webapp.events.membership import (
     RedisMembershipCache,
 )
 from webapp.events.memory_broker import MemoryBroker
-from webapp.extensions import csrf, db, login_manager
+from webapp.extensions import csrf, db, login_manager, migrate
 from webapp.models import User
+from webapp.ops import configure_logging, init_ops
 from webapp.services import Services, init_services
 from webapp.twilio_gateway import ConversationsGateway
 from webapp.twilio_gateway.client import build_client
@@ -28,15 +30,20 @@ from webapp.webhooks.dedupe import MemoryLedger, RedisLedger, WebhookLedger
 
 log = logging.getLogger("webapp")
 
+#: Alembic's scripts (``flask --app wsgi db upgrade``), wherever the command runs from.
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
 
 def create_app(config: Config | None = None) -> Flask:
     """The application factory: config, extensions, outside systems, blueprints, CLI."""
-    config = config or Config.from_env()
+    # The service SID may still be unset: `twilio setup` finds it; gunicorn refuses to serve.
+    config = config or Config.from_env(require_service_sid=False)
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.from_object(config)
-    _configure_logging(config)
+    configure_logging(config)
 
     db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -46,6 +53,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     init_services(app, _build_services(config))
     _register_blueprints(app)
+    init_ops(app, config)
     _register_cli(app)
     _mount_emulator(app, config)
     if config.TRUST_PROXY:
@@ -90,11 +98,12 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
-    from webapp.cli import init_db_command, users_cli
+    from webapp.cli import init_db_command, twilio_cli, users_cli
     from webapp.emulator.cli import emulator_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(init_db_command)
+    app.cli.add_command(twilio_cli)
     app.cli.add_command(emulator_cli)
 
 
@@ -124,15 +133,6 @@ def _csrf_failed(error: CSRFError) -> ResponseReturnValue:
         return json_error(400, "csrf_failed", "The CSRF token is missing or invalid; reload.")
     flash("Your session expired; please try again.", "error")
     return redirect(request.full_path.rstrip("?"))
-
-
-def _configure_logging(config: Config) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
-    # The twilio library logs every request's headers at INFO: too loud, and no use here.
-    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 
 def _announce(config: Config) -> None:

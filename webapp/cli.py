@@ -1,26 +1,40 @@
-"""``flask --app wsgi ...`` commands: the database and users (the emulator has its own group)."""
+"""``flask --app wsgi ...`` commands: the database, users, and Twilio set-up and checks (the
+emulator has its own group)."""
 
 from __future__ import annotations
 
+import re
 import secrets
 
 import click
 from flask.cli import AppGroup, with_appcontext
+from flask_migrate import upgrade
 
 from webapp.extensions import db
 from webapp.models import USERNAME_PATTERN, User
+from webapp.ops.doctor import Finding, run_checks
 from webapp.services import get_services
+from webapp.twilio_gateway import GatewayError
+from webapp.twilio_gateway.service_setup import (
+    SERVICE_NAME,
+    SetupResult,
+    api_key_client,
+    set_up_service,
+    wanted_webhooks,
+)
+from webapp.webhooks.translate import SUBSCRIBED_EVENTS
 
 DEMO_USERS = ("alice", "bob", "carol")
 
 users_cli = AppGroup("users", help="Manage Parley users.")
+twilio_cli = AppGroup("twilio", help="Set up and check Parley's Twilio Conversations service.")
 
 
 @click.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
-    """Create Parley's tables if they do not exist yet."""
-    db.create_all()
+    """Bring the database up to date: the same migrations as `flask db upgrade`."""
+    upgrade()
     click.echo("Database ready.")
 
 
@@ -59,3 +73,96 @@ def create_demo_users() -> None:
     for name in DEMO_USERS:
         _save_user(name, password)
     click.echo(f"Demo users {', '.join(DEMO_USERS)} — password: {password}")
+
+
+# -- twilio -------------------------------------------------------------------------------
+
+_FOUND_BY = {
+    "config": "found by TWILIO_CONVERSATIONS_SERVICE_SID",
+    "name": "found by its name",
+    "created": "created",
+}
+
+
+@twilio_cli.command("setup")
+@click.option(
+    "--public-url",
+    help="The app's public address, e.g. https://<app>.herokuapp.com [default: PUBLIC_BASE_URL]",
+)
+@click.option("--service-name", default=SERVICE_NAME, show_default=True, help="Service to find.")
+def twilio_setup(public_url: str | None, service_name: str) -> None:
+    """Find or create the Conversations service and point its webhook at this app.
+
+    Safe to run again: what is already right is left alone.
+    """
+    services = get_services()
+    config = services.config
+    if config.emulator_in_process:
+        raise click.ClickException(
+            "The in-process emulator is set up by the server it lives in. `twilio setup` is for "
+            "live Twilio (TWILIO_ACCOUNT_SID) or a standalone emulator (TWILIO_EMULATOR_URL)."
+        )
+    url = (public_url or config.PUBLIC_BASE_URL).rstrip("/")
+    if not re.match(r"https?://[^/]+$", url):
+        raise click.BadParameter(
+            "an origin like https://<app>.herokuapp.com (no path).", param_hint="--public-url"
+        )
+    wanted = wanted_webhooks(url, SUBSCRIBED_EVENTS)
+    try:
+        result = set_up_service(
+            services.gateway.client,
+            config.TWILIO_CONVERSATIONS_SERVICE_SID or None,
+            wanted,
+            service_name,
+        )
+    except GatewayError as exc:
+        raise click.ClickException(f"Twilio refused: {exc.message}") from exc
+    _report_setup(result, service_name, url)
+
+
+def _report_setup(result: SetupResult, service_name: str, url: str) -> None:
+    how = _FOUND_BY[result.found_by]
+    click.echo(f"Conversations service {result.service_sid} ({how}, name {service_name!r}).")
+    if result.changes:
+        click.echo("Changed:")
+        for change in result.changes:
+            click.echo(f"  - {change}")
+    else:
+        click.echo("Nothing to change: the webhook was already set up.")
+    hooks = result.webhooks
+    click.echo(f"Post-event webhook: {hooks.method} {hooks.url}")
+    click.echo(f"Filters: {', '.join(sorted(hooks.filters))}")
+    click.echo("")
+    click.echo("Config values for the app (e.g. `heroku config:set NAME=value ...`):")
+    click.echo(f"  TWILIO_CONVERSATIONS_SERVICE_SID={result.service_sid}")
+    click.echo(f"  PUBLIC_BASE_URL={url}")
+    click.echo("Then check everything with `flask --app wsgi twilio doctor`.")
+
+
+_LABELS = {"ok": "ok", "warning": "warning", "problem": "PROBLEM"}
+
+
+def _print_finding(finding: Finding) -> None:
+    label = _LABELS[finding.severity]
+    click.echo(f"{label:8} {finding.check}: {finding.detail}")
+    if finding.fix and finding.severity != "ok":
+        click.echo(f"{'':8} fix: {finding.fix}")
+
+
+@twilio_cli.command("doctor")
+def twilio_doctor() -> None:
+    """Check credentials, service, webhook and the public URL; exit 1 on any problem."""
+    services = get_services()
+    config = services.config
+    findings: list[Finding] = []
+    for finding in run_checks(
+        config, services.gateway.client, api_key_client(config), SUBSCRIBED_EVENTS
+    ):
+        _print_finding(finding)
+        findings.append(finding)
+    problems = sum(f.severity == "problem" for f in findings)
+    warnings = sum(f.severity == "warning" for f in findings)
+    if problems:
+        click.echo(f"{problems} problem(s), {warnings} warning(s).")
+        click.get_current_context().exit(1)
+    click.echo(f"All checks passed ({warnings} warning(s)).")

@@ -33,6 +33,7 @@ _LIVE_VARIABLES = (
 )
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _TRUE = {"1", "true", "yes", "on"}
+_LOG_FORMATS = ("plain", "json")
 
 
 class ConfigError(RuntimeError):
@@ -51,6 +52,14 @@ def _database_url(value: str | None) -> str:
         if value.startswith(prefix):
             return "postgresql+psycopg://" + value[len(prefix) :]
     return value
+
+
+def _redis_url(value: str | None, verify_tls: bool) -> str | None:
+    """``REDIS_VERIFY_TLS=0`` accepts a self-signed certificate (Heroku Redis has one): the
+    connection stays encrypted, but the server's certificate is not checked."""
+    if not value or verify_tls or not value.startswith("rediss://") or "ssl_cert_reqs" in value:
+        return value
+    return value + ("&" if "?" in value else "?") + "ssl_cert_reqs=none"
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,10 @@ class Config:
     DEMO_PASSWORD: str | None
     LIVE_TWILIO: bool
     PRODUCTION: bool
+    #: Bearer token for ``GET /metrics``; unset, the endpoint answers 404.
+    METRICS_TOKEN: str | None = None
+    #: ``json`` (one JSON object per line; the production default) or ``plain``.
+    LOG_FORMAT: str = "plain"
     TESTING: bool = False
     SESSION_COOKIE_HTTPONLY: bool = True
     SESSION_COOKIE_SAMESITE: str = "Lax"
@@ -107,9 +120,43 @@ class Config:
         """The public URL Twilio calls; also the URL its signature is computed over."""
         return self.PUBLIC_BASE_URL.rstrip("/") + "/twilio/webhook"
 
+    def check_can_serve(self, workers: int) -> None:
+        """Refuse a web server that would misbehave; called once by gunicorn before forking.
+
+        Commands (``db upgrade``, ``twilio setup``) may run with less, which is why these
+        checks are not part of :meth:`from_env`.
+        """
+        if self.LIVE_TWILIO and not self.TWILIO_CONVERSATIONS_SERVICE_SID:
+            raise ConfigError(
+                "TWILIO_CONVERSATIONS_SERVICE_SID is not set: run "
+                "`flask --app wsgi twilio setup --public-url https://<your-app>` and set the "
+                "value it prints."
+            )
+        if workers > 1 and not self.REDIS_URL:
+            raise ConfigError(
+                f"WEB_CONCURRENCY={workers} needs REDIS_URL (the in-process broker lives in one "
+                "process): set REDIS_URL, or WEB_CONCURRENCY=1."
+            )
+        if workers > 1 and self.emulator_in_process:
+            raise ConfigError(
+                f"WEB_CONCURRENCY={workers} needs a standalone emulator or live Twilio: set "
+                "TWILIO_EMULATOR_URL (see `flask --app wsgi emulator run`), or WEB_CONCURRENCY=1."
+            )
+
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Config:
-        """Build and validate the configuration; raise :class:`ConfigError` naming the problem."""
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        require_service_sid: bool = True,
+        **overrides: object,
+    ) -> Config:
+        """Build and validate the configuration; raise :class:`ConfigError` naming the problem.
+
+        ``require_service_sid=False`` lets live mode start without a Conversations service,
+        so that ``flask twilio setup`` and ``flask db upgrade`` can run before one is chosen;
+        :meth:`check_can_serve` still refuses to serve without it.
+        """
         env = dict(os.environ if environ is None else environ)
         env = {k: v for k, v in env.items() if v != ""}
         production = env.get("PARLEY_ENV", "").lower() == "production"
@@ -130,8 +177,12 @@ class Config:
 
         live = "TWILIO_ACCOUNT_SID" in env
         if live:
+            # Without a service SID, `twilio setup` finds or creates the service.
+            optional = () if require_service_sid else ("TWILIO_CONVERSATIONS_SERVICE_SID",)
             for name, pattern in _LIVE_VARIABLES:
                 value = env.get(name)
+                if not value and name in optional:
+                    continue
                 if not value:
                     raise ConfigError(
                         f"{name} is required when TWILIO_ACCOUNT_SID is set (live Twilio mode); "
@@ -139,8 +190,11 @@ class Config:
                         "local emulator."
                     )
                 if not re.fullmatch(pattern, value):
-                    raise ConfigError(f"{name} does not look right (expected {pattern}).")
-            twilio = {name: env[name] for name, _ in _LIVE_VARIABLES}
+                    raise ConfigError(
+                        f"{name} does not look right (expected {pattern}): copy it again from "
+                        "the Twilio console."
+                    )
+            twilio = {name: env.get(name, "") for name, _ in _LIVE_VARIABLES}
         else:
             twilio = {
                 "TWILIO_ACCOUNT_SID": EMULATOR_ACCOUNT_SID,
@@ -160,10 +214,16 @@ class Config:
         if not re.match(r"https?://", public_base_url):
             raise ConfigError("PUBLIC_BASE_URL must start with http:// or https://.")
 
+        log_format = env.get("LOG_FORMAT", "json" if production else "plain").lower()
+        if log_format not in _LOG_FORMATS:
+            raise ConfigError(f"LOG_FORMAT must be plain or json, got {log_format!r}.")
+
         values: dict[str, object] = {
             "SECRET_KEY": secret_key,
             "SQLALCHEMY_DATABASE_URI": _database_url(env.get("DATABASE_URL")),
-            "REDIS_URL": env.get("REDIS_URL"),
+            "REDIS_URL": _redis_url(
+                env.get("REDIS_URL"), verify_tls=_flag(env.get("REDIS_VERIFY_TLS", "1"))
+            ),
             **twilio,
             "TWILIO_PHONE_NUMBER": phone,
             "TWILIO_EMULATOR_URL": None if live else env.get("TWILIO_EMULATOR_URL"),
@@ -175,6 +235,8 @@ class Config:
             "LIVE_TWILIO": live,
             "PRODUCTION": production,
             "SESSION_COOKIE_SECURE": production,
+            "METRICS_TOKEN": env.get("METRICS_TOKEN"),
+            "LOG_FORMAT": log_format,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -96,7 +96,12 @@ class ChatApp {
       cursor: this.initialCursor,
       onEvent: (type, data) => this.applyEvent(type, data),
       onResync: () => this.resync(),
-      onStatus: (status) => this.banners.showConnection(status),
+      onStatus: (status, failures) => {
+        this.banners.showConnection(status);
+        // A stream that keeps failing may mean the session ended (logged out elsewhere): any
+        // API call then answers 401, which takes the user to the login page.
+        if (failures >= 3) this.api.listUsers().catch(() => {});
+      },
     });
     this.stream.start();
     this.loadConversations();
@@ -126,7 +131,7 @@ class ChatApp {
   show(sid, { focus = false } = {}) {
     this.state.openConversation(sid);
     this.app.classList.toggle('chat--open', Boolean(sid));
-    this.render();
+    this.renderNow(); // the composer must be visible before it can take focus
     if (!sid) return;
     if (focus && window.matchMedia('(pointer: fine)').matches) this.composer.focus();
     this.loadHistory(sid);
@@ -273,13 +278,17 @@ class ChatApp {
     if (this.renderQueued) return;
     this.renderQueued = true;
     queueMicrotask(() => {
-      this.renderQueued = false;
-      this.list.render(this.state);
-      this.pane.render(this.state);
-      const unread = this.state.totalUnread();
-      document.title = unread ? `(${unread}) Parley` : 'Parley';
-      this.syncReadHorizon();
+      if (this.renderQueued) this.renderNow();
     });
+  }
+
+  renderNow() {
+    this.renderQueued = false;
+    this.list.render(this.state);
+    this.pane.render(this.state);
+    const unread = this.state.totalUnread();
+    document.title = unread ? `(${unread}) Parley` : 'Parley';
+    this.syncReadHorizon();
   }
 }
 

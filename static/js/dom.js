@@ -27,10 +27,14 @@ export function setText(el, text) {
  * Make `container`'s children match `items`, in order, reusing the element made for each key.
  * `create(item)` builds a new element; `update(el, item)` refreshes it. Elements whose key is
  * gone are removed. Focus stays on a reused element because it is moved, not rebuilt.
+ * Keys must be unique within `items`.
  */
 export function reconcile(container, items, keyOf, create, update) {
   const existing = new Map();
-  for (const el of container.children) existing.set(el.dataset.key, el);
+  for (const el of [...container.children]) {
+    if (existing.has(el.dataset.key)) el.remove(); // a duplicate key: keep the first
+    else existing.set(el.dataset.key, el);
+  }
 
   let cursor = container.firstElementChild;
   for (const item of items) {

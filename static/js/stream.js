@@ -19,7 +19,8 @@ export class EventStream {
    * @param {string} options.cursor     the id the page is up to date with (render-time cursor)
    * @param {(type: string, data: object) => void} options.onEvent  one data event, in order, once
    * @param {() => void} options.onResync   the server could not replay: reload state over REST
-   * @param {(status: 'connecting'|'open'|'reconnecting') => void} options.onStatus
+   * @param {(status: 'connecting'|'open'|'reconnecting', failures: number) => void} options.onStatus
+   *        failures counts the connection errors since the stream was last open
    */
   constructor({ url, cursor, onEvent, onResync, onStatus }) {
     this.url = url;
@@ -34,10 +35,23 @@ export class EventStream {
   }
 
   start() {
-    this.onStatus('connecting');
+    this.onStatus('connecting', 0);
     this.#open();
     window.addEventListener('online', () => {
-      if (!this.source) this.#reopen(0);
+      if (this.source) return;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      this.#reopen(0);
+    });
+    // Leaving the page closes the stream; that is not an error worth a banner.
+    window.addEventListener('pagehide', () => {
+      this.source?.close();
+      this.source = null;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    });
+    window.addEventListener('pageshow', (event) => {
+      if (event.persisted) this.#reopen(0); // back from the back/forward cache
     });
   }
 
@@ -47,7 +61,7 @@ export class EventStream {
     this.source = source;
     source.addEventListener('open', () => {
       this.failures = 0;
-      this.onStatus('open');
+      this.onStatus('open', 0);
     });
     // Reopen ourselves rather than let the browser retry: its retry would resend the URL's old
     // cursor, and an EventSource that got a non-200 answer never retries at all.
@@ -87,7 +101,7 @@ export class EventStream {
   #reopen(delayMs) {
     this.source?.close();
     this.source = null;
-    this.onStatus('reconnecting');
+    this.onStatus('reconnecting', this.failures);
     if (this.retryTimer === null) this.retryTimer = setTimeout(() => this.#open(), delayMs);
   }
 

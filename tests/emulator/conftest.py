@@ -198,10 +198,12 @@ class ReceivedWebhook:
 
 @dataclass
 class WebhookReceiver:
-    """A real endpoint recording webhook requests; answers each with the next scripted status
-    (200 once the script runs out), after `gate` opens if there is one."""
+    """A real endpoint recording webhook requests; answers each with the next scripted reply
+    (`replies`: status and JSON body; else `statuses`: status only; else 200), after `gate`
+    opens if there is one."""
 
     statuses: deque[int] = field(default_factory=deque)
+    replies: deque[tuple[int, str]] = field(default_factory=deque)
     received: list[ReceivedWebhook] = field(default_factory=list)
     gate: threading.Event | None = None  # when set, each request waits for it to open
     _arrived: threading.Condition = field(default_factory=threading.Condition)
@@ -220,11 +222,15 @@ class WebhookReceiver:
         )
         with self._arrived:
             self.received.append(hit)
-            status = self.statuses.popleft() if self.statuses else 200
+            if self.replies:
+                status, body = self.replies.popleft()
+            else:
+                status, body = (self.statuses.popleft() if self.statuses else 200), ""
             self._arrived.notify_all()
         if self.gate is not None:
             self.gate.wait(WAIT)
-        return Response("", status=status)(environ, start_response)
+        mimetype = "application/json" if body else "text/plain"
+        return Response(body, status=status, mimetype=mimetype)(environ, start_response)
 
     def wait_for(self, count: int, timeout: float = WAIT) -> list[ReceivedWebhook]:
         with self._arrived:
@@ -239,6 +245,15 @@ class WebhookReceiver:
 
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    receiver.served = Served(receiver)
+    yield receiver
+    receiver.served.stop()
+
+
+@pytest.fixture
+def second_receiver() -> Iterator[WebhookReceiver]:
+    """Another endpoint, for a conversation-scoped or pre-event webhook beside `receiver`."""
     receiver = WebhookReceiver()
     receiver.served = Served(receiver)
     yield receiver

@@ -131,3 +131,17 @@ def test_run_defaults_the_token_when_parley_has_none(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(cli, "run_simple", lambda *args, **kwargs: None)
     result = parley_app().test_cli_runner().invoke(emulator_cli, ["run"])
     assert result.exit_code == 0 and EMULATOR_AUTH_TOKEN in result.output
+
+
+def test_run_persist_keeps_state_in_the_given_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(cli, "run_simple", lambda host, port, app, threaded: served.update(app=app))
+    path = str(tmp_path / "dev.sqlite3")
+    result = parley_app().test_cli_runner().invoke(emulator_cli, ["run", "--persist", path])
+    assert result.exit_code == 0, result.output
+    assert path in result.output
+    state = served["app"].extensions["twilio_emulator"]
+    assert state.settings.persist_path == path and state.snapshots is not None
+    state.close()

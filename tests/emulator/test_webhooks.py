@@ -310,3 +310,21 @@ def test_wait_idle_reports_a_queue_that_has_not_drained(
     assert emulator.state.wait_idle(0.05) is False
     receiver.gate.set()
     assert emulator.state.wait_idle(WAIT) is True
+
+
+def test_user_added_and_updated_fire_with_the_header(
+    emulator: RunningEmulator, receiver: WebhookReceiver
+) -> None:
+    api = services(emulator)
+    api.configuration.webhooks().update(filters=["onUserAdded", "onUserUpdated"])
+    user = api.users.create(identity="erin", friendly_name="Erin", **ON)
+    api.users(user.sid).update(attributes='{"a": 1}', **ON)
+    api.users(user.sid).update(friendly_name="quiet")
+    added, updated = receiver.wait_for(2)
+    emulator.wait_idle()
+    assert len(receiver.received) == 2
+    assert added.params["EventType"] == "onUserAdded" and added.params["UserSid"] == user.sid
+    assert (added.params["Identity"], added.params["FriendlyName"]) == ("erin", "Erin")
+    assert updated.params["EventType"] == "onUserUpdated"
+    assert updated.params["Attributes"] == '{"a": 1}' and "DateUpdated" in updated.params
+    assert "ConversationSid" not in updated.params and signature_valid(updated)

@@ -7,19 +7,24 @@ port (`flask emulator run`); point the `twilio` library at it with an http clien
 `https://conversations.twilio.com` to the emulator's origin.
 
 Changes made with `X-Twilio-Webhook-Enabled: true`, and inbound SMS from `POST /_dev/sms`, fire
-Twilio-style signed post-event webhooks to `settings.post_webhook_url`, in order, from one
-background thread. Tests wait for delivery with
+Twilio-style signed webhooks: pre-events inline (a non-2xx answer rejects the change), post-events
+in order from one background thread, to the service's (or else the account's global) webhook and
+to conversation-scoped ones. Tests wait for delivery with
 `app.extensions["twilio_emulator"].wait_idle(timeout) -> bool` (True once the queue is
-drained). `GET /_dev/outbox` lists what the emulator 'sent' by SMS.
+drained). `GET /_dev/outbox` lists what the emulator 'sent' by SMS. With
+`settings.persist_path`, the store lives on in a SQLite file. See docs/emulator.md.
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from webapp.emulator import auth, dev, errors, routes
+from webapp.emulator import auth, config_routes, dev, errors, routes, views
 from webapp.emulator.settings import EmulatorSettings
 from webapp.emulator.state import EmulatorState
+
+#: Importing these registers their views on `views.bp`.
+ROUTE_MODULES = (routes, config_routes)
 
 __all__ = ["EmulatorSettings", "EmulatorState", "create_emulator_app"]
 
@@ -32,6 +37,6 @@ def create_emulator_app(settings: EmulatorSettings) -> Flask:
     app.extensions["twilio_emulator"] = EmulatorState(settings)
     errors.init_app(app)
     auth.init_app(app)
-    app.register_blueprint(routes.bp)
+    app.register_blueprint(views.bp)  # carries the views of `routes` and `config_routes`
     app.register_blueprint(dev.bp)
     return app

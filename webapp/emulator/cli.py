@@ -23,9 +23,16 @@ emulator_cli = AppGroup(
 @emulator_cli.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=4010, show_default=True, type=int)
-def run(host: str, port: int) -> None:
+@click.option(
+    "--persist",
+    "persist_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Keep conversations, messages and settings in this SQLite file across restarts.",
+)
+def run(host: str, port: int, persist_path: str | None) -> None:
     """Serve the emulator on its own port, posting webhooks to this Parley's /twilio/webhook."""
-    settings = settings_from_parley_config(current_app.config)
+    settings = settings_from_parley_config(current_app.config, persist_path)
     _print_credentials(settings, f"http://{host}:{port}")
     run_simple(host, port, create_emulator_app(settings), threaded=True)
 
@@ -37,6 +44,7 @@ def _print_credentials(settings: EmulatorSettings, origin: str) -> None:
     click.echo(f"  service SID  {settings.service_sid}")
     click.echo(f"  API key      {settings.api_key_sid} / {settings.api_key_secret}")
     click.echo(f"  webhooks to  {settings.post_webhook_url}")
+    click.echo(f"  state kept   {settings.persist_path or 'in memory only (use --persist FILE)'}")
     click.echo(f"Set TWILIO_EMULATOR_URL={origin} for `flask emulator sms` and Parley.")
 
 

@@ -1,8 +1,9 @@
 """Twilio's error shape, and the one exception every emulator failure is raised as.
 
-Codes come from Twilio's error dictionary (https://www.twilio.com/docs/errors/<code>). Where
-Twilio documents no Conversations-specific code, the Programmable Chat code Conversations
-inherits is used, or 20001 for a malformed parameter.
+Codes come from Twilio's error dictionary (https://www.twilio.com/docs/api/errors/<code>); every
+50xxx code below has a page there (several are titled "Programmable Chat", which Conversations
+inherits). Two choices are not documented by Twilio and are marked UNCONFIRMED: 20001 for other
+malformed parameters, and the code a REST call gets when a pre-event webhook rejects it.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from werkzeug.exceptions import HTTPException
 
 MORE_INFO = "https://www.twilio.com/docs/errors/{code}"
 
-INVALID_PARAMETER = 20001
+INVALID_PARAMETER = 20001  # UNCONFIRMED for Conversations parameters without a code of their own
 AUTHENTICATION_FAILED = 20003
+PRE_EVENT_REJECTED = 20403  # UNCONFIRMED: Twilio's generic "403 Forbidden"
 NOT_FOUND = 20404
 METHOD_NOT_ALLOWED = 20004
 FRIENDLY_NAME_TOO_LONG = 50003
@@ -25,6 +27,18 @@ IDENTITY_WITH_BINDING = 50211
 ATTRIBUTES_TOO_LONG = 50303
 ATTRIBUTES_NOT_JSON = 50304
 UNIQUE_NAME_EXISTS = 50353
+WEBHOOK_NOT_FOUND = 50360
+TOO_MANY_WEBHOOKS = 50361
+TOO_MANY_WEBHOOK_TRIGGERS = 50362
+INVALID_WEBHOOK_SID = 50363
+INVALID_WEBHOOK_TARGET = 50364
+INVALID_WEBHOOK_FILTER = 50365
+INVALID_WEBHOOK_TRIGGER = 50366
+WEBHOOK_TARGET_MISSING = 50368
+WEBHOOK_URL_MISSING = 50369
+WEBHOOK_FILTERS_MISSING = 50370
+WEBHOOK_TRIGGERS_MISSING = 50371
+WEBHOOK_URL_TOO_LONG = 50372
 UNIQUE_NAME_LOOKS_LIKE_SID = 50390
 INVALID_BINDING_ADDRESS = 50407
 INVALID_PROXY_ADDRESS = 50408

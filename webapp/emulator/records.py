@@ -25,13 +25,30 @@ class Binding:
 
 @dataclass
 class WebhookConfig:
-    """A service's webhook configuration (`/Services/{sid}/Configuration/Webhooks`)."""
+    """Service-level (`/Services/{sid}/Configuration/Webhooks`) or account-level
+    (`/Configuration/Webhooks`, the 'global' one) pre- and post-event webhook targets."""
 
     sid: str
     pre_webhook_url: str | None = None
     post_webhook_url: str | None = None
     filters: tuple[str, ...] = ()
     method: str = "POST"
+    target: str = "webhook"
+
+    @property
+    def configured(self) -> bool:
+        """Twilio: a service with its own webhooks overrides the global ones entirely."""
+        return bool(self.pre_webhook_url or self.post_webhook_url)
+
+
+@dataclass
+class ServiceConfig:
+    """`/Services/{sid}/Configuration`: default roles (stored, not enforced) and reachability."""
+
+    default_conversation_creator_role_sid: str | None = None
+    default_conversation_role_sid: str | None = None
+    default_chat_service_role_sid: str | None = None
+    reachability_enabled: bool = False
 
 
 @dataclass
@@ -41,6 +58,38 @@ class Service:
     webhooks: WebhookConfig
     date_created: datetime = field(default_factory=utcnow)
     date_updated: datetime = field(default_factory=utcnow)
+    config: ServiceConfig = field(default_factory=ServiceConfig)
+
+
+@dataclass
+class AccountConfig:
+    """`/v1/Configuration`: the account's default service and timers (timers are stored and
+    echoed, never run), plus the global webhook configuration."""
+
+    default_chat_service_sid: str
+    webhooks: WebhookConfig
+    default_messaging_service_sid: str | None = None
+    default_inactive_timer: str | None = None
+    default_closed_timer: str | None = None
+
+
+@dataclass
+class ConversationWebhook:
+    """A conversation-scoped webhook (`/Conversations/{sid}/Webhooks`). Only `webhook` targets
+    are delivered; `studio` and `trigger` ones are stored and served back."""
+
+    sid: str
+    service_sid: str
+    conversation_sid: str
+    seq: int
+    target: str
+    url: str | None
+    method: str
+    filters: tuple[str, ...]
+    triggers: tuple[str, ...]
+    flow_sid: str | None
+    date_created: datetime
+    date_updated: datetime
 
 
 @dataclass
@@ -98,6 +147,7 @@ class User:
     attributes: str
     date_created: datetime
     date_updated: datetime
+    role_sid: str | None = None
 
 
 @dataclass(frozen=True)

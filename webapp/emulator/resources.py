@@ -1,4 +1,5 @@
-"""Records to Twilio's JSON, field for field as the OpenAPI spec's component schemas list them.
+"""Records to Twilio's JSON, field for field as the OpenAPI spec's component schemas list them
+(configuration and webhook resources are in `config_resources`).
 
 The same record serialises differently by path form: under `/v1/Services/{sid}/...` the URLs
 carry the service and participants/messages include `chat_service_sid`; under the default
@@ -11,14 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from webapp.emulator.records import (
-    Conversation,
-    Message,
-    Participant,
-    Service,
-    User,
-    WebhookConfig,
-)
+from webapp.emulator.records import Conversation, Message, Participant, User
 
 HOST = "https://conversations.twilio.com"
 Json = dict[str, object]
@@ -47,42 +41,6 @@ class Scope:
 
 def rest_date(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
-
-
-SERVICE_LINKS = {
-    "conversations": "Conversations",
-    "users": "Users",
-    "roles": "Roles",
-    "bindings": "Bindings",
-    "configuration": "Configuration",
-    "participant_conversations": "ParticipantConversations",
-    "conversation_with_participants": "ConversationWithParticipants",
-}
-
-
-def service(scope: Scope, record: Service) -> Json:
-    url = f"{HOST}/v1/Services/{record.sid}"
-    return {
-        "account_sid": scope.account_sid,
-        "sid": record.sid,
-        "friendly_name": record.friendly_name,
-        "date_created": rest_date(record.date_created),
-        "date_updated": rest_date(record.date_updated),
-        "url": url,
-        "links": {name: f"{url}/{path}" for name, path in SERVICE_LINKS.items()},
-    }
-
-
-def webhook_config(scope: Scope, record: WebhookConfig) -> Json:
-    return {
-        "account_sid": scope.account_sid,
-        "chat_service_sid": scope.service_sid,
-        "pre_webhook_url": record.pre_webhook_url,
-        "post_webhook_url": record.post_webhook_url,
-        "filters": list(record.filters),
-        "method": record.method,
-        "url": f"{HOST}/v1/Services/{scope.service_sid}/Configuration/Webhooks",
-    }
 
 
 def conversation(scope: Scope, record: Conversation) -> Json:
@@ -120,7 +78,7 @@ def _binding_json(record: Participant) -> Json | None:
     }
 
 
-def _with_service(scope: Scope, body: Json) -> Json:
+def with_service(scope: Scope, body: Json) -> Json:
     """Insert `chat_service_sid` after `account_sid` when the service path form was used."""
     if not scope.service_path:
         return body
@@ -129,7 +87,7 @@ def _with_service(scope: Scope, body: Json) -> Json:
 
 
 def participant(scope: Scope, record: Participant) -> Json:
-    return _with_service(
+    return with_service(
         scope,
         {
             "account_sid": scope.account_sid,
@@ -150,7 +108,7 @@ def participant(scope: Scope, record: Participant) -> Json:
 
 def message(scope: Scope, record: Message) -> Json:
     url = f"{scope.conversation_url(record.conversation_sid)}/Messages/{record.sid}"
-    return _with_service(
+    return with_service(
         scope,
         {
             "account_sid": scope.account_sid,
@@ -181,7 +139,7 @@ def user(scope: Scope, record: User) -> Json:
         "sid": record.sid,
         "account_sid": scope.account_sid,
         "chat_service_sid": record.service_sid,
-        "role_sid": None,
+        "role_sid": record.role_sid,
         "identity": record.identity,
         "friendly_name": record.friendly_name,
         "attributes": record.attributes,

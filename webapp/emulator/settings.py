@@ -29,11 +29,13 @@ POST_EVENTS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class EmulatorSettings:
-    """Credentials, the pre-configured post-event webhook, and delivery tuning.
+    """Credentials, the pre-configured post-event webhook, delivery tuning, persistence.
 
     `webhook_retries` and `webhook_retry_delay` keep failed deliveries bounded and quick: the
     emulator serves development and tests, where a dead receiver should not stall the queue
-    for long.
+    for long. `persist_path` names a SQLite file that keeps the store across restarts (None:
+    memory only); `post_webhook_url`, when set, still wins over the saved one, so a Parley
+    started on another address gets its webhooks.
     """
 
     account_sid: str = EMULATOR_ACCOUNT_SID
@@ -46,13 +48,17 @@ class EmulatorSettings:
     webhook_timeout: float = 5.0
     webhook_retries: int = 2
     webhook_retry_delay: float = 0.25
+    persist_path: str | None = None
 
 
-def settings_from_parley_config(config: Mapping[str, Any]) -> EmulatorSettings:
+def settings_from_parley_config(
+    config: Mapping[str, Any], persist_path: str | None = None
+) -> EmulatorSettings:
     """The settings Parley's own config implies: its auth token (so webhook signatures verify
     as they would live) and its public `/twilio/webhook` as the post-event webhook."""
     base = str(config["PUBLIC_BASE_URL"]).rstrip("/")
     return EmulatorSettings(
         auth_token=config.get("TWILIO_AUTH_TOKEN") or EMULATOR_AUTH_TOKEN,
         post_webhook_url=f"{base}/twilio/webhook",
+        persist_path=persist_path,
     )

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from webapp.emulator.persistence import SnapshotFile
 from webapp.emulator.settings import EmulatorSettings
 from webapp.emulator.store import Store
 from webapp.emulator.webhooks import WebhookDispatcher
 
 
 class EmulatorState:
-    """The settings, the store, and the webhook dispatcher the store publishes to."""
+    """The settings, the store, the webhook dispatcher the store publishes to, and (with
+    `settings.persist_path`) the SQLite file the store is reloaded from and saved to."""
 
     def __init__(self, settings: EmulatorSettings) -> None:
         self.settings = settings
         self.webhooks = WebhookDispatcher(settings)
-        self.store = Store(settings, self.webhooks.publish)
+        self.store = Store(settings, self.webhooks)
+        self.snapshots: SnapshotFile | None = None
+        if settings.persist_path:
+            self.snapshots = SnapshotFile(settings.persist_path)
+            saved = self.snapshots.load()
+            if saved is not None:
+                keep_url = settings.post_webhook_url is not None
+                self.store.restore(saved, keep_post_webhook_url=keep_url)
+            snapshots = self.snapshots
+            self.store.on_change = lambda: snapshots.save(self.store.snapshot())
 
     def wait_idle(self, timeout: float) -> bool:
         """True once every webhook queued so far has been delivered or given up on."""
@@ -21,3 +32,6 @@ class EmulatorState:
 
     def close(self) -> None:
         self.webhooks.close()
+        if self.snapshots is not None:
+            self.store.on_change = None
+            self.snapshots.close()

@@ -79,11 +79,19 @@ export class ConversationPaneView {
     const lastOwn = items.findLast((item) => item.status);
     for (const item of items) item.settled = item.status === 'sent' && item !== lastOwn;
 
+    // A sent message keeps the element it had while "Sending…" (keyed by client_id), so it
+    // changes in place; a client_id seen twice (a retry stored twice) falls back to the sid.
+    const used = new Set();
+    for (const item of items) {
+      const clientId = item.message.attributes?.client_id;
+      item.key = clientId && !used.has(clientId) ? `c:${clientId}` : `s:${item.message.sid}`;
+      if (clientId) used.add(clientId);
+    }
+
     reconcile(
       this.els.messages,
       items,
-      // A sent message keeps the element it had while "Sending…", so it changes in place.
-      (item) => (item.message.attributes?.client_id ? `c:${item.message.attributes.client_id}` : `s:${item.message.sid}`),
+      (item) => item.key,
       () => this.#createMessage(),
       (el, item) => this.#updateMessage(el, item),
     );

@@ -1,21 +1,28 @@
 """The store's shared state and lookups; each resource's operations live in a sibling module.
 
-Every change happens under the one lock and, when the caller asked for webhooks (`source` is
-set), publishes its event before the lock is released, so events reach the delivery queue in
-the order the changes happened. Operations return copies, never live records.
+Every change happens inside `_mutation()` (the one lock) and, when the caller asked for
+webhooks (`source` is set), publishes its post-event before the lock is released, so events
+reach the delivery queue in the order the changes happened. With persistence on, the outermost
+`_mutation()` saves a snapshot before releasing the lock. Pre-events are screened before the
+lock is taken (`_screen`): the receiver may take up to the webhook timeout to answer, and
+nobody else should wait for it. Operations return copies, never live records.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
+from typing import Protocol, TypeVar
 
 from webapp.emulator import errors, sids
-from webapp.emulator.events import Event
+from webapp.emulator.events import Event, apply_changes
 from webapp.emulator.records import (
+    AccountConfig,
     Binding,
     Conversation,
+    ConversationWebhook,
     Message,
     OutboundSms,
     Participant,
@@ -25,8 +32,17 @@ from webapp.emulator.records import (
     utcnow,
 )
 from webapp.emulator.settings import EmulatorSettings
+from webapp.emulator.webhooks import Target, Verdict
 
-Publish = Callable[[Event, WebhookConfig], None]
+R = TypeVar("R", Conversation, Message, Participant, User)
+
+
+class Hooks(Protocol):
+    """What the store needs from webhook delivery (`WebhookDispatcher` in production)."""
+
+    def publish(self, event: Event, targets: Sequence[Target]) -> None: ...
+
+    def screen(self, event: Event, target: Target) -> Verdict: ...
 
 
 def missing() -> errors.TwilioError:
@@ -37,9 +53,12 @@ def missing() -> errors.TwilioError:
 class StoreBase:
     """State, lock, and the lookups every resource's operations share."""
 
-    def __init__(self, settings: EmulatorSettings, publish: Publish) -> None:
-        self._publish = publish
+    def __init__(self, settings: EmulatorSettings, hooks: Hooks) -> None:
+        self._hooks = hooks
+        #: Called, under the lock, after each completed change (persistence sets it).
+        self.on_change: Callable[[], None] | None = None
         self._lock = threading.RLock()
+        self._depth = 0
         self._seq = 0
         webhooks = WebhookConfig(
             sid=sids.new_sid(sids.WEBHOOK),
@@ -48,65 +67,78 @@ class StoreBase:
         )
         service = Service(settings.service_sid, "Parley emulator", webhooks)
         self._services = {service.sid: service}
+        self._account = AccountConfig(
+            default_chat_service_sid=service.sid,
+            webhooks=WebhookConfig(sid=sids.new_sid(sids.WEBHOOK)),
+        )
         self._conversations: dict[str, Conversation] = {}
         self._unique_names: dict[tuple[str, str], str] = {}
         self._participants: dict[str, dict[str, Participant]] = {}
         self._bindings: dict[tuple[str, str], str] = {}
         self._messages: dict[str, dict[str, Message]] = {}
+        self._conversation_webhooks: dict[str, dict[str, ConversationWebhook]] = {}
         self._users: dict[str, User] = {}
         self._outbox: list[OutboundSms] = []
+
+    @contextmanager
+    def _mutation(self) -> Iterator[None]:
+        """Hold the lock for a change; when the outermost change completes, persist."""
+        with self._lock:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            if self._depth == 0 and self.on_change is not None:
+                self.on_change()
 
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
 
+    def _webhooks_for(self, service_sid: str) -> WebhookConfig:
+        """The webhook configuration in force for a service: its own if it has any URL set,
+        else the account's global one (Twilio: service-level hooks override global ones)."""
+        own = self._services[service_sid].webhooks
+        return own if own.configured else self._account.webhooks
+
     def _emit(self, event: Event) -> None:
-        """Hand the event to the dispatcher with the service's webhook config of this moment;
-        called under the lock, so events queue in the order their changes happened."""
-        self._publish(event, replace(self._services[event.service_sid].webhooks))
+        """Hand a post-event to the dispatcher with every target subscribed to it at this
+        moment; called under the lock, so events queue in the order their changes happened."""
+        config = self._webhooks_for(event.service_sid)
+        targets = []
+        if config.post_webhook_url and event.type in config.filters:
+            targets.append(Target(config.post_webhook_url, config.method, config.sid))
+        scoped = self._conversation_webhooks.get(event.conversation_sid or "", {})
+        for hook in sorted(scoped.values(), key=lambda h: h.seq):
+            if hook.target == "webhook" and hook.url and event.type in hook.filters:
+                targets.append(Target(hook.url, hook.method.upper(), hook.sid))
+        if targets:
+            self._hooks.publish(event, targets)
 
-    # -- services -------------------------------------------------------------------------
-
-    def list_services(self) -> list[Service]:
+    def _screen(self, event: Event, record: R) -> R:
+        """Ask the pre-event webhook about a change before it is made; return the record as
+        the answer modified it, or raise if the answer rejected it. Call without the lock."""
         with self._lock:
-            return [replace(s) for s in self._services.values()]
-
-    def get_service(self, sid: str) -> Service:
-        with self._lock:
-            return replace(self._service(sid))
+            config = replace(self._webhooks_for(event.service_sid))
+        if not config.pre_webhook_url or event.type not in config.filters:
+            return record
+        verdict = self._hooks.screen(
+            event, Target(config.pre_webhook_url, config.method, config.sid)
+        )
+        if not verdict.allowed:
+            raise errors.TwilioError(
+                403,
+                errors.PRE_EVENT_REJECTED,
+                f"{event.type} was rejected by the pre-event webhook (HTTP {verdict.status})",
+            )
+        return apply_changes(record, event.type, verdict.changes)
 
     def _service(self, sid: str) -> Service:
         service = self._services.get(sid)
         if service is None:
             raise missing()
         return service
-
-    def get_webhooks(self, service_sid: str) -> WebhookConfig:
-        with self._lock:
-            return replace(self._service(service_sid).webhooks)
-
-    def update_webhooks(
-        self,
-        service_sid: str,
-        *,
-        pre_webhook_url: str | None,
-        post_webhook_url: str | None,
-        filters: tuple[str, ...] | None,
-        method: str | None,
-    ) -> WebhookConfig:
-        if method is not None and method.upper() not in ("GET", "POST"):
-            raise errors.bad_request(errors.INVALID_PARAMETER, "Method must be GET or POST")
-        with self._lock:
-            config = self._service(service_sid).webhooks
-            if pre_webhook_url is not None:
-                config.pre_webhook_url = pre_webhook_url or None
-            if post_webhook_url is not None:
-                config.post_webhook_url = post_webhook_url or None
-            if filters is not None:
-                config.filters = filters
-            if method is not None:
-                config.method = method.upper()
-            return replace(config)
 
     def _conversation(self, service_sid: str, ref: str) -> Conversation:
         """Find a conversation by SID or, as Twilio allows in the same path slot, unique name."""

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from webapp.emulator import errors, limits, sids
-from webapp.emulator.events import ADDED, REMOVED, UPDATED, conversation_event
+from webapp.emulator.events import (
+    ADD,
+    ADDED,
+    REMOVE,
+    REMOVED,
+    UPDATE,
+    UPDATED,
+    conversation_event,
+)
 from webapp.emulator.records import Conversation, utcnow
 from webapp.emulator.store.base import StoreBase, pair, pair_in_use
 
@@ -29,25 +37,30 @@ class ConversationOperations(StoreBase):
         limits.unique_name(unique_name)
         limits.attributes(attributes, limits.CONVERSATION_ATTRIBUTES_BYTES)
         _check_state(state)
-        with self._lock:
+        now = utcnow()
+        conv = Conversation(
+            sid=sids.new_sid(sids.CONVERSATION),
+            service_sid=service_sid,
+            seq=0,
+            friendly_name=friendly_name,
+            unique_name=unique_name or None,
+            attributes=attributes or "{}",
+            state=state or "active",
+            date_created=now,
+            date_updated=now,
+        )
+        if source:
+            conv = self._screen(conversation_event(ADD, conv, source, now), conv)
+        limits.friendly_name(conv.friendly_name)
+        with self._mutation():
             self._service(service_sid)
-            if unique_name and (service_sid, unique_name) in self._unique_names:
-                raise _unique_name_taken(unique_name)
-            now = utcnow()
-            conv = Conversation(
-                sid=sids.new_sid(sids.CONVERSATION),
-                service_sid=service_sid,
-                seq=self._next_seq(),
-                friendly_name=friendly_name,
-                unique_name=unique_name or None,
-                attributes=attributes or "{}",
-                state=state or "active",
-                date_created=now,
-                date_updated=now,
-            )
+            if conv.unique_name and (service_sid, conv.unique_name) in self._unique_names:
+                raise _unique_name_taken(conv.unique_name)
+            conv.seq = self._next_seq()
             self._conversations[conv.sid] = conv
             self._participants[conv.sid] = {}
             self._messages[conv.sid] = {}
+            self._conversation_webhooks[conv.sid] = {}
             if conv.unique_name:
                 self._unique_names[(service_sid, conv.unique_name)] = conv.sid
             if source:
@@ -84,7 +97,12 @@ class ConversationOperations(StoreBase):
         limits.unique_name(unique_name)
         limits.attributes(attributes, limits.CONVERSATION_ATTRIBUTES_BYTES)
         _check_state(state)
-        with self._lock:
+        if source:
+            friendly_name = self._screen_update(
+                service_sid, ref, friendly_name, unique_name, attributes, state, source
+            )
+        limits.friendly_name(friendly_name)
+        with self._mutation():
             conv = self._conversation(service_sid, ref)
             if unique_name is not None and unique_name != conv.unique_name:
                 self._rename(conv, unique_name)
@@ -98,6 +116,34 @@ class ConversationOperations(StoreBase):
             if source:
                 self._emit(conversation_event(UPDATED, conv, source, conv.date_updated))
             return replace(conv)
+
+    def _screen_update(
+        self,
+        service_sid: str,
+        ref: str,
+        friendly_name: str | None,
+        unique_name: str | None,
+        attributes: str | None,
+        state: str | None,
+        source: str,
+    ) -> str | None:
+        """Send `onConversationUpdate` with the conversation as it would become; return the
+        friendly name to apply (the one pre-event webhooks may change)."""
+        with self._lock:
+            current = replace(self._conversation(service_sid, ref))
+        proposed = replace(
+            current,
+            friendly_name=current.friendly_name if friendly_name is None else friendly_name,
+            unique_name=current.unique_name if unique_name is None else unique_name or None,
+            attributes=attributes if attributes is not None else current.attributes,
+            state=state or current.state,
+            date_updated=utcnow(),
+        )
+        event = conversation_event(UPDATE, proposed, source, proposed.date_updated)
+        screened = self._screen(event, proposed)
+        if screened.friendly_name != proposed.friendly_name:
+            return screened.friendly_name
+        return friendly_name
 
     def _rename(self, conv: Conversation, unique_name: str) -> None:
         key = (conv.service_sid, unique_name)
@@ -124,15 +170,20 @@ class ConversationOperations(StoreBase):
         conv.state = state
 
     def delete_conversation(self, service_sid: str, ref: str, *, source: str | None) -> None:
-        with self._lock:
+        if source:
+            with self._lock:
+                current = replace(self._conversation(service_sid, ref))
+            self._screen(conversation_event(REMOVE, current, source, utcnow()), current)
+        with self._mutation():
             conv = self._conversation(service_sid, ref)
             for part in self._participants.pop(conv.sid).values():
                 self._release_binding(part)
             self._messages.pop(conv.sid)
             self._unique_names.pop((service_sid, conv.unique_name or ""), None)
             del self._conversations[conv.sid]
-            if source:
+            if source:  # before its scoped webhooks go, so they hear of it too
                 self._emit(conversation_event(REMOVED, conv, source, utcnow()))
+            self._conversation_webhooks.pop(conv.sid)
 
 
 def _check_state(state: str | None) -> None:

@@ -1,47 +1,17 @@
-"""Users, and the questions "which conversations is this identity or phone in?"."""
+"""The questions "which conversations is this user, identity or phone in?"."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
 
-from webapp.emulator import errors, limits
+from webapp.emulator import errors
 from webapp.emulator.records import Conversation, Participant, User
 from webapp.emulator.store.base import StoreBase
 
 
 class MembershipOperations(StoreBase):
-    """Users, created explicitly or when their identity first joins a conversation."""
-
-    def create_user(
-        self,
-        service_sid: str,
-        *,
-        identity: str,
-        friendly_name: str | None,
-        attributes: str | None,
-    ) -> User:
-        limits.identity(identity)
-        limits.friendly_name(friendly_name)
-        limits.attributes(attributes, limits.USER_ATTRIBUTES_BYTES)
-        with self._lock:
-            self._service(service_sid)
-            if any(u.identity == identity for u in self._users.values()):
-                raise errors.conflict(errors.USER_EXISTS, f"User already exists: {identity}")
-            user = self._user_for(service_sid, identity)
-            user.friendly_name = friendly_name
-            user.attributes = attributes or "{}"
-            return replace(user)
-
-    def get_user(self, service_sid: str, ref: str) -> User:
-        with self._lock:
-            return replace(self._user(service_sid, ref))
-
-    def list_users(self, service_sid: str) -> list[User]:
-        with self._lock:
-            self._service(service_sid)
-            found = [replace(u) for u in self._users.values() if u.service_sid == service_sid]
-        return sorted(found, key=lambda u: u.seq)
+    """Memberships are participants seen from the person's side, across conversations."""
 
     def user_conversations(
         self, service_sid: str, ref: str

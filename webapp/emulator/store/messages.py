@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from webapp.emulator import errors, limits, sids
-from webapp.emulator.events import ADDED, REMOVED, UPDATED, message_event
+from webapp.emulator.events import (
+    ADD,
+    ADDED,
+    REMOVE,
+    REMOVED,
+    UPDATE,
+    UPDATED,
+    message_event,
+)
 from webapp.emulator.records import Conversation, Message, OutboundSms, Participant, utcnow
 from webapp.emulator.store.base import StoreBase
 
@@ -22,28 +31,38 @@ class MessageOperations(StoreBase):
         body: str | None,
         attributes: str | None,
         source: str | None,
+        date_created: datetime | None = None,
+        date_updated: datetime | None = None,
     ) -> Message:
-        limits.message_body(body)
-        limits.attributes(attributes, limits.MESSAGE_ATTRIBUTES_BYTES)
+        """`date_created`/`date_updated` override the clock, as Twilio's `DateCreated` and
+        `DateUpdated` parameters do (for importing history); the index is still the next."""
+        _check_content(body, attributes)
         if not body:
             raise errors.bad_request(errors.INVALID_PARAMETER, "Body or MediaSid is required")
+        now = utcnow()
         with self._lock:
             conv = self._conversation(service_sid, conversation)
-            author = author or "system"
-            sender = self._author_participant(conv, author)
-            now = utcnow()
-            msg = Message(
-                sid=sids.new_sid(sids.MESSAGE),
-                service_sid=service_sid,
-                conversation_sid=conv.sid,
-                index=conv.next_message_index,
-                author=author,
-                body=body,
-                attributes=attributes or "{}",
-                participant_sid=sender.sid if sender else None,
-                date_created=now,
-                date_updated=now,
-            )
+            sender = self._author_participant(conv, author or "system")
+        msg = Message(
+            sid=sids.new_sid(sids.MESSAGE),
+            service_sid=service_sid,
+            conversation_sid=conv.sid,
+            index=-1,
+            author=author or "system",
+            body=body,
+            attributes=attributes or "{}",
+            participant_sid=sender.sid if sender else None,
+            date_created=date_created or now,
+            date_updated=date_updated or date_created or now,
+        )
+        if source:
+            msg = self._screen(message_event(ADD, msg, source, now), msg)
+            _check_content(msg.body, msg.attributes)
+        with self._mutation():
+            conv = self._conversation(service_sid, conversation)
+            sender = self._author_participant(conv, msg.author)
+            msg.participant_sid = sender.sid if sender else None
+            msg.index = conv.next_message_index
             conv.next_message_index += 1
             msg.delivery = self._send_sms_copies(conv, msg, sender)
             self._messages[conv.sid][msg.sid] = msg
@@ -112,9 +131,23 @@ class MessageOperations(StoreBase):
         attributes: str | None,
         source: str | None,
     ) -> Message:
-        limits.message_body(body)
-        limits.attributes(attributes, limits.MESSAGE_ATTRIBUTES_BYTES)
-        with self._lock:
+        _check_content(body, attributes)
+        if source:
+            with self._lock:
+                current = self._message(self._conversation(service_sid, conversation), sid)
+                proposed = replace(
+                    current,
+                    author=current.author if author is None else author,
+                    body=current.body if body is None else body,
+                    attributes=current.attributes if attributes is None else attributes,
+                    date_updated=utcnow(),
+                )
+            screened = self._screen(
+                message_event(UPDATE, proposed, source, proposed.date_updated), proposed
+            )
+            _check_content(screened.body, screened.attributes)
+            author, body, attributes = _changed(proposed, screened, author, body, attributes)
+        with self._mutation():
             conv = self._conversation(service_sid, conversation)
             msg = self._message(conv, sid)
             if author is not None:
@@ -133,7 +166,11 @@ class MessageOperations(StoreBase):
     def delete_message(
         self, service_sid: str, conversation: str, sid: str, *, source: str | None
     ) -> None:
-        with self._lock:
+        if source:
+            with self._lock:
+                current = replace(self._message(self._conversation(service_sid, conversation), sid))
+            self._screen(message_event(REMOVE, current, source, utcnow()), current)
+        with self._mutation():
             conv = self._conversation(service_sid, conversation)
             msg = self._message(conv, sid)
             del self._messages[conv.sid][msg.sid]
@@ -146,16 +183,7 @@ class MessageOperations(StoreBase):
         """An SMS from a phone participant arrives: `to` is the conversation (SID or unique
         name) or the Twilio number, which Twilio routes by the (phone, number) pair."""
         with self._lock:
-            if to.startswith("+"):
-                part_sid = self._bindings.get((from_, to))
-                owner = next((c for c, ps in self._participants.items() if part_sid in ps), None)
-                if owner is None:
-                    raise errors.TwilioError(
-                        404, errors.NOT_FOUND, f"No active conversation binds {from_} to {to}"
-                    )
-                conv = self._conversations[owner]
-            else:
-                conv = self._conversation(service_sid, to)
+            conv = self._sms_conversation(service_sid, from_, to)
             if not any(
                 p.binding and p.binding.address == from_
                 for p in self._participants[conv.sid].values()
@@ -164,10 +192,41 @@ class MessageOperations(StoreBase):
                     errors.INVALID_PARAMETER,
                     f"{from_} is not an SMS participant of conversation {conv.sid}",
                 )
-            return self.create_message(
-                service_sid, conv.sid, author=from_, body=body, attributes=None, source="SMS"
+        return self.create_message(
+            service_sid, conv.sid, author=from_, body=body, attributes=None, source="SMS"
+        )
+
+    def _sms_conversation(self, service_sid: str, from_: str, to: str) -> Conversation:
+        if not to.startswith("+"):
+            return self._conversation(service_sid, to)
+        part_sid = self._bindings.get((from_, to))
+        owner = next((c for c, ps in self._participants.items() if part_sid in ps), None)
+        if owner is None:
+            raise errors.TwilioError(
+                404, errors.NOT_FOUND, f"No active conversation binds {from_} to {to}"
             )
+        return self._conversations[owner]
 
     def outbox(self) -> list[OutboundSms]:
         with self._lock:
             return list(self._outbox)
+
+
+def _check_content(body: str | None, attributes: str | None) -> None:
+    limits.message_body(body)
+    limits.attributes(attributes, limits.MESSAGE_ATTRIBUTES_BYTES)
+
+
+def _changed(
+    proposed: Message,
+    screened: Message,
+    author: str | None,
+    body: str | None,
+    attributes: str | None,
+) -> tuple[str | None, str | None, str | None]:
+    """The update to apply: what was asked, overridden where the pre-event webhook changed it."""
+    return (
+        screened.author if screened.author != proposed.author else author,
+        screened.body if screened.body != proposed.body else body,
+        screened.attributes if screened.attributes != proposed.attributes else attributes,
+    )

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from webapp.emulator import errors, limits, sids
-from webapp.emulator.events import ADDED, REMOVED, UPDATED, participant_event
+from webapp.emulator.events import (
+    ADD,
+    ADDED,
+    REMOVE,
+    REMOVED,
+    UPDATE,
+    UPDATED,
+    participant_event,
+)
 from webapp.emulator.records import Binding, Participant, utcnow
 from webapp.emulator.store.base import StoreBase, pair, pair_in_use
 
@@ -28,7 +36,23 @@ class ParticipantOperations(StoreBase):
         if binding is None:
             limits.identity(identity or "")
         limits.attributes(attributes, limits.PARTICIPANT_ATTRIBUTES_BYTES)
+        now = utcnow()
         with self._lock:
+            conv_sid = self._conversation(service_sid, conversation).sid
+        part = Participant(
+            sid=sids.new_sid(sids.PARTICIPANT),
+            service_sid=service_sid,
+            conversation_sid=conv_sid,
+            seq=0,
+            identity=identity if binding is None else None,
+            binding=binding,
+            attributes=attributes or "{}",
+            date_created=now,
+            date_updated=now,
+        )
+        if source:
+            self._screen(participant_event(ADD, part, source, now), part)
+        with self._mutation():
             conv = self._conversation(service_sid, conversation)
             parts = self._participants[conv.sid]
             self._check_room(parts, binding)
@@ -38,18 +62,7 @@ class ParticipantOperations(StoreBase):
                 )
             if binding and conv.state != "closed" and pair(binding) in self._bindings:
                 raise pair_in_use(binding)
-            now = utcnow()
-            part = Participant(
-                sid=sids.new_sid(sids.PARTICIPANT),
-                service_sid=service_sid,
-                conversation_sid=conv.sid,
-                seq=self._next_seq(),
-                identity=identity if binding is None else None,
-                binding=binding,
-                attributes=attributes or "{}",
-                date_created=now,
-                date_updated=now,
-            )
+            part.seq = self._next_seq()
             if part.identity:
                 part.user_sid = self._user_for(service_sid, part.identity).sid
             if binding and conv.state != "closed":
@@ -92,7 +105,21 @@ class ParticipantOperations(StoreBase):
         source: str | None,
     ) -> Participant:
         limits.attributes(attributes, limits.PARTICIPANT_ATTRIBUTES_BYTES)
-        with self._lock:
+        if source:
+            with self._lock:
+                current = self._participant(self._conversation(service_sid, conversation), ref)
+                proposed = replace(
+                    current,
+                    attributes=current.attributes if attributes is None else attributes,
+                    last_read_message_index=(
+                        current.last_read_message_index
+                        if last_read_message_index is None
+                        else last_read_message_index
+                    ),
+                    date_updated=utcnow(),
+                )
+            self._screen(participant_event(UPDATE, proposed, source, utcnow()), proposed)
+        with self._mutation():
             conv = self._conversation(service_sid, conversation)
             part = self._participant(conv, ref)
             now = utcnow()
@@ -109,7 +136,13 @@ class ParticipantOperations(StoreBase):
     def delete_participant(
         self, service_sid: str, conversation: str, ref: str, *, source: str | None
     ) -> None:
-        with self._lock:
+        if source:
+            with self._lock:
+                current = replace(
+                    self._participant(self._conversation(service_sid, conversation), ref)
+                )
+            self._screen(participant_event(REMOVE, current, source, utcnow()), current)
+        with self._mutation():
             conv = self._conversation(service_sid, conversation)
             part = self._participant(conv, ref)
             self._release_binding(part)

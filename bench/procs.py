@@ -1,0 +1,194 @@
+"""The processes a run owns: a private redis-server and one gunicorn server under test.
+
+Everything binds to 127.0.0.1 on a free port, so a run never touches the machine's own Redis or
+another engineer's server, and everything started here is stopped here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for(check: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll ``check`` until truthy; the deadline, not the interval, decides failure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - not up yet; keep polling until the deadline
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, wait: float = 15) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(wait)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@dataclass
+class RedisServer:
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, socket_timeout=10)
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+
+def start_redis() -> RedisServer:
+    """Memory-only, private, with room for thousands of pub/sub clients (Flask-SSE needs one
+    connection per stream)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--maxclients",
+            "20000",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = RedisServer(port, process)
+    wait_for(lambda: port_open(port), 10, "redis-server to listen")
+    return server
+
+
+@dataclass
+class GunicornServer:
+    """One gunicorn master with one gevent worker; ``worker_pid`` is what we measure."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def worker_pid(self) -> int:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        pids = [int(p) for p in children.read_text().split()]
+        if len(pids) != 1:
+            raise RuntimeError(f"expected one gunicorn worker, found {pids}")
+        return pids[0]
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+
+def start_gunicorn(
+    app: str,
+    env: dict[str, str],
+    port: int,
+    log_path: Path,
+    ready_path: str,
+    extra_args: tuple[str, ...] = (),
+) -> GunicornServer:
+    """``gunicorn -c gunicorn.conf.py APP`` from the repo root, as the Procfile runs it;
+    ``extra_args`` (e.g. ``--worker-connections``) override the config file, visibly."""
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", *extra_args, app],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = GunicornServer(port, process, log_path, env)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn exited:\n{server.log_tail()}")
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall(f"GET {ready_path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            return sock.recv(64).startswith(b"HTTP/1.")
+
+    wait_for(ready, 60, f"gunicorn ({app}) to answer {ready_path}")
+    wait_for(lambda: server.worker_pid, 10, "the gunicorn worker")
+    return server
+
+
+def base_env(**overrides: str) -> dict[str, str]:
+    """The caller's environment without settings that would point Parley elsewhere."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO_", "REDIS_", "DATABASE_", "PUBLIC_BASE", "PARLEY_"))
+    }
+    env.update(overrides)
+    return env
+
+
+def rss_kb(pid: int) -> int:
+    """Resident set size of ``pid`` in KiB (``VmRSS`` in ``/proc/<pid>/status``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far (``/proc/<pid>/stat`` fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def redis_clients(client: redis.Redis) -> int:
+    """Connections Redis holds, not counting the one asking."""
+    return int(client.info("clients")["connected_clients"]) - 1

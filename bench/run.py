@@ -1,0 +1,384 @@
+"""``python -m bench.run``: hold N streams on one gevent worker, drive signed webhooks, report.
+
+Examples (see ``docs/benchmarks.md``)::
+
+    python -m bench.run --scenario chat --streams 10000 --rate 1000 --duration 30
+    python -m bench.run --scenario broadcast --streams 1000 --rate 50,100,200 --target both
+    python -m bench.run --scenario chat --streams 200 --rate 0 --duration 10   # intake
+
+Each run starts its own redis-server and gunicorn on free 127.0.0.1 ports and stops them at
+the end; only 127.0.0.1 is ever contacted, and every loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Coroutine
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench import procs, profile, seed
+from bench.streams import StreamPool
+from bench.tally import Tally
+from bench.webhooks import Target, WebhookSender
+
+AUTH_TOKEN = "bench-webhook-token-0123456789ab"
+PASSWORD = "bench-password-123"
+BROADCAST_CAP = 1000  # Twilio's participants-per-conversation limit
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Options:
+    scenario: str
+    target: str
+    streams: int
+    rates: list[float]
+    duration: float
+    connections: int
+    batch: int
+    drain: float
+    max_messages: int
+    py_spy: Path | None
+    out: Path | None
+    label: str
+    worker_connections: int | None
+
+
+def _raise_fd_limit() -> None:
+    """10,000 streams need 10,000 sockets here and in the server (which inherits this)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    redis_version = subprocess.run(
+        ["redis-server", "--version"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    found = {"python": sys.version.split()[0]}
+    for dist in ("gunicorn", "gevent", "flask", "redis", "flask-sse", "twilio"):
+        found[dist] = version(dist)
+    found["redis-server"] = next((w[2:] for w in redis_version if w.startswith("v=")), "?")
+    try:
+        import uvloop
+
+        found["client loop"] = f"uvloop {uvloop.__version__}"
+    except ImportError:
+        found["client loop"] = "asyncio"
+    return found
+
+
+class Sampler:
+    """Peaks of Redis connections and worker RSS while load runs (sampled every 0.5 s)."""
+
+    def __init__(self, redis_client: Any, worker_pid: int) -> None:
+        self._redis = redis_client
+        self._pid = worker_pid
+        self.max_redis_clients = 0
+        self.max_rss_kb = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def sample(self) -> None:
+        self.max_redis_clients = max(self.max_redis_clients, procs.redis_clients(self._redis))
+        self.max_rss_kb = max(self.max_rss_kb, procs.rss_kb(self._pid))
+
+    async def _loop(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(0.5)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def _drain(tally: Tally, seconds: float) -> float:
+    """Wait (bounded) for every promised delivery; returns how long it took."""
+    start = time.monotonic()
+    while tally.pending() > 0 and time.monotonic() - start < seconds:
+        await asyncio.sleep(0.02)
+    return time.monotonic() - start
+
+
+class Setup:
+    """The server under test, its streams' requests and the conversations to message."""
+
+    def __init__(self, target: str, opts: Options, workdir: Path) -> None:
+        self.target = target
+        self.opts = opts
+        self.workdir = workdir
+        self.redis = procs.start_redis()
+        self.port = procs.free_port()
+        self.server: procs.GunicornServer | None = None
+        self.targets: list[Target] = []
+        self.requests: list[bytes] = []
+        self.channels: list[str] = []
+
+    def groups(self, names: list[str]) -> list[list[str]]:
+        if self.opts.scenario == "broadcast":
+            return [names]
+        return [names[i : i + 2] for i in range(0, len(names) - 1, 2)]
+
+    def start(self, pool: StreamPool) -> None:
+        env = procs.base_env(
+            HOST="127.0.0.1",
+            PORT=str(self.port),
+            SECRET_KEY=secrets.token_hex(32),
+            TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+            WEB_CONCURRENCY="1",
+            DATABASE_URL=f"sqlite:///{self.workdir / 'parley.sqlite3'}",
+        )
+        names = seed.usernames(self.opts.streams)
+        log_path = self.workdir / f"{self.target}.log"
+        wc = self.opts.worker_connections
+        extra = ("--worker-connections", str(wc)) if wc else ()
+        if self.target == "flask-sse":
+            env["REDIS_URL"] = self.redis.url
+            self.server = procs.start_gunicorn(
+                "bench.flask_sse_app:app", env, self.port, log_path, "/health", extra
+            )
+            for group in self.groups(names):
+                sid = "CH" + secrets.token_hex(16)
+                self.channels.append(sid)
+                self.targets.append(Target(sid, group[0], len(group)))
+                self.requests += [pool.request(f"/stream?channel={sid}", None)] * len(group)
+            return
+        step = time.monotonic()
+        ids = seed.create_users(env, names, PASSWORD)  # no REDIS_URL: it only needs the DB
+        print(f"  users: {len(ids)} in {time.monotonic() - step:.1f}s", flush=True)
+        env["REDIS_URL"] = self.redis.url
+        self.server = procs.start_gunicorn("wsgi:app", env, self.port, log_path, "/login", extra)
+        minter = seed.CookieMinter(
+            env["SECRET_KEY"], seed.login_through_form(self.server.url, names[0], PASSWORD)
+        )
+        step = time.monotonic()
+        groups = self.groups(names)
+        emulator = seed.EmulatorConversations(self.server.url + "/_emulator", AUTH_TOKEN)
+        sids = emulator.create_many(groups)
+        print(f"  conversations: {len(sids)} in {time.monotonic() - step:.1f}s", flush=True)
+        self.targets = [Target(sid, g[0], len(g)) for sid, g in zip(sids, groups, strict=True)]
+        self.requests = [pool.request("/stream", minter.cookie(ids[n])) for n in names]
+
+    async def confirmed(self) -> int:
+        """Flask-SSE streams subscribed in Redis (it sends no bytes before its first event)."""
+        counts = self.redis.client().pubsub_numsub(*self.channels)
+        return sum(int(n) for _, n in counts)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+        self.redis.stop()
+
+
+async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
+    """One server under test: set up, open streams, warm up, then one phase per rate."""
+    print(f"== {target}: {opts.scenario}, {opts.streams} streams", flush=True)
+    workdir = Path(tempfile.mkdtemp(prefix=f"parley-bench-{target}-"))
+    counts = [
+        min(opts.max_messages, int(r * opts.duration) if r > 0 else opts.max_messages)
+        for r in opts.rates
+    ]
+    setup = Setup(target, opts, workdir)
+    tally = Tally(capacity=opts.streams + sum(counts) + 1)
+    pool = StreamPool(setup.port, tally)
+    records: list[dict[str, Any]] = []
+    try:
+        setup.start(pool)
+        assert setup.server is not None
+        worker = setup.server.worker_pid
+        rclient = setup.redis.client()
+        rss_before = procs.rss_kb(worker)
+        step = time.monotonic()
+        confirm = setup.confirmed if target == "flask-sse" else None
+        await pool.open(setup.requests, opts.batch, confirm, timeout=120 + opts.streams / 50)
+        open_s = time.monotonic() - step
+        await asyncio.sleep(2.0)
+        rss_idle = procs.rss_kb(worker)
+        redis_idle = procs.redis_clients(rclient)
+        subscribed = await setup.confirmed() if target == "flask-sse" else pool.stats.connected
+        print(
+            f"  streams: {subscribed}/{opts.streams} open in {open_s:.1f}s; "
+            f"RSS {rss_before / 1024:.1f} -> {rss_idle / 1024:.1f} MiB; "
+            f"redis clients {redis_idle}",
+            flush=True,
+        )
+        sender = WebhookSender(setup.port, AUTH_TOKEN, tally)
+        warm = await sender.run(
+            setup.targets, 0, len(setup.targets), 0, 120, min(opts.connections, 16)
+        )
+        await _drain(tally, 30)
+        print(
+            f"  warm-up: {warm.accepted}/{len(setup.targets)} webhooks in {warm.seconds:.1f}s, "
+            f"{tally.phase_received}/{tally.phase_expected} delivered",
+            flush=True,
+        )
+        first = len(setup.targets)
+        for rate, count in zip(opts.rates, counts, strict=True):
+            tally.begin_phase(first)
+            sampler = Sampler(rclient, worker)
+            sampler.start()
+            spy = None
+            if opts.py_spy:
+                path = opts.py_spy.with_name(f"{opts.py_spy.stem}-{target}{opts.py_spy.suffix}")
+                spy = profile.start(worker, path, opts.duration, rate)
+            cpu0 = procs.cpu_seconds(worker), time.process_time(), time.monotonic()
+            sent = await sender.run(
+                setup.targets, first, count, rate, opts.duration, opts.connections
+            )
+            drain_s = await _drain(tally, opts.drain)
+            wall = time.monotonic() - cpu0[2]
+            server_cpu = (procs.cpu_seconds(worker) - cpu0[0]) / wall
+            client_cpu = (time.process_time() - cpu0[1]) / wall
+            sampler.sample()
+            sampler.stop()
+            hot = profile.finish(spy) if spy else None
+            summary = tally.summary(first, first + sent.sent)
+            span_s = max(1e-6, (tally.last_recv_us - (tally.first_recv_us or 0)) / 1e6)
+            record = {
+                "label": opts.label,
+                "target": target,
+                "scenario": opts.scenario,
+                "streams": opts.streams,
+                "connected": subscribed,
+                "rate": rate,
+                "duration": opts.duration,
+                "webhooks_sent": sent.sent,
+                "webhooks_accepted": sent.accepted,
+                "webhook_rate": round(sent.rate, 1),
+                "webhook_statuses": dict(sent.statuses),
+                "webhook_p50_ms": sent.response_ms(0.5),
+                "webhook_p99_ms": sent.response_ms(0.99),
+                "sender_max_lag_s": round(sent.max_lag_s, 3),
+                **asdict(summary),
+                "deliveries_per_s": round(summary.received / span_s, 1),
+                "drain_s": round(drain_s, 2),
+                "seq_gaps": pool.stats.seq_gaps,
+                "seq_repeats": pool.stats.seq_repeats,
+                "streams_closed_by_server": pool.stats.closed_by_server,
+                "rss_before_kb": rss_before,
+                "rss_idle_kb": rss_idle,
+                "idle_kb_per_stream": round((rss_idle - rss_before) / max(1, subscribed), 2),
+                "rss_peak_kb": sampler.max_rss_kb,
+                "redis_clients_idle": redis_idle,
+                "redis_clients_peak": sampler.max_redis_clients,
+                "server_cpu": round(server_cpu, 2),
+                "client_cpu": round(client_cpu, 2),
+                "worker_connections": opts.worker_connections or "gunicorn.conf.py",
+                "load_avg": Path("/proc/loadavg").read_text().split()[0],
+                "profile_top": hot,
+            }
+            records.append(record)
+            _print(record)
+            first += sent.sent
+    finally:
+        pool.close()
+        setup.stop()
+    return records
+
+
+def _print(r: dict[str, Any]) -> None:
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
+    print(
+        f"  rate {r['rate']:g}/s: webhooks {r['webhooks_accepted']}/{r['webhooks_sent']} "
+        f"({r['webhook_rate']}/s, p99 {ms(r['webhook_p99_ms'])} ms); deliveries "
+        f"{r['received']}/{r['expected']} lost {r['lost']} dup {r['duplicated']} "
+        f"({r['deliveries_per_s']}/s); latency p50 {ms(r['p50_ms'])} p99 {ms(r['p99_ms'])} "
+        f"max {ms(r['max_ms'])} ms; drain {r['drain_s']}s; seq gaps {r['seq_gaps']}; "
+        f"idle {r['idle_kb_per_stream']} KB/stream; redis clients {r['redis_clients_peak']}; "
+        f"cpu server {r['server_cpu']} client {r['client_cpu']}; load {r['load_avg']}",
+        flush=True,
+    )
+    for kind, rows in (r["profile_top"] or {}).items():
+        print(f"  py-spy, {kind} share of samples:")
+        for name, share in rows[:20]:
+            print(f"    {share:6.1%}  {name}")
+
+
+def _options(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--scenario", choices=("chat", "broadcast"), default="chat")
+    parser.add_argument("--target", choices=("parley", "flask-sse", "both"), default="parley")
+    parser.add_argument("--streams", type=int, default=100)
+    parser.add_argument(
+        "--rate",
+        default="100",
+        help="webhooks/s; a comma list runs one phase per rate; 0 = flat out",
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
+    parser.add_argument("--connections", type=int, default=16, help="webhook connections")
+    parser.add_argument("--batch", type=int, default=500, help="streams opened at a time")
+    parser.add_argument("--drain", type=float, default=20.0, help="max seconds to wait after")
+    parser.add_argument("--max-messages", type=int, default=200_000)
+    parser.add_argument("--py-spy", type=Path, help="record the worker with py-spy to this file")
+    parser.add_argument("--out", type=Path, help="append one JSON line per phase here")
+    parser.add_argument("--label", default="", help="free text kept with the results")
+    parser.add_argument(
+        "--worker-connections",
+        type=int,
+        help="override gunicorn.conf.py's worker_connections (it caps streams + webhooks)",
+    )
+    args = parser.parse_args(argv)
+    if args.scenario == "broadcast" and args.streams > BROADCAST_CAP:
+        parser.error(f"broadcast is one conversation: at most {BROADCAST_CAP} participants")
+    if args.streams < 2:
+        parser.error("at least 2 streams")
+    return Options(
+        scenario=args.scenario,
+        target=args.target,
+        streams=args.streams,
+        rates=[float(r) for r in args.rate.split(",")],
+        duration=min(args.duration, 600.0),
+        connections=args.connections,
+        batch=args.batch,
+        drain=min(args.drain, 120.0),
+        max_messages=args.max_messages,
+        py_spy=args.py_spy,
+        out=args.out,
+        label=args.label,
+        worker_connections=args.worker_connections,
+    )
+
+
+def _run_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """uvloop when installed: the client's per-chunk overhead is what limits it."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def main(argv: list[str] | None = None) -> None:
+    opts = _options(argv)
+    _raise_fd_limit()
+    versions = _versions()
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()), flush=True)
+    targets = ["parley", "flask-sse"] if opts.target == "both" else [opts.target]
+    for target in targets:
+        records = _run_loop(run_target(target, opts))
+        if opts.out:
+            opts.out.parent.mkdir(parents=True, exist_ok=True)
+            with opts.out.open("a") as out:
+                for record in records:
+                    out.write(json.dumps({**record, "versions": versions}) + "\n")
+
+
+if __name__ == "__main__":
+    main()

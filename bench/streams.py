@@ -1,0 +1,191 @@
+"""Thousands of SSE streams in one process: asyncio protocols on raw sockets.
+
+One protocol object per stream and no coroutine or thread: 10,000 streams cost a few tens of
+MB here, and each arriving chunk is decoded (HTTP/1.1 chunked, as gunicorn sends a streamed
+body) and scanned with two regular expressions. Parley's ``id: <epoch>-<seq>`` lines are
+checked per stream, so a gap or a repeat is seen even if the totals happen to match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import cast
+
+from bench.tally import Tally
+
+_BODY = re.compile(rb'"body":\s*"bench (\d+) (\d+)"')
+_ID = re.compile(rb"^id: ?([0-9A-Za-z]+)-(\d+)$", re.M)
+
+
+@dataclass
+class StreamStats:
+    """Totals across every stream of a pool."""
+
+    opened: int = 0
+    connected: int = 0
+    failed: int = 0
+    closed_by_server: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    seq_gaps: int = 0
+    seq_repeats: int = 0
+
+
+class SseStream(asyncio.Protocol):
+    """One ``GET /stream`` held open; everything it reads goes to the shared tally."""
+
+    def __init__(self, request: bytes, tally: Tally, stats: StreamStats) -> None:
+        self._request = request
+        self._tally = tally
+        self._stats = stats
+        self._head = b""
+        self._raw = b""
+        self._text = b""
+        self._chunked = False
+        self._status = 0
+        self._last_seq: int | None = None
+        self.transport: asyncio.Transport | None = None
+        self.ready = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self._stats.opened += 1
+        self.transport.write(self._request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._status == 200:
+            self._stats.closed_by_server += 1
+        if not self.ready.done():
+            self._stats.failed += 1
+            self.ready.set_result(False)
+
+    def data_received(self, data: bytes) -> None:
+        recv_us = time.time_ns() // 1000
+        if not self._status:
+            self._head += data
+            end = self._head.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head, data = self._head[:end], self._head[end + 4 :]
+            self._status = int(head.split(b" ", 2)[1])
+            self._stats.statuses[self._status] = self._stats.statuses.get(self._status, 0) + 1
+            self._chunked = b"transfer-encoding: chunked" in head.lower()
+            if self._status == 200:
+                self._stats.connected += 1
+            else:
+                self._stats.failed += 1
+            self.ready.set_result(self._status == 200)
+        if self._chunked:
+            self._raw += data
+            data = self._dechunk()
+        self._text += data
+        if b"\n\n" not in self._text:
+            return
+        events, _, self._text = self._text.rpartition(b"\n\n")
+        self._scan(events, recv_us)
+
+    def _dechunk(self) -> bytes:
+        buf, pos, out = self._raw, 0, []
+        while True:
+            eol = buf.find(b"\r\n", pos)
+            if eol < 0:
+                break
+            size = int(buf[pos:eol].split(b";", 1)[0], 16)
+            end = eol + 2 + size
+            if size == 0 or len(buf) < end + 2:
+                break
+            out.append(buf[eol + 2 : end])
+            pos = end + 2
+        self._raw = buf[pos:]
+        return b"".join(out)
+
+    def _scan(self, events: bytes, recv_us: int) -> None:
+        tally = self._tally
+        for match in _BODY.finditer(events):
+            tally.arrived(int(match.group(1)), int(match.group(2)), recv_us)
+        if b"id:" in events:
+            for match in _ID.finditer(events):
+                seq = int(match.group(2))
+                last = self._last_seq
+                if last is not None:
+                    if seq <= last:
+                        self._stats.seq_repeats += 1
+                    elif seq > last + 1:
+                        self._stats.seq_gaps += 1
+                self._last_seq = seq
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class StreamPool:
+    """Opens N streams in batches the server can accept, and holds them."""
+
+    def __init__(self, port: int, tally: Tally) -> None:
+        self._port = port
+        self._tally = tally
+        self.stats = StreamStats()
+        self.streams: list[SseStream] = []
+
+    def request(self, path: str, cookie: str | None) -> bytes:
+        lines = [
+            f"GET {path} HTTP/1.1",
+            f"Host: 127.0.0.1:{self._port}",
+            "Accept: text/event-stream",
+            "Cache-Control: no-cache",
+            "User-Agent: parley-bench/1",
+        ]
+        if cookie:
+            lines.append(f"Cookie: session={cookie}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    async def open(
+        self,
+        requests: list[bytes],
+        batch: int,
+        confirmed: Callable[[], Awaitable[int]] | None,
+        timeout: float,
+    ) -> None:
+        """Open every stream; after each batch wait until the server has taken it.
+
+        Parley answers with headers at once, so ``ready`` is enough; Flask-SSE sends nothing
+        until its first event, so ``confirmed`` (its Redis subscriber count) tells instead.
+        A batch bounds the connect backlog, so no SYN is dropped and retried a second later.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + timeout
+        for start in range(0, len(requests), batch):
+            chunk = requests[start : start + batch]
+            results = await asyncio.gather(
+                *(
+                    loop.create_connection(
+                        lambda r=r: SseStream(r, self._tally, self.stats), "127.0.0.1", self._port
+                    )
+                    for r in chunk
+                ),
+                return_exceptions=True,
+            )
+            fresh: list[SseStream] = []
+            for result in results:
+                if isinstance(result, BaseException):
+                    self.stats.failed += 1
+                else:
+                    fresh.append(result[1])
+            self.streams.extend(fresh)
+            want = len(self.streams)
+            if confirmed is None and fresh:
+                left = max(0.1, deadline - time.monotonic())
+                await asyncio.wait([s.ready for s in fresh], timeout=left)
+            elif confirmed is not None:
+                while time.monotonic() < deadline and await confirmed() < want:
+                    await asyncio.sleep(0.05)
+            if time.monotonic() > deadline:
+                break
+
+    def close(self) -> None:
+        for stream in self.streams:
+            stream.close()

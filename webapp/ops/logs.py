@@ -1,0 +1,141 @@
+"""Logging: one line per request with a request id, JSON in production, never a secret.
+
+Every record logged while a request is handled carries that request's id, so the webhook's
+and the stream's own lines can be matched to the request line. The id is the incoming
+``X-Request-Id`` (Heroku's router sets one) when it looks sane, else a fresh one, and is
+echoed in the response.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import IO
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, g, has_request_context, request
+
+from webapp.config import Config
+
+log = logging.getLogger("webapp.request")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
+_HANDLER_NAME = "parley"
+#: Standard ``LogRecord`` attributes; anything else on a record came from ``extra=``.
+_RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
+REDACTED = "[redacted]"
+
+
+def current_request_id() -> str | None:
+    return g.get("request_id") if has_request_context() else None
+
+
+class RequestContextFilter(logging.Filter):
+    """Stamps each record with the current request id ('-' outside requests)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id() or "-"
+        return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """Replaces any configured secret in the finished line, whatever logged it."""
+
+    def __init__(self, secrets: Iterable[str | None], fmt: str | None = None) -> None:
+        super().__init__(fmt)
+        # Short values would redact ordinary words; real secrets are long.
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 8}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact(super().format(record))
+
+
+class JsonFormatter(RedactingFormatter):
+    """One JSON object per line: what log platforms parse without configuration."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        entry.update(
+            (key, value) for key, value in vars(record).items() if key not in _RECORD_FIELDS
+        )
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return self.redact(json.dumps(entry, default=str))
+
+
+def configure_logging(config: Config, stream: IO[str] | None = None) -> logging.Handler:
+    """Install Parley's handler on the root logger (replacing the one a previous app in
+    this process installed) and return it."""
+    secrets = (
+        config.TWILIO_AUTH_TOKEN,
+        config.TWILIO_API_KEY_SECRET,
+        config.SECRET_KEY,
+        config.METRICS_TOKEN,
+        urlsplit(config.REDIS_URL or "").password,
+        urlsplit(config.SQLALCHEMY_DATABASE_URI).password,
+    )
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.set_name(_HANDLER_NAME)
+    handler.addFilter(RequestContextFilter())
+    if config.LOG_FORMAT == "json":
+        handler.setFormatter(JsonFormatter(secrets))
+    else:
+        fmt = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+        handler.setFormatter(RedactingFormatter(secrets, fmt))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    # The twilio library logs every request's headers at INFO: too loud, and no use here.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    return handler
+
+
+def init_request_logging(app: Flask) -> None:
+    """One line per request: method, path (never the query), status, duration, request id."""
+
+    @app.before_request
+    def _start() -> None:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        request_id = g.get("request_id") or uuid.uuid4().hex
+        response.headers[REQUEST_ID_HEADER] = request_id
+        started = g.get("request_started")
+        duration_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
+        log.info(
+            "%s %s %s %sms",
+            request.method,
+            request.path,
+            response.status_code,
+            duration_ms,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+            },
+        )
+        return response
