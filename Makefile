@@ -18,7 +18,10 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/activate
 	touch $@ $(VENV)/.runtime
 
 ## run: serve Parley on http://$(HOST):$(PORT) with the local emulator and demo users
+# The in-process emulator keeps its conversations here, so history survives a restart.
+run: export TWILIO_EMULATOR_PERSIST ?= instance/emulator.sqlite3
 run: $(VENV)/.runtime
+	mkdir -p instance
 	$(FLASK) db upgrade
 	$(FLASK) users demo
 	@echo "Parley: open http://$${HOST:-127.0.0.1}:$${PORT:-5000} and log in as alice, bob or carol."

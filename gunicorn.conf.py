@@ -29,7 +29,7 @@ from webapp.config import Config, ConfigError  # noqa: E402
 worker_class = "gevent"
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 # Each stream holds a connection; a gevent worker handles thousands.
-worker_connections = 10000
+worker_connections = 12000
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 # Streams are long-lived but gevent keeps the worker's heartbeat going, so the usual timeout
 # only catches a truly stuck worker. On SIGTERM, streams get a few seconds to end cleanly

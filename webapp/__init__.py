@@ -114,7 +114,11 @@ def _mount_emulator(app: Flask, config: Config) -> None:
     from webapp.emulator import EmulatorSettings, create_emulator_app
 
     emulator = create_emulator_app(
-        EmulatorSettings(auth_token=config.TWILIO_AUTH_TOKEN, post_webhook_url=config.webhook_url)
+        EmulatorSettings(
+            auth_token=config.TWILIO_AUTH_TOKEN,
+            post_webhook_url=config.webhook_url,
+            persist_path=config.TWILIO_EMULATOR_PERSIST,
+        )
     )
     app.extensions["twilio_emulator_app"] = emulator
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]

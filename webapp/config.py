@@ -85,6 +85,8 @@ class Config:
     PRODUCTION: bool
     #: Bearer token for ``GET /metrics``; unset, the endpoint answers 404.
     METRICS_TOKEN: str | None = None
+    #: SQLite file where the in-process emulator keeps its conversations across restarts.
+    TWILIO_EMULATOR_PERSIST: str | None = None
     #: ``json`` (one JSON object per line; the production default) or ``plain``.
     LOG_FORMAT: str = "plain"
     TESTING: bool = False
@@ -227,6 +229,7 @@ class Config:
             **twilio,
             "TWILIO_PHONE_NUMBER": phone,
             "TWILIO_EMULATOR_URL": None if live else env.get("TWILIO_EMULATOR_URL"),
+            "TWILIO_EMULATOR_PERSIST": None if live else env.get("TWILIO_EMULATOR_PERSIST"),
             "PUBLIC_BASE_URL": public_base_url.rstrip("/"),
             "TRUST_PROXY": _flag(env.get("TRUST_PROXY")),
             "HOST": host,

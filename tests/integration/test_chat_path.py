@@ -171,6 +171,7 @@ def test_bad_input_gets_clear_json_errors(login: Login) -> None:
         (alice.post("/api/conversations", {"participants": ["alice"]}), 400, "invalid_field"),
         (alice.get(f"{path}?limit=abc"), 400, "invalid_parameter"),
         (alice.get("/api/conversations/CHnope/messages"), 404, "not_found"),
+        (alice.get(f"/api/conversations/CH{'0' * 32}/messages"), 404, "not_found"),
     ]
     for response, status, code in cases:
         assert response.status_code == status, (code, response.text)

@@ -11,7 +11,8 @@ from flask_login import current_user
 from webapp.errors import json_error
 from webapp.events.broker import Broker, BrokerUnavailable, CatchUp, Replay, Subscription
 from webapp.events.redis_broker import ReplayBroken
-from webapp.events.types import EventId
+from webapp.events.types import Delivery, EventId
+from webapp.ops.metrics import metrics
 from webapp.services import get_services
 from webapp.stream.sse import comment, control, frame_delivery, retry
 
@@ -49,6 +50,7 @@ def _events(
 ) -> Iterator[str]:
     """Replay what was missed, then live events, dropping any the replay already sent."""
     identity = subscription.identity
+    metrics.stream_opened()
     try:
         yield retry() + comment("connected")
         if replay.resync or cursor is None:
@@ -58,7 +60,7 @@ def _events(
             last = cursor
             yield control("resumed", {"cursor": str(cursor)})
             for delivery in replay.events:
-                yield frame_delivery(delivery)
+                yield _deliver(delivery)
                 last = delivery.id
         while not subscription.closed:
             item = subscription.get(timeout=HEARTBEAT_SECONDS)
@@ -73,14 +75,14 @@ def _events(
                     continue
                 for delivery in caught_up.events:
                     if delivery.id.seq > last.seq:
-                        yield frame_delivery(delivery)
+                        yield _deliver(delivery)
                         last = delivery.id
             elif item.id.epoch != last.epoch:
                 # The user's log was lost and restarted: the page must reload over REST.
                 last = item.id
                 yield control("resync", {"cursor": str(last)}, last)
             elif item.id.seq > last.seq:
-                yield frame_delivery(item)
+                yield _deliver(item)
                 last = item.id
         # Ended by logout, shutdown or falling behind: the browser reconnects and replays.
         yield retry() + comment("closed")
@@ -89,5 +91,11 @@ def _events(
             "stream ended for %s: the log could not be read; the browser will resume", identity
         )
     finally:
+        metrics.stream_closed()
         broker.unsubscribe(subscription)
         log.info("stream closed: %s", identity)
+
+
+def _deliver(delivery: Delivery) -> str:
+    metrics.event_delivered()
+    return frame_delivery(delivery)

@@ -45,6 +45,12 @@ class GatewayError(Exception):
         if isinstance(exc, TwilioRestException):
             status = exc.status if 400 <= exc.status < 500 else 502
             return cls(str(exc.msg or "Twilio refused the request."), status, exc.code)
+        # twilio-python raises a bare TwilioException("Unable to fetch page", response) when a
+        # list page is not a 200: keep its status, so an unknown conversation stays a 404.
+        response = exc.args[1] if len(exc.args) > 1 else None
+        status = getattr(response, "status_code", None)
+        if isinstance(status, int) and 400 <= status < 500:
+            return cls("Twilio refused the request.", status)
         return cls("Twilio could not be reached.", 502)
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Blueprint, Response, request
 
 from webapp.events.broker import BrokerUnavailable
+from webapp.ops.metrics import metrics
 from webapp.services import get_services
 from webapp.twilio_gateway import GatewayError
 from webapp.webhooks.dedupe import delivery_key
@@ -23,39 +25,48 @@ def _answer(status: int, text: str) -> Response:
 
 @bp.post("/twilio/webhook")
 def twilio_webhook() -> Response:
+    started = time.perf_counter()
+    status, text, outcome = _handle()
+    metrics.webhook(outcome, time.perf_counter() - started)
+    return _answer(status, text)
+
+
+def _handle() -> tuple[int, str, str]:
+    """Verify, de-duplicate, translate and publish; returns (status, body, outcome)."""
     services = get_services()
     params = request.form.to_dict()
     urls = candidate_urls(request.url, services.config.webhook_url)
     signature = request.headers.get("X-Twilio-Signature")
     if not is_valid_signature(services.config.TWILIO_AUTH_TOKEN, urls, params, signature):
         log.warning("webhook rejected: bad or missing signature (url=%s)", request.url)
-        return _answer(403, "invalid signature")
+        return 403, "invalid signature", "bad_signature"
 
     event_type = params.get("EventType", "")
     translate = TRANSLATORS.get(event_type)
     if translate is None or not params.get("ConversationSid"):
         log.info("webhook ignored: %s", event_type or "no EventType")
-        return _answer(200, "ignored")
+        return 200, "ignored", "ignored"
     ledger = services.webhook_ledger
     key = delivery_key(params)
     try:
         if not ledger.claim(key):
             log.info("webhook duplicate: %s (retry %s)", event_type, params.get("RetryCount"))
-            return _answer(200, "duplicate")
+            return 200, "duplicate", "duplicate"
         for outgoing in translate(services, params):
             services.broker.publish(outgoing.event, outgoing.recipients)
+            metrics.events_published(1)
     except (KeyError, ValueError):
         ledger.release(key)
         log.warning("webhook rejected: malformed %s parameters", event_type)
-        return _answer(400, "malformed parameters")
+        return 400, "malformed parameters", "malformed"
     except BrokerUnavailable:
         ledger.release(key)
         log.error("webhook deferred: broker unavailable (%s)", event_type)
-        return _answer(503, "broker unavailable; retry")
+        return 503, "broker unavailable; retry", "deferred"
     except GatewayError as exc:
         ledger.release(key)
         log.error("webhook deferred: Twilio lookup failed for %s: %s", event_type, exc.message)
-        return _answer(503, "Twilio lookup failed; retry")
+        return 503, "Twilio lookup failed; retry", "deferred"
     ledger.confirm(key)
     log.info("webhook accepted: %s %s", event_type, params.get("ConversationSid"))
-    return _answer(200, "ok")
+    return 200, "ok", "accepted"
