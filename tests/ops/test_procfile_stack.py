@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -52,6 +53,12 @@ class Stack:
     url: str
     env: dict[str, str]
     web_log: Path
+    master_pid: int
+
+    def workers(self) -> set[int]:
+        """The gunicorn master's worker processes, as the kernel lists them."""
+        path = Path(f"/proc/{self.master_pid}/task/{self.master_pid}/children")
+        return {int(pid) for pid in path.read_text().split()}
 
     def login(self, username: str) -> ApiClient:
         return ApiClient(self.url).login(username, self.env["DEMO_PASSWORD"])
@@ -107,7 +114,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 return requests.get(url + "/login", timeout=2).status_code == 200
 
             wait_until(ready, 60, "gunicorn to serve /login")
-            yield Stack(url, env, web_log)
+            yield Stack(url, env, web_log, web.pid)
     finally:
         for process in reversed(processes):
             stop(process)
@@ -168,3 +175,33 @@ def test_health_metrics_and_json_request_logs(stack: Stack) -> None:
     ]
     [line] = [e for e in entries if e.get("request_id") == request_id]
     assert (line["path"], line["status"]) == ("/healthz", 200)
+
+
+def test_workers_killed_mid_stream_lose_nothing(stack: Stack) -> None:
+    """Every worker dies at once (a crash, an OOM kill): Bob's browser reconnects with its
+    Last-Event-ID to whichever new worker answers and gets exactly what it missed."""
+    alice, bob = stack.login("alice"), stack.login("bob")
+    sid = alice.start_dm("bob")["sid"]
+    stream = StreamReader(bob, bob.stream_cursor())
+    first = f"before the crash {uuid.uuid4().hex[:8]}"
+    alice.send(sid, first)
+    seen = stream.wait_for("message_added", lambda d: d["message"]["body"] == first, 15)
+
+    old_workers = wait_until(lambda: stack.workers() if len(stack.workers()) == 2 else None)
+    for pid in old_workers:
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: len(stack.workers() - old_workers) == 2, 30, "gunicorn to respawn workers")
+    stream.close()
+
+    missed = [f"while away {n} {uuid.uuid4().hex[:8]}" for n in range(3)]
+    for body in missed:
+        wait_until(lambda body=body: alice.send(sid, body).status_code == 201, 15, "a send")
+    again = StreamReader(bob, None, **{"Last-Event-ID": seen.id or ""})
+    try:
+        assert again.next_event(10).event == "resumed"
+        replayed = [again.wait_for("message_added", timeout=15) for _ in missed]
+        assert [e.data["message"]["body"] for e in replayed] == missed
+        seqs = [int((e.id or "").rsplit("-", 1)[1]) for e in replayed]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    finally:
+        again.close()
