@@ -20,13 +20,13 @@ from webapp.events.membership import (
     RedisMembershipCache,
 )
 from webapp.events.memory_broker import MemoryBroker
-from webapp.extensions import csrf, db, login_manager, migrate
+from webapp.extensions import csrf, db, limiter, login_manager, migrate
 from webapp.models import User
 from webapp.ops import configure_logging, init_ops
+from webapp.security import init_security
 from webapp.services import Services, init_services
 from webapp.twilio_gateway import ConversationsGateway
 from webapp.twilio_gateway.client import build_client
-from webapp.webhooks.dedupe import MemoryLedger, RedisLedger, WebhookLedger
 
 log = logging.getLogger("webapp")
 
@@ -50,6 +50,7 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
     login_manager.unauthorized_handler(_unauthorized)
     app.register_error_handler(CSRFError, _csrf_failed)
+    init_security(app, config)
 
     init_services(app, _build_services(config))
     _register_blueprints(app)
@@ -72,17 +73,14 @@ def _build_services(config: Config) -> Services:
         client = connect(config.REDIS_URL)
         broker = RedisBroker(client, config.REDIS_URL)
         membership = RedisMembershipCache(gateway.participants, client)
-        ledger: WebhookLedger = RedisLedger(client)
     else:
         broker = MemoryBroker()
         membership = MemoryMembershipCache(gateway.participants)
-        ledger = MemoryLedger()
     return Services(
         config=config,
         gateway=gateway,
         broker=broker,
         membership=membership,
-        webhook_ledger=ledger,
     )
 
 
@@ -95,6 +93,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(stream.bp)
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)  # Twilio signs its requests instead
+    limiter.exempt(webhooks.bp)  # limits are for people logging in, not for Twilio
+    limiter.exempt(stream.bp)
 
 
 def _register_cli(app: Flask) -> None:

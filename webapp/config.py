@@ -62,6 +62,28 @@ def _redis_url(value: str | None, verify_tls: bool) -> str | None:
     return value + ("&" if "?" in value else "?") + "ssl_cert_reqs=none"
 
 
+def _login_limits(env: Mapping[str, str]) -> dict[str, str]:
+    """``LOGIN_LIMIT_PER_IP`` and ``LOGIN_LIMIT_PER_USERNAME``, checked with Flask-Limiter's
+    own parser so a typo stops start-up instead of silently disabling the limit."""
+    from limits import parse_many
+
+    values = {
+        name: env.get(name, default)
+        for name, default in (
+            ("LOGIN_LIMIT_PER_IP", "10/minute"),
+            ("LOGIN_LIMIT_PER_USERNAME", "5/minute"),
+        )
+    }
+    for name, value in values.items():
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be a rate like '10/minute' or '100 per hour', got {value!r}."
+            ) from None
+    return values
+
+
 @dataclass(frozen=True)
 class Config:
     """Every setting Parley has. Upper-case fields are copied into ``app.config`` too."""
@@ -101,6 +123,15 @@ class Config:
     MAX_MESSAGE_BODY: int = 32 * 1024
     #: Requests larger than this are refused with 413 before any handler runs.
     MAX_CONTENT_LENGTH: int = 256 * 1024
+    #: Failed logins allowed per client IP, and per username (Flask-Limiter syntax).
+    LOGIN_LIMIT_PER_IP: str = "10/minute"
+    LOGIN_LIMIT_PER_USERNAME: str = "5/minute"
+
+    @property
+    def RATELIMIT_STORAGE_URI(self) -> str:  # noqa: N802 - Flask-Limiter reads app.config
+        """Where Flask-Limiter counts: Redis when ``REDIS_URL`` is set (shared by every worker
+        and dyno), else this process's memory."""
+        return self.REDIS_URL or "memory://"
 
     @property
     def emulator_in_process(self) -> bool:
@@ -240,6 +271,7 @@ class Config:
             "SESSION_COOKIE_SECURE": production,
             "METRICS_TOKEN": env.get("METRICS_TOKEN"),
             "LOG_FORMAT": log_format,
+            **_login_limits(env),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

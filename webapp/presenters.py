@@ -23,6 +23,7 @@ def message_json(message: MessageRecord) -> dict[str, Any]:
         "author": message.author,
         "body": message.body,
         "attributes": message.attributes,
+        "edited": bool(message.attributes.get("edited")),
         "date_created": iso(message.date_created),
         "date_updated": message.date_updated and iso(message.date_updated),
         # Twilio's message resource has no channel field: an E.164 author is an SMS participant.
@@ -35,6 +36,8 @@ def participant_json(participant: ParticipantRecord) -> dict[str, Any]:
         "sid": participant.sid,
         "identity": participant.identity,
         "address": participant.address,
+        # Set by Parley when a participant adds another ("alice added carol"); None otherwise.
+        "added_by": participant.attributes.get("added_by"),
     }
 
 

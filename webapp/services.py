@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
@@ -12,9 +11,6 @@ from webapp.events.broker import Broker
 from webapp.events.membership import MembershipCache
 from webapp.twilio_gateway import ConversationsGateway
 
-if TYPE_CHECKING:  # webhooks import this module; only the type is needed here
-    from webapp.webhooks.dedupe import WebhookLedger
-
 
 @dataclass
 class Services:
@@ -22,7 +18,6 @@ class Services:
     gateway: ConversationsGateway
     broker: Broker
     membership: MembershipCache
-    webhook_ledger: WebhookLedger
 
 
 def init_services(app: Flask, services: Services) -> None:

@@ -31,9 +31,36 @@ export class Api {
     return this.#request('GET', '/api/conversations');
   }
 
-  /** Start (or find the existing 1:1) conversation with these usernames. */
-  createConversation(participants) {
-    return this.#request('POST', '/api/conversations', { participants });
+  /** Start (or find the existing 1:1) conversation with these usernames; a name makes a group. */
+  createConversation(participants, friendlyName) {
+    const body = friendlyName ? { participants, friendly_name: friendlyName } : { participants };
+    return this.#request('POST', '/api/conversations', body);
+  }
+
+  renameConversation(conversationSid, friendlyName) {
+    return this.#request('PATCH', `/api/conversations/${encodeURIComponent(conversationSid)}`, {
+      friendly_name: friendlyName,
+    });
+  }
+
+  addParticipant(conversationSid, username) {
+    return this.#request('POST', `/api/conversations/${encodeURIComponent(conversationSid)}/participants`, { username });
+  }
+
+  leaveConversation(conversationSid) {
+    return this.#request('DELETE', `/api/conversations/${encodeURIComponent(conversationSid)}/participants/me`);
+  }
+
+  editMessage(conversationSid, messageSid, body) {
+    return this.#request('PATCH', this.#messagePath(conversationSid, messageSid), { body });
+  }
+
+  deleteMessage(conversationSid, messageSid) {
+    return this.#request('DELETE', this.#messagePath(conversationSid, messageSid));
+  }
+
+  #messagePath(conversationSid, messageSid) {
+    return `/api/conversations/${encodeURIComponent(conversationSid)}/messages/${encodeURIComponent(messageSid)}`;
   }
 
   listMessages(conversationSid, { limit = 50, before } = {}) {
@@ -63,8 +90,10 @@ export class Api {
     const headers = { Accept: 'application/json' };
     const init = { method, headers, credentials: 'same-origin' };
     if (method !== 'GET') {
-      headers['Content-Type'] = 'application/json';
       headers['X-CSRFToken'] = document.querySelector('meta[name="csrf-token"]')?.content ?? '';
+    }
+    if (body !== undefined || method === 'POST') {
+      headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body ?? {});
     }
 
@@ -80,6 +109,7 @@ export class Api {
       throw new ApiError(401, 'unauthorized', 'Your session has ended. Please log in again.');
     }
 
+    if (response.status === 204) return {};
     const payload = await response.json().catch(() => null);
     if (!response.ok) {
       const error = payload?.error;

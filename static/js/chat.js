@@ -10,6 +10,7 @@ import { Banners } from './views/banners.js';
 import { ComposerView } from './views/composer.js';
 import { ConversationListView } from './views/conversation-list.js';
 import { ConversationPaneView } from './views/conversation-pane.js';
+import { GroupDialog } from './views/group-dialog.js';
 import { NewConversationDialog } from './views/new-conversation.js';
 
 const byId = (id) => document.getElementById(id);
@@ -56,11 +57,30 @@ class ChatApp {
         loadOlder: byId('load-older'),
         historyStatus: byId('history-status'),
         messages: byId('messages'),
+        groupActions: byId('group-actions'),
+        rename: byId('group-rename'),
+        addPerson: byId('group-add-person'),
+        leave: byId('group-leave'),
       },
       me: identity,
       onLoadOlder: () => this.loadOlder(),
       onRetry: (clientId) => this.post(clientId),
       onBack: () => this.navigate(null),
+      onEdit: (message, body) => this.edit(message, body),
+      onDelete: (message) => this.remove(message),
+      onRename: () => this.askRename(),
+      onAddPerson: () => this.askAddPerson(),
+      onLeave: () => this.leave(),
+    });
+    this.groupDialog = new GroupDialog({
+      dialog: byId('group-dialog'),
+      form: byId('group-dialog-form'),
+      title: byId('group-dialog-title'),
+      label: byId('group-dialog-label'),
+      input: byId('group-dialog-input'),
+      error: byId('group-dialog-error'),
+      cancel: byId('group-dialog-cancel'),
+      submit: byId('group-dialog-submit'),
     });
     this.composer = new ComposerView({
       form: byId('composer'),
@@ -81,9 +101,14 @@ class ChatApp {
         peopleStatus: byId('new-conversation-people-status'),
         error: byId('new-conversation-error'),
         cancel: byId('new-conversation-cancel'),
+        groupForm: byId('new-group-form'),
+        groupName: byId('new-group-name'),
+        groupPeople: byId('new-group-people'),
+        groupError: byId('new-group-error'),
       },
       loadUsers: () => this.api.listUsers(),
-      start: (username) => this.startConversation(username),
+      start: (username) => this.startConversation([username]),
+      startGroup: (name, usernames) => this.startConversation(usernames, name),
       onStarted: (conversation) => this.navigate(conversation.sid),
     });
   }
@@ -209,11 +234,78 @@ class ChatApp {
 
   // --- sending -------------------------------------------------------------------------------
 
-  async startConversation(username) {
-    const { conversation } = await this.api.createConversation([username]);
+  async startConversation(usernames, friendlyName) {
+    const { conversation } = await this.api.createConversation(usernames, friendlyName);
     this.state.upsertConversation(conversation);
     this.render();
     return conversation;
+  }
+
+  // --- changing messages and groups (everyone, this page included, sees it by stream event) ---
+
+  async edit(message, body) {
+    try {
+      const { message: edited } = await this.api.editMessage(message.conversation_sid, message.sid, body);
+      this.state.replaceMessage(message.conversation_sid, edited);
+      this.render();
+    } catch (error) {
+      this.banners.showError(`Your message was not changed: ${error.message}`);
+    }
+  }
+
+  async remove(message) {
+    try {
+      await this.api.deleteMessage(message.conversation_sid, message.sid);
+      this.state.replaceMessage(message.conversation_sid, message, { deleted: true });
+      this.render();
+    } catch (error) {
+      this.banners.showError(`Your message was not deleted: ${error.message}`);
+    }
+  }
+
+  askRename() {
+    const sid = this.state.openSid;
+    const conversation = this.state.conversations.get(sid);
+    this.groupDialog.ask({
+      title: 'Rename group',
+      label: 'Group name',
+      submit: 'Save',
+      value: conversation?.friendly_name ?? '',
+      action: async (name) => {
+        const { conversation: renamed } = await this.api.renameConversation(sid, name);
+        this.state.upsertConversation(renamed);
+        this.render();
+      },
+    });
+  }
+
+  askAddPerson() {
+    const sid = this.state.openSid;
+    this.groupDialog.ask({
+      title: 'Add person',
+      label: 'Username',
+      submit: 'Add',
+      action: async (username) => {
+        const before = this.state.conversations.get(sid)?.participants ?? [];
+        const { conversation } = await this.api.addParticipant(sid, username);
+        const added = conversation.participants.find((name) => !before.includes(name));
+        if (added) this.state.addNote(sid, `You added ${added}`);
+        this.state.upsertConversation(conversation);
+        this.render();
+      },
+    });
+  }
+
+  async leave() {
+    const sid = this.state.openSid;
+    if (!sid || !window.confirm('Leave this group? You will no longer see its messages.')) return;
+    try {
+      await this.api.leaveConversation(sid);
+      this.state.removeConversation(sid);
+      this.navigate(null);
+    } catch (error) {
+      this.banners.showError(`You are still in the group: ${error.message}`);
+    }
   }
 
   send(body) {
@@ -249,14 +341,27 @@ class ChatApp {
       const { known, isNew } = state.applyMessage(sid, data.message);
       if (!known) this.loadConversations();
       if (isNew && data.message.author !== this.me) this.banners.announce(`New message from ${data.message.author}`);
+    } else if (type === 'message_updated' || type === 'message_removed') {
+      state.replaceMessage(data.conversation_sid, data.message, { deleted: type === 'message_removed' });
     } else if (type === 'conversation_added') {
       state.upsertConversation(data.conversation);
+    } else if (type === 'conversation_updated') {
+      if (!state.applyConversationUpdate(data)) this.loadConversations();
     } else if (type === 'participant_added' || type === 'participant_removed') {
       const outcome = state.applyParticipant(type, data.conversation_sid, data.participant);
       if (outcome === 'unknown') this.loadConversations();
       if (outcome === 'left' && state.openSid === data.conversation_sid) state.setHistoryStatus(data.conversation_sid, 'not_found');
+      if (outcome === 'applied') state.addNote(data.conversation_sid, this.#participantNote(type, data.participant));
     }
     this.render();
+  }
+
+  /** "alice added carol", "You added carol", "carol joined", "bob left". */
+  #participantNote(type, participant) {
+    const who = (name) => (name === this.me ? 'You' : name);
+    const name = who(participant.identity ?? participant.address ?? 'Someone');
+    if (type === 'participant_removed') return `${name} left`;
+    return participant.added_by ? `${who(participant.added_by)} added ${name}` : `${name} joined`;
   }
 
   /** What the user is looking at is read: tell the server, so other devices and reloads agree. */

@@ -44,8 +44,17 @@ export function isGroup(conversation) {
 export function preview(conversation, me) {
   const message = conversation.last_message;
   if (!message) return 'No messages yet';
-  if (message.author === me) return `You: ${message.body ?? ''}`;
-  return isGroup(conversation) ? `${message.author}: ${message.body ?? ''}` : message.body ?? '';
+  const text = message.deleted ? DELETED_TEXT : message.body ?? '';
+  if (message.author === me) return `You: ${text}`;
+  return isGroup(conversation) ? `${message.author}: ${text}` : text;
+}
+
+/** What a deleted message shows instead of its body. */
+export const DELETED_TEXT = 'This message was deleted';
+
+/** A group can be renamed and grown; a 1:1 conversation ("dm:a:b") stays a pair. */
+export function canChangeMembers(conversation) {
+  return !(conversation.unique_name ?? '').startsWith('dm:');
 }
 
 /** Who is in it, for the conversation header: "You, bob, carol". */

@@ -75,23 +75,42 @@ export class ChatState {
 
   /**
    * A participant joined or left. Returns "unknown" (conversation not in the list), "left" (it
-   * was this user, who is no longer in it) or "applied".
+   * was this user, who is no longer in it), "unchanged" (already known) or "applied".
    */
   applyParticipant(type, conversationSid, participant) {
     const conversation = this.conversations.get(conversationSid);
     if (!conversation) return 'unknown';
     const name = participant?.identity ?? participant?.address;
     if (!name) return 'applied';
+    const present = conversation.participants.includes(name);
     if (type === 'participant_added') {
-      if (!conversation.participants.includes(name)) conversation.participants.push(name);
+      if (present) return 'unchanged';
+      conversation.participants.push(name);
       return 'applied';
     }
+    if (!present && name !== this.me) return 'unchanged';
     conversation.participants = conversation.participants.filter((p) => p !== name);
     if (name === this.me) {
       this.removeConversation(conversationSid);
       return 'left';
     }
     return 'applied';
+  }
+
+  /** A rename (conversation_updated). Returns false when the conversation is not in the list. */
+  applyConversationUpdate({ conversation_sid: sid, friendly_name: friendlyName, unique_name: uniqueName }) {
+    const conversation = this.conversations.get(sid);
+    if (!conversation) return false;
+    Object.assign(conversation, { friendly_name: friendlyName ?? null, unique_name: uniqueName ?? null });
+    return true;
+  }
+
+  /** A line such as "alice added carol" under the open conversation's newest message. */
+  addNote(conversationSid, text) {
+    const history = this.history;
+    if (history?.sid !== conversationSid) return;
+    const after = this.orderedMessages().at(-1)?.index ?? -1;
+    history.notes.push({ key: `n:${history.notes.length}`, text, after });
   }
 
   // --- messages ------------------------------------------------------------------------------
@@ -119,10 +138,25 @@ export class ChatState {
     return { known: Boolean(conversation), isNew: !seen };
   }
 
+  /**
+   * A message was edited (message_updated) or deleted (message_removed): change it where it is
+   * shown. A deleted message stays in place, marked deleted, until the history is reloaded.
+   */
+  replaceMessage(conversationSid, message, { deleted = false } = {}) {
+    const changed = deleted ? { ...message, deleted: true } : message;
+    const conversation = this.conversations.get(conversationSid);
+    if (conversation?.last_message?.sid === message.sid) conversation.last_message = changed;
+    if (this.history?.sid === conversationSid && this.history.messages.has(message.sid)) {
+      this.history.messages.set(message.sid, changed);
+    }
+  }
+
   /** Open a conversation (or none): its history starts empty and loading. */
   openConversation(sid) {
     this.openSid = sid;
-    this.history = sid ? { sid, messages: new Map(), hasMore: false, status: 'loading', loadingOlder: false } : null;
+    this.history = sid
+      ? { sid, messages: new Map(), notes: [], hasMore: false, status: 'loading', loadingOlder: false }
+      : null;
     this.markRead(sid);
   }
 

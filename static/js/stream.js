@@ -2,7 +2,15 @@
 // start from the page's render-time cursor, apply each event once, spot gaps by id, and on any
 // break reopen with the last good id so the server replays what was missed (or says "resync").
 
-const DATA_EVENTS = ['message_added', 'conversation_added', 'participant_added', 'participant_removed'];
+const DATA_EVENTS = [
+  'message_added',
+  'message_updated',
+  'message_removed',
+  'conversation_added',
+  'conversation_updated',
+  'participant_added',
+  'participant_removed',
+];
 const MAX_RETRY_DELAY_MS = 15000;
 const GAP_RETRY_DELAY_MS = 2000; // when gaps repeat, don't hammer the server
 

@@ -7,7 +7,13 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.servers import RedisServer
-from webapp.events.broker import Broker, Subscription
+from webapp.events.broker import (
+    Broker,
+    BrokerBusy,
+    BrokerUnavailable,
+    Subscription,
+    SubscriptionRegistry,
+)
 from webapp.events.memory_broker import MemoryBroker
 from webapp.events.redis_broker import RedisBroker, connect
 from webapp.events.types import Delivery, Event
@@ -129,3 +135,76 @@ def test_closing_a_users_streams_wakes_them(broker: Broker) -> None:
     broker.close_user_streams("judy")
     assert sub.get(timeout=5) is None
     assert sub.closed
+
+
+def test_a_webhook_key_publishes_once(broker: Broker) -> None:
+    sub = broker.subscribe("kate")
+    assert broker.publish(Event("message_added", {"n": 1}), ["kate"], once="k1")
+    assert not broker.publish(Event("message_added", {"n": 1}), ["kate"], once="k1")
+    assert broker.publish(Event("message_added", {"n": 2}), ["kate"], once="k2")
+    assert [_next(sub).event.data["n"] for _ in range(2)] == [1, 2]
+    assert sub.get(timeout=0.2) is None
+
+
+def test_everything_queued_is_taken_at_once_in_order(broker: Broker) -> None:
+    sub = broker.subscribe("liam")
+    start = broker.cursor("liam")
+    for n in range(5):
+        broker.publish(Event("message_added", {"n": n}), ["liam"])
+    got: list[Delivery] = []
+    while len(got) < 5:
+        items = sub.get_all(timeout=5)
+        assert items and all(isinstance(i, Delivery) for i in items)
+        got += [i for i in items if isinstance(i, Delivery)]
+    assert [d.id.seq for d in got] == [start.seq + n for n in range(1, 6)]
+    assert [d.event.data["n"] for d in got] == [0, 1, 2, 3, 4]
+    framed = got[0].framed()
+    assert framed == f'id: {got[0].id}\nevent: message_added\ndata: {{"n":0}}\n\n'
+    assert sub.get_all(timeout=0.1) == []
+
+
+def test_identities_with_spaces_and_prefixes_get_only_their_own(broker: Broker) -> None:
+    names = ["mo", "mo x", "mo x y"]
+    subs = {name: broker.subscribe(name) for name in names}
+    crowd = [f"user{n}" for n in range(100)]  # a large group, few of them local
+    broker.publish(Event("message_added", {"to": "all"}), [*names, *crowd])
+    broker.publish(Event("message_added", {"to": "mo x"}), ["mo x"])
+    for sub in subs.values():
+        assert _next(sub).event.data == {"to": "all"}
+    assert _next(subs["mo x"]).event.data == {"to": "mo x"}
+    assert subs["mo"].get(timeout=0.2) is None and subs["mo x y"].get(timeout=0.01) is None
+
+
+def test_subscriptions_come_and_go_without_disturbing_lookups() -> None:
+    registry = SubscriptionRegistry()
+    a1, a2, b = Subscription("a"), Subscription("a"), Subscription("b")
+    for sub in (a1, a2, b, a1):
+        registry.add(sub)
+    assert len(registry) == 3 and registry.of("a") == {a1, a2}
+    seen = registry.of("a")
+    registry.remove(a1)
+    assert seen == {a1, a2}  # a snapshot: a dispatch in progress is not disturbed
+    assert registry.of("a") == {a2} and len(registry) == 2
+    registry.remove(a2)
+    registry.remove(a2)
+    assert registry.of("a") == frozenset() and registry.identities() == ["b"]
+
+
+def test_a_busy_pool_is_not_reported_as_redis_down(redis_server: RedisServer) -> None:
+    client = connect(redis_server.url, max_connections=1)
+    client.connection_pool.timeout = 0.1  # type: ignore[attr-defined]
+    broker = RedisBroker(client, redis_server.url)
+    held = client.connection_pool.get_connection()
+    try:
+        with pytest.raises(BrokerBusy):
+            broker.publish(Event("message_added", {}), ["nina"])
+    finally:
+        client.connection_pool.release(held)
+        broker.close()
+    down = RedisBroker(connect("redis://127.0.0.1:1/0"), "redis://127.0.0.1:1/0")
+    try:
+        with pytest.raises(BrokerUnavailable) as raised:
+            down.publish(Event("message_added", {}), ["nina"])
+        assert not isinstance(raised.value, BrokerBusy)
+    finally:
+        down.close()

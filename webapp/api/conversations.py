@@ -17,6 +17,7 @@ from webapp.services import Services, get_services
 from webapp.twilio_gateway import (
     ConversationRecord,
     GatewayError,
+    MessageRecord,
     ParticipantRecord,
     is_conversation_sid,
 )
@@ -25,9 +26,11 @@ MAX_GROUP_SIZE = 50
 MAX_FRIENDLY_NAME = 256
 MAX_CLIENT_ID = 64
 PAGE_LIMIT = 100
+#: How many of the newest messages a send looks through for an earlier try with its client_id.
+RETRY_WINDOW = 50
 
 
-def _gateway_error(exc: GatewayError) -> ApiError:
+def gateway_error(exc: GatewayError) -> ApiError:
     if exc.status == 404:
         return ApiError(404, "not_found", "Conversation not found.")
     if exc.status >= 500:
@@ -41,25 +44,25 @@ def _dm_unique_name(a: str, b: str) -> str:
     return f"dm:{first}:{second}"
 
 
-def _require_member(services: Services, sid: str) -> list[ParticipantRecord]:
+def require_member(services: Services, sid: str) -> list[ParticipantRecord]:
     """The conversation's participants; 404 (never 403) for anyone who is not one of them."""
     if not is_conversation_sid(sid):
         raise ApiError(404, "not_found", "Conversation not found.")
     try:
         participants = services.membership.participants(sid)
     except GatewayError as exc:
-        raise _gateway_error(exc) from exc
+        raise gateway_error(exc) from exc
     if current_user.identity not in identities(participants):
         raise ApiError(404, "not_found", "Conversation not found.")
     return participants
 
 
-def _own(participants: list[ParticipantRecord]) -> ParticipantRecord:
+def own_participant(participants: list[ParticipantRecord]) -> ParticipantRecord:
     """The current user's participant record (callers have checked membership)."""
     return next(p for p in participants if p.identity == current_user.identity)
 
 
-def _conversation_view(services: Services, conversation: ConversationRecord) -> dict[str, Any]:
+def conversation_view(services: Services, conversation: ConversationRecord) -> dict[str, Any]:
     gateway = services.gateway
     participants = gateway.participants(conversation.sid)
     last = gateway.latest_message(conversation.sid)
@@ -75,11 +78,11 @@ def list_conversations() -> Response:
     services = get_services()
     try:
         views = [
-            _conversation_view(services, c)
+            conversation_view(services, c)
             for c in services.gateway.conversations_of(current_user.identity)
         ]
     except GatewayError as exc:
-        raise _gateway_error(exc) from exc
+        raise gateway_error(exc) from exc
     views.sort(key=lambda view: view["last_activity"], reverse=True)
     return jsonify({"conversations": views})
 
@@ -113,12 +116,12 @@ def create_conversation() -> tuple[Response, int]:
         )
         present = {p.identity for p in services.gateway.participants(conversation.sid)}
         missing = [i for i in [me, *others] if i not in present]
-        services.gateway.add_chat_participants(conversation.sid, missing)
+        services.gateway.add_chat_participants(conversation.sid, missing, added_by=me)
         if missing:
             services.membership.forget(conversation.sid)
-        view = _conversation_view(services, conversation)
+        view = conversation_view(services, conversation)
     except GatewayError as exc:
-        raise _gateway_error(exc) from exc
+        raise gateway_error(exc) from exc
     return jsonify({"conversation": view}), 201 if created else 200
 
 
@@ -126,11 +129,11 @@ def create_conversation() -> tuple[Response, int]:
 @login_required
 def get_conversation(sid: str) -> Response:
     services = get_services()
-    _require_member(services, sid)
+    require_member(services, sid)
     try:
-        view = _conversation_view(services, services.gateway.fetch_conversation(sid))
+        view = conversation_view(services, services.gateway.fetch_conversation(sid))
     except GatewayError as exc:
-        raise _gateway_error(exc) from exc
+        raise gateway_error(exc) from exc
     return jsonify({"conversation": view})
 
 
@@ -138,13 +141,13 @@ def get_conversation(sid: str) -> Response:
 @login_required
 def list_messages(sid: str) -> Response:
     services = get_services()
-    _require_member(services, sid)
+    require_member(services, sid)
     limit = int_arg("limit", 50, low=1, high=PAGE_LIMIT) or 50
     before = int_arg("before", None, low=0, high=2**31)
     try:
         page, has_more = services.gateway.message_page(sid, limit=limit, before=before)
     except GatewayError as exc:
-        raise _gateway_error(exc) from exc
+        raise gateway_error(exc) from exc
     return jsonify({"messages": [message_json(m) for m in page], "has_more": has_more})
 
 
@@ -152,7 +155,7 @@ def list_messages(sid: str) -> Response:
 @login_required
 def send_message(sid: str) -> tuple[Response, int]:
     services = get_services()
-    participants = _require_member(services, sid)
+    participants = require_member(services, sid)
     body = json_body({"body", "client_id"})
     text = string_field(body, "body", max_length=services.config.MAX_MESSAGE_BODY) or ""
     if not text.strip():
@@ -160,12 +163,29 @@ def send_message(sid: str) -> tuple[Response, int]:
     client_id = string_field(body, "client_id", max_length=MAX_CLIENT_ID, required=False)
     attributes = {"client_id": client_id} if client_id else {}
     try:
+        earlier = _already_sent(services, sid, client_id) if client_id else None
+        if earlier is not None:
+            return jsonify({"message": message_json(earlier)}), 200
         message = services.gateway.send_message(sid, current_user.identity, text, attributes)
         # One's own message is read: it must not count as unread on one's other devices.
-        services.gateway.mark_read(sid, _own(participants).sid, message.index)
+        services.gateway.mark_read(sid, own_participant(participants).sid, message.index)
     except GatewayError as exc:
-        raise _gateway_error(exc) from exc
+        raise gateway_error(exc) from exc
     return jsonify({"message": message_json(message)}), 201
+
+
+def _already_sent(services: Services, sid: str, client_id: str) -> MessageRecord | None:
+    """The user's message in this conversation that already carries ``client_id``, if any.
+
+    A retry comes seconds after the first try, so the newest page of messages is where it
+    would be. Limits: a retry made after more than ``RETRY_WINDOW`` newer messages, or two
+    tries racing each other (both checked before either was stored), can still duplicate.
+    """
+    for message in services.gateway.recent_messages(sid, RETRY_WINDOW):
+        mine = message.author == current_user.identity
+        if mine and message.attributes.get("client_id") == client_id:
+            return message
+    return None
 
 
 @bp.post("/conversations/<sid>/read")
@@ -173,13 +193,13 @@ def send_message(sid: str) -> tuple[Response, int]:
 def mark_read(sid: str) -> Response:
     """Move the user's read horizon (Twilio's ``LastReadMessageIndex``) forward."""
     services = get_services()
-    participants = _require_member(services, sid)
+    participants = require_member(services, sid)
     body = json_body({"index"})
     index = body.get("index")
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise ApiError(400, "invalid_field", "'index' must be a message index (0 or more).")
     try:
-        services.gateway.mark_read(sid, _own(participants).sid, index)
+        services.gateway.mark_read(sid, own_participant(participants).sid, index)
     except GatewayError as exc:
-        raise _gateway_error(exc) from exc
+        raise gateway_error(exc) from exc
     return jsonify({"conversation_sid": sid, "last_read_message_index": index})

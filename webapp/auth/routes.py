@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import math
+import secrets
+import time
+from collections.abc import Callable
+from functools import cache
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
+from flask_limiter import RequestLimit, RouteLimit
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.auth.forms import LoginForm, RegisterForm
 from webapp.events.broker import BrokerUnavailable
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 from webapp.models import User
 from webapp.services import get_services
 
@@ -18,6 +36,49 @@ bp = Blueprint("auth", __name__)
 
 #: One message for unknown user and wrong password: it does not tell which usernames exist.
 INVALID_LOGIN = "Invalid username or password."
+TOO_MANY_LOGINS = "Too many failed logins. Wait a minute, then try again."
+
+
+def _ip_key() -> str:
+    return "ip:" + get_remote_address()
+
+
+def _username_key() -> str:
+    """Per account, however the name is typed (the prefix keeps it apart from IP keys)."""
+    return "user:" + request.form.get("username", "").strip().lower()[:64]
+
+
+def _failed_login(response: Response) -> bool:
+    """Only wrong credentials count: people who log in, or mistype nothing, are never slowed."""
+    return response.status_code == 401
+
+
+def _too_many_logins(limit: RequestLimit) -> Response:
+    """The login page again, saying why, with 429 and ``Retry-After`` (not an error page)."""
+    page = render_template(
+        "auth/login.html", form=LoginForm(), error=TOO_MANY_LOGINS, demo_hint=_demo_hint()
+    )
+    retry_after = max(1, math.ceil(limit.reset_at - time.time()))
+    return Response(page, status=429, headers={"Retry-After": str(retry_after)})
+
+
+@cache
+def _decoy_hash() -> str:
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def _spend_a_password_check(password: str) -> None:
+    check_password_hash(_decoy_hash(), password)
+
+
+def _login_limit(setting: str, key_func: Callable[[], str]) -> RouteLimit:
+    return limiter.limit(
+        lambda: str(current_app.config[setting]),
+        key_func=key_func,
+        methods=["POST"],
+        deduct_when=_failed_login,
+        on_breach=_too_many_logins,
+    )
 
 
 def _safe_next(target: str | None) -> str:
@@ -35,6 +96,8 @@ def _demo_hint() -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@_login_limit("LOGIN_LIMIT_PER_IP", _ip_key)
+@_login_limit("LOGIN_LIMIT_PER_USERNAME", _username_key)
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("chat.index"))
@@ -42,7 +105,10 @@ def login() -> ResponseReturnValue:
     error = None
     if form.validate_on_submit():
         user = User.by_username(form.username.data or "")
-        if user is not None and user.check_password(form.password.data or ""):
+        password = form.password.data or ""
+        if user is None:
+            _spend_a_password_check(password)  # as slow as a wrong password: no timing leak
+        elif user.check_password(password):
             session.clear()  # a fresh session at login (no fixation)
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))

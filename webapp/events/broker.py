@@ -8,8 +8,8 @@ streams up, the log lets a reconnecting browser catch up exactly.
 
 from __future__ import annotations
 
-import queue
 import threading
+from collections import deque
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -22,30 +22,39 @@ LOG_MAX_EVENTS = 1000
 LOG_MAX_AGE = 24 * 3600
 #: A stream further behind than this is cut off; it comes back through replay.
 SUBSCRIPTION_QUEUE_SIZE = 1000
+#: How long a ``publish(..., once=key)`` key is remembered (Twilio retries within hours).
+ONCE_SECONDS = 24 * 3600
 
 
 class BrokerUnavailable(RuntimeError):
     """The broker cannot take the event now (Redis down): the webhook answers 503."""
 
 
+class BrokerBusy(BrokerUnavailable):
+    """Redis is up but every pooled connection stayed busy for the pool's whole timeout."""
+
+
 class CatchUp:
     """Put in a subscription's queue when live events may have been missed (broker reconnect)."""
 
 
-class _Wake:
-    """Put in a subscription's queue to wake its stream up, e.g. to end it."""
-
-
 CATCH_UP = CatchUp()
-_WAKE = _Wake()
 
 
 class Subscription:
-    """One open stream's inbox: a bounded queue the broker fills and the stream drains."""
+    """One open stream's inbox: a bounded queue the broker fills and the stream drains.
+
+    A ``deque`` plus one ``threading.Event`` (gevent's own Event once monkey-patched): far
+    lighter per stream than ``queue.Queue`` (three Conditions, a waiter lock per timed get).
+    The broker only appends and the stream only pops, so no lock is needed around the deque.
+    """
+
+    __slots__ = ("identity", "_items", "_ready", "_maxsize", "overflowed", "closed")
 
     def __init__(self, identity: str, maxsize: int = SUBSCRIPTION_QUEUE_SIZE) -> None:
         self.identity = identity
-        self._queue: queue.Queue[Delivery | CatchUp | _Wake] = queue.Queue(maxsize + 1)
+        self._items: deque[Delivery | CatchUp] = deque()
+        self._ready = threading.Event()
         self._maxsize = maxsize
         self.overflowed = False
         self.closed = False
@@ -54,28 +63,49 @@ class Subscription:
         """Called by the broker; never blocks. A full queue ends the stream (it will replay)."""
         if self.closed:
             return
-        if self._queue.qsize() >= self._maxsize:
+        if len(self._items) >= self._maxsize:
             self.overflowed = True
             self.close()
             return
-        self._queue.put_nowait(item)
+        self._items.append(item)
+        self._ready.set()
 
     def close(self) -> None:
         """End the stream reading this subscription, waking it if it is waiting."""
         if not self.closed:
             self.closed = True
-            try:
-                self._queue.put_nowait(_WAKE)
-            except queue.Full:
-                pass
+            self._ready.set()
+
+    def _wait(self, timeout: float) -> bool:
+        """True once an item is queued, False after ``timeout`` seconds or when closed."""
+        while not self.closed:
+            if self._items:
+                return True
+            self._ready.clear()
+            if self._items or self.closed:  # offered between the check and the clear
+                continue
+            if not self._ready.wait(timeout):
+                return bool(self._items) and not self.closed
+        return False
 
     def get(self, timeout: float) -> Delivery | CatchUp | None:
         """The next item, or ``None`` after ``timeout`` seconds or when closed."""
-        try:
-            item = self._queue.get(timeout=timeout)
-        except queue.Empty:
+        if not self._wait(timeout):
             return None
-        return None if isinstance(item, _Wake) else item
+        return self._items.popleft()
+
+    def get_all(self, timeout: float) -> list[Delivery | CatchUp]:
+        """Everything queued, waiting up to ``timeout`` seconds for the first item; ``[]``
+        after the timeout or when closed. The stream writes the lot in one chunk."""
+        if not self._wait(timeout):
+            return []
+        items: list[Delivery | CatchUp] = []
+        take, put = self._items.popleft, items.append
+        try:
+            while True:
+                put(take())
+        except IndexError:
+            return items
 
 
 @dataclass(frozen=True)
@@ -90,8 +120,12 @@ class Replay:
 class Broker(Protocol):
     """What the webhook and the stream need from a broker."""
 
-    def publish(self, event: Event, recipients: Collection[str]) -> None:
-        """Log ``event`` for each recipient and wake their streams. May raise BrokerUnavailable."""
+    def publish(self, event: Event, recipients: Collection[str], once: str | None = None) -> bool:
+        """Log ``event`` for each recipient and wake their streams. May raise BrokerUnavailable.
+
+        With ``once`` (a webhook's de-duplication key), the event is published only if that key
+        was not seen in the last :data:`ONCE_SECONDS`, atomically with the publish (so a failed
+        publish leaves nothing to release). False when it was a duplicate."""
 
     def subscribe(self, identity: str) -> Subscription:
         """Start receiving ``identity``'s live events (before reading the log: no gap)."""
@@ -111,32 +145,50 @@ class Broker(Protocol):
 
 
 class SubscriptionRegistry:
-    """Open subscriptions of this process, by identity; shared by both brokers."""
+    """Open subscriptions of this process, by identity; shared by both brokers.
+
+    Read on every delivery, written only when a stream opens or closes: each identity maps to
+    an immutable ``frozenset`` that writers replace (under the lock) and readers take without
+    locking (one dict lookup, no copy).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_identity: dict[str, set[Subscription]] = {}
+        self._by_identity: dict[str, frozenset[Subscription]] = {}
+        self._count = 0
 
     def add(self, subscription: Subscription) -> None:
         with self._lock:
-            self._by_identity.setdefault(subscription.identity, set()).add(subscription)
+            subs = self._by_identity.get(subscription.identity, frozenset())
+            if subscription not in subs:
+                self._by_identity[subscription.identity] = subs | {subscription}
+                self._count += 1
 
     def remove(self, subscription: Subscription) -> None:
         with self._lock:
             subs = self._by_identity.get(subscription.identity)
-            if subs is not None:
-                subs.discard(subscription)
-                if not subs:
+            if subs is not None and subscription in subs:
+                self._count -= 1
+                if len(subs) == 1:
                     del self._by_identity[subscription.identity]
+                else:
+                    self._by_identity[subscription.identity] = subs - {subscription}
 
-    def of(self, identity: str) -> list[Subscription]:
+    def of(self, identity: str) -> frozenset[Subscription]:
+        """``identity``'s open subscriptions (an immutable snapshot; no lock, no copy)."""
+        return self._by_identity.get(identity, _NONE)
+
+    def identities(self) -> list[str]:
+        """Identities with an open subscription here (a snapshot)."""
         with self._lock:
-            return list(self._by_identity.get(identity, ()))
+            return list(self._by_identity)
 
     def all(self) -> list[Subscription]:
         with self._lock:
             return [sub for subs in self._by_identity.values() for sub in subs]
 
     def __len__(self) -> int:
-        with self._lock:
-            return sum(len(subs) for subs in self._by_identity.values())
+        return self._count
+
+
+_NONE: frozenset[Subscription] = frozenset()

@@ -75,6 +75,10 @@ class RedisMembershipCache:
         self._fetch = fetch
         self._redis = client
         self._ttl = ttl
+        # The last list decoded per conversation, with the exact bytes it came from: Redis
+        # stays the only source of truth (every lookup still reads it), but an unchanged
+        # entry (the usual case) is not decoded again (a 1,000-member group is 1,000 records).
+        self._decoded: dict[str, tuple[bytes, list[ParticipantRecord]]] = {}
 
     @staticmethod
     def _key(conversation_sid: str) -> str:
@@ -86,7 +90,15 @@ class RedisMembershipCache:
         except redis.RedisError:
             cached = None
         if cached:
-            return [ParticipantRecord(**row) for row in json.loads(cached)]
+            raw = cached if isinstance(cached, bytes) else str(cached).encode()
+            seen = self._decoded.get(conversation_sid)
+            if seen is not None and seen[0] == raw:
+                return list(seen[1])
+            decoded = [ParticipantRecord(**row) for row in json.loads(raw)]
+            if len(self._decoded) >= 10_000:
+                self._decoded.clear()
+            self._decoded[conversation_sid] = (raw, decoded)
+            return list(decoded)
         fresh = _strip(self._fetch(conversation_sid))
         try:
             payload = json.dumps([asdict(p) for p in fresh])

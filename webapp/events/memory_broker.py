@@ -15,11 +15,12 @@ from collections.abc import Collection, Iterator
 from webapp.events.broker import (
     LOG_MAX_AGE,
     LOG_MAX_EVENTS,
+    ONCE_SECONDS,
     Replay,
     Subscription,
     SubscriptionRegistry,
 )
-from webapp.events.types import Delivery, Event, EventId
+from webapp.events.types import Delivery, Event, EventId, frame_body
 
 
 class _UserLog:
@@ -36,6 +37,7 @@ class MemoryBroker:
         self._lock = threading.Lock()
         self._logs: dict[str, _UserLog] = {}
         self._max_age = max_age
+        self._once: dict[str, float] = {}
         self.subscriptions = SubscriptionRegistry()
 
     def _log(self, identity: str) -> _UserLog:
@@ -44,21 +46,29 @@ class MemoryBroker:
             log = self._logs[identity] = _UserLog()
         return log
 
-    def publish(self, event: Event, recipients: Collection[str]) -> None:
+    def publish(self, event: Event, recipients: Collection[str], once: str | None = None) -> bool:
         text = event.to_json()
+        body = frame_body(text)
         now = time.monotonic()
         with self._lock:
+            if once is not None:
+                if self._once.get(once, 0.0) > now:
+                    return False
+                if len(self._once) > 100_000:
+                    self._once = {k: t for k, t in self._once.items() if t > now}
+                self._once[once] = now + ONCE_SECONDS
             deliveries = []
             for identity in set(recipients):
                 log = self._log(identity)
                 log.seq += 1
-                delivery = Delivery(EventId(log.epoch, log.seq), text)
+                delivery = Delivery(EventId(log.epoch, log.seq), text, body)
                 log.entries.append((now, delivery))
                 deliveries.append((identity, delivery))
             # Offer inside the lock so every stream sees a user's events in seq order.
             for identity, delivery in deliveries:
                 for sub in self.subscriptions.of(identity):
                     sub.offer(delivery)
+        return True
 
     def subscribe(self, identity: str) -> Subscription:
         sub = Subscription(identity)

@@ -23,24 +23,35 @@ from webapp.events.broker import (
     CATCH_UP,
     LOG_MAX_AGE,
     LOG_MAX_EVENTS,
+    ONCE_SECONDS,
+    BrokerBusy,
     BrokerUnavailable,
     Replay,
     Subscription,
     SubscriptionRegistry,
 )
-from webapp.events.types import Delivery, Event, EventId
+from webapp.events.types import Delivery, Event, EventId, frame_body
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "parley:events"
 REPLAY_PAGE = 200
 
-# KEYS: meta_1, log_1, meta_2, log_2, ...  ARGV: event, fresh epoch, maxlen, ttl, now_ms,
-# channel, identity_1, identity_2, ...
+# ARGV: event, fresh epoch, maxlen, ttl, now_ms, channel, once key ('' for none), once ttl,
+# identity_1, identity_2, ...  Key names are derived here from the identities (half the
+# arguments to pack; a standalone or managed Redis, not Cluster, is what Parley runs on).
+# The wake-up message is flat text, not JSON: "e", the event, then "<identity> <id>" per line.
 _PUBLISH = """
-local ids = {}
-for i = 1, #KEYS / 2 do
-  local meta, log = KEYS[2 * i - 1], KEYS[2 * i]
+if ARGV[7] ~= '' then
+  if not redis.call('SET', ARGV[7], '1', 'NX', 'EX', ARGV[8]) then
+    return 0
+  end
+end
+local lines = {'e', ARGV[1]}
+for i = 9, #ARGV do
+  local who = ARGV[i]
+  local meta = 'parley:u:{' .. who .. '}:meta'
+  local log = 'parley:u:{' .. who .. '}:log'
   local epoch = redis.call('HGET', meta, 'epoch')
   if not epoch then
     epoch = ARGV[2]
@@ -51,11 +62,16 @@ for i = 1, #KEYS / 2 do
   redis.call('XADD', log, 'MAXLEN', ARGV[3], seq .. '-1', 't', ARGV[5], 'e', ARGV[1])
   redis.call('EXPIRE', meta, ARGV[4])
   redis.call('EXPIRE', log, ARGV[4])
-  ids[ARGV[6 + i]] = epoch .. '-' .. seq
+  lines[#lines + 1] = who .. ' ' .. epoch .. '-' .. seq
 end
-redis.call('PUBLISH', ARGV[6], cjson.encode({ids = ids, event = ARGV[1]}))
+redis.call('PUBLISH', ARGV[6], table.concat(lines, '\\n'))
 return 1
 """
+
+#: Recipients dispatched between two cooperative yields, across messages: webhooks keep being
+#: served during a large fan-out, and under a backlog each stream wakes to several events
+#: (one write) instead of one write per event.
+DISPATCH_SLICE = 256
 
 # KEYS: meta. ARGV: fresh epoch, ttl. Returns {epoch, seq}, creating the log's identity if new.
 _CURSOR = """
@@ -102,6 +118,7 @@ class RedisBroker:
         self._publish = self._redis.register_script(_PUBLISH)
         self._cursor = self._redis.register_script(_CURSOR)
         self.subscriptions = SubscriptionRegistry()
+        self._dispatched = 0  # recipients since the dispatcher last yielded
         self._stopped = threading.Event()
         self._connected = threading.Event()
         self._listener = threading.Thread(target=self._listen, name="parley-redis", daemon=True)
@@ -109,11 +126,13 @@ class RedisBroker:
 
     # Publishing --------------------------------------------------------------------------
 
-    def publish(self, event: Event, recipients: Collection[str]) -> None:
-        identities = sorted(set(recipients))
-        if not identities:
-            return
-        keys = [key for i in identities for key in (_meta_key(i), _log_key(i))]
+    def publish(self, event: Event, recipients: Collection[str], once: str | None = None) -> bool:
+        identities = set(recipients)
+        if "\n" in "".join(identities):
+            log.warning("identities with a newline cannot be delivered; dropped")
+            identities = {i for i in identities if "\n" not in i}
+        if not identities and once is None:
+            return True
         args: list[Any] = [
             event.to_json(),
             _fresh_epoch(),
@@ -121,18 +140,20 @@ class RedisBroker:
             self._max_age,
             int(time.time() * 1000),
             CHANNEL,
+            _once_key(once) if once is not None else "",
+            ONCE_SECONDS,
             *identities,
         ]
         try:
-            self._publish(keys=keys, args=args)
+            return bool(self._publish(keys=[], args=args))
         except redis.RedisError as exc:
-            raise BrokerUnavailable(f"Redis is unavailable: {exc.__class__.__name__}") from exc
+            raise _unavailable(exc) from exc
 
     def close_user_streams(self, identity: str) -> None:
         try:
-            self._redis.publish(CHANNEL, json.dumps({"close": identity}))
+            self._redis.publish(CHANNEL, f"c\n{identity}")
         except redis.RedisError as exc:
-            raise BrokerUnavailable("Redis is unavailable") from exc
+            raise _unavailable(exc) from exc
 
     # Subscribing -------------------------------------------------------------------------
 
@@ -183,8 +204,62 @@ class RedisBroker:
                         pass
 
     def _dispatch(self, data: bytes) -> None:
+        text = data.decode() if isinstance(data, bytes) else str(data)
+        kind, _, rest = text.partition("\n")
+        if kind == "c":
+            for sub in self.subscriptions.of(rest):
+                sub.close()
+            return
+        if kind != "e":
+            self._dispatch_json(text)
+            return
+        event_json, _, lines = rest.partition("\n")
+        if not lines or not len(self.subscriptions):
+            return
+        body = frame_body(event_json)
+        if len(self.subscriptions) * 16 < lines.count("\n") + 1:
+            # Few local streams, a large fan-out: look each local identity up in the text.
+            local = self.subscriptions.identities()
+            self._dispatch_local(local, event_json, body, "\n" + lines + "\n")
+            return
+        of = self.subscriptions.of
+        for line in lines.split("\n"):
+            identity, _, raw_id = line.rpartition(" ")
+            subs = of(identity)
+            if subs:
+                self._offer(subs, raw_id, event_json, body)
+            self._pace()
+
+    def _dispatch_local(self, local: list[str], event_json: str, body: str, text: str) -> None:
+        for identity in local:
+            needle = f"\n{identity} "
+            at = text.find(needle)
+            while at >= 0:
+                start = at + len(needle)
+                raw_id = text[start : text.index("\n", start)]
+                if " " not in raw_id:  # else a longer identity that starts with this one
+                    self._offer(self.subscriptions.of(identity), raw_id, event_json, body)
+                    break
+                at = text.find(needle, start)
+            self._pace()
+
+    def _pace(self) -> None:
+        self._dispatched += 1
+        if self._dispatched >= DISPATCH_SLICE:
+            self._dispatched = 0
+            time.sleep(0)  # gevent.sleep(0) once patched: let webhooks and streams run
+
+    @staticmethod
+    def _offer(subs: Collection[Subscription], raw_id: str, event_json: str, body: str) -> None:
+        epoch, _, seq = raw_id.rpartition("-")
+        delivery = Delivery(EventId(epoch, int(seq)), event_json, body, raw_id)
+        for sub in subs:
+            sub.offer(delivery)
+
+    def _dispatch_json(self, text: str) -> None:
+        """The JSON wake-up messages of earlier versions (a rolling deploy shares Redis)."""
         try:
-            message = json.loads(data)
+            message = json.loads(text)
         except ValueError:
             log.warning("ignored a malformed pub/sub message")
             return
@@ -197,9 +272,8 @@ class RedisBroker:
             subs = self.subscriptions.of(identity)
             event_id = EventId.parse(raw_id)
             if subs and event_id is not None:
-                delivery = Delivery(event_id, event_json)
                 for sub in subs:
-                    sub.offer(delivery)
+                    sub.offer(Delivery(event_id, event_json))
 
     # Replay ------------------------------------------------------------------------------
 
@@ -209,7 +283,7 @@ class RedisBroker:
                 keys=[_meta_key(identity)], args=[_fresh_epoch(), self._max_age]
             )
         except redis.RedisError as exc:
-            raise BrokerUnavailable("Redis is unavailable") from exc
+            raise _unavailable(exc) from exc
         return EventId(epoch.decode(), int(seq))
 
     def replay(self, identity: str, after: EventId | None) -> Replay:
@@ -221,7 +295,7 @@ class RedisBroker:
         try:
             first: Any = self._redis.xrange(_log_key(identity), f"{after.seq + 1}-1", "+", count=1)
         except redis.RedisError as exc:
-            raise BrokerUnavailable("Redis is unavailable") from exc
+            raise _unavailable(exc) from exc
         horizon = (time.time() - self._max_age) * 1000
         if not first or _seq(first[0][0]) != after.seq + 1 or float(first[0][1][b"t"]) < horizon:
             return Replay(resync=True, cursor=current, events=iter(()))
@@ -264,11 +338,25 @@ class RedisBroker:
 
 
 def connect(url: str, max_connections: int = 2) -> redis.Redis:
-    """The process's command client: a small blocking pool, so connections stay bounded."""
+    """The process's command client: a small blocking pool, so connections stay bounded
+    (2 pooled + the pub/sub one = 3 per worker). A webhook makes at most two short round trips
+    (membership, publish), so waiting 5 s for one means the worker is overloaded, which
+    :class:`BrokerBusy` reports as such, not as Redis being down."""
     pool = redis.BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=5, socket_timeout=5
     )
     return redis.Redis(connection_pool=pool)
+
+
+def _once_key(once: str) -> str:
+    return f"parley:webhook:{once}"
+
+
+def _unavailable(exc: redis.RedisError) -> BrokerUnavailable:
+    """The error a webhook or stream sees: a pool wait that timed out is not an outage."""
+    if isinstance(exc, redis.ConnectionError) and "No connection available" in str(exc):
+        return BrokerBusy("every Redis connection of this worker stayed busy (overloaded)")
+    return BrokerUnavailable(f"Redis is unavailable: {exc.__class__.__name__}")
 
 
 def _seq(raw_id: Any) -> int:

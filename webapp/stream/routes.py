@@ -14,13 +14,15 @@ from webapp.events.redis_broker import ReplayBroken
 from webapp.events.types import Delivery, EventId
 from webapp.ops.metrics import metrics
 from webapp.services import get_services
-from webapp.stream.sse import comment, control, frame_delivery, retry
+from webapp.stream.sse import comment, control, retry
 
 log = logging.getLogger(__name__)
 bp = Blueprint("stream", __name__)
 
 #: Seconds between heartbeat comments: well inside Heroku's 55 s idle cut-off.
 HEARTBEAT_SECONDS = 15.0
+#: Replayed events written per chunk.
+REPLAY_CHUNK = 200
 
 
 @bp.get("/stream")
@@ -48,7 +50,11 @@ def stream() -> Response:
 def _events(
     broker: Broker, subscription: Subscription, cursor: EventId | None, replay: Replay
 ) -> Iterator[str]:
-    """Replay what was missed, then live events, dropping any the replay already sent."""
+    """Replay what was missed, then live events, dropping any the replay already sent.
+
+    Everything queued when the stream wakes up is written as one chunk (one ``send``), so
+    under load the batches grow by themselves instead of the writes per event.
+    """
     identity = subscription.identity
     metrics.stream_opened()
     try:
@@ -59,31 +65,36 @@ def _events(
         else:
             last = cursor
             yield control("resumed", {"cursor": str(cursor)})
-            for delivery in replay.events:
-                yield _deliver(delivery)
-                last = delivery.id
+            for chunk, replayed_to in _batches(replay.events, cursor):
+                yield chunk
+                last = replayed_to
         while not subscription.closed:
-            item = subscription.get(timeout=HEARTBEAT_SECONDS)
-            if item is None:
+            items = subscription.get_all(timeout=HEARTBEAT_SECONDS)
+            if not items:
                 if not subscription.closed:
                     yield comment("heartbeat")
-            elif isinstance(item, CatchUp):
-                caught_up = broker.replay(identity, last)
-                if caught_up.resync:
-                    last = caught_up.cursor
-                    yield control("resync", {"cursor": str(last)}, last)
-                    continue
-                for delivery in caught_up.events:
-                    if delivery.id.seq > last.seq:
-                        yield _deliver(delivery)
-                        last = delivery.id
-            elif item.id.epoch != last.epoch:
-                # The user's log was lost and restarted: the page must reload over REST.
-                last = item.id
-                yield control("resync", {"cursor": str(last)}, last)
-            elif item.id.seq > last.seq:
-                yield _deliver(item)
-                last = item.id
+                continue
+            out: list[str] = []
+            for item in items:
+                if isinstance(item, CatchUp):
+                    caught_up = broker.replay(identity, last)
+                    if caught_up.resync:
+                        last = caught_up.cursor
+                        out.append(control("resync", {"cursor": str(last)}, last))
+                        continue
+                    for delivery in caught_up.events:
+                        if delivery.id.seq > last.seq:
+                            out.append(_deliver(delivery))
+                            last = delivery.id
+                elif item.id.epoch != last.epoch:
+                    # The user's log was lost and restarted: the page must reload over REST.
+                    last = item.id
+                    out.append(control("resync", {"cursor": str(last)}, last))
+                elif item.id.seq > last.seq:
+                    out.append(_deliver(item))
+                    last = item.id
+            if out:
+                yield "".join(out)
         # Ended by logout, shutdown or falling behind: the browser reconnects and replays.
         yield retry() + comment("closed")
     except (ReplayBroken, BrokerUnavailable):
@@ -96,6 +107,19 @@ def _events(
         log.info("stream closed: %s", identity)
 
 
+def _batches(deliveries: Iterator[Delivery], last: EventId) -> Iterator[tuple[str, EventId]]:
+    """Replayed deliveries framed and joined a page at a time, with the last id of each."""
+    out: list[str] = []
+    for delivery in deliveries:
+        out.append(_deliver(delivery))
+        last = delivery.id
+        if len(out) >= REPLAY_CHUNK:
+            yield "".join(out), last
+            out = []
+    if out:
+        yield "".join(out), last
+
+
 def _deliver(delivery: Delivery) -> str:
     metrics.event_delivered()
-    return frame_delivery(delivery)
+    return delivery.framed()

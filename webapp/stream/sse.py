@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from webapp.events.types import Delivery, Event, EventId
+from webapp.events.types import Delivery, EventId
 
 #: Milliseconds a browser waits before reconnecting.
 RETRY_MS = 2000
@@ -18,9 +18,8 @@ def frame(event: str, data: str, event_id: EventId | None = None) -> str:
 
 
 def frame_delivery(delivery: Delivery) -> str:
-    """A broker delivery; the event text was serialised once, only the id line is per user."""
-    event_type, data = Event.split_json(delivery.event_json)
-    return frame(event_type, data, delivery.id)
+    """A broker delivery; the event is framed once per process, only the id line is per user."""
+    return delivery.framed()
 
 
 def control(event: str, payload: dict[str, Any], event_id: EventId | None = None) -> str:

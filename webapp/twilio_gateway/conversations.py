@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,6 +84,7 @@ class ParticipantRecord:
     identity: str | None
     address: str | None
     last_read_message_index: int | None
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ def _participant(obj: Any) -> ParticipantRecord:
         identity=obj.identity,
         address=binding.get("address"),
         last_read_message_index=obj.last_read_message_index,
+        attributes=_attributes(obj.attributes),
     )
 
 
@@ -175,6 +177,15 @@ class ConversationsGateway:
         except TwilioException as exc:
             raise GatewayError.from_twilio(exc) from exc
 
+    def rename_conversation(self, sid: str, friendly_name: str) -> ConversationRecord:
+        try:
+            updated = self.service.conversations(sid).update(
+                friendly_name=friendly_name, x_twilio_webhook_enabled=WEBHOOK_ENABLED
+            )
+        except TwilioException as exc:
+            raise GatewayError.from_twilio(exc) from exc
+        return _conversation(updated)
+
     def conversations_of(self, identity: str) -> list[ConversationRecord]:
         """Every conversation ``identity`` takes part in (Twilio's participant-conversations)."""
         try:
@@ -202,17 +213,31 @@ class ConversationsGateway:
             raise GatewayError.from_twilio(exc) from exc
         return [_participant(row) for row in rows]
 
-    def add_chat_participants(self, conversation_sid: str, identities: Iterable[str]) -> None:
-        """Add chat users; one already there is not an error (two tabs may race)."""
+    def add_chat_participants(
+        self, conversation_sid: str, identities: Iterable[str], added_by: str | None = None
+    ) -> None:
+        """Add chat users; one already there is not an error (two tabs may race).
+
+        ``added_by`` is kept in the participant's attributes, for "alice added carol".
+        """
         participants = self.service.conversations(conversation_sid).participants
+        attributes = json.dumps({"added_by": added_by} if added_by else {})
         for identity in identities:
             try:
-                participants.create(identity=identity, x_twilio_webhook_enabled=WEBHOOK_ENABLED)
+                participants.create(
+                    identity=identity,
+                    attributes=attributes,
+                    x_twilio_webhook_enabled=WEBHOOK_ENABLED,
+                )
             except TwilioRestException as exc:
                 if exc.code != PARTICIPANT_EXISTS:
                     raise GatewayError.from_twilio(exc) from exc
             except TwilioException as exc:
                 raise GatewayError.from_twilio(exc) from exc
+
+    def remove_participant(self, conversation_sid: str, participant_sid: str) -> None:
+        """Remove a participant so that ``onParticipantRemoved`` fires (see :meth:`_delete`)."""
+        self._delete(f"Conversations/{conversation_sid}/Participants/{participant_sid}")
 
     # Messages ----------------------------------------------------------------------------
 
@@ -229,6 +254,36 @@ class ConversationsGateway:
         except TwilioException as exc:
             raise GatewayError.from_twilio(exc) from exc
         return _message(created)
+
+    def update_message(
+        self, conversation_sid: str, message_sid: str, body: str, attributes: dict[str, Any]
+    ) -> MessageRecord:
+        try:
+            updated = (
+                self.service.conversations(conversation_sid)
+                .messages(message_sid)
+                .update(
+                    body=body,
+                    attributes=json.dumps(attributes),
+                    x_twilio_webhook_enabled=WEBHOOK_ENABLED,
+                )
+            )
+        except TwilioException as exc:
+            raise GatewayError.from_twilio(exc) from exc
+        return _message(updated)
+
+    def delete_message(self, conversation_sid: str, message_sid: str) -> None:
+        """Delete a message so that ``onMessageRemoved`` fires (see :meth:`_delete`)."""
+        self._delete(f"Conversations/{conversation_sid}/Messages/{message_sid}")
+
+    def recent_messages(self, conversation_sid: str, count: int = 50) -> list[MessageRecord]:
+        """The newest ``count`` messages (one page, newest first)."""
+        messages = self.service.conversations(conversation_sid).messages
+        try:
+            rows = messages.list(order="desc", limit=count, page_size=count)
+        except TwilioException as exc:
+            raise GatewayError.from_twilio(exc) from exc
+        return [_message(row) for row in rows]
 
     def fetch_message(self, conversation_sid: str, message_sid: str) -> MessageRecord:
         try:
@@ -273,3 +328,30 @@ class ConversationsGateway:
             )
         except TwilioException as exc:
             raise GatewayError.from_twilio(exc) from exc
+
+    def _delete(self, path: str) -> None:
+        """DELETE ``/v1/Services/<service>/<path>`` with ``X-Twilio-Webhook-Enabled: true``.
+
+        twilio 9.13.0's ``delete(x_twilio_webhook_enabled=...)`` builds that header and then
+        drops it, so Twilio would fire no webhook and other participants would never hear of
+        the change. The client's own ``request`` sends it (through the same HTTP client).
+        """
+        url = f"{self.client.conversations.base_url}/v1/Services/{self.service_sid}/{path}"
+        try:
+            response = self.client.request(
+                "DELETE", url, headers={"X-Twilio-Webhook-Enabled": WEBHOOK_ENABLED}
+            )
+        except TwilioException as exc:
+            raise GatewayError.from_twilio(exc) from exc
+        except OSError as exc:
+            raise GatewayError("Twilio could not be reached.") from exc
+        if response.status_code == 204:
+            return
+        try:
+            error = json.loads(response.text or "{}")
+        except ValueError:
+            error = {}
+        status = response.status_code if 400 <= response.status_code < 500 else 502
+        message = error.get("message") if isinstance(error, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        raise GatewayError(str(message or "Twilio refused the request."), status, code)

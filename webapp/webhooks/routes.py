@@ -7,7 +7,7 @@ import time
 
 from flask import Blueprint, Response, request
 
-from webapp.events.broker import BrokerUnavailable
+from webapp.events.broker import BrokerBusy, BrokerUnavailable
 from webapp.ops.metrics import metrics
 from webapp.services import get_services
 from webapp.twilio_gateway import GatewayError
@@ -46,27 +46,34 @@ def _handle() -> tuple[int, str, str]:
     if translate is None or not params.get("ConversationSid"):
         log.info("webhook ignored: %s", event_type or "no EventType")
         return 200, "ignored", "ignored"
-    ledger = services.webhook_ledger
+    # De-duplication is folded into the publish (one Redis round trip claims, publishes and
+    # remembers): each event a webhook produces is published at most once, so a retry after a
+    # partial failure publishes only what is missing.
     key = delivery_key(params)
+    published = duplicates = 0
     try:
-        if not ledger.claim(key):
-            log.info("webhook duplicate: %s (retry %s)", event_type, params.get("RetryCount"))
-            return 200, "duplicate", "duplicate"
-        for outgoing in translate(services, params):
-            services.broker.publish(outgoing.event, outgoing.recipients)
-            metrics.events_published(1)
+        for n, outgoing in enumerate(translate(services, params)):
+            if services.broker.publish(outgoing.event, outgoing.recipients, once=f"{key}:{n}"):
+                published += 1
+                metrics.events_published(1)
+            else:
+                duplicates += 1
     except (KeyError, ValueError):
-        ledger.release(key)
         log.warning("webhook rejected: malformed %s parameters", event_type)
         return 400, "malformed parameters", "malformed"
+    except BrokerBusy:
+        log.error(
+            "webhook deferred: every Redis connection busy, worker overloaded (%s)", event_type
+        )
+        return 503, "busy; retry", "deferred"
     except BrokerUnavailable:
-        ledger.release(key)
         log.error("webhook deferred: broker unavailable (%s)", event_type)
         return 503, "broker unavailable; retry", "deferred"
     except GatewayError as exc:
-        ledger.release(key)
         log.error("webhook deferred: Twilio lookup failed for %s: %s", event_type, exc.message)
         return 503, "Twilio lookup failed; retry", "deferred"
-    ledger.confirm(key)
+    if duplicates and not published:
+        log.info("webhook duplicate: %s (retry %s)", event_type, params.get("RetryCount"))
+        return 200, "duplicate", "duplicate"
     log.info("webhook accepted: %s %s", event_type, params.get("ConversationSid"))
     return 200, "ok", "accepted"

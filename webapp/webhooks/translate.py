@@ -64,6 +64,7 @@ def participant_from_params(params: Params) -> ParticipantRecord:
         identity=params.get("Identity") or None,
         address=params.get("MessagingBinding.Address") or None,
         last_read_message_index=None,
+        attributes=_attributes(params.get("Attributes")),
     )
 
 

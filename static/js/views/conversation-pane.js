@@ -1,15 +1,32 @@
 // The main pane: the open conversation's header and its history, oldest at the top.
 
 import { h, reconcile, setText } from '../dom.js';
-import { displayName, fullTime, isGroup, isSmsAuthor, memberList, shortTime } from '../format.js';
+import {
+  DELETED_TEXT,
+  canChangeMembers,
+  displayName,
+  fullTime,
+  isGroup,
+  isSmsAuthor,
+  memberList,
+  shortTime,
+} from '../format.js';
 
 const BOTTOM_SLACK_PX = 48; // "at the bottom" within this distance
 const STATUS_TEXT = { sending: 'Sending…', failed: 'Failed', sent: 'Sent' };
 
 export class ConversationPaneView {
-  constructor({ els, me, onLoadOlder, onRetry, onBack }) {
+  /**
+   * onEdit(message, body) and onDelete(message) change one's own message; onRename, onAddPerson
+   * and onLeave act on the open group.
+   */
+  constructor({ els, me, onLoadOlder, onRetry, onBack, onEdit, onDelete, onRename, onAddPerson, onLeave }) {
     this.els = els;
     this.me = me;
+    /** The sid of the message being edited in place, if any. */
+    this.editingSid = null;
+    this.onEdit = onEdit;
+    this.onDelete = onDelete;
     this.renderedSid = null;
     this.renderedStatus = null;
     this.forceBottom = false;
@@ -23,6 +40,9 @@ export class ConversationPaneView {
       const retry = event.target.closest('button[data-retry]');
       if (retry) onRetry(retry.dataset.retry);
     });
+    els.rename.addEventListener('click', onRename);
+    els.addPerson.addEventListener('click', onAddPerson);
+    els.leave.addEventListener('click', onLeave);
   }
 
   /** Scroll to the newest message at the next render (after the user sends). */
@@ -47,6 +67,7 @@ export class ConversationPaneView {
     const subtitle = conversation && isGroup(conversation) ? memberList(conversation, this.me) : '';
     els.subtitle.hidden = !subtitle;
     setText(els.subtitle, subtitle);
+    els.groupActions.hidden = !conversation || !canChangeMembers(conversation);
 
     els.loadOlder.hidden = !history.hasMore || status !== 'ready';
     els.loadOlder.disabled = history.loadingOlder;
@@ -66,8 +87,17 @@ export class ConversationPaneView {
     const anchor = this.els.messages.firstElementChild;
     const anchorTop = anchor?.offsetTop ?? 0;
 
+    const messages = state.orderedMessages().map((message) => ({
+      message,
+      status: message.author === this.me && !message.deleted ? 'sent' : null,
+    }));
+    // A note ("alice added carol") goes after the newest message of when it happened.
+    for (const note of history.notes) {
+      const at = messages.findIndex((item) => item.message && item.message.index > note.after);
+      messages.splice(at === -1 ? messages.length : at, 0, { note, key: note.key });
+    }
     const items = [
-      ...state.orderedMessages().map((message) => ({ message, status: message.author === this.me ? 'sent' : null })),
+      ...messages,
       ...state.pendingFor(history.sid).map((pending) => ({
         message: { author: this.me, body: pending.body, attributes: { client_id: pending.clientId }, date_created: new Date(pending.createdAt).toISOString() },
         status: pending.status,
@@ -83,6 +113,7 @@ export class ConversationPaneView {
     // changes in place; a client_id seen twice (a retry stored twice) falls back to the sid.
     const used = new Set();
     for (const item of items) {
+      if (item.note) continue;
       const clientId = item.message.attributes?.client_id;
       item.key = clientId && !used.has(clientId) ? `c:${clientId}` : `s:${item.message.sid}`;
       if (clientId) used.add(clientId);
@@ -92,8 +123,8 @@ export class ConversationPaneView {
       this.els.messages,
       items,
       (item) => item.key,
-      () => this.#createMessage(),
-      (el, item) => this.#updateMessage(el, item),
+      (item) => (item.note ? h('li', { className: 'message-note' }) : this.#createMessage()),
+      (el, item) => (item.note ? setText(el, item.note.text) : this.#updateMessage(el, item)),
     );
 
     if (switched || justLoaded || this.forceBottom || atBottom) {
@@ -114,17 +145,64 @@ export class ConversationPaneView {
       body: h('p', { className: 'message__body' }),
       statusText: h('span', { className: 'message__status-text' }),
       retry: h('button', { type: 'button', className: 'button button--small button--quiet message__retry' }, 'Retry'),
+      edited: h('span', { className: 'message__edited' }, '(edited)'),
+      edit: h('button', { type: 'button', className: 'button button--small button--quiet' }, 'Edit'),
+      delete: h('button', { type: 'button', className: 'button button--small button--quiet' }, 'Delete'),
+      editInput: h('textarea', { className: 'message__edit-input', rows: 2, attrs: { 'aria-label': 'Edit message' } }),
+      save: h('button', { type: 'submit', className: 'button button--small button--primary' }, 'Save'),
+      cancel: h('button', { type: 'button', className: 'button button--small button--quiet' }, 'Cancel'),
     };
     parts.status = h('p', { className: 'message__status' }, parts.statusText, parts.retry);
+    parts.actions = h('p', { className: 'message__actions' }, parts.edit, parts.delete);
+    parts.editForm = h('form', { className: 'message__edit' }, parts.editInput, parts.save, parts.cancel);
     const el = h(
       'li',
       { className: 'message' },
-      h('p', { className: 'message__meta' }, parts.author, parts.sms, parts.time),
+      h('p', { className: 'message__meta' }, parts.author, parts.sms, parts.time, parts.edited),
       h('div', { className: 'message__bubble' }, parts.body),
+      parts.editForm,
       parts.status,
+      parts.actions,
     );
     el.parts = parts;
+    parts.edit.addEventListener('click', () => {
+      this.editingSid = el.message.sid;
+      parts.editInput.value = el.message.body ?? '';
+      this.#showEditing(el);
+      parts.editInput.focus();
+    });
+    parts.cancel.addEventListener('click', () => this.#stopEditing(el));
+    parts.editInput.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') this.#stopEditing(el);
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        parts.editForm.requestSubmit();
+      }
+    });
+    parts.editForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const body = parts.editInput.value.trim();
+      if (!body) return;
+      if (body !== el.message.body) this.onEdit(el.message, body);
+      this.#stopEditing(el);
+    });
+    parts.delete.addEventListener('click', () => {
+      if (window.confirm('Delete this message for everyone?')) this.onDelete(el.message);
+    });
     return el;
+  }
+
+  #stopEditing(el) {
+    this.editingSid = null;
+    this.#showEditing(el);
+    el.parts.edit.focus();
+  }
+
+  #showEditing(el) {
+    const editing = Boolean(el.message?.sid) && el.message.sid === this.editingSid;
+    el.parts.editForm.hidden = !editing;
+    el.querySelector('.message__bubble').hidden = editing;
+    el.parts.actions.hidden = editing || !el.canChange;
   }
 
   #updateMessage(el, item) {
@@ -139,7 +217,13 @@ export class ConversationPaneView {
     setText(parts.time, shortTime(message.date_created));
     parts.time.dateTime = message.date_created;
     parts.time.title = fullTime(message.date_created);
-    setText(parts.body, message.body ?? '');
+    const deleted = Boolean(message.deleted);
+    el.classList.toggle('message--deleted', deleted);
+    setText(parts.body, deleted ? DELETED_TEXT : message.body ?? '');
+    parts.edited.hidden = !message.edited || deleted;
+    el.message = message;
+    el.canChange = own && Boolean(message.sid) && !deleted;
+    this.#showEditing(el);
 
     parts.status.hidden = !status;
     setText(parts.statusText, STATUS_TEXT[status] ?? '');

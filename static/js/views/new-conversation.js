@@ -1,20 +1,23 @@
 // "New conversation": pick someone from /api/users or type a username, then start or reopen
-// the conversation with them.
+// the conversation with them; or name a group and list its people ("New group").
 
 import { h, setText } from '../dom.js';
 
 export class NewConversationDialog {
   /**
    * @param {object} options
-   * @param {{opener, dialog, form, input, options, people, peopleStatus, error, cancel}} options.els
+   * @param {{opener, dialog, form, input, options, people, peopleStatus, error, cancel,
+   *          groupForm, groupName, groupPeople, groupError}} options.els
    * @param {() => Promise<{users: {username: string}[]}>} options.loadUsers
    * @param {(username: string) => Promise<object>} options.start  the conversation; rejects with a readable Error
+   * @param {(name: string, usernames: string[]) => Promise<object>} options.startGroup  likewise
    * @param {(conversation: object) => void} options.onStarted  after the dialog has closed
    */
-  constructor({ els, loadUsers, start, onStarted }) {
+  constructor({ els, loadUsers, start, startGroup, onStarted }) {
     this.els = els;
     this.loadUsers = loadUsers;
     this.start = start;
+    this.startGroup = startGroup;
     this.onStarted = onStarted;
     this.busy = false;
     els.opener.addEventListener('click', () => this.open());
@@ -22,6 +25,10 @@ export class NewConversationDialog {
     els.form.addEventListener('submit', (event) => {
       event.preventDefault();
       this.#start(els.input.value.trim());
+    });
+    els.groupForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.#startGroup();
     });
     els.people.addEventListener('click', (event) => {
       const person = event.target.closest('button[data-username]');
@@ -32,7 +39,9 @@ export class NewConversationDialog {
   async open() {
     const { els } = this;
     els.form.reset();
+    els.groupForm.reset();
     this.#showError('');
+    this.#showError('', els.groupError);
     els.dialog.showModal();
     els.input.focus();
     setText(els.peopleStatus, 'Loading people…');
@@ -79,8 +88,38 @@ export class NewConversationDialog {
     }
   }
 
-  #showError(message) {
-    this.els.error.hidden = !message;
-    setText(this.els.error, message);
+  async #startGroup() {
+    const { els } = this;
+    if (this.busy) return;
+    const name = els.groupName.value.trim();
+    const usernames = els.groupPeople.value
+      .split(/[\s,]+/)
+      .map((username) => username.trim())
+      .filter(Boolean);
+    if (!name || !usernames.length) {
+      this.#showError('A group needs a name and at least one person.', els.groupError);
+      (name ? els.groupPeople : els.groupName).focus();
+      return;
+    }
+    this.busy = true;
+    this.#showError('', els.groupError);
+    let conversation;
+    try {
+      conversation = await this.startGroup(name, usernames);
+    } catch (error) {
+      this.#showError(error.message, els.groupError);
+      els.groupPeople.focus();
+    } finally {
+      this.busy = false;
+    }
+    if (conversation) {
+      els.dialog.close();
+      this.onStarted(conversation);
+    }
+  }
+
+  #showError(message, el = this.els.error) {
+    el.hidden = !message;
+    setText(el, message);
   }
 }

@@ -1,0 +1,75 @@
+"""Every response carries the security headers; HSTS only in production; SSE still streams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import requests
+
+from tests.security.conftest import app_for
+from tests.support.clients import ApiClient, StreamReader
+from tests.support.servers import ParleyServer
+from webapp import create_app
+from webapp.security import CONTENT_SECURITY_POLICY
+
+EXPECTED = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def _assert_protected(response: requests.Response) -> None:
+    for name, value in EXPECTED.items():
+        assert response.headers.get(name) == value, (response.url, name)
+    assert "Strict-Transport-Security" not in response.headers  # development: no HSTS
+
+
+def test_the_policy_allows_nothing_inline_and_nothing_foreign() -> None:
+    directives = dict(d.split(" ", 1) for d in CONTENT_SECURITY_POLICY.split("; "))
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert "unsafe" not in CONTENT_SECURITY_POLICY
+
+
+def test_pages_api_static_webhook_and_errors_carry_the_headers(
+    parley_server: ParleyServer, login
+) -> None:  # type: ignore[no-untyped-def]
+    alice: ApiClient = login("alice")
+    base = parley_server.url
+    for response in (
+        requests.get(base + "/login", timeout=10),
+        alice.get("/"),
+        alice.get("/api/users"),
+        alice.get("/api/conversations/CHnope"),
+        requests.get(base + "/static/css/app.css", timeout=10),
+        requests.get(base + "/api/users", timeout=10),
+        requests.post(base + "/twilio/webhook", data={"a": "b"}, timeout=10),
+        requests.get(base + "/no-such-page", timeout=10),
+    ):
+        _assert_protected(response)
+
+
+def test_the_stream_carries_the_headers_and_still_delivers_at_once(login) -> None:  # type: ignore[no-untyped-def]
+    alice: ApiClient = login("alice")
+    reader = StreamReader(alice)
+    try:
+        assert reader.status_code == 200
+        _assert_protected(reader.response)
+        reader.wait_for("resync")  # the first frame arrives unbuffered
+    finally:
+        reader.close()
+
+
+def test_production_adds_hsts_and_a_secure_session_cookie(tmp_path: Path) -> None:
+    app = create_app(app_for(tmp_path, PARLEY_ENV="production", LOG_FORMAT="plain"))
+    try:
+        response = app.test_client().get("/login")
+    finally:
+        app.extensions["parley"].broker.close()
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
