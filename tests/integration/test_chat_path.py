@@ -13,6 +13,7 @@ import requests
 
 from tests.support.clients import ApiClient, StreamReader
 from tests.support.servers import ParleyServer
+from tests.support.waiting import wait_until
 
 Login = Callable[[str], ApiClient]
 
@@ -197,3 +198,15 @@ def test_access_token_is_for_the_logged_in_user(login: Login) -> None:
     claims = jwt.decode(body["token"], options={"verify_signature": False})
     assert claims["grants"]["identity"] == "alice"
     assert claims["grants"]["chat"]["service_sid"].startswith("IS")
+
+
+def test_logout_ends_the_users_open_streams(parley_server: ParleyServer) -> None:
+    carol = ApiClient(parley_server.url).login("carol", parley_server.password)
+    stream = StreamReader(carol, carol.stream_cursor())
+    assert stream.next_event().event == "resumed"
+    response = carol.session.post(
+        parley_server.url + "/logout", data={"csrf_token": carol.csrf_token}, timeout=5
+    )
+    assert response.status_code == 200 and "/login" in response.url
+    wait_until(stream.ended, 5, "the logged-out user's stream to end")
+    assert carol.get("/api/conversations").status_code == 401

@@ -145,6 +145,10 @@ class StreamReader:
         except queue.Empty:
             return got
 
+    def ended(self) -> bool:
+        """True once the server has ended the stream (the reader saw the end of the body)."""
+        return not self._thread.is_alive()
+
     def close(self) -> None:
         """Hang up at once, as a closed browser tab does (not at the next heartbeat)."""
         connection = getattr(self.response.raw, "connection", None)
