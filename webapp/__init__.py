@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -47,9 +48,10 @@ def create_app(config: Config | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
+    login_manager.user_loader(User.from_session_id)
     login_manager.unauthorized_handler(_unauthorized)
     app.register_error_handler(CSRFError, _csrf_failed)
+    app.register_error_handler(HTTPException, _http_error)
     init_security(app, config)
 
     init_services(app, _build_services(config))
@@ -130,6 +132,15 @@ def _unauthorized() -> ResponseReturnValue:
     if wants_json(request.path):
         return json_error(401, "unauthorized", "Log in first.")
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _http_error(error: HTTPException) -> ResponseReturnValue:
+    """JSON errors for script clients even when no route matched (the API blueprint's own
+    handler only sees requests that reached it); the usual pages for people."""
+    if not wants_json(request.path) or (error.code or 500) < 400:
+        return error  # pages, and redirects (e.g. a missing trailing slash)
+    code = (error.name or "error").lower().replace(" ", "_")
+    return json_error(error.code or 500, code, error.description or error.name)
 
 
 def _csrf_failed(error: CSRFError) -> ResponseReturnValue:

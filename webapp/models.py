@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, String
+from sqlalchemy import DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -27,6 +27,20 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=lambda: datetime.now(UTC)
     )
+    #: Part of the id kept in the session cookie; bumped at logout to void every copy of it.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    @classmethod
+    def from_session_id(cls, session_id: str) -> User | None:
+        """The user a session cookie names, if the cookie is still current."""
+        user_id, _, version = session_id.partition(":")
+        if not user_id.isdigit() or not version.isdigit():
+            return None
+        user = db.session.get(cls, int(user_id))
+        return user if user is not None and user.session_version == int(version) else None
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -8,8 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+import requests
 
 from tests.security.conftest import Visitor
+from tests.support.clients import ApiClient
 from tests.support.servers import ParleyServer, RedisServer, run_parley
 
 
@@ -127,3 +129,14 @@ def test_successful_logins_never_count(limited_server: ParleyServer) -> None:
             ).status_code
             == 302
         )
+
+
+def test_a_session_cookie_copied_before_logout_stops_working(parley_server: ParleyServer) -> None:
+    carol = ApiClient(parley_server.url).login("carol", parley_server.password)
+    stolen = requests.Session()
+    stolen.cookies.update(carol.session.cookies)
+    assert stolen.get(parley_server.url + "/api/conversations", timeout=5).status_code == 200
+    carol.session.post(
+        parley_server.url + "/logout", data={"csrf_token": carol.csrf_token}, timeout=5
+    )
+    assert stolen.get(parley_server.url + "/api/conversations", timeout=5).status_code == 401

@@ -152,6 +152,11 @@ def register() -> ResponseReturnValue:
 @login_required
 def logout() -> ResponseReturnValue:
     identity = current_user.identity
+    # Void every copy of this user's session cookie (all devices, like the streams below).
+    user = db.session.get(User, current_user.id)
+    if user is not None:
+        user.session_version += 1
+        db.session.commit()
     logout_user()
     session.clear()
     try:
