@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.support.clients import ApiClient
 from tests.support.servers import ParleyServer, RedisServer, run_parley, start_redis
+
+# In CI the property tests replay the same examples every run: a red CI then means a change
+# broke something, never that a new random input turned up. Locally they keep exploring.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
