@@ -168,6 +168,11 @@ def test_bad_input_gets_clear_json_errors(login: Login) -> None:
             "unsupported_media_type",
         ),
         (alice.post("/api/conversations", {"participants": ["nobody-here"]}), 404, "unknown_user"),
+        (
+            alice.post("/api/conversations", {"participants": ["<b>" * 500]}),
+            400,
+            "invalid_username",
+        ),
         (alice.post("/api/conversations", {"participants": "bob"}), 400, "invalid_field"),
         (alice.post("/api/conversations", {"participants": ["alice"]}), 400, "invalid_field"),
         (alice.get(f"{path}?limit=abc"), 400, "invalid_parameter"),

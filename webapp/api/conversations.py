@@ -8,10 +8,9 @@ from flask import Response, jsonify
 from flask_login import current_user, login_required
 
 from webapp.api import bp
-from webapp.api.validation import int_arg, json_body, string_field
+from webapp.api.validation import int_arg, json_body, known_username, string_field
 from webapp.errors import ApiError
 from webapp.events.membership import identities
-from webapp.models import User
 from webapp.presenters import conversation_json, message_json
 from webapp.services import Services, get_services
 from webapp.twilio_gateway import (
@@ -104,8 +103,7 @@ def create_conversation() -> tuple[Response, int]:
     if not others:
         raise ApiError(400, "invalid_field", "Pick someone other than yourself.")
     for name in others:
-        if User.by_username(name) is None:
-            raise ApiError(404, "unknown_user", f"There is no user called '{name}'.")
+        known_username(name)
 
     services = get_services()
     is_dm = len(others) == 1 and not friendly_name

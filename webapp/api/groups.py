@@ -19,9 +19,8 @@ from webapp.api.conversations import (
     own_participant,
     require_member,
 )
-from webapp.api.validation import json_body, string_field
+from webapp.api.validation import json_body, known_username, string_field
 from webapp.errors import ApiError
-from webapp.models import User
 from webapp.services import Services, get_services
 from webapp.twilio_gateway import ConversationRecord, GatewayError
 
@@ -62,9 +61,7 @@ def add_participant(sid: str) -> tuple[Response, int]:
     services = get_services()
     participants = require_member(services, sid)
     body = json_body({"username"})
-    username = (string_field(body, "username", max_length=256) or "").strip().lower()
-    if User.by_username(username) is None:
-        raise ApiError(404, "unknown_user", f"There is no user called '{username}'.")
+    username = known_username(string_field(body, "username", max_length=256) or "")
     conversation = _group(services, sid)
     present = any(p.identity == username for p in participants)
     if not present and len(participants) >= MAX_GROUP_SIZE:

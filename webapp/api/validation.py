@@ -7,6 +7,7 @@ from typing import Any
 from flask import request
 
 from webapp.errors import ApiError
+from webapp.models import USERNAME_PATTERN, User
 
 
 def json_body(allowed: set[str]) -> dict[str, Any]:
@@ -49,3 +50,13 @@ def int_arg(name: str, default: int | None, *, low: int, high: int) -> int | Non
     if not low <= value <= high:
         raise ApiError(400, "invalid_parameter", f"'{name}' must be between {low} and {high}.")
     return value
+
+
+def known_username(raw: str) -> str:
+    """A username that is well formed (it is also a Twilio identity) and belongs to a user."""
+    name = raw.strip().lower()
+    if not USERNAME_PATTERN.fullmatch(name):
+        raise ApiError(400, "invalid_username", f"'{name[:40]}' is not a valid username.")
+    if User.by_username(name) is None:
+        raise ApiError(404, "unknown_user", f"There is no user called '{name}'.")
+    return name
