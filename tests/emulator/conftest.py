@@ -8,7 +8,7 @@ import json
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,9 @@ from openapi_core.testing import MockRequest, MockResponse
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.support.servers import Served
 from webapp.emulator import EmulatorSettings, EmulatorState, create_emulator_app
 from webapp.emulator.credentials import (
     EMULATOR_ACCOUNT_SID,
@@ -36,26 +36,6 @@ SPEC_PATH = (
 )
 TWILIO_HOST = "https://conversations.twilio.com"
 WAIT = 10.0
-
-
-class Served:
-    """A WSGI app on 127.0.0.1 and a free port, served by werkzeug from a thread."""
-
-    def __init__(self, app: Callable[..., Any]) -> None:
-        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(WAIT)
 
 
 @dataclass

@@ -4,7 +4,6 @@ database."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +12,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from twilio.rest import Client
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request
 
 from tests.ops.postgres import scratch_database
+from tests.support.servers import Served
 from tests.support.waiting import free_port
 from webapp import create_app
 from webapp.config import Config
@@ -25,26 +24,6 @@ from webapp.twilio_gateway.client import EmulatorHttpClient
 
 #: The emulator's auth token in these tests; Parley must use the same one.
 TOKEN = "ops-test-auth-token"
-
-
-class Served:
-    """A WSGI app served by werkzeug from a thread, on ``port`` or a free one."""
-
-    def __init__(self, app: Callable[..., Any], port: int = 0) -> None:
-        self.server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
 
 
 @dataclass

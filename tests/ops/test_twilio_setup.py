@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from tests.ops.conftest import RunningEmulator, Served, parley_config
+from tests.ops.conftest import RunningEmulator, parley_config
+from tests.support.servers import Served
 from webapp import create_app
 from webapp.emulator.credentials import EMULATOR_SERVICE_SID
 from webapp.twilio_gateway import GatewayError

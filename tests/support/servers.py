@@ -6,12 +6,15 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from tests.support.waiting import free_port, port_open, wait_until
 
@@ -143,3 +146,23 @@ def run_parley(tmp: Path, **overrides: str) -> Iterator[ParleyServer]:
         yield server
     finally:
         server.stop()
+
+
+class Served:
+    """A WSGI app served by werkzeug from a thread on 127.0.0.1, on ``port`` or a free one."""
+
+    def __init__(self, app: Callable[..., Any], port: int = 0) -> None:
+        self.server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
