@@ -31,9 +31,13 @@ run: $(VENV)/.runtime
 emulator: $(VENV)/.runtime
 	exec $(FLASK) emulator run --port $${EMULATOR_PORT:-4010}
 
-## test: install what the tests need (Chromium included) and run every test
+## test: install what the tests need (Chromium included) and run every test on SQLite, then
+## the tests that use Parley's database again on a scratch PostgreSQL database (127.0.0.1:5432,
+## dropped after; `make test TEST_POSTGRES=0` skips that second run where there is no server)
+TEST_POSTGRES ?= 1
 test: $(VENV)/.dev chromium
 	$(BIN)/python -m pytest
+	if [ "$(TEST_POSTGRES)" != 0 ]; then $(BIN)/python -m pytest --database=postgresql; fi
 
 ## lint: ruff (lint + format check) and mypy
 lint: $(VENV)/.dev

@@ -168,6 +168,8 @@ def test_page_size_default_and_cap(emulator: RunningEmulator) -> None:
     assert json.loads(emulator.http.exchanges[-1].body)["meta"]["page_size"] == 50
     v1.conversations(conv.sid).messages.page(page_size=1000)
     assert json.loads(emulator.http.exchanges[-1].body)["meta"]["page_size"] == 100
+    too_large = twilio_error(v1.conversations(conv.sid).messages.page, page_size=1001)
+    assert (too_large.status, too_large.code) == (400, 20007)
 
 
 def test_participant_conversations_by_identity_and_address(api: Any) -> None:

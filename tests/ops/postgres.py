@@ -1,45 +1,25 @@
-"""A scratch PostgreSQL database on the machine's server (127.0.0.1:5432, trust auth)."""
+"""A scratch PostgreSQL database for the operations tests, skipped where there is no server.
+
+The real work is in :mod:`tests.support.databases`, shared with the PostgreSQL run of the
+suite (``--database=postgresql``), where a missing server fails instead of skipping.
+"""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg
 import pytest
 
-HOST, PORT = "127.0.0.1", 5432
-USERS = ("postgres", "root")
-
-
-def _admin() -> tuple[psycopg.Connection, str]:
-    errors = []
-    for user in USERS:
-        try:
-            conn = psycopg.connect(
-                host=HOST,
-                port=PORT,
-                user=user,
-                dbname="postgres",
-                autocommit=True,
-                connect_timeout=5,
-            )
-        except psycopg.Error as exc:
-            errors.append(f"{user}: {exc}")
-            continue
-        return conn, user
-    pytest.skip(f"no PostgreSQL on {HOST}:{PORT} ({'; '.join(errors)})")
+from tests.support import databases
 
 
 @contextmanager
 def scratch_database() -> Iterator[str]:
     """Create a uniquely named database, yield its URL, drop it (even if still in use)."""
-    admin, user = _admin()
-    name = f"parley_test_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql://{user}@{HOST}:{PORT}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        databases.admin_connection()[0].close()
+    except databases.NoPostgres as exc:
+        pytest.skip(str(exc))
+    with databases.scratch_database() as url:
+        yield url

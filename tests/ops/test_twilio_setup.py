@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.wrappers import Request, Response
 
 from tests.ops.conftest import RunningEmulator, parley_config
-from tests.support.servers import Served
 from webapp import create_app
 from webapp.emulator.credentials import EMULATOR_SERVICE_SID
 from webapp.twilio_gateway import GatewayError
@@ -106,35 +104,22 @@ def test_without_a_service_sid_setup_finds_the_service_by_name(
 
 
 def test_without_a_matching_service_setup_creates_one(start_emulator: StartEmulator) -> None:
-    """The emulator holds exactly one service and has no `POST /v1/Services`; a stand-in
-    answers that one call as Twilio does (201 and the new service), here the emulator's."""
+    """No service is called "Parley" (the emulator's own is "Parley emulator"), so setup
+    creates one with the emulator's `POST /v1/Services` and points its webhook at Parley."""
     emulator = start_emulator()
-    created: list[dict[str, str]] = []
-    inner = emulator.served.server.app
-
-    def with_create(environ: dict[str, Any], start_response: Any) -> Any:
-        request = Request(environ)
-        if request.method == "POST" and request.path == "/v1/Services":
-            created.append(request.form.to_dict())
-            environ["REQUEST_METHOD"], environ["PATH_INFO"] = (
-                "GET",
-                f"/v1/Services/{EMULATOR_SERVICE_SID}",
-            )
-            fetched = Response.from_app(inner, environ)
-            fetched.status_code = 201
-            return fetched(environ, start_response)
-        return inner(environ, start_response)
-
-    stand_in = Served(with_create)
-    try:
-        client = emulator.client()
-        client.http_client.origin = stand_in.url  # type: ignore[attr-defined]
-        result = set_up_service(client, None, wanted_webhooks(PUBLIC, SUBSCRIBED_EVENTS))
-    finally:
-        stand_in.stop()
-    assert created == [{"FriendlyName": "Parley"}]
-    assert (result.service_sid, result.found_by) == (EMULATOR_SERVICE_SID, "created")
-    assert result.changes
+    wanted = wanted_webhooks(PUBLIC, SUBSCRIBED_EVENTS)
+    result = set_up_service(emulator.client(), None, wanted)
+    assert result.found_by == "created" and result.service_sid != EMULATOR_SERVICE_SID
+    assert emulator.posts_to("/v1/Services") == 1
+    created = emulator.state.store.get_service(result.service_sid)
+    assert created.friendly_name == "Parley"
+    assert result.changes and result.webhooks == wanted
+    config = emulator.state.store.get_webhooks(result.service_sid)
+    assert (config.post_webhook_url, set(config.filters)) == (wanted.url, set(SUBSCRIBED_EVENTS))
+    # A second run finds it by name and changes nothing.
+    again = set_up_service(emulator.client(), None, wanted)
+    assert (again.service_sid, again.found_by, again.changes) == (result.service_sid, "name", [])
+    assert emulator.posts_to("/v1/Services") == 1
 
 
 def test_a_wrong_service_sid_is_reported_not_replaced(start_emulator: StartEmulator) -> None:

@@ -1,7 +1,8 @@
 """A local stand-in for the Twilio Conversations v1 REST API, so Parley runs with no account.
 
 `create_emulator_app(settings)` builds a small Flask app serving the subset Parley uses, in
-both path forms (`/v1/Services/{sid}/...` and `/v1/...`), behind Twilio's basic auth. Mount it
+both path forms (`/v1/Services/{sid}/...` and `/v1/...`), behind Twilio's basic auth (or an
+access token in `X-Twilio-Token`, as Twilio's SDKs send it: `access.py`). Mount it
 under a prefix (e.g. `/_emulator` with werkzeug's DispatcherMiddleware) or serve it on its own
 port (`flask emulator run`); point the `twilio` library at it with an http client that rewrites
 `https://conversations.twilio.com` to the emulator's origin.

@@ -30,14 +30,27 @@ from webapp.emulator.views import (
 @bp.get("/v1/Services")
 def list_services() -> Response:
     where = scope(None)
-    services = store().list_services()  # the emulator has exactly one service
+    services = store().list_services()  # in creation order: the default one first
     return listing(
-        "services", services, lambda s: config_resources.service(where, s), lambda s: 0, MAX_PAGE
+        "services",
+        services,
+        lambda s: config_resources.service(where, s),
+        lambda s: s.seq,
+        MAX_PAGE,
     )
 
 
-@bp.get("/v1/Services/<sid>")
+@bp.post("/v1/Services")
+def create_service() -> Response:
+    service = store().create_service(form("FriendlyName"))
+    return reply(config_resources.service(scope(None), service), 201)
+
+
+@bp.route("/v1/Services/<sid>", methods=["GET", "DELETE"])
 def fetch_service(sid: str) -> Response:
+    if request.method == "DELETE":
+        store().delete_service(sid)
+        return deleted()
     return reply(config_resources.service(scope(None), store().get_service(sid)))
 
 

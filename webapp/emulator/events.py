@@ -14,6 +14,7 @@ milliseconds, as Twilio sends them in webhooks.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -23,6 +24,10 @@ from webapp.emulator.records import Conversation, Message, Participant, User
 ADDED, UPDATED, REMOVED = "Added", "Updated", "Removed"
 ADD, UPDATE, REMOVE = "Add", "Update", "Remove"  # the pre-event forms
 PRE_CHANGES = (ADD, UPDATE, REMOVE)
+
+#: The identity of the access-token (SDK) caller making the current change; set by the
+#: emulator's auth for one request. Twilio sends it as `ClientIdentity` on SDK events.
+CLIENT_IDENTITY: ContextVar[str | None] = ContextVar("emulator_client_identity", default=None)
 
 #: What a pre-event webhook's JSON answer may change, per event type (record field names).
 MODIFIABLE: Mapping[str, tuple[str, ...]] = {
@@ -76,6 +81,9 @@ def _event(
     kind: str, change: str, service_sid: str, source: str, params: Mapping[str, object]
 ) -> Event:
     clean = {name: str(value) for name, value in params.items() if value is not None}
+    client = CLIENT_IDENTITY.get()
+    if source == "SDK" and client:
+        clean["ClientIdentity"] = client
     return Event(
         type=f"on{kind}{change}",
         service_sid=service_sid,

@@ -59,6 +59,7 @@ class Service:
     date_created: datetime = field(default_factory=utcnow)
     date_updated: datetime = field(default_factory=utcnow)
     config: ServiceConfig = field(default_factory=ServiceConfig)
+    seq: int = 0  # the default service is 0; created ones follow in creation order
 
 
 @dataclass

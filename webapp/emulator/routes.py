@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from webapp.emulator import errors, resources
+from webapp.emulator import access, errors, resources
 from webapp.emulator.views import (
     MAX_PAGE,
     MAX_PAGE_SMALL,
+    author,
     bp,
     deleted,
     form,
@@ -51,6 +52,13 @@ def list_conversations(service_sid: str | None) -> Response:
     where = scope(service_sid)
     state = request.args.get("State")
     found = store().list_conversations(where.service_sid, state)
+    who = access.caller()
+    if who is not None:  # an access token sees only the conversations it takes part in
+        rows = store().participant_conversations(
+            where.service_sid, identity=who.identity, address=None
+        )
+        mine = {conv.sid for _, conv in rows}
+        found = [conv for conv in found if conv.sid in mine]
     return listing(
         "conversations",
         found,
@@ -138,7 +146,7 @@ def create_message(service_sid: str | None, conversation_sid: str) -> Response:
     msg = store().create_message(
         where.service_sid,
         conversation_sid,
-        author=form("Author"),
+        author=author(),
         body=form("Body"),
         attributes=form("Attributes"),
         source=source(),
@@ -181,7 +189,7 @@ def message(service_sid: str | None, conversation_sid: str, sid: str) -> Respons
             where.service_sid,
             conversation_sid,
             sid,
-            author=form("Author"),
+            author=None if access.caller() else form("Author"),
             body=form("Body"),
             attributes=form("Attributes"),
             source=source(),

@@ -2,7 +2,7 @@
 the JSON replies (single resource, deletion, paged list).
 
 Each route exists in Twilio's two path forms, registered once by `@route`: service-scoped
-(`/v1/Services/{ChatServiceSid}/...`) and default-service (`/v1/...`, the emulator's single
+(`/v1/Services/{ChatServiceSid}/...`) and default-service (`/v1/...`, the emulator's default
 service). A change fires webhooks only with `X-Twilio-Webhook-Enabled: true`, as on Twilio.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from webapp.emulator import errors
+from webapp.emulator import access, errors
 from webapp.emulator.paging import envelope, page_request, paginate
 from webapp.emulator.resources import Json, Scope
 from webapp.emulator.state import EmulatorState
@@ -58,9 +58,18 @@ def scope(service_sid: str | None) -> Scope:
 
 
 def source() -> str | None:
-    """`API` when the caller asked for webhooks, else None (no webhook fires)."""
+    """`API` when the caller asked for webhooks, else None (no webhook fires); `SDK` for an
+    access-token caller, whose changes always fire webhooks, as an SDK client's do."""
+    if access.caller() is not None:
+        return "SDK"
     enabled = request.headers.get("X-Twilio-Webhook-Enabled", "").lower() == "true"
     return "API" if enabled else None
+
+
+def author() -> str | None:
+    """The `Author` of a new message: an access-token caller's identity, whatever it sent."""
+    who = access.caller()
+    return who.identity if who is not None else form("Author")
 
 
 def form(name: str) -> str | None:

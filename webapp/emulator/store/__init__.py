@@ -26,4 +26,5 @@ class Store(
     SnapshotOperations,
 ):
     """Conversations, participants, messages, users and webhook configuration of the
-    emulator's single service, and the account's global configuration."""
+    emulator's services (its default one and any created), and the account's global
+    configuration."""

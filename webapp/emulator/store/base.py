@@ -66,6 +66,8 @@ class StoreBase:
             filters=tuple(settings.post_webhook_filters),
         )
         service = Service(settings.service_sid, "Parley emulator", webhooks)
+        #: The service of the default path form (`/v1/Conversations`); never deleted.
+        self._default_service_sid = service.sid
         self._services = {service.sid: service}
         self._account = AccountConfig(
             default_chat_service_sid=service.sid,
@@ -169,7 +171,7 @@ class StoreBase:
 
     def _user_for(self, service_sid: str, identity: str) -> User:
         """The user behind a chat identity; Twilio creates one when a participant joins."""
-        user = next((u for u in self._users.values() if u.identity == identity), None)
+        user = self._user_by_identity(service_sid, identity)
         if user is None:
             now = utcnow()
             user = User(
@@ -187,12 +189,21 @@ class StoreBase:
 
     def _user(self, service_sid: str, ref: str) -> User:
         self._service(service_sid)
-        user = self._users.get(ref) or next(
-            (u for u in self._users.values() if u.identity == ref), None
-        )
+        user = self._users.get(ref) or self._user_by_identity(service_sid, ref)
         if user is None or user.service_sid != service_sid:
             raise missing()
         return user
+
+    def _user_by_identity(self, service_sid: str, identity: str) -> User | None:
+        """Identities are unique per service; each service has its own users."""
+        return next(
+            (
+                u
+                for u in self._users.values()
+                if u.identity == identity and u.service_sid == service_sid
+            ),
+            None,
+        )
 
 
 def pair(binding: Binding) -> tuple[str, str]:

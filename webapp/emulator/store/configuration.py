@@ -1,15 +1,16 @@
 """Services and configuration: the service, its configuration and webhooks, and the account's
 global configuration and webhooks (`/v1/Configuration`, `/v1/Configuration/Webhooks`).
 
-The emulator has one service. Role SIDs and timers are stored and echoed back, never acted
-on (roles and timers are not emulated).
+The emulator starts with one service (its default, which the `/v1/...` path form uses and
+which cannot be deleted); more can be created and deleted. Role SIDs and timers are stored and
+echoed back, never acted on (roles and timers are not emulated).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from webapp.emulator import errors, sids
+from webapp.emulator import errors, limits, sids
 from webapp.emulator.records import AccountConfig, Service, ServiceConfig, WebhookConfig
 from webapp.emulator.store.base import StoreBase
 
@@ -27,6 +28,43 @@ class ConfigurationOperations(StoreBase):
     def get_service(self, sid: str) -> Service:
         with self._lock:
             return replace(self._service(sid))
+
+    def create_service(self, friendly_name: str | None) -> Service:
+        """A new, empty service with no webhooks configured, as Twilio creates one."""
+        if not friendly_name:
+            raise errors.bad_request(
+                errors.INVALID_PARAMETER, "Missing required parameter FriendlyName in the post body"
+            )
+        limits.friendly_name(friendly_name)
+        with self._mutation():
+            service = Service(
+                sids.new_sid(sids.SERVICE),
+                friendly_name,
+                WebhookConfig(sid=sids.new_sid(sids.WEBHOOK)),
+                seq=self._next_seq(),
+            )
+            self._services[service.sid] = service
+            return replace(service)
+
+    def delete_service(self, sid: str) -> None:
+        """Delete a service with its conversations and users (no webhooks fire, as on
+        Twilio). The emulator's default service is refused: its paths would all go away."""
+        with self._mutation():
+            self._service(sid)
+            if sid == self._default_service_sid:
+                raise errors.bad_request(
+                    errors.INVALID_PARAMETER,
+                    f"The emulator's default service {sid} cannot be deleted",
+                )
+            for conv in [c for c in self._conversations.values() if c.service_sid == sid]:
+                for part in self._participants.pop(conv.sid).values():
+                    self._release_binding(part)
+                self._messages.pop(conv.sid)
+                self._conversation_webhooks.pop(conv.sid)
+                self._unique_names.pop((sid, conv.unique_name or ""), None)
+                del self._conversations[conv.sid]
+            self._users = {k: u for k, u in self._users.items() if u.service_sid != sid}
+            del self._services[sid]
 
     def get_service_config(self, service_sid: str) -> ServiceConfig:
         with self._lock:

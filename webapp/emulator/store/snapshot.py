@@ -56,18 +56,17 @@ class SnapshotOperations(StoreBase):
         if data.get("format") != FORMAT:
             raise ValueError(f"Unknown emulator snapshot format: {data.get('format')!r}")
         services = {s.sid: s for s in _decode_all(Service, data["services"])}
+        default = self._default_service_sid
+        if default not in services:
+            raise ValueError(
+                f"The saved emulator state belongs to service {', '.join(services)}, not {default}"
+            )
         with self._mutation():
-            for sid, service in services.items():
-                if sid not in self._services:
-                    raise ValueError(
-                        f"The saved emulator state belongs to service {sid}, "
-                        f"not {', '.join(self._services)}"
-                    )
-                if keep_post_webhook_url:
-                    service.webhooks.post_webhook_url = self._services[
-                        sid
-                    ].webhooks.post_webhook_url
-            self._services.update(services)
+            if keep_post_webhook_url:
+                services[default].webhooks.post_webhook_url = self._services[
+                    default
+                ].webhooks.post_webhook_url
+            self._services = services  # the default one and any created since
             self._seq = int(data["seq"])
             self._account = _decode(AccountConfig, data["account"])
             self._conversations = {

@@ -34,7 +34,7 @@ class UserOperations(StoreBase):
         _check_user_fields(friendly_name, attributes, role_sid)
         with self._mutation():
             self._service(service_sid)
-            if any(u.identity == identity for u in self._users.values()):
+            if self._user_by_identity(service_sid, identity) is not None:
                 raise errors.conflict(errors.USER_EXISTS, f"User already exists: {identity}")
             user = self._user_for(service_sid, identity)
             user.friendly_name = friendly_name
