@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 
 from webapp.config import Config
 from webapp.events.broker import Broker
 from webapp.events.membership import MembershipCache
+from webapp.events.presence import Presence, presence_for
 from webapp.twilio_gateway import ConversationsGateway
 
 
@@ -18,6 +19,11 @@ class Services:
     gateway: ConversationsGateway
     broker: Broker
     membership: MembershipCache
+    presence: Presence = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Chosen with the broker (and sharing its Redis pool), wherever the broker is chosen.
+        self.presence = presence_for(self.broker)
 
 
 def init_services(app: Flask, services: Services) -> None:

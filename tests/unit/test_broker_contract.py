@@ -16,7 +16,7 @@ from webapp.events.broker import (
 )
 from webapp.events.memory_broker import MemoryBroker
 from webapp.events.redis_broker import RedisBroker, connect
-from webapp.events.types import Delivery, Event
+from webapp.events.types import Delivery, Event, Signal
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -208,3 +208,43 @@ def test_a_busy_pool_is_not_reported_as_redis_down(redis_server: RedisServer) ->
         assert not isinstance(raised.value, BrokerBusy)
     finally:
         down.close()
+
+
+def _signalled(broker: Broker, identity: str) -> Subscription:
+    """A subscription that asked for signals, as a stream opened with ``?signals=1`` does."""
+    sub = broker.subscribe(identity)
+    sub.signals = True
+    return sub
+
+
+def test_signals_reach_only_their_recipients_and_are_never_logged(broker: Broker) -> None:
+    bob, carol = _signalled(broker, "sig-bob"), _signalled(broker, "sig-carol")
+    bob_tool = broker.subscribe("sig-bob")  # did not ask for signals
+    before = broker.cursor("sig-bob")
+    broker.signal(Event("typing", {"identity": "sig-alice"}), ["sig-bob"])
+    got = bob.get(timeout=5)
+    assert isinstance(got, Signal) and got.event.data == {"identity": "sig-alice"}
+    assert got.framed() == 'event: typing\ndata: {"identity":"sig-alice"}\n\n'  # no id line
+    assert broker.cursor("sig-bob") == before  # no log entry, no seq used
+    replay = broker.replay("sig-bob", before)
+    assert not replay.resync and list(replay.events) == []
+    assert carol.get(timeout=0.2) is None
+    assert bob_tool.get(timeout=0.01) is None
+
+
+def test_signals_and_events_keep_the_events_ids_contiguous(broker: Broker) -> None:
+    sub = _signalled(broker, "sig-dora")
+    start = broker.cursor("sig-dora")
+    broker.publish(Event("message_added", {"n": 1}), ["sig-dora"])
+    broker.signal(Event("presence", {"identity": "x", "online": True}), ["sig-dora"])
+    broker.publish(Event("message_added", {"n": 2}), ["sig-dora"])
+    items = [sub.get(timeout=5) for _ in range(3)]
+    deliveries = [i for i in items if isinstance(i, Delivery)]
+    assert [d.id.seq for d in deliveries] == [start.seq + 1, start.seq + 2]
+    assert sum(isinstance(i, Signal) for i in items) == 1
+
+
+def test_a_signal_to_nobody_online_is_dropped(broker: Broker) -> None:
+    broker.signal(Event("typing", {}), ["sig-nobody", "bad\nname"])
+    broker.signal(Event("typing", {}), [])
+    assert broker.cursor("sig-nobody").seq == 0

@@ -21,4 +21,4 @@ def _http_error(error: HTTPException) -> Response:
     return json_error(error.code or 500, code, error.description or error.name)
 
 
-from webapp.api import conversations, groups, message_edits, users  # noqa: E402,F401  (routes register on bp)
+from webapp.api import conversations, groups, message_edits, presence, typing_indicator, users  # noqa: E402,F401  (routes register on bp)

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from webapp.events.types import Delivery, Event, EventId
+from webapp.events.types import Delivery, Event, EventId, Signal
 
 #: A user's log keeps at most this many events ...
 LOG_MAX_EVENTS = 1000
@@ -49,17 +49,19 @@ class Subscription:
     The broker only appends and the stream only pops, so no lock is needed around the deque.
     """
 
-    __slots__ = ("identity", "_items", "_ready", "_maxsize", "overflowed", "closed")
+    __slots__ = ("identity", "_items", "_ready", "_maxsize", "overflowed", "closed", "signals")
 
     def __init__(self, identity: str, maxsize: int = SUBSCRIPTION_QUEUE_SIZE) -> None:
         self.identity = identity
-        self._items: deque[Delivery | CatchUp] = deque()
+        self._items: deque[Delivery | CatchUp | Signal] = deque()
         self._ready = threading.Event()
         self._maxsize = maxsize
         self.overflowed = False
         self.closed = False
+        #: Whether this stream asked for signals (typing, presence); brokers skip it if not.
+        self.signals = False
 
-    def offer(self, item: Delivery | CatchUp) -> None:
+    def offer(self, item: Delivery | CatchUp | Signal) -> None:
         """Called by the broker; never blocks. A full queue ends the stream (it will replay)."""
         if self.closed:
             return
@@ -88,18 +90,18 @@ class Subscription:
                 return bool(self._items) and not self.closed
         return False
 
-    def get(self, timeout: float) -> Delivery | CatchUp | None:
+    def get(self, timeout: float) -> Delivery | CatchUp | Signal | None:
         """The next item, or ``None`` after ``timeout`` seconds or when closed."""
         if not self._wait(timeout):
             return None
         return self._items.popleft()
 
-    def get_all(self, timeout: float) -> list[Delivery | CatchUp]:
+    def get_all(self, timeout: float) -> list[Delivery | CatchUp | Signal]:
         """Everything queued, waiting up to ``timeout`` seconds for the first item; ``[]``
         after the timeout or when closed. The stream writes the lot in one chunk."""
         if not self._wait(timeout):
             return []
-        items: list[Delivery | CatchUp] = []
+        items: list[Delivery | CatchUp | Signal] = []
         take, put = self._items.popleft, items.append
         try:
             while True:
@@ -126,6 +128,10 @@ class Broker(Protocol):
         With ``once`` (a webhook's de-duplication key), the event is published only if that key
         was not seen in the last :data:`ONCE_SECONDS`, atomically with the publish (so a failed
         publish leaves nothing to release). False when it was a duplicate."""
+
+    def signal(self, event: Event, recipients: Collection[str]) -> None:
+        """Send an ephemeral ``event`` (typing, presence) to the recipients' open streams, in
+        every process: no log, no id, no replay. May raise BrokerUnavailable."""
 
     def subscribe(self, identity: str) -> Subscription:
         """Start receiving ``identity``'s live events (before reading the log: no gap)."""

@@ -20,7 +20,7 @@ from webapp.events.broker import (
     Subscription,
     SubscriptionRegistry,
 )
-from webapp.events.types import Delivery, Event, EventId, frame_body
+from webapp.events.types import Delivery, Event, EventId, Signal, frame_body
 
 
 class _UserLog:
@@ -69,6 +69,13 @@ class MemoryBroker:
                 for sub in self.subscriptions.of(identity):
                     sub.offer(delivery)
         return True
+
+    def signal(self, event: Event, recipients: Collection[str]) -> None:
+        signal = Signal(event.to_json())
+        for identity in set(recipients):
+            for sub in self.subscriptions.of(identity):
+                if sub.signals:
+                    sub.offer(signal)
 
     def subscribe(self, identity: str) -> Subscription:
         sub = Subscription(identity)

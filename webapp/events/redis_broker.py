@@ -30,7 +30,7 @@ from webapp.events.broker import (
     Subscription,
     SubscriptionRegistry,
 )
-from webapp.events.types import Delivery, Event, EventId, frame_body
+from webapp.events.types import Delivery, Event, EventId, Signal, frame_body
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,22 @@ class RedisBroker:
         except redis.RedisError as exc:
             raise _unavailable(exc) from exc
 
+    def signal(self, event: Event, recipients: Collection[str]) -> None:
+        """One PUBLISH on the events channel, kind ``s``: the event, then one identity a line.
+        Nothing is written to any log."""
+        identities = {i for i in recipients if "\n" not in i}
+        if not identities:
+            return
+        try:
+            self._redis.publish(CHANNEL, "\n".join(["s", event.to_json(), *identities]))
+        except redis.RedisError as exc:
+            raise _unavailable(exc) from exc
+
+    @property
+    def client(self) -> redis.Redis:
+        """The process's command client (its small pool), for presence to share."""
+        return self._redis
+
     def close_user_streams(self, identity: str) -> None:
         try:
             self._redis.publish(CHANNEL, f"c\n{identity}")
@@ -210,6 +226,9 @@ class RedisBroker:
             for sub in self.subscriptions.of(rest):
                 sub.close()
             return
+        if kind == "s":
+            self._dispatch_signal(rest)
+            return
         if kind != "e":
             self._dispatch_json(text)
             return
@@ -229,6 +248,17 @@ class RedisBroker:
             if subs:
                 self._offer(subs, raw_id, event_json, body)
             self._pace()
+
+    def _dispatch_signal(self, rest: str) -> None:
+        event_json, _, lines = rest.partition("\n")
+        signal: Signal | None = None
+        for identity in lines.split("\n"):
+            subs = self.subscriptions.of(identity)
+            if subs:
+                signal = signal or Signal(event_json)
+                for sub in subs:
+                    if sub.signals:
+                        sub.offer(signal)
 
     def _dispatch_local(self, local: list[str], event_json: str, body: str, text: str) -> None:
         for identity in local:

@@ -19,6 +19,11 @@ CONVERSATION_UPDATED = "conversation_updated"
 CONVERSATION_REMOVED = "conversation_removed"
 PARTICIPANT_ADDED = "participant_added"
 PARTICIPANT_REMOVED = "participant_removed"
+#: Signals: ephemeral, never logged, never replayed, framed without an ``id:`` (see Signal).
+TYPING = "typing"
+PRESENCE = "presence"
+#: A participant's read horizon (Twilio's ``LastReadMessageIndex``) moved.
+PARTICIPANT_READ = "participant_read"
 
 
 @dataclass(frozen=True)
@@ -126,3 +131,27 @@ class Delivery:
 
     def __repr__(self) -> str:
         return f"Delivery({self.id!s}, {self.event_json[:60]!r})"
+
+
+class Signal:
+    """An ephemeral event (typing, presence): no per-user id, no log, no replay.
+
+    It is framed without an ``id:`` line, so it neither moves a stream's cursor nor looks like
+    a gap to the page's seq check; a stream that misses one (reconnecting) simply misses it.
+    """
+
+    __slots__ = ("event_json", "body")
+
+    def __init__(self, event_json: str, body: str | None = None) -> None:
+        self.event_json = event_json
+        self.body = body if body is not None else frame_body(event_json)
+
+    def framed(self) -> str:
+        return self.body
+
+    @property
+    def event(self) -> Event:
+        return Event.from_json(self.event_json)
+
+    def __repr__(self) -> str:
+        return f"Signal({self.event_json[:60]!r})"

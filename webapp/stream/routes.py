@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, request
@@ -11,9 +12,11 @@ from flask_login import current_user
 from webapp.errors import json_error
 from webapp.events.broker import Broker, BrokerUnavailable, CatchUp, Replay, Subscription
 from webapp.events.redis_broker import ReplayBroken
-from webapp.events.types import Delivery, EventId
+from webapp.events.types import Delivery, EventId, Signal
 from webapp.ops.metrics import metrics
 from webapp.services import get_services
+from webapp.stream.hangup import client_socket, watch_hangup
+from webapp.stream.presence_relay import PresenceRelay, presence_relay
 from webapp.stream.sse import comment, control, retry
 
 log = logging.getLogger(__name__)
@@ -32,7 +35,10 @@ def stream() -> Response:
     broker = get_services().broker
     identity: str = current_user.identity
     cursor = EventId.parse(request.headers.get("Last-Event-ID") or request.args.get("cursor"))
+    # Signals (typing, presence) are opt-in: clients that do not ask see only logged events.
+    signals = request.args.get("signals") == "1"
     subscription = broker.subscribe(identity)  # before reading the log: nothing falls between
+    subscription.signals = signals
     try:
         replay = broker.replay(identity, cursor)
     except BrokerUnavailable:
@@ -40,7 +46,14 @@ def stream() -> Response:
         return json_error(503, "unavailable", "The event stream is unavailable; retrying.")
     log.info("stream open: %s (%s)", identity, "resync" if replay.resync else "resumed")
     response = Response(
-        _events(broker, subscription, cursor, replay),
+        _events(
+            broker,
+            subscription,
+            cursor,
+            replay,
+            presence_relay(),
+            client_socket(request.environ),
+        ),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -48,7 +61,12 @@ def stream() -> Response:
 
 
 def _events(
-    broker: Broker, subscription: Subscription, cursor: EventId | None, replay: Replay
+    broker: Broker,
+    subscription: Subscription,
+    cursor: EventId | None,
+    replay: Replay,
+    relay: PresenceRelay,
+    sock: socket.socket | None,
 ) -> Iterator[str]:
     """Replay what was missed, then live events, dropping any the replay already sent.
 
@@ -57,6 +75,8 @@ def _events(
     """
     identity = subscription.identity
     metrics.stream_opened()
+    relay.opened(identity)
+    stop_watching = watch_hangup(sock, subscription)  # a closed tab ends the stream at once
     try:
         yield retry() + comment("connected")
         if replay.resync or cursor is None:
@@ -76,7 +96,9 @@ def _events(
                 continue
             out: list[str] = []
             for item in items:
-                if isinstance(item, CatchUp):
+                if isinstance(item, Signal):  # no id: the cursor and the page's seq stay put
+                    out.append(item.framed())
+                elif isinstance(item, CatchUp):
                     caught_up = broker.replay(identity, last)
                     if caught_up.resync:
                         last = caught_up.cursor
@@ -102,8 +124,10 @@ def _events(
             "stream ended for %s: the log could not be read; the browser will resume", identity
         )
     finally:
+        stop_watching()
         metrics.stream_closed()
         broker.unsubscribe(subscription)
+        relay.closed(identity)
         log.info("stream closed: %s", identity)
 
 

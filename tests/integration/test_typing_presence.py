@@ -1,0 +1,212 @@
+"""Typing and presence over real HTTP: gunicorn + gevent, real Redis, the emulator.
+
+Both are signals: they reach the other people's streams without an ``id:`` (so they never
+disturb resume), never the typer's own, and only streams that ask for them (``signals=1``).
+Fresh users per test, so that streams left by other tests cannot make anyone look online.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from tests.support.clients import ApiClient, SseEvent, StreamReader
+from tests.support.servers import ParleyServer, run_parley
+from tests.support.waiting import wait_until
+from webapp.events.presence import RedisPresence
+from webapp.events.redis_broker import connect
+
+PASSWORD = "typing-presence-pw"
+
+
+class SignalReader(StreamReader):
+    """A stream that asks for signals, as the chat page does (``/stream?signals=1``)."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.events: queue.Queue[SseEvent] = queue.Queue()
+        self.seen: list[SseEvent] = []
+        self.response = client.session.get(
+            client.base_url + "/stream", params={"signals": "1"}, stream=True, timeout=(5, 60)
+        )
+        self.status_code = self.response.status_code
+        self.headers = self.response.headers
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        assert self.status_code == 200
+        self._thread.start()
+        self.wait_for("resync")
+
+    def signals(self, name: str, timeout: float = 1.0) -> list[SseEvent]:
+        return [e for e in self.drain(timeout) if e.event == name]
+
+
+def register(server: ParleyServer, prefix: str) -> ApiClient:
+    """A new user through the real registration form, then logged in like the others."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    client = ApiClient(server.url)
+    page = client.session.get(server.url + "/register", timeout=10)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+    assert token
+    form = {"username": name, "password": PASSWORD, "confirm": PASSWORD}
+    answer = client.session.post(
+        server.url + "/register", data={**form, "csrf_token": token.group(1)}, timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    return ApiClient(server.url).login(name, PASSWORD)
+
+
+@pytest.fixture
+def people(parley_server: ParleyServer) -> Callable[[str], ApiClient]:
+    return lambda prefix: register(parley_server, prefix)
+
+
+def test_typing_reaches_the_others_without_an_id_and_never_the_typer(
+    people: Callable[[str], ApiClient],
+) -> None:
+    alice, bob = people("ty-alice"), people("ty-bob")
+    sid = str(alice.start_dm(bob.username)["sid"])
+    bob_page, alice_page, alice_other_tab = (
+        SignalReader(bob),
+        SignalReader(alice),
+        SignalReader(alice),
+    )
+    bob_tool = StreamReader(bob)  # no signals=1: sees logged events only
+    try:
+        bob_tool.wait_for("resync")
+        answer = alice.post(f"/api/conversations/{sid}/typing")
+        assert answer.status_code == 204 and answer.text == ""
+        typing = bob_page.wait_for("typing")
+        assert typing.id is None
+        assert typing.data == {"conversation_sid": sid, "identity": alice.username}
+        assert alice_page.signals("typing", 0.5) == []
+        assert alice_other_tab.signals("typing", 0.1) == []
+        assert [e for e in bob_tool.drain(0.3) if e.event in ("typing", "presence")] == []
+        # The stream's ids are untouched: the next message follows the cursor without a gap.
+        cursor = bob.stream_cursor()
+        assert alice.send(sid, "done typing").status_code == 201
+        added = bob_page.wait_for("message_added")
+        epoch, seq = cursor.rsplit("-", 1)
+        assert added.id == f"{epoch}-{int(seq) + 1}"
+    finally:
+        for reader in (bob_page, alice_page, alice_other_tab, bob_tool):
+            reader.close()
+
+
+def test_typing_is_throttled_by_the_server(people: Callable[[str], ApiClient]) -> None:
+    alice, bob = people("th-alice"), people("th-bob")
+    sid = str(alice.start_dm(bob.username)["sid"])
+    bob_page = SignalReader(bob)
+    try:
+        for _ in range(5):  # a client that ignores the 2.5 s rhythm
+            assert alice.post(f"/api/conversations/{sid}/typing").status_code == 204
+        bob_page.wait_for("typing")
+        assert bob_page.signals("typing", 1.0) == []  # the other four were dropped
+        # Sending the message ends the burst: a quick next one shows "typing…" at once.
+        assert alice.send(sid, "first").status_code == 201
+        assert alice.post(f"/api/conversations/{sid}/typing").status_code == 204
+        bob_page.wait_for("typing")
+        assert alice.post(f"/api/conversations/{sid}/typing").status_code == 204
+        assert bob_page.signals("typing", 1.0) == []  # and the limit holds again
+
+        def relayed_again() -> bool:
+            assert alice.post(f"/api/conversations/{sid}/typing").status_code == 204
+            return bool(bob_page.signals("typing", 0.3))
+
+        wait_until(relayed_again, 6, "a typing signal after the throttle interval")
+    finally:
+        bob_page.close()
+
+
+def test_an_outsider_cannot_type_into_a_conversation(
+    people: Callable[[str], ApiClient],
+) -> None:
+    alice, bob, carol = people("ou-alice"), people("ou-bob"), people("ou-carol")
+    sid = str(alice.start_dm(bob.username)["sid"])
+    bob_page = SignalReader(bob)
+    try:
+        refused = carol.post(f"/api/conversations/{sid}/typing")
+        missing = carol.post(f"/api/conversations/CH{'0' * 32}/typing")
+        assert refused.status_code == missing.status_code == 404
+        assert refused.json() == missing.json()
+        assert refused.json()["error"]["code"] == "not_found"
+        assert bob_page.signals("typing", 0.5) == []
+        no_csrf = carol.session.post(f"{carol.base_url}/api/conversations/{sid}/typing", timeout=10)
+        assert no_csrf.status_code == 400
+    finally:
+        bob_page.close()
+
+
+def test_contacts_see_a_user_come_online_and_go_offline(
+    people: Callable[[str], ApiClient],
+) -> None:
+    alice, bob, stranger = people("pr-alice"), people("pr-bob"), people("pr-stranger")
+    alice.start_dm(bob.username)
+    bob_page, stranger_page = SignalReader(bob), SignalReader(stranger)
+    try:
+        assert bob.get("/api/presence").json() == {"presence": {alice.username: False}}
+        first_tab, second_tab = StreamReader(alice), StreamReader(alice)
+        online = bob_page.wait_for("presence", lambda d: d["identity"] == alice.username)
+        assert online.id is None and online.data == {"identity": alice.username, "online": True}
+        assert bob.get("/api/presence").json() == {"presence": {alice.username: True}}
+
+        first_tab.close()  # one tab left: still online, nothing announced
+        assert [e.data for e in bob_page.signals("presence", 1.0)] == []
+        second_tab.close()
+        offline = bob_page.wait_for("presence", lambda d: d["identity"] == alice.username)
+        assert offline.data == {"identity": alice.username, "online": False}
+        assert bob.get("/api/presence").json() == {"presence": {alice.username: False}}
+        assert stranger_page.signals("presence", 0.3) == []  # shares no conversation
+        assert stranger.get("/api/presence").json() == {"presence": {}}
+    finally:
+        bob_page.close()
+        stranger_page.close()
+
+
+def test_a_crashed_workers_users_go_offline_when_its_entries_expire(
+    parley_server: ParleyServer, people: Callable[[str], ApiClient]
+) -> None:
+    """Another "worker" marks a user online with a 1 s entry, then dies without a word: the
+    server's sweep reports the user offline to contacts, and REST agrees at once."""
+    alice, crashed_user = people("cr-alice"), people("cr-gone")
+    alice.start_dm(crashed_user.username)
+    alice_page = SignalReader(alice)
+    try:
+        crashed = RedisPresence(connect(parley_server.env["REDIS_URL"]), ttl=1.0)
+        assert crashed.connected(crashed_user.username)
+        present = alice.get("/api/presence").json()["presence"]
+        assert present == {crashed_user.username: True}
+        offline = alice_page.wait_for(
+            "presence", lambda d: d["identity"] == crashed_user.username, timeout=10
+        )
+        assert offline.data["online"] is False
+        assert alice.get("/api/presence").json()["presence"] == {crashed_user.username: False}
+    finally:
+        alice_page.close()
+
+
+def test_typing_and_presence_work_with_the_in_process_broker(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``make run``'s set-up: no Redis; presence is a counter, signals go straight to queues."""
+    with run_parley(tmp_path_factory.mktemp("memory-broker")) as server:
+        alice = ApiClient(server.url).login("alice", server.password)
+        bob = ApiClient(server.url).login("bob", server.password)
+        sid = str(alice.start_dm("bob")["sid"])
+        bob_page = SignalReader(bob)
+        try:
+            alice_tab = StreamReader(alice)
+            online = bob_page.wait_for("presence", lambda d: d["identity"] == "alice")
+            assert online.id is None and online.data["online"] is True
+            assert bob.get("/api/presence").json() == {"presence": {"alice": True}}
+            assert alice.post(f"/api/conversations/{sid}/typing").status_code == 204
+            typing = bob_page.wait_for("typing")
+            assert typing.id is None and typing.data["identity"] == "alice"
+            alice_tab.close()
+            offline = bob_page.wait_for("presence", lambda d: d["identity"] == "alice")
+            assert offline.data["online"] is False
+        finally:
+            bob_page.close()

@@ -1,0 +1,95 @@
+"""Presence keeps one contract in memory and on real Redis: online while a stream is open
+anywhere; with Redis, a crashed process's entries expire instead of keeping users online."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.support.servers import RedisServer
+from tests.support.waiting import wait_until
+from webapp.events.memory_broker import MemoryBroker
+from webapp.events.presence import MemoryPresence, Presence, RedisPresence, presence_for
+from webapp.events.redis_broker import RedisBroker, connect
+
+Factory = Callable[[], Presence]
+
+
+@pytest.fixture(params=["memory", "redis"])
+def processes(request: pytest.FixtureRequest) -> Iterator[Factory]:
+    """Makes "processes" sharing one presence: the same memory one, or each its own on Redis."""
+    if request.param == "memory":
+        shared = MemoryPresence()
+        yield lambda: shared
+        return
+    server: RedisServer = request.getfixturevalue("redis_server")
+    client = connect(server.url)
+    client.flushdb()
+    yield lambda: RedisPresence(client)
+
+
+def test_online_while_any_stream_is_open(processes: Factory) -> None:
+    one, two = processes(), processes()
+    assert one.online(["p-alice"]) == set()
+    assert one.connected("p-alice") is True  # came online
+    assert two.connected("p-alice") is False  # already online
+    assert one.connected("p-alice") is False
+    assert two.online(["p-alice", "p-bob"]) == {"p-alice"}
+    assert one.disconnected("p-alice") is False
+    assert one.disconnected("p-alice") is False  # one's last; two still holds one
+    assert one.online(["p-alice"]) == {"p-alice"}
+    assert two.disconnected("p-alice") is True  # the last stream anywhere
+    assert one.online(["p-alice"]) == set()
+    assert two.disconnected("p-alice") is False  # unbalanced close: no second "offline"
+
+
+def test_a_crashed_process_does_not_keep_users_online(redis_server: RedisServer) -> None:
+    client = connect(redis_server.url)
+    client.flushdb()
+    crashed = RedisPresence(client, ttl=0.5)  # never refreshes, never says goodbye
+    alive = RedisPresence(client)
+    assert crashed.connected("p-carol") is True
+    assert alive.connected("p-dave") is True
+    assert alive.online(["p-carol", "p-dave"]) == {"p-carol", "p-dave"}
+    wait_until(lambda: alive.online(["p-carol"]) == set(), 5, "the crashed entry to expire")
+    assert alive.refresh() == ["p-carol"]  # reported offline once, by whoever sweeps first
+    assert alive.refresh() == []
+    assert alive.online(["p-dave"]) == {"p-dave"}
+
+
+def test_refreshing_keeps_a_live_process_online_past_its_ttl(redis_server: RedisServer) -> None:
+    client = connect(redis_server.url)
+    client.flushdb()
+    short = RedisPresence(client, ttl=0.6)
+    assert short.connected("p-erin")
+    deadline_checks = 0
+
+    def stayed_online_past_ttl() -> bool:
+        nonlocal deadline_checks
+        assert short.refresh() == []
+        assert short.online(["p-erin"]) == {"p-erin"}
+        deadline_checks += 1
+        return deadline_checks >= 30  # ~1.5 s of 50 ms polls, well past the 0.6 s ttl
+
+    wait_until(stayed_online_past_ttl, 10, "presence to outlive its ttl while refreshed")
+
+
+def test_redis_presence_shares_the_brokers_pool(redis_server: RedisServer) -> None:
+    client = connect(redis_server.url)
+    broker = RedisBroker(client, redis_server.url)
+    try:
+        presence = presence_for(broker)
+        assert isinstance(presence, RedisPresence)
+        assert presence._redis is client
+    finally:
+        broker.close()
+    assert isinstance(presence_for(MemoryBroker()), MemoryPresence)
+
+
+def test_redis_down_never_raises(redis_server: RedisServer) -> None:
+    down = RedisPresence(connect("redis://127.0.0.1:1/0"))
+    assert down.connected("p-fay") is False
+    assert down.online(["p-fay"]) == set()
+    assert down.refresh() == []
+    assert down.disconnected("p-fay") is False

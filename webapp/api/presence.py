@@ -1,0 +1,28 @@
+"""``GET /api/presence``: who among the user's contacts is online, for the page's first render.
+
+Afterwards the stream's ``presence`` signals keep it current (see ``docs/stream.md``).
+"""
+
+from __future__ import annotations
+
+from flask import Response, jsonify
+from flask_login import current_user, login_required
+
+from webapp.api import bp
+from webapp.api.conversations import gateway_error
+from webapp.services import get_services
+from webapp.stream.presence_relay import contacts_of
+from webapp.twilio_gateway import GatewayError
+
+
+@bp.get("/presence")
+@login_required
+def presence() -> Response:
+    """``{"presence": {"bob": true, "carol": false}}`` for everyone sharing a conversation."""
+    services = get_services()
+    try:
+        contacts = contacts_of(services, current_user.identity)
+    except GatewayError as exc:
+        raise gateway_error(exc) from exc
+    online = services.presence.online(contacts)
+    return jsonify({"presence": {name: name in online for name in sorted(contacts)}})

@@ -1,0 +1,81 @@
+"""The server's limit on typing signals: one per user and conversation every 2 s.
+
+A typing burst ends when the user sends the message: the next burst may start at once (the
+page resets its own rhythm then, too), or a quick reply's "typing…" would be dropped. In each
+process a dictionary answers first (no round trip); with Redis a ``SET NX PX`` key makes the
+limit hold across every worker and dyno.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import redis
+from flask import current_app
+
+from webapp.errors import ApiError
+from webapp.events.redis_broker import RedisBroker
+from webapp.services import Services
+
+#: At most one typing signal per user and conversation this often (seconds); the page sends
+#: one every 2.5 s while its user types, and shows the indicator for 5 s after each.
+TYPING_MIN_INTERVAL = 2.0
+
+
+class TypingThrottle:
+    """Per process: when each (user, conversation) last had a typing signal sent."""
+
+    def __init__(self, interval: float = TYPING_MIN_INTERVAL, max_entries: int = 10_000) -> None:
+        self._interval = interval
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+        self._last: dict[tuple[str, str], float] = {}
+
+    def allow(self, identity: str, sid: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get((identity, sid), -self._interval) < self._interval:
+                return False
+            if len(self._last) >= self._max_entries:
+                self._last = {k: t for k, t in self._last.items() if now - t < self._interval}
+            self._last[(identity, sid)] = now
+            return True
+
+    def forget(self, identity: str, sid: str) -> None:
+        with self._lock:
+            self._last.pop((identity, sid), None)
+
+
+def allow_typing(services: Services, identity: str, sid: str) -> bool:
+    """True when a typing signal from ``identity`` in ``sid`` may go out now."""
+    if not _throttle().allow(identity, sid):
+        return False
+    if not isinstance(services.broker, RedisBroker):
+        return True
+    interval_ms = int(TYPING_MIN_INTERVAL * 1000)
+    try:
+        return bool(services.broker.client.set(_key(identity, sid), "1", nx=True, px=interval_ms))
+    except redis.RedisError as exc:
+        raise ApiError(503, "unavailable", "Typing could not be relayed; try again.") from exc
+
+
+def typing_ended(services: Services, identity: str, sid: str) -> None:
+    """``identity`` sent a message in ``sid``: their next keystroke starts a new burst."""
+    _throttle().forget(identity, sid)
+    if isinstance(services.broker, RedisBroker):
+        try:
+            services.broker.client.delete(_key(identity, sid))
+        except redis.RedisError:
+            pass  # the key expires within TYPING_MIN_INTERVAL anyway
+
+
+def _key(identity: str, sid: str) -> str:
+    return f"parley:typing:{{{identity}}}:{sid}"
+
+
+def _throttle() -> TypingThrottle:
+    throttle: TypingThrottle | None = current_app.extensions.get("parley.typing")
+    if throttle is None:
+        throttle = current_app.extensions.setdefault("parley.typing", TypingThrottle())
+    return throttle

@@ -1,0 +1,233 @@
+"""Who is online: a user is online while at least one of their streams is open, anywhere.
+
+Two implementations behind one small interface, chosen with the broker: a counter in memory
+(one process), or Redis. With Redis each process keeps, per user with a stream open here, an
+entry that expires: a sorted set per user (member: the process's token, score: when its entry
+expires) and one sorted set of every online user (score: the latest expiry of any of their
+entries). A process refreshes its entries on a ticker; when it crashes, they simply expire,
+and the next sweep (by any process) reports the user offline. Times are Redis's own (``TIME``),
+so dynos with skewed clocks agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Collection
+from typing import Protocol
+
+import redis
+
+log = logging.getLogger(__name__)
+
+#: Seconds a process's presence entry lives without a refresh (a crashed worker's users go
+#: offline within this); refreshed every :data:`PRESENCE_TICK` seconds.
+PRESENCE_TTL = 45
+PRESENCE_TICK = 5.0
+
+_ALL = "parley:presence:all"
+
+# Lua helpers. "now" is Redis's clock in milliseconds.
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+# ARGV: token, ttl_ms, identity_1, ...  Returns the identities that were offline until now.
+_TOUCH = (
+    _NOW
+    + """
+local expires = now + tonumber(ARGV[2])
+local came = {}
+for i = 3, #ARGV do
+  local who = ARGV[i]
+  local key = 'parley:presence:u:{' .. who .. '}'
+  local was = redis.call('ZSCORE', KEYS[1], who)
+  redis.call('ZADD', key, expires, ARGV[1])
+  redis.call('PEXPIRE', key, ARGV[2])
+  if not was or tonumber(was) < now then came[#came + 1] = who end
+  if not was or tonumber(was) < expires then redis.call('ZADD', KEYS[1], expires, who) end
+end
+return came
+"""
+)
+# Drop expired entries of the users in ``due``; those left with none are offline now.
+_SETTLE = """
+local gone = {}
+for _, who in ipairs(due) do
+  local key = 'parley:presence:u:{' .. who .. '}'
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  local top = redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')
+  if #top == 0 then
+    if redis.call('ZREM', KEYS[1], who) == 1 then gone[#gone + 1] = who end
+  else
+    redis.call('ZADD', KEYS[1], top[2], who)
+  end
+end
+return gone
+"""
+# ARGV: token, identity. Returns {identity} when that was the user's last entry anywhere.
+_LEAVE = (
+    _NOW
+    + """
+redis.call('ZREM', 'parley:presence:u:{' .. ARGV[2] .. '}', ARGV[1])
+local due = {ARGV[2]}
+"""
+    + _SETTLE
+)
+# ARGV: limit. Returns the users whose every entry has expired (crashed processes).
+_SWEEP = (
+    _NOW
+    + """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[1])
+"""
+    + _SETTLE
+)
+# ARGV: identities. Returns those online now.
+_ONLINE = (
+    _NOW
+    + """
+local online = {}
+for i = 1, #ARGV do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score and tonumber(score) >= now then online[#online + 1] = ARGV[i] end
+end
+return online
+"""
+)
+
+
+class Presence(Protocol):
+    """What the stream and the API need to know about who is online."""
+
+    def connected(self, identity: str) -> bool:
+        """A stream of ``identity`` opened here; True when they were offline everywhere."""
+
+    def disconnected(self, identity: str) -> bool:
+        """A stream of ``identity`` closed here; True when it was their last one anywhere."""
+
+    def online(self, identities: Collection[str]) -> set[str]:
+        """Those of ``identities`` who are online now."""
+
+    def refresh(self) -> list[str]:
+        """Keep this process's entries alive; the users found offline since (whose entries
+        expired: a crashed process's users)."""
+
+
+class StreamCounts:
+    """This process's open streams per user: only a user's first stream and last close here
+    can change their presence, so only those reach the shared store."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._streams: dict[str, int] = {}
+
+    def opened(self, identity: str) -> bool:
+        """Count one more stream; True when it is ``identity``'s first in this process."""
+        with self._lock:
+            count = self._streams.get(identity, 0)
+            self._streams[identity] = count + 1
+            return count == 0
+
+    def closed(self, identity: str) -> bool:
+        """Count one stream less; True when it was ``identity``'s last in this process."""
+        with self._lock:
+            count = self._streams.get(identity, 0) - 1
+            if count > 0:
+                self._streams[identity] = count
+                return False
+            return self._streams.pop(identity, None) is not None
+
+    def identities(self) -> list[str]:
+        with self._lock:
+            return list(self._streams)
+
+    def __contains__(self, identity: object) -> bool:
+        return identity in self._streams
+
+
+class MemoryPresence:
+    """One process: a count of open streams per user."""
+
+    def __init__(self) -> None:
+        self._streams = StreamCounts()
+
+    def connected(self, identity: str) -> bool:
+        return self._streams.opened(identity)
+
+    def disconnected(self, identity: str) -> bool:
+        return self._streams.closed(identity)
+
+    def online(self, identities: Collection[str]) -> set[str]:
+        return {i for i in identities if i in self._streams}
+
+    def refresh(self) -> list[str]:
+        return []
+
+
+class RedisPresence:
+    """Every process and dyno on one Redis; uses the broker's pooled client (no new
+    connections). Redis errors never end a stream: presence is then briefly stale."""
+
+    def __init__(self, client: redis.Redis, ttl: float = PRESENCE_TTL) -> None:
+        self._redis = client
+        self._ttl_ms = int(ttl * 1000)
+        self.token = secrets.token_hex(8)  # this process's member in each user's set
+        self._streams = StreamCounts()
+        self._touch = client.register_script(_TOUCH)
+        self._leave = client.register_script(_LEAVE)
+        self._sweep = client.register_script(_SWEEP)
+        self._online = client.register_script(_ONLINE)
+
+    def connected(self, identity: str) -> bool:
+        if not self._streams.opened(identity):
+            return False
+        try:
+            came = self._touch(keys=[_ALL], args=[self.token, self._ttl_ms, identity])
+        except redis.RedisError as exc:
+            log.warning("presence not recorded (%s)", exc.__class__.__name__)
+            return False
+        return bool(came)
+
+    def disconnected(self, identity: str) -> bool:
+        if not self._streams.closed(identity):
+            return False
+        try:
+            return bool(self._leave(keys=[_ALL], args=[self.token, identity]))
+        except redis.RedisError as exc:
+            log.warning("presence not cleared (%s); it expires", exc.__class__.__name__)
+            return False
+
+    def online(self, identities: Collection[str]) -> set[str]:
+        if not identities:
+            return set()
+        try:
+            found = self._online(keys=[_ALL], args=list(identities))
+        except redis.RedisError as exc:
+            log.warning("presence unknown (%s)", exc.__class__.__name__)
+            return set()
+        return {_text(i) for i in found}
+
+    def refresh(self) -> list[str]:
+        local = self._streams.identities()
+        try:
+            if local:
+                self._touch(keys=[_ALL], args=[self.token, self._ttl_ms, *local])
+            gone = self._sweep(keys=[_ALL], args=[1000])
+        except redis.RedisError as exc:
+            log.warning("presence not refreshed (%s)", exc.__class__.__name__)
+            return []
+        return [_text(i) for i in gone]
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def presence_for(broker: object) -> Presence:
+    """Presence to match the broker: Redis shares the broker's connection pool."""
+    from webapp.events.redis_broker import RedisBroker
+
+    if isinstance(broker, RedisBroker):
+        return RedisPresence(broker.client)
+    return MemoryPresence()

@@ -1,0 +1,102 @@
+"""Presence changes turned into ``presence`` signals to the user's contacts.
+
+A contact is anyone who shares a conversation with the user (Twilio's participant lists,
+through the membership cache): nobody else learns when a user comes and goes. Announcing
+costs a Twilio call, so it runs on one background worker per process, never in the stream's
+or a request's path; the same worker refreshes this process's presence entries and reports
+the users whose entries expired elsewhere (a crashed worker's).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+from flask import current_app
+
+from webapp.events.broker import BrokerUnavailable
+from webapp.events.membership import identities
+from webapp.events.presence import PRESENCE_TICK
+from webapp.events.types import PRESENCE, Event
+from webapp.services import Services, get_services
+from webapp.twilio_gateway import GatewayError
+
+log = logging.getLogger(__name__)
+
+#: Presence is shared through conversations of at most this many people: in a larger group
+#: each arrival would fan out to every member's streams (a 1,000-member group: a million
+#: offers as its members come online), for a dot nobody looks at in so large a crowd.
+PRESENCE_MAX_GROUP = 100
+
+
+def contacts_of(services: Services, identity: str) -> set[str]:
+    """Everyone who shares a conversation (of at most :data:`PRESENCE_MAX_GROUP` people) with
+    ``identity``, not ``identity``."""
+    people: set[str] = set()
+    for conversation in services.gateway.conversations_of(identity):
+        members = identities(services.membership.participants(conversation.sid))
+        if len(members) <= PRESENCE_MAX_GROUP:
+            people.update(members)
+    people.discard(identity)
+    return people
+
+
+class PresenceRelay:
+    """This process's presence bookkeeping; one per app (see :func:`presence_relay`)."""
+
+    def __init__(self, services: Services, tick: float = PRESENCE_TICK) -> None:
+        self._services = services
+        self._tick = tick
+        self._changes: queue.Queue[tuple[str, bool]] = queue.Queue()
+        self._started = False
+        self._lock = threading.Lock()
+
+    def opened(self, identity: str) -> None:
+        """A stream of ``identity`` opened in this process."""
+        self._start()
+        if self._services.presence.connected(identity):
+            self._changes.put((identity, True))
+
+    def closed(self, identity: str) -> None:
+        if self._services.presence.disconnected(identity):
+            self._changes.put((identity, False))
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._run, name="parley-presence", daemon=True).start()
+
+    def _run(self) -> None:
+        next_tick = time.monotonic() + self._tick
+        while True:
+            try:
+                identity, online = self._changes.get(timeout=max(0.0, next_tick - time.monotonic()))
+                self._announce(identity, online)
+            except queue.Empty:
+                pass
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + self._tick
+                for identity in self._services.presence.refresh():
+                    self._announce(identity, False)
+
+    def _announce(self, identity: str, online: bool) -> None:
+        try:
+            recipients = contacts_of(self._services, identity)
+            event = Event(PRESENCE, {"identity": identity, "online": online})
+            self._services.broker.signal(event, recipients)
+        except (GatewayError, BrokerUnavailable) as exc:
+            log.warning("presence of %s not announced: %s", identity, exc)
+        except Exception:  # the worker must outlive any one failure
+            log.exception("presence of %s not announced", identity)
+
+
+def presence_relay() -> PresenceRelay:
+    """The current app's relay, made on first use (by the first stream in this process)."""
+    relay: PresenceRelay | None = current_app.extensions.get("parley.presence")
+    if relay is None:
+        relay = current_app.extensions.setdefault("parley.presence", PresenceRelay(get_services()))
+    return relay
