@@ -1,21 +1,84 @@
-"""Shared fixtures: a private Redis, and Parley served by gunicorn exactly as the Procfile does."""
+"""Shared fixtures: a private Redis, and Parley served by gunicorn exactly as the Procfile does.
+
+``--database=postgresql`` (or ``PARLEY_TEST_DATABASE=postgresql``) runs the tests that use
+Parley's database (every test that starts a Parley server: integration, security, browser)
+against scratch PostgreSQL databases instead of SQLite files; ``make test`` runs the whole
+suite on SQLite, then those tests again on PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
+from tests.support import databases
 from tests.support.clients import ApiClient
-from tests.support.servers import ParleyServer, RedisServer, run_parley, start_redis
+from tests.support.servers import (
+    TWILIO_TEST_NUMBER,
+    ParleyServer,
+    RedisServer,
+    run_parley,
+    start_redis,
+)
 
 # In CI the property tests replay the same examples every run: a red CI then means a change
 # broke something, never that a new random input turned up. Locally they keep exploring.
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+#: Test directories whose tests all run against Parley's database (a server they start).
+DATABASE_DIRECTORIES = ("integration", "security", "browser")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database",
+        choices=databases.BACKENDS,
+        default=databases.backend,
+        help="database Parley's test servers use; postgresql selects only the tests that use "
+        "it (default: $PARLEY_TEST_DATABASE or sqlite)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    databases.backend = config.getoption("--database")
+    if databases.backend == "postgresql" and not hasattr(config, "workerinput"):
+        try:
+            databases.drop_abandoned()
+        except databases.NoPostgres as exc:  # fail the run at once, saying why
+            raise pytest.UsageError(f"--database=postgresql: {exc}") from exc
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"Parley test database: {databases.backend}"
+
+
+def uses_database(item: pytest.Item) -> bool:
+    """True for tests that start a Parley (and so use its database)."""
+    tests_dir = Path(__file__).parent
+    fixtures = getattr(item, "fixturenames", ())
+    if "parley_server" in fixtures:
+        return True
+    path = Path(str(item.path))
+    return path.is_relative_to(tests_dir) and (
+        path.relative_to(tests_dir).parts[0] in DATABASE_DIRECTORIES
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, run only the tests that use the database; the rest ran on SQLite."""
+    if databases.backend != "postgresql":
+        return
+    skipped = [item for item in items if not uses_database(item)]
+    if skipped:
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = [item for item in items if uses_database(item)]
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +95,17 @@ def parley_server(
     """One gunicorn gevent worker, the in-process emulator, a private Redis, demo users."""
     tmp = tmp_path_factory.mktemp("parley")
     with run_parley(tmp, REDIS_URL=redis_server.url) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def sms_parley_server(
+    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer
+) -> Iterator[ParleyServer]:
+    """Parley as :func:`parley_server`, plus ``TWILIO_PHONE_NUMBER`` for SMS participants."""
+    tmp = tmp_path_factory.mktemp("parley-sms")
+    phone = TWILIO_TEST_NUMBER
+    with run_parley(tmp, REDIS_URL=redis_server.url, TWILIO_PHONE_NUMBER=phone) as server:
         yield server
 
 

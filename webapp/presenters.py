@@ -38,6 +38,8 @@ def participant_json(participant: ParticipantRecord) -> dict[str, Any]:
         "address": participant.address,
         # Set by Parley when a participant adds another ("alice added carol"); None otherwise.
         "added_by": participant.attributes.get("added_by"),
+        # Set by Parley just before it removes an SMS participant ("alice removed +1555…").
+        "removed_by": participant.attributes.get("removed_by"),
     }
 
 
@@ -64,4 +66,15 @@ def conversation_json(
         "last_message": message_json(last_message) if last_message else None,
         "unread_count": unread_count,
         "last_activity": iso(last_activity),
+        "read_horizons": read_horizons(participants),
+    }
+
+
+def read_horizons(participants: list[ParticipantRecord]) -> dict[str, int]:
+    """Chat participants' ``LastReadMessageIndex`` by identity: who has read up to where,
+    for read receipts ("Seen by bob"). Those who have read nothing are left out."""
+    return {
+        p.identity: p.last_read_message_index
+        for p in participants
+        if p.identity and p.last_read_message_index is not None
     }

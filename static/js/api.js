@@ -47,6 +47,19 @@ export class Api {
     return this.#request('POST', `/api/conversations/${encodeURIComponent(conversationSid)}/participants`, { username });
   }
 
+  /** Add a phone number (E.164) to a group as an SMS participant. */
+  addPhoneParticipant(conversationSid, phoneNumber) {
+    return this.#request('POST', `/api/conversations/${encodeURIComponent(conversationSid)}/participants`, {
+      phone_number: phoneNumber,
+    });
+  }
+
+  /** Remove an SMS participant from a group by its number. */
+  removePhoneParticipant(conversationSid, phoneNumber) {
+    const path = `/api/conversations/${encodeURIComponent(conversationSid)}/participants/${encodeURIComponent(phoneNumber)}`;
+    return this.#request('DELETE', path);
+  }
+
   leaveConversation(conversationSid) {
     return this.#request('DELETE', `/api/conversations/${encodeURIComponent(conversationSid)}/participants/me`);
   }
@@ -80,6 +93,16 @@ export class Api {
   /** Move this user's read horizon forward to message `index`. */
   markRead(conversationSid, index) {
     return this.#request('POST', `/api/conversations/${encodeURIComponent(conversationSid)}/read`, { index });
+  }
+
+  /** Tell the others this user is typing here (the caller sends at most one every few seconds). */
+  sendTyping(conversationSid) {
+    return this.#request('POST', `/api/conversations/${encodeURIComponent(conversationSid)}/typing`);
+  }
+
+  /** {presence: {identity: online}} for everyone sharing a conversation with this user. */
+  getPresence() {
+    return this.#request('GET', '/api/presence');
   }
 
   listUsers() {

@@ -4,6 +4,8 @@
 //   → views/conversation-pane.js (now "Sent") and views/conversation-list.js (preview, unread).
 
 import { Api, newClientId } from './api.js';
+import { displayName, isSmsAuthor, looksLikePhone } from './format.js';
+import { Notifier } from './notifications.js';
 import { ChatState } from './state.js';
 import { EventStream } from './stream.js';
 import { Banners } from './views/banners.js';
@@ -12,8 +14,14 @@ import { ConversationListView } from './views/conversation-list.js';
 import { ConversationPaneView } from './views/conversation-pane.js';
 import { GroupDialog } from './views/group-dialog.js';
 import { NewConversationDialog } from './views/new-conversation.js';
+import { PresenceView } from './views/presence.js';
+import { SmsMembersView } from './views/sms-members.js';
+import { TypingView } from './views/typing.js';
 
 const byId = (id) => document.getElementById(id);
+/** Reads seen on screen go to the server this long after the last one, or at most this late. */
+const READ_DEBOUNCE_MS = 400;
+const READ_MAX_WAIT_MS = 2000;
 
 class ChatApp {
   constructor(app) {
@@ -29,6 +37,10 @@ class ChatApp {
     this.conversationsStale = false;
     /** sid → the newest index this page told the server was read */
     this.readUpTo = new Map();
+    /** sid → the newest index seen on screen and not yet told (sent in one batched call) */
+    this.unsentReads = new Map();
+    this.readTimer = null;
+    this.readBatchStartedAt = 0;
 
     this.banners = new Banners({
       connection: byId('connection-banner'),
@@ -61,8 +73,10 @@ class ChatApp {
         rename: byId('group-rename'),
         addPerson: byId('group-add-person'),
         leave: byId('group-leave'),
+        jumpLatest: byId('jump-latest'),
       },
       me: identity,
+      onSeen: () => this.noteSeen(),
       onLoadOlder: () => this.loadOlder(),
       onRetry: (clientId) => this.post(clientId),
       onBack: () => this.navigate(null),
@@ -81,7 +95,10 @@ class ChatApp {
       error: byId('group-dialog-error'),
       cancel: byId('group-dialog-cancel'),
       submit: byId('group-dialog-submit'),
+      hint: byId('group-dialog-hint'),
     });
+    this.smsMembers = new SmsMembersView({ list: byId('pane-sms'), onRemove: (number) => this.removePhone(number) });
+    this.notifier = new Notifier({ control: byId('enable-notifications'), onOpen: (sid) => this.navigate(sid) });
     this.composer = new ComposerView({
       form: byId('composer'),
       input: byId('composer-input'),
@@ -114,15 +131,18 @@ class ChatApp {
   }
 
   start() {
+    this.#startSignals();
     // Open the stream from the render-time cursor first: nothing after the render is missed,
     // and what REST also returns is deduplicated by sid.
     this.stream = new EventStream({
+      onSignal: (type, data) => this.applySignal(type, data),
       url: `${this.root}/stream`,
       cursor: this.initialCursor,
       onEvent: (type, data) => this.applyEvent(type, data),
       onResync: () => this.resync(),
       onStatus: (status, failures) => {
         this.banners.showConnection(status);
+        if (status === 'open') this.presence.load(); // signals missed meanwhile are not replayed
         // A stream that keeps failing may mean the session ended (logged out elsewhere): any
         // API call then answers 401, which takes the user to the login page.
         if (failures >= 3) this.api.listUsers().catch(() => {});
@@ -283,17 +303,37 @@ class ChatApp {
     const sid = this.state.openSid;
     this.groupDialog.ask({
       title: 'Add person',
-      label: 'Username',
+      label: 'Username or phone number',
+      hint: 'A phone number in international form, like +15551234567, joins by SMS.',
       submit: 'Add',
       action: async (username) => {
         const before = this.state.conversations.get(sid)?.participants ?? [];
-        const { conversation } = await this.api.addParticipant(sid, username);
+        const { conversation } = looksLikePhone(username)
+          ? await this.api.addPhoneParticipant(sid, username)
+          : await this.api.addParticipant(sid, username);
         const added = conversation.participants.find((name) => !before.includes(name));
         if (added) this.state.addNote(sid, `You added ${added}`);
         this.state.upsertConversation(conversation);
         this.render();
       },
     });
+  }
+
+  /** Remove an SMS participant (a phone cannot leave by itself); everyone sees a system line. */
+  async removePhone(number) {
+    const sid = this.state.openSid;
+    if (!sid || !window.confirm(`Remove ${number} from this group? It will stop getting the group's texts.`)) return;
+    try {
+      await this.api.removePhoneParticipant(sid, number);
+      const conversation = this.state.conversations.get(sid);
+      if (conversation?.participants.includes(number)) {
+        conversation.participants = conversation.participants.filter((name) => name !== number);
+        this.state.addNote(sid, `You removed ${number}`);
+      }
+      this.render();
+    } catch (error) {
+      this.banners.showError(`${number} is still in the group: ${error.message}`);
+    }
   }
 
   async leave() {
@@ -313,6 +353,7 @@ class ChatApp {
     if (!sid) return;
     const clientId = newClientId();
     this.state.addPending(sid, body, clientId);
+    this.typing.sent(sid);
     this.pane.scrollToBottomNextRender();
     this.post(clientId);
   }
@@ -332,6 +373,32 @@ class ChatApp {
     }
   }
 
+  // --- typing and presence (stream signals: no id, never replayed) ---------------------------
+
+  #startSignals() {
+    this.typing = new TypingView({
+      line: byId('typing-indicator'),
+      list: byId('conversation-list'),
+      input: byId('composer-input'),
+      me: this.me,
+      openSid: () => this.state.openSid,
+      send: (sid) => this.api.sendTyping(sid),
+      onChange: () => this.render(),
+    });
+    this.presence = new PresenceView({
+      list: byId('conversation-list'),
+      header: byId('pane-presence'),
+      me: this.me,
+      load: () => this.api.getPresence(),
+      onChange: () => this.render(),
+    });
+  }
+
+  applySignal(type, data) {
+    if (type === 'typing') this.typing.received(data);
+    else if (type === 'presence') this.presence.received(data);
+  }
+
   // --- live events ---------------------------------------------------------------------------
 
   applyEvent(type, data) {
@@ -339,14 +406,20 @@ class ChatApp {
     if (type === 'message_added') {
       const sid = data.conversation_sid ?? data.message.conversation_sid;
       const { known, isNew } = state.applyMessage(sid, data.message);
+      this.typing.messageArrived(sid, data.message.author);
       if (!known) this.loadConversations();
       if (isNew && data.message.author !== this.me) this.banners.announce(`New message from ${data.message.author}`);
+      if (isNew && data.message.author !== this.me) this.#notify(sid, data.message);
+      // Parley moves the author's read horizon to the message they send (SMS authors have none).
+      if (!isSmsAuthor(data.message.author)) state.applyRead(sid, data.message.author, data.message.index);
     } else if (type === 'message_updated' || type === 'message_removed') {
       state.replaceMessage(data.conversation_sid, data.message, { deleted: type === 'message_removed' });
     } else if (type === 'conversation_added') {
       state.upsertConversation(data.conversation);
     } else if (type === 'conversation_updated') {
       if (!state.applyConversationUpdate(data)) this.loadConversations();
+    } else if (type === 'participant_read') {
+      state.applyRead(data.conversation_sid, data.identity, data.last_read_message_index);
     } else if (type === 'participant_added' || type === 'participant_removed') {
       const outcome = state.applyParticipant(type, data.conversation_sid, data.participant);
       if (outcome === 'unknown') this.loadConversations();
@@ -360,20 +433,62 @@ class ChatApp {
   #participantNote(type, participant) {
     const who = (name) => (name === this.me ? 'You' : name);
     const name = who(participant.identity ?? participant.address ?? 'Someone');
-    if (type === 'participant_removed') return `${name} left`;
+    if (type === 'participant_removed') {
+      return participant.removed_by ? `${who(participant.removed_by)} removed ${name}` : `${name} left`;
+    }
     return participant.added_by ? `${who(participant.added_by)} added ${name}` : `${name} joined`;
   }
 
-  /** What the user is looking at is read: tell the server, so other devices and reloads agree. */
-  syncReadHorizon() {
+  // --- read receipts -------------------------------------------------------------------------
+
+  /**
+   * A message that has been on screen while the page was visible is read (not merely one in the
+   * open conversation). Reads are batched: one call per burst of scrolling or arrivals.
+   */
+  noteSeen() {
     const { state } = this;
     const sid = state.openSid;
-    if (!sid || !state.isViewing(sid) || state.history?.status !== 'ready') return;
-    const newest = state.orderedMessages().at(-1);
-    if (!newest || newest.index <= (this.readUpTo.get(sid) ?? -1)) return;
-    this.readUpTo.set(sid, newest.index);
-    if (newest.author === this.me) return; // the server marks one's own message read when it is sent
-    this.api.markRead(sid, newest.index).catch(() => this.readUpTo.delete(sid)); // retried on the next change
+    if (!sid || !state.isViewing(sid) || state.history?.unreadFrom === undefined) return;
+    const index = this.pane.newestOnScreen();
+    if (index === null || index <= Math.max(this.readUpTo.get(sid) ?? -1, state.myHorizon(sid))) return;
+    if (index <= (this.unsentReads.get(sid) ?? -1)) return;
+    this.unsentReads.set(sid, index);
+    // Debounced, but never held back for longer than READ_MAX_WAIT_MS by a steady trickle.
+    const now = performance.now();
+    if (this.readTimer === null) this.readBatchStartedAt = now;
+    clearTimeout(this.readTimer);
+    const wait = Math.min(READ_DEBOUNCE_MS, READ_MAX_WAIT_MS - (now - this.readBatchStartedAt));
+    this.readTimer = setTimeout(() => this.flushReads(), Math.max(0, wait));
+  }
+
+  /** Tell the server (Twilio's LastReadMessageIndex) what was read, one call per conversation. */
+  flushReads() {
+    this.readTimer = null;
+    const reads = [...this.unsentReads];
+    this.unsentReads.clear();
+    for (const [sid, index] of reads) {
+      if (index <= Math.max(this.readUpTo.get(sid) ?? -1, this.state.myHorizon(sid))) continue;
+      const before = this.readUpTo.get(sid) ?? -1;
+      this.readUpTo.set(sid, index);
+      this.api
+        .markRead(sid, index)
+        .then(() => {
+          this.state.applyRead(sid, this.me, index);
+          this.render();
+        })
+        .catch(() => {
+          // Forget this attempt, so that the next render tries again.
+          if (this.readUpTo.get(sid) === index) this.readUpTo.set(sid, before);
+        });
+    }
+  }
+
+  // --- notifications -------------------------------------------------------------------------
+
+  /** A browser notification when the tab is hidden (the Notifier checks that, and permission). */
+  #notify(sid, message) {
+    const conversation = this.state.conversations.get(sid);
+    this.notifier.notify(message, conversation ? displayName(conversation, this.me) : null);
   }
 
   // --- rendering -----------------------------------------------------------------------------
@@ -390,10 +505,14 @@ class ChatApp {
   renderNow() {
     this.renderQueued = false;
     this.list.render(this.state);
+    this.state.settleUnreadDivider();
     this.pane.render(this.state);
+    this.typing.render(this.state);
+    this.presence.render(this.state);
+    this.smsMembers.render(this.state.history ? this.state.conversations.get(this.state.history.sid) ?? null : null);
     const unread = this.state.totalUnread();
     document.title = unread ? `(${unread}) Parley` : 'Parley';
-    this.syncReadHorizon();
+    this.noteSeen();
   }
 }
 

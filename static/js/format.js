@@ -46,6 +46,7 @@ export function preview(conversation, me) {
   if (!message) return 'No messages yet';
   const text = message.deleted ? DELETED_TEXT : message.body ?? '';
   if (message.author === me) return `You: ${text}`;
+  if (isSmsAuthor(message.author)) return `${message.author} (SMS): ${text}`;
   return isGroup(conversation) ? `${message.author}: ${text}` : text;
 }
 
@@ -57,13 +58,91 @@ export function canChangeMembers(conversation) {
   return !(conversation.unique_name ?? '').startsWith('dm:');
 }
 
-/** Who is in it, for the conversation header: "You, bob, carol". */
+/** Who is in it, for the conversation header: "You, bob, carol" (phones are listed apart). */
 export function memberList(conversation, me) {
-  const others = (conversation.participants ?? []).filter((name) => name !== me);
+  const others = (conversation.participants ?? []).filter((name) => name !== me && !isSmsAuthor(name));
   return ['You', ...others].join(', ');
 }
 
 /** Length as the server counts it (code points, not UTF-16 units). */
 export function bodyLength(body) {
   return [...body].length;
+}
+
+// --- phone numbers (SMS participants) ---------------------------------------------------------
+
+/** What "Add person" typed is a phone number (to add by SMS), not a username. */
+export function looksLikePhone(value) {
+  const text = value.trim();
+  return text.startsWith('+') || (/^[\d\s().-]+$/.test(text) && text.replace(/\D/g, '').length >= 7);
+}
+
+/** The group's SMS participants (their numbers), for the header's list with badges. */
+export function phoneMembers(conversation) {
+  return (conversation.participants ?? []).filter((name) => isSmsAuthor(name));
+}
+
+// --- links ----------------------------------------------------------------------------------
+
+// Only http(s) URLs become links; `\b` keeps "xhttp://…" text, and the scheme test below keeps
+// javascript:, data: and the rest text, whatever the message says.
+const URL_CANDIDATE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+const TRAILING_PUNCTUATION = '.,;:!?*';
+const CLOSERS = { ')': '(', ']': '[', '}': '{' };
+
+/** Drop punctuation that ends the sentence rather than the URL: "see http://x.org/a)." */
+function trimUrl(candidate) {
+  let url = candidate;
+  for (;;) {
+    const last = url.at(-1);
+    const opener = CLOSERS[last];
+    if (TRAILING_PUNCTUATION.includes(last)) {
+      url = url.slice(0, -1);
+    } else if (opener && url.split(opener).length < url.split(last).length) {
+      url = url.slice(0, -1); // an unbalanced closer: "(see http://x.org/a)"
+    } else {
+      return url;
+    }
+  }
+}
+
+/** A safe absolute http(s) href for `text`, or null. */
+function httpHref(text) {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `text` as nodes: http(s) URLs as links opening in a new tab (the link's text is the user's
+ * text, set with textContent), everything else as text nodes. Never parses HTML.
+ */
+export function linkedNodes(text) {
+  const nodes = [];
+  let at = 0;
+  for (const match of text.matchAll(URL_CANDIDATE)) {
+    const url = trimUrl(match[0]);
+    const href = httpHref(url);
+    if (!href) continue;
+    if (match.index > at) nodes.push(document.createTextNode(text.slice(at, match.index)));
+    const link = document.createElement('a');
+    link.href = href;
+    link.target = '_blank';
+    link.rel = 'noopener noreferrer nofollow';
+    link.className = 'message__link';
+    link.textContent = url;
+    nodes.push(link);
+    at = match.index + url.length;
+  }
+  if (at < text.length) nodes.push(document.createTextNode(text.slice(at)));
+  return nodes;
+}
+
+/** Show `text` in `el` with its links clickable; untouched when the text has not changed. */
+export function setLinkedText(el, text) {
+  if (el.textContent === text && el.childNodes.length) return;
+  el.replaceChildren(...linkedNodes(text));
 }

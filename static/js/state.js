@@ -70,6 +70,7 @@ export class ChatState {
     }
     if (local?.receivedAt) merged.receivedAt = local.receivedAt;
     if (this.isViewing(incoming.sid)) merged.unread_count = 0;
+    merged.read_horizons = laterHorizons(local?.read_horizons, incoming.read_horizons);
     return merged;
   }
 
@@ -192,6 +193,45 @@ export class ChatState {
     return messages.length ? messages[0].index : undefined;
   }
 
+  // --- read state (receipts, the "New messages" divider) --------------------------------------
+
+  /**
+   * `identity` has read up to message `index` (a `participant_read` event, one's own read, or
+   * a message they wrote). Horizons only move forward. One's own horizon, moved on another
+   * device, also lowers this conversation's unread count. Returns false for an unknown sid.
+   */
+  applyRead(conversationSid, identity, index) {
+    const conversation = this.conversations.get(conversationSid);
+    if (!conversation || !identity || !Number.isInteger(index)) return false;
+    const horizons = { ...(conversation.read_horizons ?? {}) };
+    if ((horizons[identity] ?? -1) >= index) return true;
+    horizons[identity] = index;
+    conversation.read_horizons = horizons;
+    const last = conversation.last_message?.index;
+    if (identity === this.me && last !== undefined) {
+      conversation.unread_count = Math.min(conversation.unread_count || 0, Math.max(0, last - index));
+    }
+    return true;
+  }
+
+  /** How far this user has read in a conversation (-1: nothing yet). */
+  myHorizon(conversationSid) {
+    return this.conversations.get(conversationSid)?.read_horizons?.[this.me] ?? -1;
+  }
+
+  /**
+   * Fix, once per opening, where the "New messages" divider goes: the first message after this
+   * user's read horizon as it was on opening. It needs both the history and the conversation.
+   */
+  settleUnreadDivider() {
+    const history = this.history;
+    if (!history || history.unreadFrom !== undefined || history.status !== 'ready') return;
+    if (!this.conversations.has(history.sid)) return;
+    const from = this.myHorizon(history.sid) + 1;
+    const unread = this.orderedMessages().some((message) => message.index >= from && message.author !== this.me);
+    history.unreadFrom = unread ? from : null; // null: opened with nothing unread, no divider
+  }
+
   // --- outgoing messages ---------------------------------------------------------------------
 
   addPending(conversationSid, body, clientId) {
@@ -218,6 +258,15 @@ export class ChatState {
 function timeOf(iso) {
   const time = Date.parse(iso ?? '');
   return Number.isNaN(time) ? 0 : time;
+}
+
+/** Two {identity: index} maps of read horizons, keeping the further one for each person. */
+function laterHorizons(local, incoming) {
+  const merged = { ...(local ?? {}) };
+  for (const [identity, index] of Object.entries(incoming ?? {})) {
+    merged[identity] = Math.max(merged[identity] ?? -1, index);
+  }
+  return merged;
 }
 
 function later(a, b) {

@@ -10,7 +10,10 @@ const DATA_EVENTS = [
   'conversation_updated',
   'participant_added',
   'participant_removed',
+  'participant_read',
 ];
+// Typing and presence: ephemeral, without an id (they never move the cursor), never replayed.
+const SIGNAL_EVENTS = ['typing', 'presence'];
 const MAX_RETRY_DELAY_MS = 15000;
 const GAP_RETRY_DELAY_MS = 2000; // when gaps repeat, don't hammer the server
 
@@ -29,8 +32,10 @@ export class EventStream {
    * @param {() => void} options.onResync   the server could not replay: reload state over REST
    * @param {(status: 'connecting'|'open'|'reconnecting', failures: number) => void} options.onStatus
    *        failures counts the connection errors since the stream was last open
+   * @param {(type: string, data: object) => void} [options.onSignal]  typing/presence; asks for them
    */
-  constructor({ url, cursor, onEvent, onResync, onStatus }) {
+  constructor({ url, cursor, onEvent, onResync, onStatus, onSignal }) {
+    this.onSignal = onSignal;
     this.url = url;
     this.cursor = cursor;
     this.onEvent = onEvent;
@@ -65,7 +70,8 @@ export class EventStream {
 
   #open() {
     this.retryTimer = null;
-    const source = new EventSource(`${this.url}?cursor=${encodeURIComponent(this.cursor)}`);
+    const signals = this.onSignal ? '&signals=1' : '';
+    const source = new EventSource(`${this.url}?cursor=${encodeURIComponent(this.cursor)}${signals}`);
     this.source = source;
     source.addEventListener('open', () => {
       this.failures = 0;
@@ -79,6 +85,12 @@ export class EventStream {
     });
     for (const type of DATA_EVENTS) {
       source.addEventListener(type, (event) => this.#receive(type, event));
+    }
+    for (const type of SIGNAL_EVENTS) {
+      source.addEventListener(type, (event) => {
+        const data = parseJson(event.data);
+        if (data && this.onSignal) this.onSignal(type, data);
+      });
     }
     source.addEventListener('resync', (event) => {
       this.cursor = event.lastEventId || parseJson(event.data)?.cursor || this.cursor;

@@ -25,6 +25,25 @@ PAGE_MS = 10_000
 LIVE_MS = 3_000
 
 
+# Headless Chromium has no hidden tabs: a page's visibility is emulated (the Page Visibility
+# API's two properties and its event), the rest is real.
+EMULATED_VISIBILITY = """
+(() => {
+  window.__hidden = false;
+  Object.defineProperty(Document.prototype, 'visibilityState', {
+    configurable: true, get() { return window.__hidden ? 'hidden' : 'visible'; },
+  });
+  Object.defineProperty(Document.prototype, 'hidden', {
+    configurable: true, get() { return window.__hidden; },
+  });
+  window.__setHidden = (hidden) => {
+    window.__hidden = hidden;
+    document.dispatchEvent(new Event('visibilitychange'));
+  };
+})();
+"""
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     playwright = sync_playwright().start()

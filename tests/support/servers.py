@@ -16,10 +16,15 @@ from typing import Any
 import requests
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from tests.support.databases import parley_database
 from tests.support.waiting import free_port, port_open, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+
+#: The Twilio number SMS participants are texted from in tests (Twilio's magic test number).
+TWILIO_TEST_NUMBER = "+15005550006"
 
 
 @dataclass
@@ -113,7 +118,22 @@ def flask_cli(env: dict[str, str], *args: str) -> str:
 
 @contextmanager
 def run_parley(tmp: Path, **overrides: str) -> Iterator[ParleyServer]:
-    """Parley exactly as the Procfile runs it (gunicorn, gevent), with demo users."""
+    """Parley exactly as the Procfile runs it (gunicorn, gevent), with demo users, on the
+    run's database backend (a database of its own, dropped after) unless ``DATABASE_URL`` is
+    given."""
+    if "DATABASE_URL" in overrides:
+        with _serve_parley(tmp, **overrides) as server:
+            yield server
+        return
+    with (
+        parley_database(tmp) as database_url,
+        _serve_parley(tmp, **overrides, DATABASE_URL=database_url) as server,
+    ):
+        yield server
+
+
+@contextmanager
+def _serve_parley(tmp: Path, **overrides: str) -> Iterator[ParleyServer]:
     port = free_port()
     env = parley_env(tmp, port, **overrides)
     flask_cli(env, "init-db")

@@ -8,6 +8,7 @@ from flask import Response, jsonify
 from flask_login import current_user, login_required
 
 from webapp.api import bp
+from webapp.api.typing_throttle import typing_ended
 from webapp.api.validation import int_arg, json_body, known_username, string_field
 from webapp.errors import ApiError
 from webapp.events.membership import identities
@@ -165,6 +166,7 @@ def send_message(sid: str) -> tuple[Response, int]:
         if earlier is not None:
             return jsonify({"message": message_json(earlier)}), 200
         message = services.gateway.send_message(sid, current_user.identity, text, attributes)
+        typing_ended(services, current_user.identity, sid)  # a quick reply may show "typing…"
         # One's own message is read: it must not count as unread on one's other devices.
         services.gateway.mark_read(sid, own_participant(participants).sid, message.index)
     except GatewayError as exc:
@@ -197,7 +199,9 @@ def mark_read(sid: str) -> Response:
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise ApiError(400, "invalid_field", "'index' must be a message index (0 or more).")
     try:
-        services.gateway.mark_read(sid, own_participant(participants).sid, index)
+        horizon = services.gateway.advance_read_horizon(
+            sid, own_participant(participants).sid, index
+        )
     except GatewayError as exc:
         raise gateway_error(exc) from exc
-    return jsonify({"conversation_sid": sid, "last_read_message_index": index})
+    return jsonify({"conversation_sid": sid, "last_read_message_index": horizon})

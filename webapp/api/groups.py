@@ -1,8 +1,10 @@
-"""Groups: rename, add a person, leave.
+"""Groups: rename, add a person (a chat user or a phone number by SMS), remove a phone, leave.
 
-Rules: any participant may rename a group and add a chat user to it; the only participant one
-may remove is oneself (leaving). A 1:1 conversation stays a pair: it cannot be renamed or grown
-(start a group instead), because its unique name stands for exactly those two people.
+Rules: any participant may rename a group and add a chat user or a phone number to it. Chat
+users leave by themselves (no one removes anyone else); a phone number cannot leave from its
+phone, so any chat participant may remove an SMS participant. A 1:1 conversation stays a pair:
+it cannot be renamed or grown (start a group instead), because its unique name stands for
+exactly those two people.
 """
 
 from __future__ import annotations
@@ -19,10 +21,18 @@ from webapp.api.conversations import (
     own_participant,
     require_member,
 )
-from webapp.api.validation import json_body, known_username, string_field
+from webapp.api.validation import json_body, known_username, phone_number, string_field
 from webapp.errors import ApiError
 from webapp.services import Services, get_services
-from webapp.twilio_gateway import ConversationRecord, GatewayError
+from webapp.twilio_gateway import ConversationRecord, GatewayError, ParticipantRecord
+from webapp.twilio_gateway.conversations import (
+    ADDRESS_EQUALS_PROXY,
+    BINDING_PAIR_IN_USE,
+    NON_CHAT_PARTICIPANTS_LIMIT,
+)
+
+#: Twilio's limit on SMS (and other non-chat) participants in one conversation.
+MAX_SMS_PARTICIPANTS = 50
 
 
 def _group(services: Services, sid: str) -> ConversationRecord:
@@ -58,9 +68,16 @@ def rename_conversation(sid: str) -> Response:
 @bp.post("/conversations/<sid>/participants")
 @login_required
 def add_participant(sid: str) -> tuple[Response, int]:
+    """Add ``{"username": ...}`` (a chat user) or ``{"phone_number": ...}`` (SMS)."""
     services = get_services()
     participants = require_member(services, sid)
-    body = json_body({"username"})
+    body = json_body({"username", "phone_number"})
+    if ("username" in body) == ("phone_number" in body):
+        raise ApiError(
+            400, "missing_field", "Give either 'username' or 'phone_number' (one of the two)."
+        )
+    if "phone_number" in body:
+        return _add_phone(services, sid, participants, body)
     username = known_username(string_field(body, "username", max_length=256) or "")
     conversation = _group(services, sid)
     present = any(p.identity == username for p in participants)
@@ -76,6 +93,60 @@ def add_participant(sid: str) -> tuple[Response, int]:
     return jsonify({"conversation": view}), 200 if present else 201
 
 
+def _add_phone(
+    services: Services, sid: str, participants: list[ParticipantRecord], body: dict[str, object]
+) -> tuple[Response, int]:
+    """Add a phone as an SMS participant, texted from the configured Twilio number."""
+    number = phone_number(string_field(body, "phone_number", max_length=64) or "")
+    proxy = services.config.TWILIO_PHONE_NUMBER
+    if not proxy:
+        raise ApiError(
+            400,
+            "sms_not_configured",
+            "Adding a phone number needs SMS, and SMS needs TWILIO_PHONE_NUMBER (the Twilio "
+            "number that texts the phone) set on the server.",
+        )
+    if number == proxy:
+        raise ApiError(
+            400, "invalid_phone_number", f"{number} is Parley's own Twilio number, not a phone."
+        )
+    conversation = _group(services, sid)
+    present = any(p.address == number for p in participants)
+    phones = sum(1 for p in participants if p.address)
+    if not present and phones >= MAX_SMS_PARTICIPANTS:
+        raise ApiError(
+            400, "too_many", f"A conversation has at most {MAX_SMS_PARTICIPANTS} phone numbers."
+        )
+    try:
+        if not present:
+            services.gateway.add_sms_participant(sid, number, proxy, current_user.identity)
+            services.membership.forget(sid)
+        view = conversation_view(services, conversation)
+    except GatewayError as exc:
+        raise _sms_error(exc, number) from exc
+    return jsonify({"conversation": view}), 200 if present else 201
+
+
+def _sms_error(exc: GatewayError, number: str) -> ApiError:
+    """Twilio's refusals of an SMS participant, in words the person adding it understands."""
+    if exc.code == BINDING_PAIR_IN_USE:
+        return ApiError(
+            409,
+            "phone_number_in_use",
+            f"{number} is already in another conversation through this Twilio number; Twilio "
+            "allows one conversation per phone and Twilio number. Remove it there first.",
+        )
+    if exc.code == ADDRESS_EQUALS_PROXY:
+        return ApiError(
+            400, "invalid_phone_number", f"{number} is Parley's own Twilio number, not a phone."
+        )
+    if exc.code == NON_CHAT_PARTICIPANTS_LIMIT:
+        return ApiError(
+            400, "too_many", f"A conversation has at most {MAX_SMS_PARTICIPANTS} phone numbers."
+        )
+    return gateway_error(exc)
+
+
 @bp.delete("/conversations/<sid>/participants/me")
 @login_required
 def leave_conversation(sid: str) -> tuple[str, int]:
@@ -83,6 +154,36 @@ def leave_conversation(sid: str) -> tuple[str, int]:
     me = own_participant(require_member(services, sid))
     try:
         services.gateway.remove_participant(sid, me.sid)
+    except GatewayError as exc:
+        raise gateway_error(exc) from exc
+    services.membership.forget(sid)
+    return "", 204
+
+
+@bp.delete("/conversations/<sid>/participants/<phone>")
+@login_required
+def remove_phone_participant(sid: str, phone: str) -> tuple[str, int]:
+    """Remove an SMS participant (by its number) from a group: ``204``.
+
+    Only phone numbers: a chat user is never removed by someone else (they leave themselves).
+    """
+    services = get_services()
+    require_member(services, sid)
+    if not phone.startswith("+"):
+        # "/participants/bob": there is no call to remove a chat user, only phone numbers.
+        raise ApiError(
+            404,
+            "not_found",
+            "Only phone numbers (SMS participants) can be removed; people leave by themselves.",
+        )
+    number = phone_number(phone)
+    _group(services, sid)
+    try:
+        current = services.gateway.participants(sid)  # uncached: the attributes are kept
+        target = next((p for p in current if p.address == number), None)
+        if target is None:
+            raise ApiError(404, "not_found", f"{number} is not in this conversation.")
+        services.gateway.remove_sms_participant(sid, target, current_user.identity)
     except GatewayError as exc:
         raise gateway_error(exc) from exc
     services.membership.forget(sid)

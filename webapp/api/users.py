@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 from flask import Response, jsonify
 from flask_login import current_user, login_required
 
 from webapp.api import bp
 from webapp.extensions import db
 from webapp.models import User
+from webapp.presenters import iso
 from webapp.services import get_services
 from webapp.twilio_gateway import issue_access_token
 from webapp.twilio_gateway.tokens import DEFAULT_TOKEN_TTL
@@ -27,5 +31,14 @@ def list_users() -> Response:
 def access_token() -> Response:
     """A Twilio access token for the logged-in user only, never a client-supplied identity."""
     config = get_services().config
+    issued_at = int(time.time())  # read before signing: expires_at is never later than exp
     token = issue_access_token(config, current_user.identity, DEFAULT_TOKEN_TTL)
-    return jsonify({"token": token, "identity": current_user.identity, "ttl": DEFAULT_TOKEN_TTL})
+    return jsonify(
+        {
+            "token": token,
+            "identity": current_user.identity,
+            "ttl": DEFAULT_TOKEN_TTL,
+            # Refresh before this (docs/sdk-clients.md); SDKs also fire tokenAboutToExpire.
+            "expires_at": iso(datetime.fromtimestamp(issued_at + DEFAULT_TOKEN_TTL, UTC)),
+        }
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import request
@@ -60,3 +61,25 @@ def known_username(raw: str) -> str:
     if User.by_username(name) is None:
         raise ApiError(404, "unknown_user", f"There is no user called '{name}'.")
     return name
+
+
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+#: Spaces, dashes, dots and brackets people type inside phone numbers; E.164 has none.
+_PHONE_PUNCTUATION = re.compile(r"[\s\-.()]")
+
+
+def phone_number(raw: str) -> str:
+    """A phone number in E.164 form (``+15551234567``), as Twilio needs it for SMS.
+
+    Punctuation people type (``+1 555-123-4567``) is dropped; a number without its ``+`` and
+    country code is refused rather than guessed, because a wrong guess texts a stranger.
+    """
+    number = _PHONE_PUNCTUATION.sub("", raw)
+    if not _E164.fullmatch(number):
+        raise ApiError(
+            400,
+            "invalid_phone_number",
+            f"'{raw[:40]}' is not a phone number in international (E.164) form, "
+            "like +15551234567: a + then the country code and number, up to 15 digits.",
+        )
+    return number

@@ -22,6 +22,11 @@ WEBHOOK_ENABLED = "true"
 #: Twilio error codes Parley handles on purpose.
 UNIQUE_NAME_TAKEN = 50353
 PARTICIPANT_EXISTS = 50433
+#: SMS participants: this (phone, Twilio number) pair is already in an active conversation;
+#: the phone is the Twilio number itself; too many non-chat participants.
+BINDING_PAIR_IN_USE = 50416
+ADDRESS_EQUALS_PROXY = 50409
+NON_CHAT_PARTICIPANTS_LIMIT = 50422
 NOT_FOUND = 20404
 _CONVERSATION_SID = re.compile(r"CH[0-9a-f]{32}")
 
@@ -239,6 +244,43 @@ class ConversationsGateway:
         """Remove a participant so that ``onParticipantRemoved`` fires (see :meth:`_delete`)."""
         self._delete(f"Conversations/{conversation_sid}/Participants/{participant_sid}")
 
+    # SMS participants --------------------------------------------------------------------
+
+    def add_sms_participant(
+        self, conversation_sid: str, address: str, proxy_address: str, added_by: str | None
+    ) -> ParticipantRecord:
+        """Add a phone as an SMS participant: Twilio texts it from ``proxy_address``.
+
+        Twilio allows one active conversation per (phone, Twilio number) pair: adding a phone
+        that texts in another conversation fails with :data:`BINDING_PAIR_IN_USE`.
+        """
+        participants = self.service.conversations(conversation_sid).participants
+        try:
+            created = participants.create(
+                messaging_binding_address=address,
+                messaging_binding_proxy_address=proxy_address,
+                attributes=json.dumps({"added_by": added_by} if added_by else {}),
+                x_twilio_webhook_enabled=WEBHOOK_ENABLED,
+            )
+        except TwilioException as exc:
+            raise GatewayError.from_twilio(exc) from exc
+        return _participant(created)
+
+    def remove_sms_participant(
+        self, conversation_sid: str, participant: ParticipantRecord, removed_by: str
+    ) -> None:
+        """Remove an SMS participant, noting who did in its attributes first, so that the
+        ``onParticipantRemoved`` webhook (which carries them) can say "alice removed +1555…"."""
+        attributes = {**participant.attributes, "removed_by": removed_by}
+        try:
+            # No webhook header: nobody needs to hear of this update, only of the removal.
+            self.service.conversations(conversation_sid).participants(participant.sid).update(
+                attributes=json.dumps(attributes)
+            )
+        except TwilioException as exc:
+            raise GatewayError.from_twilio(exc) from exc
+        self.remove_participant(conversation_sid, participant.sid)
+
     # Messages ----------------------------------------------------------------------------
 
     def send_message(
@@ -320,14 +362,41 @@ class ConversationsGateway:
         found.reverse()
         return found, has_more
 
-    def mark_read(self, conversation_sid: str, participant_sid: str, index: int) -> None:
-        """Set a participant's read horizon (unread counts and read receipts use it)."""
+    def mark_read(
+        self, conversation_sid: str, participant_sid: str, index: int, *, notify: bool = False
+    ) -> None:
+        """Set a participant's read horizon (unread counts and read receipts use it).
+
+        ``notify`` fires ``onParticipantUpdated``, which shows the others a read receipt; the
+        horizon a send moves needs none (the message itself tells them).
+        """
+        extra: dict[str, Any] = {"x_twilio_webhook_enabled": WEBHOOK_ENABLED} if notify else {}
         try:
             self.service.conversations(conversation_sid).participants(participant_sid).update(
-                last_read_message_index=index
+                last_read_message_index=index, **extra
             )
         except TwilioException as exc:
             raise GatewayError.from_twilio(exc) from exc
+
+    def advance_read_horizon(self, conversation_sid: str, participant_sid: str, index: int) -> int:
+        """Move a participant's read horizon forward to ``index``, never back, telling the
+        others (``onParticipantUpdated``); returns the horizon now in Twilio.
+
+        Read first: a stale page or a late batch must not undo what another device read.
+        """
+        try:
+            current = (
+                self.service.conversations(conversation_sid)
+                .participants(participant_sid)
+                .fetch()
+                .last_read_message_index
+            )
+        except TwilioException as exc:
+            raise GatewayError.from_twilio(exc) from exc
+        if current is not None and index <= current:
+            return int(current)
+        self.mark_read(conversation_sid, participant_sid, index, notify=True)
+        return index
 
     def _delete(self, path: str) -> None:
         """DELETE ``/v1/Services/<service>/<path>`` with ``X-Twilio-Webhook-Enabled: true``.

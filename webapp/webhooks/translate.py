@@ -118,6 +118,34 @@ def _participant_removed(services: Services, params: Params) -> list[Outgoing]:
     return [Outgoing(Event(types.PARTICIPANT_REMOVED, data), recipients)]
 
 
+#: Above this many members, a read receipt goes only to the reader's own pages (their unread
+#: counts); the others see who has read what when they next load the conversation. Every
+#: member reading every message would otherwise cost members² deliveries.
+LIVE_RECEIPTS_MAX_MEMBERS = 100
+
+
+def _participant_updated(services: Services, params: Params) -> list[Outgoing]:
+    """A moved read horizon becomes ``participant_read`` for everyone in the conversation.
+
+    The reader's own other pages get it too, so their unread counts agree. Other participant
+    updates (attributes, roles) are not shown anywhere, so they publish nothing.
+    """
+    raw_index = params.get("LastReadMessageIndex") or ""
+    identity = params.get("Identity") or None
+    if not identity or not raw_index.lstrip("-").isdigit():
+        return []
+    conversation_sid = params["ConversationSid"]
+    members = identities(services.membership.participants(conversation_sid))
+    if len(members) > LIVE_RECEIPTS_MAX_MEMBERS:
+        members = [identity]
+    data = {
+        "conversation_sid": conversation_sid,
+        "identity": identity,
+        "last_read_message_index": int(raw_index),
+    }
+    return [Outgoing(Event(types.PARTICIPANT_READ, data), members)]
+
+
 def _conversation_updated(services: Services, params: Params) -> list[Outgoing]:
     conversation_sid = params["ConversationSid"]
     members = identities(services.membership.participants(conversation_sid))
@@ -146,6 +174,7 @@ TRANSLATORS: dict[str, Callable[[Services, Params], list[Outgoing]]] = {
     "onMessageUpdated": _message_event(types.MESSAGE_UPDATED),
     "onMessageRemoved": _message_event(types.MESSAGE_REMOVED),
     "onParticipantAdded": _participant_added,
+    "onParticipantUpdated": _participant_updated,
     "onParticipantRemoved": _participant_removed,
     "onConversationUpdated": _conversation_updated,
     "onConversationRemoved": _conversation_removed,

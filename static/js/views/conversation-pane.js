@@ -9,10 +9,12 @@ import {
   isGroup,
   isSmsAuthor,
   memberList,
+  setLinkedText,
   shortTime,
 } from '../format.js';
 
 const BOTTOM_SLACK_PX = 48; // "at the bottom" within this distance
+const LOAD_OLDER_PX = 200; // scrolled this close to the top: load the previous page
 const STATUS_TEXT = { sending: 'Sending…', failed: 'Failed', sent: 'Sent' };
 
 export class ConversationPaneView {
@@ -20,7 +22,7 @@ export class ConversationPaneView {
    * onEdit(message, body) and onDelete(message) change one's own message; onRename, onAddPerson
    * and onLeave act on the open group.
    */
-  constructor({ els, me, onLoadOlder, onRetry, onBack, onEdit, onDelete, onRename, onAddPerson, onLeave }) {
+  constructor({ els, me, onSeen, onLoadOlder, onRetry, onBack, onEdit, onDelete, onRename, onAddPerson, onLeave }) {
     this.els = els;
     this.me = me;
     /** The sid of the message being edited in place, if any. */
@@ -43,6 +45,7 @@ export class ConversationPaneView {
     els.rename.addEventListener('click', onRename);
     els.addPerson.addEventListener('click', onAddPerson);
     els.leave.addEventListener('click', onLeave);
+    this.#watchHistory(onSeen, onLoadOlder);
   }
 
   /** Scroll to the newest message at the next render (after the user sends). */
@@ -77,6 +80,7 @@ export class ConversationPaneView {
     setText(els.historyStatus, statusText);
 
     this.#renderMessages(state, history);
+    this.#afterMessages(state, history);
   }
 
   #renderMessages(state, history) {
@@ -96,6 +100,8 @@ export class ConversationPaneView {
       const at = messages.findIndex((item) => item.message && item.message.index > note.after);
       messages.splice(at === -1 ? messages.length : at, 0, { note, key: note.key });
     }
+    this.#placeDivider(messages, history);
+    this.#placeReceipt(messages, state.conversations.get(history.sid));
     const items = [
       ...messages,
       ...state.pendingFor(history.sid).map((pending) => ({
@@ -113,7 +119,7 @@ export class ConversationPaneView {
     // changes in place; a client_id seen twice (a retry stored twice) falls back to the sid.
     const used = new Set();
     for (const item of items) {
-      if (item.note) continue;
+      if (item.note || item.divider) continue;
       const clientId = item.message.attributes?.client_id;
       item.key = clientId && !used.has(clientId) ? `c:${clientId}` : `s:${item.message.sid}`;
       if (clientId) used.add(clientId);
@@ -123,11 +129,14 @@ export class ConversationPaneView {
       this.els.messages,
       items,
       (item) => item.key,
-      (item) => (item.note ? h('li', { className: 'message-note' }) : this.#createMessage()),
-      (el, item) => (item.note ? setText(el, item.note.text) : this.#updateMessage(el, item)),
+      (item) => (item.note ? h('li', { className: 'message-note' }) : item.divider ? this.#createDivider() : this.#createMessage()),
+      (el, item) => (item.note ? setText(el, item.note.text) : item.divider ? null : this.#updateMessage(el, item)),
     );
 
-    if (switched || justLoaded || this.forceBottom || atBottom) {
+    // Opened with unread messages, the view starts at the first of them, not at the bottom.
+    if (this.#scrollToDivider(history)) {
+      // placed
+    } else if (switched || justLoaded || this.forceBottom || atBottom) {
       scroller.scrollTop = scroller.scrollHeight;
     } else if (anchor?.isConnected) {
       scroller.scrollTop += anchor.offsetTop - anchorTop; // older messages went in above: stay put
@@ -151,6 +160,7 @@ export class ConversationPaneView {
       editInput: h('textarea', { className: 'message__edit-input', rows: 2, attrs: { 'aria-label': 'Edit message' } }),
       save: h('button', { type: 'submit', className: 'button button--small button--primary' }, 'Save'),
       cancel: h('button', { type: 'button', className: 'button button--small button--quiet' }, 'Cancel'),
+      receipt: h('p', { className: 'message__receipt' }),
     };
     parts.status = h('p', { className: 'message__status' }, parts.statusText, parts.retry);
     parts.actions = h('p', { className: 'message__actions' }, parts.edit, parts.delete);
@@ -162,6 +172,7 @@ export class ConversationPaneView {
       h('div', { className: 'message__bubble' }, parts.body),
       parts.editForm,
       parts.status,
+      parts.receipt,
       parts.actions,
     );
     el.parts = parts;
@@ -219,7 +230,7 @@ export class ConversationPaneView {
     parts.time.title = fullTime(message.date_created);
     const deleted = Boolean(message.deleted);
     el.classList.toggle('message--deleted', deleted);
-    setText(parts.body, deleted ? DELETED_TEXT : message.body ?? '');
+    setLinkedText(parts.body, deleted ? DELETED_TEXT : message.body ?? ''); // links made safely
     parts.edited.hidden = !message.edited || deleted;
     el.message = message;
     el.canChange = own && Boolean(message.sid) && !deleted;
@@ -230,5 +241,138 @@ export class ConversationPaneView {
     parts.status.title = item.error ?? '';
     parts.retry.hidden = status !== 'failed';
     if (item.clientId) parts.retry.dataset.retry = item.clientId;
+    this.#updateReceipt(el, item);
+  }
+
+  // --- history: what is on screen (read), older pages on scroll, "New messages", receipts ---
+
+  /** Watch which messages are on screen (they count as read) and where the view is scrolled. */
+  #watchHistory(onSeen, onLoadOlder) {
+    const { history: scroller, jumpLatest } = this.els;
+    /** Message elements at least half on screen (or filling half of it): read, if the page is visible. */
+    this.onScreen = new Set();
+    this.observed = new WeakSet();
+    this.observedSid = null;
+    /** The newest message index that has been on screen in this conversation. */
+    this.newestSeen = -1;
+    this.othersIndexes = [];
+    this.canLoadOlder = false;
+    this.dividerShownFor = null;
+    this.observer = new IntersectionObserver(
+      (entries) => {
+        for (const entry of entries) {
+          const half = (entry.rootBounds?.height ?? Infinity) / 2;
+          const shown = entry.isIntersecting && (entry.intersectionRatio >= 0.5 || entry.intersectionRect.height >= half);
+          if (shown && entry.target.isConnected) this.onScreen.add(entry.target);
+          else this.onScreen.delete(entry.target);
+        }
+        this.newestSeen = Math.max(this.newestSeen, this.newestOnScreen() ?? -1);
+        this.#updateJump();
+        onSeen();
+      },
+      { root: scroller, threshold: [0, 0.5, 1] },
+    );
+    scroller.addEventListener(
+      'scroll',
+      () => {
+        this.#updateJump();
+        if (scroller.scrollTop < LOAD_OLDER_PX && this.canLoadOlder) onLoadOlder();
+      },
+      { passive: true },
+    );
+    jumpLatest.addEventListener('click', () => {
+      scroller.scrollTop = scroller.scrollHeight;
+      scroller.focus({ preventScroll: true }); // the button hides; keep keyboard focus nearby
+    });
+  }
+
+  /** The newest message (by index) on screen now, or null. */
+  newestOnScreen() {
+    let newest = null;
+    for (const el of this.onScreen) {
+      if (!el.isConnected || !el.message?.sid) continue;
+      if (newest === null || el.message.index > newest) newest = el.message.index;
+    }
+    return newest;
+  }
+
+  #afterMessages(state, history) {
+    if (this.observedSid !== history.sid) {
+      this.observer.disconnect();
+      this.onScreen.clear();
+      this.observed = new WeakSet();
+      this.observedSid = history.sid;
+      this.newestSeen = -1;
+    }
+    for (const el of this.els.messages.children) {
+      if (el.message?.sid && !this.observed.has(el)) {
+        this.observer.observe(el);
+        this.observed.add(el);
+      }
+    }
+    this.othersIndexes = state
+      .orderedMessages()
+      .filter((message) => message.author !== this.me)
+      .map((message) => message.index);
+    this.canLoadOlder = history.hasMore && history.status === 'ready' && !history.loadingOlder;
+    this.#updateJump();
+  }
+
+  /** "Jump to latest" shows while the view is away from the bottom, with how many are new. */
+  #updateJump() {
+    const { history: scroller, jumpLatest } = this.els;
+    const away = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight >= BOTTOM_SLACK_PX;
+    const unseen = this.othersIndexes.filter((index) => index > this.newestSeen).length;
+    jumpLatest.hidden = !away;
+    setText(jumpLatest, unseen ? `Jump to latest (${unseen} new)` : 'Jump to latest');
+  }
+
+  /** The "New messages" divider goes above the first unread message from someone else. */
+  #placeDivider(items, history) {
+    if (history.unreadFrom === undefined || history.unreadFrom === null) return;
+    const at = items.findIndex(
+      ({ message }) => message?.sid && message.index >= history.unreadFrom && message.author !== this.me,
+    );
+    if (at !== -1) items.splice(at, 0, { divider: true, key: 'divider' });
+  }
+
+  #createDivider() {
+    return h(
+      'li',
+      { className: 'history-divider', attrs: { role: 'separator', 'aria-label': 'New messages' } },
+      h('span', { className: 'history-divider__label' }, 'New messages'),
+    );
+  }
+
+  /** Once per opening, start the view at the divider (if any) rather than at the bottom. */
+  #scrollToDivider(history) {
+    if (this.dividerShownFor === history) return false;
+    const divider = this.els.messages.querySelector(':scope > .history-divider');
+    if (!divider) return false;
+    this.dividerShownFor = history;
+    const scroller = this.els.history;
+    scroller.scrollTop += divider.getBoundingClientRect().top - scroller.getBoundingClientRect().top - 8;
+    return true;
+  }
+
+  /** "Seen" (1:1) or "Seen by bob, carol" (group) under my newest message someone has read. */
+  #placeReceipt(items, conversation) {
+    const horizons = conversation?.read_horizons ?? {};
+    const members = new Set(conversation?.participants ?? []);
+    const others = Object.keys(horizons).filter((name) => name !== this.me && members.has(name));
+    for (let i = items.length - 1; i >= 0; i -= 1) {
+      const { message } = items[i];
+      if (!message?.sid || message.author !== this.me || message.deleted) continue;
+      const readers = others.filter((name) => horizons[name] >= message.index).sort();
+      if (!readers.length) continue;
+      items[i].receipt = isGroup(conversation) ? `Seen by ${readers.join(', ')}` : 'Seen';
+      return;
+    }
+  }
+
+  #updateReceipt(el, item) {
+    el.classList.toggle('message--seen', Boolean(item.receipt)); // "Seen…" stands in for "Sent"
+    el.parts.receipt.hidden = !item.receipt;
+    setText(el.parts.receipt, item.receipt ?? '');
   }
 }

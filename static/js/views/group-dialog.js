@@ -1,9 +1,10 @@
-// One small dialog with one field, for "Rename" (the group's name) and "Add person" (a username).
+// One small dialog with one field, for "Rename" (the group's name) and "Add person" (a username
+// or a phone number).
 
 import { setText } from '../dom.js';
 
 export class GroupDialog {
-  /** @param {{dialog, form, title, label, input, error, cancel, submit}} els */
+  /** @param {{dialog, form, title, label, input, error, cancel, submit, hint?}} els */
   constructor(els) {
     this.els = els;
     this.action = null;
@@ -18,10 +19,14 @@ export class GroupDialog {
    * Ask for one value; `action(value)` does the work and rejects with a readable Error,
    * which is shown while the dialog stays open.
    */
-  ask({ title, label, submit, value = '', action }) {
+  ask({ title, label, submit, value = '', hint = '', action }) {
     const { els } = this;
     setText(els.title, title);
     setText(els.label, label);
+    if (els.hint) {
+      setText(els.hint, hint);
+      els.hint.hidden = !hint;
+    }
     setText(els.submit, submit);
     els.input.value = value;
     this.action = action;

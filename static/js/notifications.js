@@ -1,0 +1,53 @@
+// Browser notifications for messages that arrive while the tab is hidden (Notification API; no
+// push service: they come from the page's own /stream, so only while a Parley tab is open).
+
+const PREVIEW_CHARS = 120;
+
+export class Notifier {
+  /**
+   * @param {{control: HTMLButtonElement, onOpen: (sid: string) => void}} options
+   * `control` is the "Enable notifications" button: shown only while the browser could still
+   * ask (permission "default"); `onOpen(sid)` opens the conversation a notification is about.
+   */
+  constructor({ control, onOpen }) {
+    this.control = control;
+    this.onOpen = onOpen;
+    this.supported = 'Notification' in window;
+    control.addEventListener('click', () => this.#ask());
+    this.#showControl();
+  }
+
+  /** Tell the user about `message` in `conversationName` if the tab is hidden and they allowed it. */
+  notify(message, conversationName) {
+    if (!this.supported || Notification.permission !== 'granted') return;
+    if (document.visibilityState !== 'hidden') return;
+    const sender = message.source === 'SMS' ? `${message.author} (SMS)` : message.author;
+    const title = conversationName && conversationName !== message.author ? `${sender} in ${conversationName}` : sender;
+    const body = [...(message.body ?? '')].slice(0, PREVIEW_CHARS).join('');
+    const sid = message.conversation_sid;
+    let notification;
+    try {
+      // One notification per conversation (tag): a burst replaces, not piles up, yet still alerts.
+      notification = new Notification(title, { body, tag: sid, renotify: true });
+    } catch {
+      return; // Chrome on Android only shows them through a service worker: the title count stays
+    }
+    notification.addEventListener('click', () => {
+      window.focus();
+      this.onOpen(sid);
+      notification.close();
+    });
+  }
+
+  async #ask() {
+    try {
+      await Notification.requestPermission();
+    } finally {
+      this.#showControl();
+    }
+  }
+
+  #showControl() {
+    this.control.hidden = !this.supported || Notification.permission !== 'default';
+  }
+}
