@@ -20,6 +20,11 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/activate
 ## run: serve Parley on http://$(HOST):$(PORT) with the local emulator and demo users
 # The in-process emulator keeps its conversations here, so history survives a restart.
 run: export TWILIO_EMULATOR_PERSIST ?= instance/emulator.sqlite3
+# With the emulator, groups take SMS participants out of the box ("texted" from Twilio's test
+# number); against real Twilio, TWILIO_PHONE_NUMBER must be one of your own numbers.
+ifndef TWILIO_ACCOUNT_SID
+run: export TWILIO_PHONE_NUMBER ?= +15005550006
+endif
 run: $(VENV)/.runtime
 	mkdir -p instance
 	$(FLASK) db upgrade

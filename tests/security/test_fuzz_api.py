@@ -104,6 +104,41 @@ def test_bad_messages_to_ones_own_conversation(fuzz: Fuzzing, body: Any, extra: 
     _assert_json_error(fuzz.carol.post(f"/api/conversations/{fuzz.own_sid}/read", body))
 
 
+def _call(fuzz: Fuzzing, method: str, path: str, body: Any = None) -> requests.Response:
+    """Any method, with the session's CSRF token (ApiClient only has GET and POST)."""
+    client = fuzz.carol
+    headers = {"X-CSRFToken": client.csrf_token}
+    return client.session.request(
+        method, client.base_url + path, json=body, headers=headers, timeout=10
+    )
+
+
+@BOUNDED
+@given(body=json_values)
+def test_bad_group_changes(fuzz: Fuzzing, body: Any) -> None:
+    """Renames and additions: carol's conversation is a 1:1, so none can ever succeed."""
+    base = f"/api/conversations/{fuzz.own_sid}"
+    _assert_json_error(_call(fuzz, "PATCH", base, body))
+    _assert_json_error(_call(fuzz, "POST", base + "/participants", body))
+
+
+@BOUNDED
+@given(sid=bad_sids, who=bad_sids, message=bad_sids)
+def test_bad_sids_everywhere_else(fuzz: Fuzzing, sid: str, who: str, message: str) -> None:
+    """Typing, reading, editing, deleting and removing, in conversations carol is not in (or
+    that do not exist), and removals in her own 1:1 (only "me" leaves; it is not fuzzed)."""
+    assume(who.lower() != "me")
+    base = f"/api/conversations/{sid}"
+    _assert_json_error(_call(fuzz, "POST", base + "/typing"))
+    _assert_json_error(_call(fuzz, "POST", base + "/read", {"index": 0}))
+    _assert_json_error(_call(fuzz, "PATCH", f"{base}/messages/{message}", {"body": "x"}))
+    _assert_json_error(_call(fuzz, "DELETE", f"{base}/messages/{message}"))
+    _assert_json_error(_call(fuzz, "DELETE", f"{base}/participants/{who}"))
+    own = f"/api/conversations/{fuzz.own_sid}"
+    _assert_json_error(_call(fuzz, "DELETE", f"{own}/participants/{who}"))
+    _assert_json_error(_call(fuzz, "PATCH", f"{own}/messages/{message}", {"body": "x"}))
+
+
 @BOUNDED
 @given(
     raw=st.binary(max_size=200),
