@@ -42,7 +42,9 @@ accesslog = None
 errorlog = "-"
 # No runtime control socket: several Parleys (tests, dynos) may share a machine.
 control_socket_disable = True
-forwarded_allow_ips = "*" if os.environ.get("TRUST_PROXY") else "127.0.0.1"
+# TRUST_PROXY read as Config reads it: "0" or "off" is off, not "set".
+_TRUST_PROXY = os.environ.get("TRUST_PROXY", "").strip().lower() in ("1", "true", "yes", "on")
+forwarded_allow_ips = "*" if _TRUST_PROXY else "127.0.0.1"
 
 
 def post_worker_init(worker):  # type: ignore[no-untyped-def]

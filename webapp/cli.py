@@ -17,6 +17,7 @@ from webapp.services import get_services
 from webapp.twilio_gateway import GatewayError
 from webapp.twilio_gateway.service_setup import (
     SERVICE_NAME,
+    UNREACHABLE,
     SetupResult,
     api_key_client,
     set_up_service,
@@ -116,6 +117,11 @@ def twilio_setup(public_url: str | None, service_name: str) -> None:
             service_name,
         )
     except GatewayError as exc:
+        if exc.status == UNREACHABLE:
+            raise click.ClickException(
+                f"Twilio could not be reached ({exc.message}): check the network, or "
+                "TWILIO_EMULATOR_URL with the emulator."
+            ) from exc
         raise click.ClickException(f"Twilio refused: {exc.message}") from exc
     _report_setup(result, service_name, url)
 

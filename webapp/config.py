@@ -165,6 +165,12 @@ class Config:
                 "`flask --app wsgi twilio setup --public-url https://<your-app>` and set the "
                 "value it prints."
             )
+        if self.PRODUCTION and self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
+            raise ConfigError(
+                "PARLEY_ENV=production needs DATABASE_URL (a SQLite file on a dyno is lost at "
+                "every deploy): add PostgreSQL (`heroku addons:create heroku-postgresql`) or set "
+                "DATABASE_URL."
+            )
         if workers > 1 and not self.REDIS_URL:
             raise ConfigError(
                 f"WEB_CONCURRENCY={workers} needs REDIS_URL (the in-process broker lives in one "

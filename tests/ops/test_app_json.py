@@ -20,11 +20,22 @@ NOT_ASKED = {
 }
 
 
-def test_app_json_asks_for_every_setting_config_reads() -> None:
-    app = json.loads((ROOT / "app.json").read_text())
+#: Read by gunicorn.conf.py, not by Config.
+READ_BY_GUNICORN = {"WEB_CONCURRENCY"}
+
+
+def variables_config_reads() -> set[str]:
     source = (ROOT / "webapp" / "config.py").read_text()
     read = set(re.findall(r'env(?:\.get\(|\[)"([A-Z_]+)"', source))
-    read |= set(re.findall(r'\("([A-Z_]+)", r"', source))  # the live Twilio variables
+    # ("NAME", pattern-or-default) pairs: the live Twilio variables and the login limits
+    read |= set(re.findall(r'\("([A-Z_]+)", r?"', source))
+    return read
+
+
+def test_app_json_asks_for_every_setting_config_reads() -> None:
+    app = json.loads((ROOT / "app.json").read_text())
+    read = variables_config_reads()
+    assert {"LOGIN_LIMIT_PER_IP", "TWILIO_API_KEY_SECRET", "REDIS_VERIFY_TLS"} <= read
     assert read - NOT_ASKED <= set(app["env"]), read - NOT_ASKED - set(app["env"])
     assert app["env"]["SECRET_KEY"]["generator"] == "secret"
     assert app["env"]["METRICS_TOKEN"]["generator"] == "secret"
@@ -37,3 +48,20 @@ def test_app_json_adds_postgres_and_redis_and_a_web_dyno() -> None:
     plans = [addon["plan"].split(":")[0] for addon in app["addons"]]
     assert sorted(plans) == ["heroku-postgresql", "heroku-redis"]
     assert app["formation"]["web"]["quantity"] >= 1
+
+
+def test_app_json_asks_for_nothing_parley_does_not_read() -> None:
+    """A misspelt name in app.json would be asked for, and then silently ignored."""
+    app = json.loads((ROOT / "app.json").read_text())
+    stray = set(app["env"]) - variables_config_reads() - READ_BY_GUNICORN
+    assert not stray, stray
+    gunicorn_conf = (ROOT / "gunicorn.conf.py").read_text()
+    assert all(name in gunicorn_conf for name in READ_BY_GUNICORN)
+
+
+def test_env_example_lists_every_setting() -> None:
+    """`.env.example` is the one place that shows every variable with an example value."""
+    example = (ROOT / ".env.example").read_text()
+    listed = set(re.findall(r"^#?([A-Z_]+)=", example, flags=re.MULTILINE))
+    wanted = variables_config_reads() | READ_BY_GUNICORN
+    assert wanted <= listed, wanted - listed

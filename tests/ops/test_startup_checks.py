@@ -60,6 +60,10 @@ CASES = {
         {"WEB_CONCURRENCY": "2", "REDIS_URL": "redis://127.0.0.1:1/0"},
         ["needs a standalone emulator", "TWILIO_EMULATOR_URL"],
     ),
+    "production on a SQLite file": (
+        {"PARLEY_ENV": "production", "SECRET_KEY": "s" * 40, "DATABASE_URL": None},
+        ["PARLEY_ENV=production needs DATABASE_URL", "heroku-postgresql"],
+    ),
     "production without SECRET_KEY": (
         {"PARLEY_ENV": "production", "SECRET_KEY": None},
         ["SECRET_KEY is required in production", "secrets.token_hex"],

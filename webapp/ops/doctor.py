@@ -20,6 +20,7 @@ from webapp.config import Config
 from webapp.twilio_gateway import GatewayError
 from webapp.twilio_gateway.conversations import NOT_FOUND
 from webapp.twilio_gateway.service_setup import (
+    UNREACHABLE,
     check_credentials,
     fetch_service_name,
     read_webhooks,
@@ -64,6 +65,9 @@ def _credentials(config: Config, client: Client, api_key_client: Client, where: 
     try:
         check_credentials(client)
     except GatewayError as exc:
+        if exc.status == UNREACHABLE:
+            yield _unreachable(where, exc)
+            return False
         yield Finding(
             "problem",
             "account credentials",
@@ -88,6 +92,17 @@ def _credentials(config: Config, client: Client, api_key_client: Client, where: 
     else:
         yield Finding("ok", "API key", "accepted")
     return True
+
+
+def _unreachable(where: str, exc: GatewayError) -> Finding:
+    """No answer at all: a network problem, not wrong credentials."""
+    return Finding(
+        "problem",
+        "account credentials",
+        f"{where} did not answer, so nothing could be checked: {exc.message}",
+        "Check that this machine can reach https://conversations.twilio.com (a proxy or "
+        "firewall?); with the emulator, that it runs at TWILIO_EMULATOR_URL.",
+    )
 
 
 def _service(config: Config, client: Client) -> Gate:

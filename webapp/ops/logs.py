@@ -113,11 +113,14 @@ def configure_logging(config: Config, stream: IO[str] | None = None) -> logging.
 def init_request_logging(app: Flask) -> None:
     """One line per request: method, path (never the query), status, duration, request id."""
 
-    @app.before_request
     def _start() -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         g.request_started = time.perf_counter()
+
+    # First of all: the CSRF check and the login limiter refuse requests in before-request
+    # functions registered earlier, and those refusals need their id and duration too.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start)
 
     @app.after_request
     def _finish(response: Response) -> Response:

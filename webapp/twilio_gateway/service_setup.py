@@ -21,6 +21,9 @@ from webapp.twilio_gateway.conversations import GatewayError
 #: The friendly name ``twilio setup`` looks for, and gives a service it creates.
 SERVICE_NAME = "Parley"
 WEBHOOK_METHOD = "POST"
+#: ``GatewayError.status`` when Twilio (or the emulator) could not be reached at all, so the
+#: commands do not blame the credentials for a network problem.
+UNREACHABLE = 503
 
 FoundBy = Literal["config", "name", "created"]
 T = TypeVar("T")
@@ -74,6 +77,8 @@ def _call(action: str, thunk: Callable[[], T]) -> T:
     except TwilioException as exc:
         error = GatewayError.from_twilio(exc)
         raise GatewayError(f"{action}: {error.message}", error.status, error.code) from exc
+    except OSError as exc:  # requests' connection errors and timeouts: no answer at all
+        raise GatewayError(f"{action}: no answer ({type(exc).__name__})", UNREACHABLE) from exc
 
 
 def api_key_client(config: Config) -> Client:
