@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN     = $(VENV)/bin
 FLASK   = $(BIN)/flask --app wsgi
 
-.PHONY: run test lint emulator chromium clean doctor
+.PHONY: run test lint emulator chromium clean doctor screenshots
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ lint: $(VENV)/.dev
 ## doctor: check the Twilio set-up of the configured environment (credentials, webhook, URL)
 doctor: $(VENV)/.runtime
 	$(FLASK) twilio doctor
+
+## screenshots: retake docs/screenshots/*.png from a fresh Parley with realistic demo data
+screenshots: $(VENV)/.dev chromium
+	$(BIN)/python -m tests.browser.screenshots
 
 chromium:
 	@test -x /usr/bin/chromium || { \

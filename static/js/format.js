@@ -3,6 +3,7 @@
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
 const dayFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
+const dayTimeFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
 
 /** The conversation's friendly name, else the other participants' names. */
 export function displayName(conversation, me) {
@@ -16,10 +17,14 @@ export function isSmsAuthor(author) {
   return /^\+\d{6,15}$/.test(author ?? '');
 }
 
-/** Local short time for a message ("10:42 AM"). */
-export function shortTime(iso) {
+/**
+ * Local short time for a message: "10:42 AM" today, "Nov 20, 10:42 AM" on another day (a
+ * history that spans days must not read as if it were all today).
+ */
+export function shortTime(iso, now = new Date()) {
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? '' : timeFormat.format(date);
+  if (Number.isNaN(date.getTime())) return '';
+  return date.toDateString() === now.toDateString() ? timeFormat.format(date) : dayTimeFormat.format(date);
 }
 
 /** Time today, else the day: for the conversation list. */

@@ -83,6 +83,6 @@ export class ConversationListView {
 /** A stable colour (0–5) for a name's avatar. */
 function tone(name) {
   let hash = 0;
-  for (const char of name) hash = (hash * 131 + char.codePointAt(0)) >>> 0;
+  for (const char of name) hash = (hash * 65599 + char.codePointAt(0)) >>> 0; // sdbm: spreads short names well
   return hash % 6;
 }

@@ -70,13 +70,30 @@ export class ConversationPaneView {
     const subtitle = conversation && isGroup(conversation) ? memberList(conversation, this.me) : '';
     els.subtitle.hidden = !subtitle;
     setText(els.subtitle, subtitle);
+    els.title.title = els.title.textContent; // the full name and member list, when cut short
+    els.subtitle.title = subtitle;
     els.groupActions.hidden = !conversation || !canChangeMembers(conversation);
 
     els.loadOlder.hidden = !history.hasMore || status !== 'ready';
     els.loadOlder.disabled = history.loadingOlder;
     setText(els.loadOlder, history.loadingOlder ? 'Loading older messages…' : 'Load older messages');
-    const statusText = status === 'loading' ? 'Loading messages…' : status === 'error' ? 'Messages could not be loaded.' : '';
+    // A new conversation says so, rather than showing an empty grey page.
+    const empty =
+      status === 'ready' &&
+      !history.hasMore &&
+      !history.notes.length &&
+      !state.orderedMessages().length &&
+      !state.pendingFor(history.sid).length;
+    const statusText =
+      status === 'loading'
+        ? 'Loading messages…'
+        : status === 'error'
+          ? 'Messages could not be loaded.'
+          : empty
+            ? 'No messages yet. Say hello!'
+            : '';
     els.historyStatus.hidden = !statusText;
+    els.historyStatus.classList.toggle('history__status--empty', empty);
     setText(els.historyStatus, statusText);
 
     this.#renderMessages(state, history);
@@ -163,17 +180,18 @@ export class ConversationPaneView {
       receipt: h('p', { className: 'message__receipt' }),
     };
     parts.status = h('p', { className: 'message__status' }, parts.statusText, parts.retry);
-    parts.actions = h('p', { className: 'message__actions' }, parts.edit, parts.delete);
+    // Edit and Delete sit in the meta line (shown on hover or focus where there is a mouse):
+    // a row of buttons under every own message would crowd the history.
+    parts.actions = h('span', { className: 'message__actions' }, parts.edit, parts.delete);
     parts.editForm = h('form', { className: 'message__edit' }, parts.editInput, parts.save, parts.cancel);
     const el = h(
       'li',
       { className: 'message' },
-      h('p', { className: 'message__meta' }, parts.author, parts.sms, parts.time, parts.edited),
+      h('p', { className: 'message__meta' }, parts.author, parts.sms, parts.time, parts.edited, parts.actions),
       h('div', { className: 'message__bubble' }, parts.body),
       parts.editForm,
       parts.status,
       parts.receipt,
-      parts.actions,
     );
     el.parts = parts;
     parts.edit.addEventListener('click', () => {

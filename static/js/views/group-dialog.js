@@ -36,22 +36,33 @@ export class GroupDialog {
   }
 
   async #submit() {
-    const value = this.els.input.value.trim();
-    if (!value || !this.action) return;
-    this.els.form.setAttribute('aria-busy', 'true');
+    const { els } = this;
+    const value = els.input.value.trim();
+    if (!this.action || els.submit.disabled) return;
+    if (!value) {
+      this.#showError(`${els.label.textContent} cannot be empty.`);
+      els.input.focus();
+      return;
+    }
+    // One request at a time: a second Enter while the first is on its way does nothing.
+    els.form.setAttribute('aria-busy', 'true');
+    els.submit.disabled = true;
     try {
       await this.action(value);
-      this.els.dialog.close();
+      els.dialog.close();
     } catch (error) {
       this.#showError(error.message);
-      this.els.input.focus();
+      els.input.focus();
     } finally {
-      this.els.form.removeAttribute('aria-busy');
+      els.form.removeAttribute('aria-busy');
+      els.submit.disabled = false;
     }
   }
 
   #showError(message) {
     this.els.error.hidden = !message;
     setText(this.els.error, message);
+    if (message) this.els.input.setAttribute('aria-invalid', 'true');
+    else this.els.input.removeAttribute('aria-invalid');
   }
 }
