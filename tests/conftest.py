@@ -99,14 +99,19 @@ def parley_server(
 
 
 @pytest.fixture(scope="session")
-def sms_parley_server(
-    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer
-) -> Iterator[ParleyServer]:
-    """Parley as :func:`parley_server`, plus ``TWILIO_PHONE_NUMBER`` for SMS participants."""
+def sms_parley_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParleyServer]:
+    """Parley as :func:`parley_server`, plus ``TWILIO_PHONE_NUMBER`` for SMS participants.
+
+    With a Redis of its own: Parleys that share a Redis must share a Twilio (presence sweeps
+    and announces other processes' users), and each test server has its own emulator."""
     tmp = tmp_path_factory.mktemp("parley-sms")
-    phone = TWILIO_TEST_NUMBER
-    with run_parley(tmp, REDIS_URL=redis_server.url, TWILIO_PHONE_NUMBER=phone) as server:
-        yield server
+    redis = start_redis()
+    try:
+        phone = TWILIO_TEST_NUMBER
+        with run_parley(tmp, REDIS_URL=redis.url, TWILIO_PHONE_NUMBER=phone) as server:
+            yield server
+    finally:
+        redis.stop()
 
 
 @pytest.fixture
