@@ -52,6 +52,7 @@ class Options:
     out: Path | None
     label: str
     worker_connections: int | None
+    settle: float = 0.0
 
 
 def _raise_fd_limit() -> None:
@@ -227,6 +228,7 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
             f"{tally.phase_received}/{tally.phase_expected} delivered",
             flush=True,
         )
+        settle_s = await _settle(worker, opts.settle) if opts.settle else 0.0
         first = len(setup.targets)
         for rate, count in zip(opts.rates, counts, strict=True):
             tally.begin_phase(first)
@@ -280,6 +282,7 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
                 "client_cpu": round(client_cpu, 2),
                 "worker_connections": opts.worker_connections or "gunicorn.conf.py",
                 "load_avg": Path("/proc/loadavg").read_text().split()[0],
+                "settle_s": round(settle_s, 1),
                 "profile_top": hot,
             }
             records.append(record)
@@ -289,6 +292,23 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
         pool.close()
         setup.stop()
     return records
+
+
+async def _settle(worker: int, limit: float) -> float:
+    """Wait until the worker uses under 15 % of a core over a second (or ``limit`` seconds).
+
+    N streams opening at once make N users come online: each is announced to their contacts
+    by the worker's presence relay, one Twilio lookup at a time, long after the streams are
+    open. Without settling, the phases measure that storm as much as the stream path."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        before = procs.cpu_seconds(worker)
+        await asyncio.sleep(1.0)
+        if procs.cpu_seconds(worker) - before < 0.15:
+            break
+    waited = time.monotonic() - started
+    print(f"  settled: worker idle after {waited:.1f}s (limit {limit:g}s)", flush=True)
+    return waited
 
 
 def _print(r: dict[str, Any]) -> None:
@@ -330,6 +350,13 @@ def _options(argv: list[str] | None) -> Options:
     parser.add_argument("--out", type=Path, help="append one JSON line per phase here")
     parser.add_argument("--label", default="", help="free text kept with the results")
     parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="before the phases, wait up to this many seconds for the worker to go idle "
+        "(the presence announcements of N users coming online at once)",
+    )
+    parser.add_argument(
         "--worker-connections",
         type=int,
         help="override gunicorn.conf.py's worker_connections (it caps streams + webhooks)",
@@ -353,6 +380,7 @@ def _options(argv: list[str] | None) -> Options:
         out=args.out,
         label=args.label,
         worker_connections=args.worker_connections,
+        settle=min(args.settle, 600.0),
     )
 
 

@@ -111,7 +111,12 @@ class CookieMinter:
             raise RuntimeError(f"the login cookie has no _user_id: {sorted(self._template)}")
 
     def cookie(self, user_id: int) -> str:
-        return str(self._serializer.dumps({**self._template, "_user_id": str(user_id)}))
+        # Parley's session id is "<user id>:<session version>"; every seeded user shares the
+        # template's version (the column's default), so only the user id part changes.
+        _, sep, version = str(self._template["_user_id"]).partition(":")
+        return str(
+            self._serializer.dumps({**self._template, "_user_id": f"{user_id}{sep}{version}"})
+        )
 
 
 class EmulatorConversations:

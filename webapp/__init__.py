@@ -52,9 +52,10 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.unauthorized_handler(_unauthorized)
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_error_handler(HTTPException, _http_error)
-    init_security(app, config)
+    services = _build_services(config)
+    init_security(app, config, services.broker)  # the login limiter shares the broker's pool
 
-    init_services(app, _build_services(config))
+    init_services(app, services)
     _register_blueprints(app)
     init_ops(app, config)
     _register_cli(app)
@@ -74,7 +75,7 @@ def _build_services(config: Config) -> Services:
 
         client = connect(config.REDIS_URL)
         broker = RedisBroker(client, config.REDIS_URL)
-        membership = RedisMembershipCache(gateway.participants, client)
+        membership = RedisMembershipCache(gateway.participants, client, bus=broker)
     else:
         broker = MemoryBroker()
         membership = MemoryMembershipCache(gateway.participants)

@@ -10,7 +10,13 @@ import pytest
 from tests.support.servers import RedisServer
 from tests.support.waiting import wait_until
 from webapp.events.memory_broker import MemoryBroker
-from webapp.events.presence import MemoryPresence, Presence, RedisPresence, presence_for
+from webapp.events.presence import (
+    REFRESH_SLICE,
+    MemoryPresence,
+    Presence,
+    RedisPresence,
+    presence_for,
+)
 from webapp.events.redis_broker import RedisBroker, connect
 
 Factory = Callable[[], Presence]
@@ -73,6 +79,25 @@ def test_refreshing_keeps_a_live_process_online_past_its_ttl(redis_server: Redis
         return deadline_checks >= 30  # ~1.5 s of 50 ms polls, well past the 0.6 s ttl
 
     wait_until(stayed_online_past_ttl, 10, "presence to outlive its ttl while refreshed")
+
+
+def test_a_refresh_in_slices_keeps_every_local_user_online(redis_server: RedisServer) -> None:
+    client = connect(redis_server.url)
+    client.flushdb()
+    many = [f"p-user{n}" for n in range(REFRESH_SLICE * 2 + 7)]  # three slices
+    process = RedisPresence(client, ttl=0.5)
+    for identity in many:
+        process.connected(identity)
+    lasted = 0
+
+    def everyone_stayed_online() -> bool:
+        nonlocal lasted
+        assert process.refresh() == []
+        assert process.online(many) == set(many)
+        lasted += 1
+        return lasted >= 30  # ~1.5 s of 50 ms polls, well past the 0.5 s ttl
+
+    wait_until(everyone_stayed_online, 20, "presence of every sliced user to outlive its ttl")
 
 
 def test_redis_presence_shares_the_brokers_pool(redis_server: RedisServer) -> None:

@@ -49,13 +49,23 @@ class Subscription:
     The broker only appends and the stream only pops, so no lock is needed around the deque.
     """
 
-    __slots__ = ("identity", "_items", "_ready", "_maxsize", "overflowed", "closed", "signals")
+    __slots__ = (
+        "identity",
+        "_items",
+        "_ready",
+        "_maxsize",
+        "_beat",
+        "overflowed",
+        "closed",
+        "signals",
+    )
 
     def __init__(self, identity: str, maxsize: int = SUBSCRIPTION_QUEUE_SIZE) -> None:
         self.identity = identity
         self._items: deque[Delivery | CatchUp | Signal] = deque()
         self._ready = threading.Event()
         self._maxsize = maxsize
+        self._beat = False
         self.overflowed = False
         self.closed = False
         #: Whether this stream asked for signals (typing, presence); brokers skip it if not.
@@ -72,33 +82,44 @@ class Subscription:
         self._items.append(item)
         self._ready.set()
 
+    def beat(self) -> None:
+        """Wake the stream for a heartbeat (from the process's one ticker): an idle stream then
+        waits with no timer of its own (no gevent ``Timeout`` made and cancelled per wait)."""
+        self._beat = True
+        self._ready.set()
+
     def close(self) -> None:
         """End the stream reading this subscription, waking it if it is waiting."""
         if not self.closed:
             self.closed = True
             self._ready.set()
 
-    def _wait(self, timeout: float) -> bool:
-        """True once an item is queued, False after ``timeout`` seconds or when closed."""
+    def _wait(self, timeout: float | None) -> bool:
+        """True once an item is queued; False after ``timeout`` seconds (``None``: no limit),
+        on a heartbeat (:meth:`beat`) or when closed."""
         while not self.closed:
             if self._items:
+                self._beat = False  # what is written now keeps the connection alive
                 return True
+            if self._beat:
+                self._beat = False
+                return False
             self._ready.clear()
-            if self._items or self.closed:  # offered between the check and the clear
+            if self._items or self.closed or self._beat:  # set between the check and the clear
                 continue
             if not self._ready.wait(timeout):
                 return bool(self._items) and not self.closed
         return False
 
-    def get(self, timeout: float) -> Delivery | CatchUp | Signal | None:
-        """The next item, or ``None`` after ``timeout`` seconds or when closed."""
+    def get(self, timeout: float | None) -> Delivery | CatchUp | Signal | None:
+        """The next item, or ``None`` after ``timeout`` seconds, on a heartbeat or when closed."""
         if not self._wait(timeout):
             return None
         return self._items.popleft()
 
-    def get_all(self, timeout: float) -> list[Delivery | CatchUp | Signal]:
+    def get_all(self, timeout: float | None) -> list[Delivery | CatchUp | Signal]:
         """Everything queued, waiting up to ``timeout`` seconds for the first item; ``[]``
-        after the timeout or when closed. The stream writes the lot in one chunk."""
+        after the timeout, on a heartbeat or when closed. The stream writes the lot at once."""
         if not self._wait(timeout):
             return []
         items: list[Delivery | CatchUp | Signal] = []

@@ -21,6 +21,9 @@ from webapp.twilio_gateway import ParticipantRecord
 
 #: Seconds a cached list lives even without a participant webhook to drop it.
 MEMBERSHIP_TTL = 300
+#: Seconds a process keeps a list it read from Redis (dropped at once, in every process, when
+#: any of them forgets it; see :class:`RedisMembershipCache`).
+LOCAL_TTL = 10.0
 
 Fetch = Callable[[str], list[ParticipantRecord]]
 
@@ -29,6 +32,20 @@ class MembershipCache(Protocol):
     def participants(self, conversation_sid: str) -> list[ParticipantRecord]: ...
 
     def forget(self, conversation_sid: str) -> None: ...
+
+
+class InvalidationBus(Protocol):
+    """How processes tell each other a list changed (the Redis broker's pub/sub channel)."""
+
+    def live(self) -> bool:
+        """True while this process would receive every invalidation (subscribed)."""
+
+    def announce_membership_change(self, conversation_sid: str) -> None:
+        """Tell every process (this one included) to drop its copy of the list."""
+
+    def on_membership_change(self, callback: Callable[[str | None], None]) -> None:
+        """Call ``callback(sid)`` for each announced change, ``callback(None)`` when changes
+        may have been missed (the subscription was re-established)."""
 
 
 def identities(participants: list[ParticipantRecord]) -> list[str]:
@@ -69,12 +86,33 @@ class MemoryMembershipCache:
 
 
 class RedisMembershipCache:
-    """Cache shared by every worker through Redis; falls back to Twilio if Redis fails."""
+    """Cache shared by every worker through Redis; falls back to Twilio if Redis fails.
 
-    def __init__(self, fetch: Fetch, client: redis.Redis, ttl: int = MEMBERSHIP_TTL) -> None:
+    With a ``bus``, each process also keeps the lists it read for :data:`LOCAL_TTL` seconds,
+    so a webhook costs no Redis round trip for its recipients. A list is kept only while the
+    bus is live, and dropped everywhere when any process forgets it (participant webhooks and
+    API calls do, before they answer); a generation counter keeps a read that raced with a
+    change from being stored. What remains is the window every cache has: a webhook already
+    reading while another process learns of a change.
+    """
+
+    def __init__(
+        self,
+        fetch: Fetch,
+        client: redis.Redis,
+        ttl: int = MEMBERSHIP_TTL,
+        bus: InvalidationBus | None = None,
+        local_ttl: float = LOCAL_TTL,
+    ) -> None:
         self._fetch = fetch
         self._redis = client
         self._ttl = ttl
+        self._bus = bus
+        self._local_ttl = local_ttl
+        self._local: dict[str, tuple[float, list[ParticipantRecord]]] = {}
+        self._generation = 0
+        if bus is not None:
+            bus.on_membership_change(self._changed)
         # The last list decoded per conversation, with the exact bytes it came from: Redis
         # stays the only source of truth (every lookup still reads it), but an unchanged
         # entry (the usual case) is not decoded again (a 1,000-member group is 1,000 records).
@@ -84,7 +122,31 @@ class RedisMembershipCache:
     def _key(conversation_sid: str) -> str:
         return f"parley:members:{conversation_sid}"
 
+    def _changed(self, conversation_sid: str | None) -> None:
+        self._generation += 1
+        if conversation_sid is None:
+            self._local.clear()
+        else:
+            self._local.pop(conversation_sid, None)
+
     def participants(self, conversation_sid: str) -> list[ParticipantRecord]:
+        bus = self._bus
+        if bus is None or not bus.live():
+            return self._shared(conversation_sid)
+        entry = self._local.get(conversation_sid)
+        now = time.monotonic()
+        if entry is not None and entry[0] > now:
+            return list(entry[1])
+        generation = self._generation
+        fresh = self._shared(conversation_sid)
+        if generation == self._generation and bus.live():  # no change announced meanwhile
+            if len(self._local) >= 10_000:
+                self._local.clear()
+            self._local[conversation_sid] = (now + self._local_ttl, fresh)
+        return list(fresh)
+
+    def _shared(self, conversation_sid: str) -> list[ParticipantRecord]:
+        """The list from Redis (or from Twilio, then stored in Redis)."""
         try:
             cached = self._redis.get(self._key(conversation_sid))
         except redis.RedisError:
@@ -108,7 +170,15 @@ class RedisMembershipCache:
         return fresh
 
     def forget(self, conversation_sid: str) -> None:
+        self._changed(conversation_sid)
         try:
             self._redis.delete(self._key(conversation_sid))
         except redis.RedisError:
             pass
+        if self._bus is not None:
+            # Every other process drops its copy; if this fails, Redis is down and their
+            # subscriptions with it, which makes them drop every copy when it comes back.
+            try:
+                self._bus.announce_membership_change(conversation_sid)
+            except redis.RedisError:
+                pass

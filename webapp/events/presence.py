@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Collection
 from typing import Protocol
 
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 #: offline within this); refreshed every :data:`PRESENCE_TICK` seconds.
 PRESENCE_TTL = 45
 PRESENCE_TICK = 5.0
+#: Identities refreshed per Redis script (a slice costs Redis about a millisecond).
+REFRESH_SLICE = 250
 
 _ALL = "parley:presence:all"
 
@@ -211,8 +214,12 @@ class RedisPresence:
     def refresh(self) -> list[str]:
         local = self._streams.identities()
         try:
-            if local:
-                self._touch(keys=[_ALL], args=[self.token, self._ttl_ms, *local])
+            # In slices, yielding between them: one script over 10,000 identities held Redis
+            # (and one pooled connection) long enough to delay every webhook behind it.
+            for start in range(0, len(local), REFRESH_SLICE):
+                chunk = local[start : start + REFRESH_SLICE]
+                self._touch(keys=[_ALL], args=[self.token, self._ttl_ms, *chunk])
+                time.sleep(0)  # gevent.sleep(0) once patched: let webhooks and streams run
             gone = self._sweep(keys=[_ALL], args=[1000])
         except redis.RedisError as exc:
             log.warning("presence not refreshed (%s)", exc.__class__.__name__)

@@ -14,7 +14,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import redis
@@ -121,6 +121,7 @@ class RedisBroker:
         self._dispatched = 0  # recipients since the dispatcher last yielded
         self._stopped = threading.Event()
         self._connected = threading.Event()
+        self._membership_watchers: list[Callable[[str | None], None]] = []
         self._listener = threading.Thread(target=self._listen, name="parley-redis", daemon=True)
         self._listener.start()
 
@@ -171,6 +172,24 @@ class RedisBroker:
         except redis.RedisError as exc:
             raise _unavailable(exc) from exc
 
+    # Membership invalidation (the per-process copies of participant lists) ---------------
+
+    def live(self) -> bool:
+        """True while this process's subscription is up (it hears every invalidation)."""
+        return self._connected.is_set()
+
+    def announce_membership_change(self, conversation_sid: str) -> None:
+        """One PUBLISH, kind ``m``: every process drops its copy of the list. Raises
+        ``redis.RedisError`` (the cache has already dropped the shared copy)."""
+        self._redis.publish(CHANNEL, f"m\n{conversation_sid}")
+
+    def on_membership_change(self, callback: Callable[[str | None], None]) -> None:
+        self._membership_watchers.append(callback)
+
+    def _membership_changed(self, conversation_sid: str | None) -> None:
+        for callback in self._membership_watchers:
+            callback(conversation_sid)
+
     # Subscribing -------------------------------------------------------------------------
 
     def subscribe(self, identity: str) -> Subscription:
@@ -195,6 +214,7 @@ class RedisBroker:
                 client = redis.Redis.from_url(self._url, socket_timeout=30, socket_keepalive=True)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(CHANNEL)
+                self._membership_changed(None)  # changes may have been missed: drop every copy
                 self._connected.set()
                 backoff = 0.1
                 if missed:
@@ -228,6 +248,9 @@ class RedisBroker:
             return
         if kind == "s":
             self._dispatch_signal(rest)
+            return
+        if kind == "m":
+            self._membership_changed(rest)
             return
         if kind != "e":
             self._dispatch_json(text)

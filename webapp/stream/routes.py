@@ -16,14 +16,13 @@ from webapp.events.types import Delivery, EventId, Signal
 from webapp.ops.metrics import metrics
 from webapp.services import get_services
 from webapp.stream.hangup import client_socket, watch_hangup
+from webapp.stream.heartbeat import heartbeats
 from webapp.stream.presence_relay import PresenceRelay, presence_relay
 from webapp.stream.sse import comment, control, retry
 
 log = logging.getLogger(__name__)
 bp = Blueprint("stream", __name__)
 
-#: Seconds between heartbeat comments: well inside Heroku's 55 s idle cut-off.
-HEARTBEAT_SECONDS = 15.0
 #: Replayed events written per chunk.
 REPLAY_CHUNK = 200
 
@@ -77,6 +76,7 @@ def _events(
     metrics.stream_opened()
     relay.opened(identity)
     stop_watching = watch_hangup(sock, subscription)  # a closed tab ends the stream at once
+    heartbeats.add(subscription)  # one ticker per process wakes it for heartbeats
     try:
         yield retry() + comment("connected")
         if replay.resync or cursor is None:
@@ -85,16 +85,18 @@ def _events(
         else:
             last = cursor
             yield control("resumed", {"cursor": str(cursor)})
-            for chunk, replayed_to in _batches(replay.events, cursor):
+            for chunk, replayed_to, count in _batches(replay.events, cursor):
+                metrics.event_delivered(count)
                 yield chunk
                 last = replayed_to
         while not subscription.closed:
-            items = subscription.get_all(timeout=HEARTBEAT_SECONDS)
+            items = subscription.get_all(timeout=None)  # woken by events or the ticker
             if not items:
                 if not subscription.closed:
                     yield comment("heartbeat")
                 continue
             out: list[str] = []
+            delivered = 0
             for item in items:
                 if isinstance(item, Signal):  # no id: the cursor and the page's seq stay put
                     out.append(item.framed())
@@ -106,16 +108,20 @@ def _events(
                         continue
                     for delivery in caught_up.events:
                         if delivery.id.seq > last.seq:
-                            out.append(_deliver(delivery))
+                            out.append(delivery.framed())
+                            delivered += 1
                             last = delivery.id
                 elif item.id.epoch != last.epoch:
                     # The user's log was lost and restarted: the page must reload over REST.
                     last = item.id
                     out.append(control("resync", {"cursor": str(last)}, last))
                 elif item.id.seq > last.seq:
-                    out.append(_deliver(item))
+                    out.append(item.framed())
+                    delivered += 1
                     last = item.id
             if out:
+                metrics.event_delivered(delivered)  # once per write, not per event
+                delivered = 0
                 yield "".join(out)
         # Ended by logout, shutdown or falling behind: the browser reconnects and replays.
         yield retry() + comment("closed")
@@ -124,6 +130,7 @@ def _events(
             "stream ended for %s: the log could not be read; the browser will resume", identity
         )
     finally:
+        heartbeats.discard(subscription)
         stop_watching()
         metrics.stream_closed()
         broker.unsubscribe(subscription)
@@ -131,19 +138,14 @@ def _events(
         log.info("stream closed: %s", identity)
 
 
-def _batches(deliveries: Iterator[Delivery], last: EventId) -> Iterator[tuple[str, EventId]]:
-    """Replayed deliveries framed and joined a page at a time, with the last id of each."""
+def _batches(deliveries: Iterator[Delivery], last: EventId) -> Iterator[tuple[str, EventId, int]]:
+    """Replayed deliveries framed and joined a page at a time, with the last id and count."""
     out: list[str] = []
     for delivery in deliveries:
-        out.append(_deliver(delivery))
+        out.append(delivery.framed())
         last = delivery.id
         if len(out) >= REPLAY_CHUNK:
-            yield "".join(out), last
+            yield "".join(out), last, len(out)
             out = []
     if out:
-        yield "".join(out), last
-
-
-def _deliver(delivery: Delivery) -> str:
-    metrics.event_delivered()
-    return delivery.framed()
+        yield "".join(out), last, len(out)
