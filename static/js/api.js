@@ -55,8 +55,9 @@ export class Api {
   }
 
   /** Remove an SMS participant from a group by its number. */
-  removePhoneParticipant(conversationSid, phoneNumber) {
-    const path = `/api/conversations/${encodeURIComponent(conversationSid)}/participants/${encodeURIComponent(phoneNumber)}`;
+  /** Remove someone else from a group: a username, or a phone number (an SMS participant). */
+  removeParticipant(conversationSid, who) {
+    const path = `/api/conversations/${encodeURIComponent(conversationSid)}/participants/${encodeURIComponent(who)}`;
     return this.#request('DELETE', path);
   }
 

@@ -72,6 +72,7 @@ class ChatApp {
         groupActions: byId('group-actions'),
         rename: byId('group-rename'),
         addPerson: byId('group-add-person'),
+        removePerson: byId('group-remove-person'),
         leave: byId('group-leave'),
         jumpLatest: byId('jump-latest'),
       },
@@ -84,6 +85,7 @@ class ChatApp {
       onDelete: (message) => this.remove(message),
       onRename: () => this.askRename(),
       onAddPerson: () => this.askAddPerson(),
+      onRemovePerson: () => this.askRemovePerson(),
       onLeave: () => this.leave(),
     });
     this.groupDialog = new GroupDialog({
@@ -319,12 +321,37 @@ class ChatApp {
     });
   }
 
+  /** Remove a chat user from the open group; everyone (them included) sees who did it. */
+  askRemovePerson() {
+    const sid = this.state.openSid;
+    this.groupDialog.ask({
+      title: 'Remove person',
+      label: 'Username or phone number',
+      hint: 'They stop seeing the group at once; everyone sees who removed them.',
+      submit: 'Remove',
+      action: async (who) => {
+        let name = who.trim().toLowerCase();
+        if (looksLikePhone(name)) {
+          name = name.replace(/[\s\-.()]/g, '');
+          if (!name.startsWith('+')) throw new Error('Write the number with its country code, like +15551234567.');
+        }
+        await this.api.removeParticipant(sid, name);
+        const conversation = this.state.conversations.get(sid);
+        if (conversation?.participants.includes(name)) {
+          conversation.participants = conversation.participants.filter((p) => p !== name);
+          this.state.addNote(sid, `You removed ${name}`);
+        }
+        this.render();
+      },
+    });
+  }
+
   /** Remove an SMS participant (a phone cannot leave by itself); everyone sees a system line. */
   async removePhone(number) {
     const sid = this.state.openSid;
     if (!sid || !window.confirm(`Remove ${number} from this group? It will stop getting the group's texts.`)) return;
     try {
-      await this.api.removePhoneParticipant(sid, number);
+      await this.api.removeParticipant(sid, number);
       const conversation = this.state.conversations.get(sid);
       if (conversation?.participants.includes(number)) {
         conversation.participants = conversation.participants.filter((name) => name !== number);
@@ -421,7 +448,12 @@ class ChatApp {
     } else if (type === 'participant_read') {
       state.applyRead(data.conversation_sid, data.identity, data.last_read_message_index);
     } else if (type === 'participant_added' || type === 'participant_removed') {
+      const groupName = state.conversations.get(data.conversation_sid)?.friendly_name;
       const outcome = state.applyParticipant(type, data.conversation_sid, data.participant);
+      const remover = data.participant.removed_by;
+      if (outcome === 'left' && remover && remover !== this.me) {
+        this.banners.showError(`${remover} removed you from ${groupName ?? 'a group'}.`);
+      }
       if (outcome === 'unknown') this.loadConversations();
       if (outcome === 'left' && state.openSid === data.conversation_sid) state.setHistoryStatus(data.conversation_sid, 'not_found');
       if (outcome === 'applied') state.addNote(data.conversation_sid, this.#participantNote(type, data.participant));

@@ -94,3 +94,35 @@ def test_a_group_is_made_renamed_grown_and_left_live_in_three_windows(open_windo
     expect(carol.conversation_link(renamed)).to_have_count(0, timeout=LIVE_MS)
     expect(bob.history.get_by_text("carol left", exact=True)).to_be_visible(timeout=LIVE_MS)
     expect(bob.page.locator("#pane-subtitle")).to_have_text("You, alice")
+
+
+def test_a_member_removes_someone_and_they_are_told_live(open_window):
+    alice = open_window("alice")
+    bob = open_window("bob")
+    carol = open_window("carol")
+    name = unique("Choir")
+    alice.page.get_by_role("button", name="New conversation").click()
+    dialog = alice.page.get_by_role("dialog", name="New conversation")
+    dialog.get_by_label("Group name").fill(name)
+    dialog.get_by_label("Members").fill("bob, carol")
+    dialog.get_by_role("button", name="Create group").click()
+    expect(dialog).to_be_hidden(timeout=PAGE_MS)
+    expect(bob.conversation_link(name)).to_be_visible(timeout=LIVE_MS)
+    bob.open_conversation(name)
+    expect(carol.conversation_link(name)).to_be_visible(timeout=LIVE_MS)
+    carol.open_conversation(name)
+
+    alice.page.get_by_role("button", name="Remove person").click()
+    remove = alice.page.get_by_role("dialog", name="Remove person")
+    remove.get_by_label("Username or phone number").fill("dave-is-not-here")
+    remove.get_by_role("button", name="Remove").click()
+    expect(remove.get_by_role("alert")).to_be_visible(timeout=PAGE_MS)  # readable refusal
+    remove.get_by_label("Username or phone number").fill("carol")
+    remove.get_by_role("button", name="Remove").click()
+    expect(remove).to_be_hidden(timeout=PAGE_MS)
+
+    expect(alice.history.get_by_text("You removed carol")).to_be_visible(timeout=LIVE_MS)
+    expect(bob.history.get_by_text("alice removed carol")).to_be_visible(timeout=LIVE_MS)
+    expect(carol.page.get_by_text(f"alice removed you from {name}.")).to_be_visible(timeout=LIVE_MS)
+    expect(carol.conversation_link(name)).to_have_count(0)
+    expect(carol.page.get_by_text("Conversation not found")).to_be_visible()

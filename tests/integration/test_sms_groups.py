@@ -153,8 +153,8 @@ def test_a_member_removes_a_phone_and_everyone_hears_who_did(login: Any) -> None
     assert remove_phone(carol, sid, phone).status_code == 404  # outsider
     bad = remove_phone(bob, sid, "+12")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_phone_number"
-    person = remove_phone(bob, sid, "alice")  # chat users leave by themselves
-    assert person.status_code == 404 and "phone numbers" in person.json()["error"]["message"]
+    absent = remove_phone(bob, sid, "carol")  # a user, but not in this group
+    assert absent.status_code == 404 and "not in this group" in absent.json()["error"]["message"]
     assert remove_phone(bob, sid, phone).status_code == 204
     gone = alice_stream.wait_for("participant_removed", lambda d: d["participant"]["address"])
     assert gone.data["conversation_sid"] == sid
@@ -165,3 +165,29 @@ def test_a_member_removes_a_phone_and_everyone_hears_who_did(login: Any) -> None
     again = remove_phone(bob, sid, phone)
     assert again.status_code == 404 and again.json()["error"]["code"] == "not_found"
     alice_stream.close()
+
+
+def test_a_member_removes_a_person_who_sees_it_and_loses_the_group(login: Any) -> None:
+    """Any member may remove another (no admins yet, as for renaming); the removed person's
+    page is told who did it and the group is gone for them; oneself leaves with Leave."""
+    alice, bob, carol = login("alice"), login("bob"), login("carol")
+    sid = start_group(alice, ["bob", "carol"])
+    alice_stream = StreamReader(alice, alice.stream_cursor())
+    carol_stream = StreamReader(carol, carol.stream_cursor())
+
+    itself = remove_phone(bob, sid, "bob")
+    assert itself.status_code == 400 and itself.json()["error"]["code"] == "leave_instead"
+    unknown = remove_phone(bob, sid, "nobody-at-all")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_user"
+    assert remove_phone(bob, sid, "carol").status_code == 204
+
+    for stream in (alice_stream, carol_stream):
+        gone = stream.wait_for("participant_removed", lambda d: d["conversation_sid"] == sid)
+        assert gone.data["participant"]["identity"] == "carol"
+        assert gone.data["participant"]["removed_by"] == "bob"
+    assert carol.get(f"/api/conversations/{sid}").status_code == 404
+    listed = alice.get(f"/api/conversations/{sid}").json()["conversation"]["participants"]
+    assert "carol" not in listed
+    assert remove_phone(carol, sid, "alice").status_code == 404  # no longer a member
+    alice_stream.close()
+    carol_stream.close()

@@ -36,7 +36,7 @@ ROUTES = {
     "api.rename_conversation": API,
     "api.add_participant": API,
     "api.leave_conversation": API,
-    "api.remove_phone_participant": API,
+    "api.remove_participant": API,
     "api.edit_message": API,
     "api.delete_message": API,
     "api.list_users": API,
@@ -65,7 +65,7 @@ def _path(rule: Rule, sid: str = UNKNOWN_SID) -> str:
         rule.rule.replace("<path:filename>", "css/app.css")
         .replace("<sid>", sid)
         .replace("<message_sid>", UNKNOWN_MESSAGE_SID)
-        .replace("<phone>", "+15550001111")
+        .replace("<who>", "+15550001111")
     )
 
 

@@ -1,8 +1,8 @@
-"""Groups: rename, add a person (a chat user or a phone number by SMS), remove a phone, leave.
+"""Groups: rename, add a person (a chat user or a phone number by SMS), remove one, leave.
 
-Rules: any participant may rename a group and add a chat user or a phone number to it. Chat
-users leave by themselves (no one removes anyone else); a phone number cannot leave from its
-phone, so any chat participant may remove an SMS participant. A 1:1 conversation stays a pair:
+Rules: any participant may rename a group, add a chat user or a phone number to it, and
+remove another member (there are no owners or admins yet: every member may do what any other
+may, and everyone sees who did it). Oneself leaves with Leave. A 1:1 conversation stays a pair:
 it cannot be renamed or grown (start a group instead), because its unique name stands for
 exactly those two people.
 """
@@ -160,30 +160,23 @@ def leave_conversation(sid: str) -> tuple[str, int]:
     return "", 204
 
 
-@bp.delete("/conversations/<sid>/participants/<phone>")
+@bp.delete("/conversations/<sid>/participants/<who>")
 @login_required
-def remove_phone_participant(sid: str, phone: str) -> tuple[str, int]:
-    """Remove an SMS participant (by its number) from a group: ``204``.
-
-    Only phone numbers: a chat user is never removed by someone else (they leave themselves).
-    """
+def remove_participant(sid: str, who: str) -> tuple[str, int]:
+    """Remove someone from a group, a chat user (by username) or an SMS participant (by
+    number): ``204``. Like renaming and adding, any member may; everyone sees who did it."""
     services = get_services()
     require_member(services, sid)
-    if not phone.startswith("+"):
-        # "/participants/bob": there is no call to remove a chat user, only phone numbers.
-        raise ApiError(
-            404,
-            "not_found",
-            "Only phone numbers (SMS participants) can be removed; people leave by themselves.",
-        )
-    number = phone_number(phone)
+    name = phone_number(who) if who.startswith("+") else known_username(who)
+    if name == current_user.identity:
+        raise ApiError(400, "leave_instead", "To leave the group, use Leave.")
     _group(services, sid)
     try:
         current = services.gateway.participants(sid)  # uncached: the attributes are kept
-        target = next((p for p in current if p.address == number), None)
+        target = next((p for p in current if name in (p.identity, p.address)), None)
         if target is None:
-            raise ApiError(404, "not_found", f"{number} is not in this conversation.")
-        services.gateway.remove_sms_participant(sid, target, current_user.identity)
+            raise ApiError(404, "not_found", f"{name} is not in this group.")
+        services.gateway.remove_participant_by(sid, target, current_user.identity)
     except GatewayError as exc:
         raise gateway_error(exc) from exc
     services.membership.forget(sid)

@@ -266,11 +266,11 @@ class ConversationsGateway:
             raise GatewayError.from_twilio(exc) from exc
         return _participant(created)
 
-    def remove_sms_participant(
+    def remove_participant_by(
         self, conversation_sid: str, participant: ParticipantRecord, removed_by: str
     ) -> None:
-        """Remove an SMS participant, noting who did in its attributes first, so that the
-        ``onParticipantRemoved`` webhook (which carries them) can say "alice removed +1555…"."""
+        """Remove someone else, noting who did in their attributes first, so that the
+        ``onParticipantRemoved`` webhook (which carries them) can say "alice removed carol"."""
         attributes = {**participant.attributes, "removed_by": removed_by}
         try:
             # No webhook header: nobody needs to hear of this update, only of the removal.

@@ -19,10 +19,10 @@ const STATUS_TEXT = { sending: 'Sending…', failed: 'Failed', sent: 'Sent' };
 
 export class ConversationPaneView {
   /**
-   * onEdit(message, body) and onDelete(message) change one's own message; onRename, onAddPerson
-   * and onLeave act on the open group.
+   * onEdit(message, body) and onDelete(message) change one's own message; onRename, onAddPerson,
+   * onRemovePerson and onLeave act on the open group.
    */
-  constructor({ els, me, onSeen, onLoadOlder, onRetry, onBack, onEdit, onDelete, onRename, onAddPerson, onLeave }) {
+  constructor({ els, me, onSeen, onLoadOlder, onRetry, onBack, onEdit, onDelete, onRename, onAddPerson, onRemovePerson, onLeave }) {
     this.els = els;
     this.me = me;
     /** The sid of the message being edited in place, if any. */
@@ -44,6 +44,7 @@ export class ConversationPaneView {
     });
     els.rename.addEventListener('click', onRename);
     els.addPerson.addEventListener('click', onAddPerson);
+    els.removePerson.addEventListener('click', onRemovePerson);
     els.leave.addEventListener('click', onLeave);
     this.#watchHistory(onSeen, onLoadOlder);
   }
