@@ -7,6 +7,7 @@ Fresh users per test, so that streams left by other tests cannot make anyone loo
 
 from __future__ import annotations
 
+import json
 import queue
 import re
 import threading
@@ -164,6 +165,45 @@ def test_contacts_see_a_user_come_online_and_go_offline(
     finally:
         bob_page.close()
         stranger_page.close()
+
+
+def test_contacts_are_cached_in_redis_and_a_new_member_is_a_contact_at_once(
+    parley_server: ParleyServer, people: Callable[[str], ApiClient]
+) -> None:
+    """The presence storm (issue #7): a second lookup is served by the shared cache, not by
+    Twilio; a participant added through the API (then its webhook) drops the cached contacts of
+    everyone in the conversation, so the newcomer is a contact at once, both ways."""
+    alice, bob, carol = people("cc-alice"), people("cc-bob"), people("cc-carol")
+    created = alice.post(
+        "/api/conversations",
+        {"participants": [bob.username], "friendly_name": f"cc-{uuid.uuid4().hex[:6]}"},
+    )
+    assert created.status_code == 201, created.text
+    sid = created.json()["conversation"]["sid"]
+    redis_client = connect(parley_server.env["REDIS_URL"])
+    key = f"parley:contacts:{alice.username}"
+    assert alice.get("/api/presence").json() == {"presence": {bob.username: False}}
+
+    def cached_now() -> bool:
+        # Kept once no change of alice's conversations lands during a lookup (the group's own
+        # webhooks may: a lookup that overlaps such a change is not kept, it may predate it).
+        alice.get("/api/presence")
+        return redis_client.get(key) is not None
+
+    wait_until(cached_now, 10, "alice's contacts to be cached")
+    # Behind the cache's back: the next lookup answers from it, with no Twilio call.
+    redis_client.set(key, json.dumps([bob.username, "cc-ghost"]), ex=60)
+    cached = alice.get("/api/presence").json()["presence"]
+    assert cached == {bob.username: False, "cc-ghost": False}
+    assert carol.get("/api/presence").json() == {"presence": {}}  # cached: nobody
+
+    added = alice.post(f"/api/conversations/{sid}/participants", {"username": carol.username})
+    assert added.status_code == 201, added.text
+    everyone = {alice.username: False, bob.username: False, carol.username: False}
+    for person in (alice, bob, carol):  # no wait: dropped before the API answered
+        mine = dict(everyone)
+        del mine[person.username]
+        assert person.get("/api/presence").json() == {"presence": mine}
 
 
 def test_a_crashed_workers_users_go_offline_when_its_entries_expire(

@@ -9,15 +9,18 @@ the same list) and dropped whenever a participant webhook says it changed.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict
 from typing import Protocol
 
 import redis
 
-from webapp.twilio_gateway import ParticipantRecord
+from webapp.twilio_gateway import GatewayError, ParticipantRecord
+
+log = logging.getLogger(__name__)
 
 #: Seconds a cached list lives even without a participant webhook to drop it.
 MEMBERSHIP_TTL = 300
@@ -25,10 +28,42 @@ MEMBERSHIP_TTL = 300
 #: any of them forgets it; see :class:`RedisMembershipCache`).
 LOCAL_TTL = 10.0
 
+#: Seconds a user's cached contacts live (see :class:`ContactsCache`): bounds how stale they
+#: can be if an invalidation is missed (Redis down while a participant changed).
+CONTACTS_TTL = 300
+
 Fetch = Callable[[str], list[ParticipantRecord]]
 
 
+class ContactsCache(Protocol):
+    """Each user's contacts (who shares a conversation with them), cached.
+
+    Computing them costs a Twilio call (the user's conversations), and every user coming
+    online or opening a page needs them: after a deploy every browser reconnects at once, and
+    without this cache that was one Twilio call per user per worker. Entries are dropped for
+    every member of a conversation, before and after the change, whenever its participant
+    list is forgotten (see :meth:`MembershipCache.forget`), and expire after
+    :data:`CONTACTS_TTL` seconds anyway. A drop also bumps each member's generation, and
+    contacts computed while theirs moved are not kept (they may predate the change).
+    """
+
+    def get(self, identity: str) -> tuple[set[str] | None, int]:
+        """The cached contacts of ``identity`` (or None: compute them, then :meth:`put`), and
+        the generation to give :meth:`put`."""
+
+    def put(
+        self, identity: str, contacts: Collection[str], conversations: list[str], generation: int
+    ) -> None:
+        """Keep ``contacts``, computed from ``conversations`` (the sids ``identity`` is in),
+        unless a drop of ``identity`` happened since :meth:`get` returned ``generation``."""
+
+    def drop(self, conversation_sid: str, members: Iterable[str]) -> None:
+        """Drop the entries that used ``conversation_sid``, and those of ``members``."""
+
+
 class MembershipCache(Protocol):
+    contacts: ContactsCache
+
     def participants(self, conversation_sid: str) -> list[ParticipantRecord]: ...
 
     def forget(self, conversation_sid: str) -> None: ...
@@ -61,10 +96,137 @@ def _strip(participants: list[ParticipantRecord]) -> list[ParticipantRecord]:
     ]
 
 
+class MemoryContacts:
+    """Contacts per user in this process (the in-process broker's single process)."""
+
+    def __init__(self, ttl: float = CONTACTS_TTL) -> None:
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, frozenset[str]]] = {}
+        self._users_of: dict[str, set[str]] = {}  # conversation sid -> whose entries used it
+        self._generations: dict[str, int] = {}  # per user: drops so far
+
+    def get(self, identity: str) -> tuple[set[str] | None, int]:
+        with self._lock:
+            entry = self._entries.get(identity)
+            generation = self._generations.get(identity, 0)
+        if entry is None or entry[0] <= time.monotonic():
+            return None, generation
+        return set(entry[1]), generation
+
+    def put(
+        self, identity: str, contacts: Collection[str], conversations: list[str], generation: int
+    ) -> None:
+        with self._lock:
+            if generation != self._generations.get(identity, 0):
+                return
+            if len(self._entries) >= 100_000 or len(self._generations) >= 100_000:
+                self._entries.clear()
+                self._users_of.clear()
+                self._generations.clear()
+            self._entries[identity] = (time.monotonic() + self._ttl, frozenset(contacts))
+            for sid in conversations:
+                self._users_of.setdefault(sid, set()).add(identity)
+
+    def drop(self, conversation_sid: str, members: Iterable[str]) -> None:
+        with self._lock:
+            for identity in self._users_of.pop(conversation_sid, set()) | set(members):
+                self._entries.pop(identity, None)
+                self._generations[identity] = self._generations.get(identity, 0) + 1
+
+
+# KEYS: the user's generation, the user's entry, the users-of index of each conversation.
+# ARGV: generation seen, ttl, entry, identity. Stores nothing if a drop happened since.
+_PUT_CONTACTS = """
+if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
+for i = 3, #KEYS do
+  redis.call('SADD', KEYS[i], ARGV[4])
+  redis.call('EXPIRE', KEYS[i], ARGV[2])
+end
+return 1
+"""
+
+
+class RedisContacts:
+    """Contacts per user in Redis, shared by every worker and dyno, and kept across deploys
+    (so the reconnect burst after one costs no Twilio call). Uses the given (pooled) client.
+    Redis errors fall back to computing the contacts; a missed drop is bounded by the TTL."""
+
+    def __init__(self, client: redis.Redis, ttl: int = CONTACTS_TTL) -> None:
+        self._redis = client
+        self._ttl = ttl
+        self._put = client.register_script(_PUT_CONTACTS)
+
+    @staticmethod
+    def _key(identity: str) -> str:
+        return f"parley:contacts:{identity}"
+
+    @staticmethod
+    def _generation_key(identity: str) -> str:
+        return f"parley:contacts:gen:{identity}"
+
+    @staticmethod
+    def _users_key(conversation_sid: str) -> str:
+        return f"parley:contacts:by:{conversation_sid}"
+
+    def get(self, identity: str) -> tuple[set[str] | None, int]:
+        try:
+            raw, generation = self._redis.mget(
+                [self._key(identity), self._generation_key(identity)]
+            )
+        except redis.RedisError:
+            return None, -1  # -1: never matches, so nothing is kept while Redis fails
+        seen = int(generation or 0)
+        if raw is None:
+            return None, seen
+        return set(json.loads(raw)), seen
+
+    def put(
+        self, identity: str, contacts: Collection[str], conversations: list[str], generation: int
+    ) -> None:
+        keys = [self._generation_key(identity), self._key(identity)]
+        keys += [self._users_key(sid) for sid in conversations]
+        try:
+            args: list[str | int] = [generation, self._ttl, json.dumps(sorted(contacts)), identity]
+            self._put(keys=keys, args=args)
+        except redis.RedisError as exc:
+            log.warning("contacts not cached (%s)", exc.__class__.__name__)
+
+    def drop(self, conversation_sid: str, members: Iterable[str]) -> None:
+        try:
+            users = {_text(u) for u in self._redis.smembers(self._users_key(conversation_sid))}
+            pipe = self._redis.pipeline(transaction=False)
+            for identity in users | set(members):
+                # The generation first: a lookup of theirs under way is then not kept.
+                pipe.incr(self._generation_key(identity))
+                pipe.expire(self._generation_key(identity), self._ttl)
+                pipe.delete(self._key(identity))
+            pipe.delete(self._users_key(conversation_sid))
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("contacts not dropped (%s); they expire", exc.__class__.__name__)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _members_now(cache: MembershipCache, conversation_sid: str) -> list[str]:
+    """The members after a change (also refills the list, which callers read next anyway)."""
+    try:
+        return identities(cache.participants(conversation_sid))
+    except GatewayError:  # e.g. the conversation was deleted: nobody is in it any more
+        return []
+
+
 class MemoryMembershipCache:
     """Per-process cache, for the in-process broker's single process."""
 
-    def __init__(self, fetch: Fetch, ttl: float = MEMBERSHIP_TTL) -> None:
+    def __init__(
+        self, fetch: Fetch, ttl: float = MEMBERSHIP_TTL, contacts: ContactsCache | None = None
+    ) -> None:
+        self.contacts = contacts if contacts is not None else MemoryContacts()
         self._fetch = fetch
         self._ttl = ttl
         self._lock = threading.Lock()
@@ -82,7 +244,9 @@ class MemoryMembershipCache:
 
     def forget(self, conversation_sid: str) -> None:
         with self._lock:
-            self._entries.pop(conversation_sid, None)
+            entry = self._entries.pop(conversation_sid, None)
+        before = identities(entry[1]) if entry else []
+        self.contacts.drop(conversation_sid, [*before, *_members_now(self, conversation_sid)])
 
 
 class RedisMembershipCache:
@@ -103,7 +267,9 @@ class RedisMembershipCache:
         ttl: int = MEMBERSHIP_TTL,
         bus: InvalidationBus | None = None,
         local_ttl: float = LOCAL_TTL,
+        contacts: ContactsCache | None = None,
     ) -> None:
+        self.contacts = contacts if contacts is not None else RedisContacts(client)
         self._fetch = fetch
         self._redis = client
         self._ttl = ttl
@@ -170,6 +336,7 @@ class RedisMembershipCache:
         return fresh
 
     def forget(self, conversation_sid: str) -> None:
+        before = self._cached_members(conversation_sid)
         self._changed(conversation_sid)
         try:
             self._redis.delete(self._key(conversation_sid))
@@ -182,3 +349,14 @@ class RedisMembershipCache:
                 self._bus.announce_membership_change(conversation_sid)
             except redis.RedisError:
                 pass
+        self.contacts.drop(conversation_sid, [*before, *_members_now(self, conversation_sid)])
+
+    def _cached_members(self, conversation_sid: str) -> list[str]:
+        """The members in the cached list (Redis only, no Twilio call), before it is dropped."""
+        try:
+            cached = self._redis.get(self._key(conversation_sid))
+        except redis.RedisError:
+            return []
+        if not cached:
+            return []
+        return [row["identity"] for row in json.loads(cached) if row.get("identity")]

@@ -33,14 +33,47 @@ PRESENCE_MAX_GROUP = 100
 
 def contacts_of(services: Services, identity: str) -> set[str]:
     """Everyone who shares a conversation (of at most :data:`PRESENCE_MAX_GROUP` people) with
-    ``identity``, not ``identity``."""
+    ``identity``, not ``identity``.
+
+    Cached (``services.membership.contacts``, in Redis when there is one): after a deploy every
+    browser reconnects at once, and each lookup would otherwise be a Twilio call.
+    """
+    cached, generation = services.membership.contacts.get(identity)
+    if cached is not None:
+        return cached
+    conversations = services.gateway.conversations_of(identity)
     people: set[str] = set()
-    for conversation in services.gateway.conversations_of(identity):
+    for conversation in conversations:
         members = identities(services.membership.participants(conversation.sid))
         if len(members) <= PRESENCE_MAX_GROUP:
             people.update(members)
     people.discard(identity)
+    services.membership.contacts.put(identity, people, [c.sid for c in conversations], generation)
     return people
+
+
+class Changes:
+    """Presence changes waiting to be announced, coalesced: a user queued again before being
+    announced (online, then offline a moment later, as in a reconnect storm) keeps one place
+    in the line and is announced once, with the latest state."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest: dict[str, bool] = {}
+        self._order: queue.Queue[str] = queue.Queue()
+
+    def put(self, identity: str, online: bool) -> None:
+        with self._lock:
+            queued = identity in self._latest
+            self._latest[identity] = online
+        if not queued:
+            self._order.put(identity)
+
+    def get(self, timeout: float) -> tuple[str, bool]:
+        """The next change; :class:`queue.Empty` after ``timeout`` seconds without one."""
+        identity = self._order.get(timeout=timeout)
+        with self._lock:
+            return identity, self._latest.pop(identity)
 
 
 class PresenceRelay:
@@ -49,7 +82,7 @@ class PresenceRelay:
     def __init__(self, services: Services, tick: float = PRESENCE_TICK) -> None:
         self._services = services
         self._tick = tick
-        self._changes: queue.Queue[tuple[str, bool]] = queue.Queue()
+        self._changes = Changes()
         self._started = False
         self._lock = threading.Lock()
 
@@ -57,11 +90,11 @@ class PresenceRelay:
         """A stream of ``identity`` opened in this process."""
         self._start()
         if self._services.presence.connected(identity):
-            self._changes.put((identity, True))
+            self._changes.put(identity, True)
 
     def closed(self, identity: str) -> None:
         if self._services.presence.disconnected(identity):
-            self._changes.put((identity, False))
+            self._changes.put(identity, False)
 
     def _start(self) -> None:
         with self._lock:
