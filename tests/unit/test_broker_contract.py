@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from tests.support.servers import RedisServer
+from tests.support.waiting import wait_until
 from webapp.events.broker import (
     Broker,
     BrokerBusy,
@@ -248,3 +250,13 @@ def test_a_signal_to_nobody_online_is_dropped(broker: Broker) -> None:
     broker.signal(Event("typing", {}), ["sig-nobody", "bad\nname"])
     broker.signal(Event("typing", {}), [])
     assert broker.cursor("sig-nobody").seq == 0
+
+
+def test_a_claim_is_held_until_it_expires_or_is_released(broker: Broker) -> None:
+    """The shared rate limit behind typing: one holder per key, in every process."""
+    key = f"test:claim:{uuid.uuid4().hex}"
+    assert broker.claim(key, 30)
+    assert not broker.claim(key, 30)
+    broker.release(key)
+    assert broker.claim(key, 0.05)
+    wait_until(lambda: broker.claim(key, 30), 5, "the short claim to expire")

@@ -2,8 +2,8 @@
 
 A typing burst ends when the user sends the message: the next burst may start at once (the
 page resets its own rhythm then, too), or a quick reply's "typing…" would be dropped. In each
-process a dictionary answers first (no round trip); with Redis a ``SET NX PX`` key makes the
-limit hold across every worker and dyno.
+process a dictionary answers first (no round trip); then the broker's shared claim (a
+``SET NX PX`` key with Redis) makes the limit hold across every worker and dyno.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from __future__ import annotations
 import threading
 import time
 
-import redis
 from flask import current_app
 
 from webapp.errors import ApiError
-from webapp.events.redis_broker import RedisBroker
+from webapp.events.broker import BrokerUnavailable
 from webapp.services import Services
 
 #: At most one typing signal per user and conversation this often (seconds); the page sends
@@ -51,23 +50,19 @@ def allow_typing(services: Services, identity: str, sid: str) -> bool:
     """True when a typing signal from ``identity`` in ``sid`` may go out now."""
     if not _throttle().allow(identity, sid):
         return False
-    if not isinstance(services.broker, RedisBroker):
-        return True
-    interval_ms = int(TYPING_MIN_INTERVAL * 1000)
     try:
-        return bool(services.broker.client.set(_key(identity, sid), "1", nx=True, px=interval_ms))
-    except redis.RedisError as exc:
+        return services.broker.claim(_key(identity, sid), TYPING_MIN_INTERVAL)
+    except BrokerUnavailable as exc:
         raise ApiError(503, "unavailable", "Typing could not be relayed; try again.") from exc
 
 
 def typing_ended(services: Services, identity: str, sid: str) -> None:
     """``identity`` sent a message in ``sid``: their next keystroke starts a new burst."""
     _throttle().forget(identity, sid)
-    if isinstance(services.broker, RedisBroker):
-        try:
-            services.broker.client.delete(_key(identity, sid))
-        except redis.RedisError:
-            pass  # the key expires within TYPING_MIN_INTERVAL anyway
+    try:
+        services.broker.release(_key(identity, sid))
+    except BrokerUnavailable:
+        pass  # the claim expires within TYPING_MIN_INTERVAL anyway
 
 
 def _key(identity: str, sid: str) -> str:

@@ -154,6 +154,14 @@ class Broker(Protocol):
         """Send an ephemeral ``event`` (typing, presence) to the recipients' open streams, in
         every process: no log, no id, no replay. May raise BrokerUnavailable."""
 
+    def claim(self, key: str, seconds: float) -> bool:
+        """Take ``key`` for ``seconds`` unless someone (any process) holds it: a shared rate
+        limit, such as one typing signal per user and conversation. May raise
+        BrokerUnavailable."""
+
+    def release(self, key: str) -> None:
+        """Give ``key`` back before it expires. May raise BrokerUnavailable."""
+
     def subscribe(self, identity: str) -> Subscription:
         """Start receiving ``identity``'s live events (before reading the log: no gap)."""
 

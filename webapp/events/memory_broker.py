@@ -38,6 +38,7 @@ class MemoryBroker:
         self._logs: dict[str, _UserLog] = {}
         self._max_age = max_age
         self._once: dict[str, float] = {}
+        self._claims: dict[str, float] = {}
         self.subscriptions = SubscriptionRegistry()
 
     def _log(self, identity: str) -> _UserLog:
@@ -69,6 +70,20 @@ class MemoryBroker:
                 for sub in self.subscriptions.of(identity):
                     sub.offer(delivery)
         return True
+
+    def claim(self, key: str, seconds: float) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if self._claims.get(key, 0.0) > now:
+                return False
+            if len(self._claims) > 100_000:
+                self._claims = {k: t for k, t in self._claims.items() if t > now}
+            self._claims[key] = now + seconds
+            return True
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._claims.pop(key, None)
 
     def signal(self, event: Event, recipients: Collection[str]) -> None:
         signal = Signal(event.to_json())

@@ -161,6 +161,18 @@ class RedisBroker:
         except redis.RedisError as exc:
             raise _unavailable(exc) from exc
 
+    def claim(self, key: str, seconds: float) -> bool:
+        try:
+            return bool(self._redis.set(key, "1", nx=True, px=max(1, int(seconds * 1000))))
+        except redis.RedisError as exc:
+            raise _unavailable(exc) from exc
+
+    def release(self, key: str) -> None:
+        try:
+            self._redis.delete(key)
+        except redis.RedisError as exc:
+            raise _unavailable(exc) from exc
+
     @property
     def client(self) -> redis.Redis:
         """The process's command client (its small pool), for presence to share."""
