@@ -102,6 +102,16 @@ class ChatWindow:
         expect(self.page.get_by_role("heading", name=username, exact=True)).to_be_visible()
         return self.page.url.rsplit("/", 1)[1]
 
+    def create_group(self, name: str, members: str) -> None:
+        """Use "New conversation" to make a named group with ``members`` ("bob, carol")."""
+        self.page.get_by_role("button", name="New conversation").click()
+        dialog = self.page.get_by_role("dialog", name="New conversation")
+        dialog.get_by_label("Group name").fill(name)
+        dialog.get_by_label("Members").fill(members)
+        dialog.get_by_role("button", name="Create group").click()
+        expect(dialog).to_be_hidden(timeout=PAGE_MS)
+        expect(self.page.get_by_role("heading", name=name, exact=True)).to_be_visible()
+
     def open_conversation(self, name: str) -> None:
         self.conversation_link(name).click()
         expect(self.page.get_by_role("heading", name=name, exact=True)).to_be_visible()

@@ -17,11 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
 from playwright.sync_api import Browser, ViewportSize, expect, sync_playwright
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LIVE_MS, ChatWindow
-from tests.support.clients import ApiClient
+from tests.support.clients import ApiClient, text_from_phone
 from tests.support.servers import (
     ROOT,
     TWILIO_TEST_NUMBER,
@@ -30,7 +29,6 @@ from tests.support.servers import (
     start_redis,
 )
 from tests.support.waiting import wait_until
-from webapp.emulator.credentials import EMULATOR_ACCOUNT_SID
 
 OUTPUT = ROOT / "docs" / "screenshots"
 DESKTOP: ViewportSize = {"width": 1000, "height": 700}
@@ -64,7 +62,7 @@ def seed(server: ParleyServer) -> None:
     assert added.status_code in (200, 201), added.text
     _say(alice, book_club, "I added Dana's phone, so she gets the club by text.")
     _read(carol, book_club, newest=True)
-    _text_from_phone(server, DANA, book_club, "Thanks for adding me! Tuesday works, count me in.")
+    text_from_phone(server, DANA, book_club, "Thanks for adding me! Tuesday works, count me in.")
 
     _next_second()
     with_bob = alice.start_dm("bob")["sid"]
@@ -110,17 +108,6 @@ def _read(client: ApiClient, sid: str, newest: bool = False) -> None:
     index = messages[-1 if newest else -2]["index"]
     answer = client.post(f"/api/conversations/{sid}/read", {"index": index})
     assert answer.ok, answer.text
-
-
-def _text_from_phone(server: ParleyServer, number: str, sid: str, body: str) -> None:
-    """What `flask emulator sms --from <number> --to <sid> --body <body>` does."""
-    answer = requests.post(
-        server.url + "/_emulator/_dev/sms",
-        data={"From": number, "To": sid, "Body": body},
-        auth=(EMULATOR_ACCOUNT_SID, server.auth_token),
-        timeout=10,
-    )
-    assert answer.status_code == 201, answer.text
 
 
 class Studio:

@@ -13,9 +13,8 @@ from tests.integration.test_sms_groups import (
     new_phone,
     outbox,
     start_group,
-    text_from_phone,
 )
-from tests.support.clients import ApiClient
+from tests.support.clients import ApiClient, text_from_phone
 from tests.support.servers import ParleyServer
 from tests.support.waiting import wait_until
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support.clients import ApiClient, StreamReader
+from tests.support.clients import ApiClient, StreamReader, text_from_phone
 from tests.support.servers import TWILIO_TEST_NUMBER as TWILIO_NUMBER
 from tests.support.servers import ParleyServer
 from tests.support.waiting import wait_until
@@ -56,17 +56,6 @@ def outbox(server: ParleyServer) -> list[dict[str, Any]]:
     answer.raise_for_status()
     messages: list[dict[str, Any]] = answer.json()["messages"]
     return messages
-
-
-def text_from_phone(server: ParleyServer, number: str, sid: str, body: str) -> None:
-    """What `flask emulator sms --from <number> --to <sid> --body <body>` does."""
-    answer = requests.post(
-        server.url + "/_emulator/_dev/sms",
-        data={"From": number, "To": sid, "Body": body},
-        auth=(EMULATOR_ACCOUNT_SID, server.auth_token),
-        timeout=10,
-    )
-    assert answer.status_code == 201, answer.text
 
 
 def test_a_phone_joins_a_group_hears_it_by_sms_and_texts_back_live(

@@ -12,7 +12,9 @@ from typing import Any
 
 import requests
 
+from tests.support.servers import ParleyServer
 from tests.support.waiting import wait_until
+from webapp.emulator.credentials import EMULATOR_ACCOUNT_SID
 
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 _CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -160,3 +162,15 @@ class StreamReader:
                 pass
         self.response.close()
         self._thread.join(5)
+
+
+def text_from_phone(server: ParleyServer, number: str, sid: str, body: str) -> None:
+    """What `flask emulator sms --from <number> --to <sid> --body <body>` does: an inbound
+    SMS through the emulator's development endpoint."""
+    answer = requests.post(
+        server.url + "/_emulator/_dev/sms",
+        data={"From": number, "To": sid, "Body": body},
+        auth=(EMULATOR_ACCOUNT_SID, server.auth_token),
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text

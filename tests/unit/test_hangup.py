@@ -1,27 +1,25 @@
 """A stream ends as soon as its client hangs up, not at the next heartbeat write.
 
-The watcher is a libev read watcher on gevent's hub; these tests run the hub themselves
-(``gevent.sleep``), as a gevent worker's loop always does.
+The watcher is a libev read watcher on gevent's hub; these tests run the hub themselves, as
+a gevent worker's loop always does, until the hub has seen the socket's state (no timed sleeps).
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
 
 import gevent
+from gevent.socket import wait_read
 
-from tests.support.waiting import wait_until
 from webapp.events.broker import Subscription
 from webapp.stream.hangup import client_socket, watch_hangup
 
 
-def _run_hub_until(condition: Callable[[], object], what: str) -> None:
-    def check() -> bool:
-        gevent.sleep(0.01)
-        return bool(condition())
-
-    wait_until(check, 5, what)
+def _hub_sees(sock: socket.socket) -> None:
+    """Run the hub until it has seen ``sock`` readable (5 s deadline), then let it finish that
+    loop iteration: every watcher on the socket, the hang-up watcher too, has then run."""
+    wait_read(sock.fileno(), timeout=5)
+    gevent.sleep(0)  # runs after the iteration's remaining I/O callbacks
 
 
 def test_a_client_hanging_up_ends_its_stream() -> None:
@@ -29,10 +27,10 @@ def test_a_client_hanging_up_ends_its_stream() -> None:
     subscription = Subscription("alice")
     try:
         stop = watch_hangup(server_side, subscription)
-        gevent.sleep(0.05)
         assert not subscription.closed
         client_side.close()
-        _run_hub_until(lambda: subscription.closed, "the hang-up to close the subscription")
+        _hub_sees(server_side)
+        assert subscription.closed
         stop()  # already stopped by itself: harmless
     finally:
         server_side.close()
@@ -44,9 +42,9 @@ def test_bytes_from_the_client_are_not_a_hang_up() -> None:
     try:
         watch_hangup(server_side, subscription)
         client_side.sendall(b"GET /next HTTP/1.1\r\n")
-        gevent.sleep(0.05)
+        _hub_sees(server_side)
         client_side.close()  # the watcher stopped at the bytes: this closes nothing
-        gevent.sleep(0.05)
+        _hub_sees(server_side)
         assert not subscription.closed
         assert server_side.recv(3) == b"GET"  # the bytes were only peeked at
     finally:
@@ -60,7 +58,7 @@ def test_a_stream_that_ends_first_stops_watching() -> None:
         stop = watch_hangup(server_side, subscription)
         stop()
         client_side.close()
-        gevent.sleep(0.05)
+        _hub_sees(server_side)
         assert not subscription.closed
     finally:
         server_side.close()

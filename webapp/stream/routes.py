@@ -121,7 +121,6 @@ def _events(
                     last = item.id
             if out:
                 metrics.event_delivered(delivered)  # once per write, not per event
-                delivered = 0
                 yield "".join(out)
         # Ended by logout, shutdown or falling behind: the browser reconnects and replays.
         yield retry() + comment("closed")
