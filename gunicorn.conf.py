@@ -69,6 +69,15 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
     gc.set_threshold(7000, 20, 20)
 
 
+def worker_exit(server, worker):  # type: ignore[no-untyped-def]
+    """Streams handed to the stream writer hold no request greenlet, so the worker may reach
+    here before its writer has ended them: end them now, each with its retry hint."""
+    from webapp.stream.writer import stream_writer
+
+    worker.wsgi.extensions["parley"].broker.close()
+    stream_writer.close_all()
+
+
 def on_starting(server):  # type: ignore[no-untyped-def]
     """Refuse set-ups that cannot work, with one line on stderr, before any worker starts."""
     try:

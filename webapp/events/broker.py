@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -58,6 +58,7 @@ class Subscription:
         "overflowed",
         "closed",
         "signals",
+        "on_ready",
     )
 
     def __init__(self, identity: str, maxsize: int = SUBSCRIPTION_QUEUE_SIZE) -> None:
@@ -70,6 +71,10 @@ class Subscription:
         self.closed = False
         #: Whether this stream asked for signals (typing, presence); brokers skip it if not.
         self.signals = False
+        #: Called instead of waking a waiting reader once the stream's connection belongs to
+        #: the process's stream writer (``webapp.stream.writer``), which has no greenlet per
+        #: stream to wake: it is told which inboxes have something to write.
+        self.on_ready: Callable[[Subscription], None] | None = None
 
     def offer(self, item: Delivery | CatchUp | Signal) -> None:
         """Called by the broker; never blocks. A full queue ends the stream (it will replay)."""
@@ -80,19 +85,25 @@ class Subscription:
             self.close()
             return
         self._items.append(item)
-        self._ready.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.on_ready is None:
+            self._ready.set()
+        else:
+            self.on_ready(self)
 
     def beat(self) -> None:
         """Wake the stream for a heartbeat (from the process's one ticker): an idle stream then
         waits with no timer of its own (no gevent ``Timeout`` made and cancelled per wait)."""
         self._beat = True
-        self._ready.set()
+        self._wake()
 
     def close(self) -> None:
         """End the stream reading this subscription, waking it if it is waiting."""
         if not self.closed:
             self.closed = True
-            self._ready.set()
+            self._wake()
 
     def _wait(self, timeout: float | None) -> bool:
         """True once an item is queued; False after ``timeout`` seconds (``None``: no limit),
@@ -122,13 +133,20 @@ class Subscription:
         after the timeout, on a heartbeat or when closed. The stream writes the lot at once."""
         if not self._wait(timeout):
             return []
+        return self.take_all()[0]
+
+    def take_all(self) -> tuple[list[Delivery | CatchUp | Signal], bool]:
+        """Everything queued now, without waiting, and whether a heartbeat is due (spent here:
+        whatever is written next keeps the connection alive)."""
         items: list[Delivery | CatchUp | Signal] = []
         take, put = self._items.popleft, items.append
         try:
             while True:
                 put(take())
         except IndexError:
-            return items
+            pass
+        beat, self._beat = self._beat, False
+        return items, beat
 
 
 @dataclass(frozen=True)

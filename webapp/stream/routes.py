@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 from collections.abc import Iterator
@@ -10,15 +11,17 @@ from flask import Blueprint, Response, request
 from flask_login import current_user
 
 from webapp.errors import json_error
-from webapp.events.broker import Broker, BrokerUnavailable, CatchUp, Replay, Subscription
+from webapp.events.broker import Broker, BrokerUnavailable, Replay, Subscription
 from webapp.events.redis_broker import ReplayBroken
-from webapp.events.types import Delivery, EventId, Signal
+from webapp.events.types import Delivery, EventId
 from webapp.ops.metrics import metrics
 from webapp.services import get_services
 from webapp.stream.hangup import client_socket, watch_hangup
 from webapp.stream.heartbeat import heartbeats
+from webapp.stream.outbox import Outbox
 from webapp.stream.presence_relay import PresenceRelay, presence_relay
 from webapp.stream.sse import comment, control, retry
+from webapp.stream.writer import HandedOver, can_hand_over, stream_writer
 
 log = logging.getLogger(__name__)
 bp = Blueprint("stream", __name__)
@@ -44,6 +47,8 @@ def stream() -> Response:
         broker.unsubscribe(subscription)
         return json_error(503, "unavailable", "The event stream is unavailable; retrying.")
     log.info("stream open: %s (%s)", identity, "resync" if replay.resync else "resumed")
+    sock = client_socket(request.environ)
+    hand_over = can_hand_over(request.environ, sock)
     response = Response(
         _events(
             broker,
@@ -51,7 +56,9 @@ def stream() -> Response:
             cursor,
             replay,
             presence_relay(),
-            client_socket(request.environ),
+            sock,
+            hand_over and request.environ["SERVER_PROTOCOL"] == "HTTP/1.1",
+            hand_over,
         ),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -66,62 +73,58 @@ def _events(
     replay: Replay,
     relay: PresenceRelay,
     sock: socket.socket | None,
+    chunked: bool,
+    hand_over: bool,
 ) -> Iterator[str]:
-    """Replay what was missed, then live events, dropping any the replay already sent.
+    """The stream's first bytes and any replay, then live events.
 
-    Everything queued when the stream wakes up is written as one chunk (one ``send``), so
-    under load the batches grow by themselves instead of the writes per event.
+    With ``hand_over`` (gunicorn's gevent worker), the live part belongs to the process's
+    stream writer (``writer.py``) and this generator ends by raising :class:`HandedOver`.
+    Otherwise it writes them itself: everything queued when it wakes up goes out as one chunk
+    (one ``send``), so under load the batches grow by themselves instead of the writes.
     """
     identity = subscription.identity
     metrics.stream_opened()
     relay.opened(identity)
     stop_watching = watch_hangup(sock, subscription)  # a closed tab ends the stream at once
     heartbeats.add(subscription)  # one ticker per process wakes it for heartbeats
+
+    def end() -> None:
+        heartbeats.discard(subscription)
+        metrics.stream_closed()
+        broker.unsubscribe(subscription)
+        relay.closed(identity)
+        log.info("stream closed: %s", identity)
+
+    ended_here = True
     try:
         yield retry() + comment("connected")
         if replay.resync or cursor is None:
-            last = replay.cursor
-            yield control("resync", {"cursor": str(last)}, last)
+            outbox = Outbox(broker, identity, replay.cursor)
+            yield control("resync", {"cursor": str(replay.cursor)}, replay.cursor)
         else:
-            last = cursor
+            outbox = Outbox(broker, identity, cursor)
             yield control("resumed", {"cursor": str(cursor)})
             for chunk, replayed_to, count in _batches(replay.events, cursor):
                 metrics.event_delivered(count)
                 yield chunk
-                last = replayed_to
+                outbox.last = replayed_to
+        if hand_over and sock is not None and not subscription.closed:
+            stop_watching()  # the writer watches the connection from now on
+            stop_watching = _nothing
+            stream_writer.adopt(sock, subscription, outbox, chunked, end)
+            ended_here = False
+            raise HandedOver(errno.EPIPE, "the stream writer has the connection")
         while not subscription.closed:
             items = subscription.get_all(timeout=None)  # woken by events or the ticker
             if not items:
                 if not subscription.closed:
                     yield comment("heartbeat")
                 continue
-            out: list[str] = []
-            delivered = 0
-            for item in items:
-                if isinstance(item, Signal):  # no id: the cursor and the page's seq stay put
-                    out.append(item.framed())
-                elif isinstance(item, CatchUp):
-                    caught_up = broker.replay(identity, last)
-                    if caught_up.resync:
-                        last = caught_up.cursor
-                        out.append(control("resync", {"cursor": str(last)}, last))
-                        continue
-                    for delivery in caught_up.events:
-                        if delivery.id.seq > last.seq:
-                            out.append(delivery.framed())
-                            delivered += 1
-                            last = delivery.id
-                elif item.id.epoch != last.epoch:
-                    # The user's log was lost and restarted: the page must reload over REST.
-                    last = item.id
-                    out.append(control("resync", {"cursor": str(last)}, last))
-                elif item.id.seq > last.seq:
-                    out.append(item.framed())
-                    delivered += 1
-                    last = item.id
-            if out:
+            text, delivered = outbox.render(items)
+            if text:
                 metrics.event_delivered(delivered)  # once per write, not per event
-                yield "".join(out)
+                yield text
         # Ended by logout, shutdown or falling behind: the browser reconnects and replays.
         yield retry() + comment("closed")
     except (ReplayBroken, BrokerUnavailable):
@@ -129,12 +132,13 @@ def _events(
             "stream ended for %s: the log could not be read; the browser will resume", identity
         )
     finally:
-        heartbeats.discard(subscription)
         stop_watching()
-        metrics.stream_closed()
-        broker.unsubscribe(subscription)
-        relay.closed(identity)
-        log.info("stream closed: %s", identity)
+        if ended_here:
+            end()
+
+
+def _nothing() -> None:
+    return None
 
 
 def _batches(deliveries: Iterator[Delivery], last: EventId) -> Iterator[tuple[str, EventId, int]]:

@@ -1,0 +1,120 @@
+"""Streams handed over to the process's stream writer, read as raw HTTP/1.1.
+
+Under gunicorn's gevent worker a stream's connection belongs to one writer per process once
+its first bytes are out (``webapp/stream/writer.py``). These tests read the response with
+``http.client``, which checks the chunked framing byte for byte: every event the writer
+sends is a well-formed chunk, and a stream it ends finishes the response properly (its
+retry hint, then the last chunk), whether ended by logout or by the worker shutting down.
+"""
+
+from __future__ import annotations
+
+import http.client
+import signal
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.support.clients import ApiClient
+from tests.support.servers import ParleyServer, RedisServer, run_parley
+from tests.support.waiting import wait_until
+
+
+class RawStream:
+    """``GET /stream`` over ``http.client``: the body as the server framed it, read by a
+    thread; ``complete`` is set once the response ended with its last chunk."""
+
+    def __init__(self, client: ApiClient) -> None:
+        url = urlsplit(client.base_url)
+        self.connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        cookies = "; ".join(f"{c.name}={c.value}" for c in client.session.cookies)
+        self.connection.request("GET", "/stream", headers={"Cookie": cookies})
+        self.response = self.connection.getresponse()
+        assert self.response.status == 200
+        assert self.response.getheader("Transfer-Encoding") == "chunked"
+        self.text = ""
+        self.complete = False
+        self.error: Exception | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            while True:
+                data = self.response.read1(65536)  # raises IncompleteRead on a torn chunk
+                if not data:
+                    self.complete = True
+                    return
+                with self._lock:
+                    self.text += data.decode()
+        except Exception as exc:  # noqa: BLE001 - the test asserts on it
+            self.error = exc
+
+    def has(self, needle: str) -> bool:
+        with self._lock:
+            return needle in self.text
+
+    def ended(self) -> bool:
+        return not self._thread.is_alive()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def test_events_arrive_as_chunks_and_logout_ends_the_response_properly(
+    parley_server: ParleyServer,
+) -> None:
+    alice = ApiClient(parley_server.url).login("alice", parley_server.password)
+    carol = ApiClient(parley_server.url).login("carol", parley_server.password)
+    stream = RawStream(carol)
+    try:
+        wait_until(lambda: stream.has(": connected"), 5, "the stream's first bytes")
+        conversation = alice.start_dm("carol")
+        bodies = [f"chunk {n} {uuid.uuid4().hex[:6]}" for n in range(3)]
+        for body in bodies:
+            assert alice.send(conversation["sid"], body).status_code == 201
+        wait_until(lambda: all(stream.has(b) for b in bodies), 5, "carol's three messages")
+
+        response = carol.session.post(
+            parley_server.url + "/logout", data={"csrf_token": carol.csrf_token}, timeout=5
+        )
+        assert response.status_code == 200
+        wait_until(stream.ended, 5, "the logged-out stream to end")
+        assert stream.error is None, stream.error
+        assert stream.complete  # the last chunk came: the response ended, not the socket
+        assert stream.text.rstrip().endswith("retry: 2000\n\n: closed")
+    finally:
+        stream.close()
+
+
+@pytest.fixture
+def own_server(tmp_path: Path, redis_server: RedisServer) -> Iterator[ParleyServer]:
+    """A Parley of this test's own, to shut down; it shares the session's Redis (and runs its
+    own in-process emulator, so it never sweeps presence of another server's users)."""
+    with run_parley(tmp_path, REDIS_URL=redis_server.url) as server:
+        yield server
+
+
+def test_sigterm_ends_every_stream_with_a_retry_hint(own_server: ParleyServer) -> None:
+    streams = [
+        RawStream(ApiClient(own_server.url).login(name, own_server.password))
+        for name in ("alice", "bob")
+    ]
+    try:
+        for stream in streams:
+            wait_until(lambda s=stream: s.has(": connected"), 5, "the stream's first bytes")
+        own_server.process.send_signal(signal.SIGTERM)
+        for stream in streams:
+            wait_until(stream.ended, 10, "the stream to end on SIGTERM")
+            assert stream.error is None, stream.error
+            assert stream.complete
+            assert "retry: 2000\n\n: closed" in stream.text
+        assert own_server.process.wait(15) == 0
+    finally:
+        for stream in streams:
+            stream.close()

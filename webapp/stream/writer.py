@@ -1,0 +1,304 @@
+"""One writer per process for every open stream, once its first bytes are out.
+
+A stream's request greenlet used to live as long as the stream: each event woke it (a greenlet
+switch) and gunicorn wrote it as one chunk (``sendall`` through its response writer), per
+stream and per event. For a message to a 1,000-member group that is 1,000 switches and 1,000
+passes through gunicorn's writer, and every idle stream kept a greenlet's saved stack plus
+gunicorn's and werkzeug's request objects (≈ 28 KB, see ``docs/benchmarks.md``).
+
+So under gunicorn's gevent worker, once a stream has written its headers, its first event and
+any replay through gunicorn, its socket is *handed over*: detached from gunicorn (which then
+forgets the connection without closing it) and kept here, and the request's greenlet ends.
+The writer's one greenlet frames what each ready inbox holds as one HTTP/1.1 chunk and
+``send``\\ s it without blocking. A client whose socket buffer is full gets a libev write
+watcher that sends the rest when it can; the writer never waits for anybody, and a client
+:data:`MAX_PENDING` bytes behind is cut off and resumes by replay. A libev read watcher per
+connection notices a hang-up at once (see ``hangup.py``).
+"""
+
+from __future__ import annotations
+
+import _socket
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+from gevent import get_hub
+from gevent.event import Event
+
+from webapp.events.broker import BrokerUnavailable, CatchUp, Subscription
+from webapp.events.redis_broker import ReplayBroken
+from webapp.ops.metrics import metrics
+from webapp.stream.outbox import Outbox
+from webapp.stream.sse import comment, retry
+
+log = logging.getLogger(__name__)
+
+#: Bytes a client may fall behind (beyond what its socket buffers hold) before it is cut off.
+MAX_PENDING = 256 * 1024
+#: Streams written between two cooperative yields: webhooks keep being served meanwhile.
+WRITE_SLICE = 256
+
+_READ, _WRITE = 1, 2  # libev's EV_READ, EV_WRITE
+_LAST_CHUNK = b"0\r\n\r\n"
+
+
+class HandedOver(BrokenPipeError):
+    """Raised out of the response body once the connection belongs to the writer.
+
+    gunicorn treats a broken pipe as the client having gone: it stops writing the response,
+    logs at debug level and closes its socket object, which, detached, no longer holds the
+    connection. Nothing else ends a WSGI response without gunicorn finishing it (the last
+    chunk) or closing the connection."""
+
+
+class Connection:
+    """A handed-over stream: its socket, inbox and position, and what is still unsent."""
+
+    __slots__ = (
+        "sock",
+        "subscription",
+        "outbox",
+        "chunked",
+        "pending",
+        "pending_bytes",
+        "reader",
+        "drainer",
+        "on_end",
+        "broken",
+        "busy",
+    )
+
+    def __init__(
+        self,
+        sock: Any,
+        subscription: Subscription,
+        outbox: Outbox,
+        chunked: bool,
+        on_end: Callable[[], None],
+    ) -> None:
+        self.sock = sock
+        self.subscription = subscription
+        self.outbox = outbox
+        self.chunked = chunked
+        self.pending: list[memoryview] | None = None  # made only for a client that lags
+        self.pending_bytes = 0
+        loop = get_hub().loop
+        self.reader = loop.io(sock.fileno(), _READ)
+        self.drainer = loop.io(sock.fileno(), _WRITE)
+        self.on_end = on_end
+        self.broken = False  # the client is gone: write nothing more
+        self.busy = False  # a catch-up from the log is being read for it
+
+
+def can_hand_over(environ: dict[str, Any], sock: socket.socket | None) -> bool:
+    """True under gunicorn's gevent worker for a plain-TCP ``GET`` over HTTP/1.x: the cases
+    where the writer knows the framing (chunked for 1.1, raw for 1.0) and owns the socket."""
+    return (
+        sock is not None
+        and "gunicorn.socket" in environ
+        and environ.get("REQUEST_METHOD") == "GET"
+        and environ.get("SERVER_PROTOCOL") in ("HTTP/1.1", "HTTP/1.0")
+        and not hasattr(sock, "getpeercert")  # TLS terminated by gunicorn itself: keep it
+    )
+
+
+class StreamWriter:
+    """Writes every handed-over stream of this process; see the module docstring."""
+
+    def __init__(self, max_pending: int = MAX_PENDING) -> None:
+        self.max_pending = max_pending
+        self._connections: dict[Subscription, Connection] = {}
+        self._ready: dict[Subscription, None] = {}  # an ordered set
+        self._wake: Event | None = None
+        self._runner: gevent.Greenlet | None = None
+
+    def __len__(self) -> int:
+        return len(self._connections)
+
+    def adopt(
+        self,
+        sock: socket.socket,
+        subscription: Subscription,
+        outbox: Outbox,
+        chunked: bool,
+        on_end: Callable[[], None],
+    ) -> None:
+        """Take ``sock``'s connection over (detaching it from its server) and write
+        ``subscription`` from now on; ``on_end`` runs once the stream has ended."""
+        raw = _socket.socket(fileno=sock.detach())
+        raw.setblocking(False)
+        conn = Connection(raw, subscription, outbox, chunked, on_end)
+        conn.reader.start(self._readable, conn)
+        self._connections[subscription] = conn
+        subscription.on_ready = self._mark
+        if self._runner is None:
+            self._wake = Event()
+            self._runner = gevent.spawn(self._run)
+        self._mark(subscription)  # whatever was queued while the stream was starting
+
+    def _mark(self, subscription: Subscription) -> None:
+        """An inbox has something to write (or closed, or a heartbeat is due)."""
+        ready = self._ready
+        if not ready and self._wake is not None:
+            self._wake.set()
+        ready[subscription] = None
+
+    def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # the writer must outlive any one stream's failure
+                log.exception("stream writer failed")
+
+    def flush(self) -> None:
+        """Write every ready stream, yielding to the rest of the worker now and then."""
+        written = 0
+        while self._ready:
+            batch, self._ready = self._ready, {}
+            for subscription in batch:
+                conn = self._connections.get(subscription)
+                if conn is not None and not conn.busy:
+                    self._write(conn)
+                written += 1
+                if written % WRITE_SLICE == 0:
+                    gevent.sleep(0)
+
+    def close_all(self) -> None:
+        """End every stream now with a retry hint (the worker is exiting)."""
+        for conn in list(self._connections.values()):
+            conn.subscription.close()
+            self._end(conn)
+
+    # One stream ---------------------------------------------------------------------------
+
+    def _write(self, conn: Connection) -> None:
+        subscription = conn.subscription
+        if subscription.closed:
+            self._end(conn)
+            return
+        items, beat = subscription.take_all()
+        if any(isinstance(item, CatchUp) for item in items):
+            conn.busy = True  # reading the log waits for Redis: not on the writer's greenlet
+            gevent.spawn(self._catch_up, conn, items, beat)
+            return
+        self._render_and_send(conn, items, beat)
+
+    def _catch_up(self, conn: Connection, items: list[Any], beat: bool) -> None:
+        try:
+            self._render_and_send(conn, items, beat)
+        except (ReplayBroken, BrokerUnavailable):
+            log.info(
+                "stream of %s ends: its log could not be read; it will resume", conn.outbox.identity
+            )
+            conn.subscription.close()
+        finally:
+            conn.busy = False
+            self._mark(conn.subscription)
+
+    def _render_and_send(self, conn: Connection, items: list[Any], beat: bool) -> None:
+        text, delivered = conn.outbox.render(items) if items else ("", 0)
+        if not text:
+            if not beat:
+                return
+            text = comment("heartbeat")
+        self._send(conn, text.encode())
+        if delivered:
+            metrics.event_delivered(delivered)
+
+    def _send(self, conn: Connection, data: bytes) -> None:
+        if conn.broken:
+            return
+        if conn.chunked:
+            data = b"%x\r\n%b\r\n" % (len(data), data)
+        if conn.pending is not None:  # still sending earlier bytes: queue behind them
+            conn.pending.append(memoryview(data))
+            conn.pending_bytes += len(data)
+            if conn.pending_bytes > self.max_pending:
+                log.info("stream of %s cut off: too far behind", conn.outbox.identity)
+                conn.subscription.overflowed = True
+                self._break(conn)
+            return
+        try:
+            sent = conn.sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._break(conn)
+            return
+        if sent < len(data):
+            conn.pending = [memoryview(data)[sent:]]
+            conn.pending_bytes = len(data) - sent
+            conn.drainer.start(self._drain, conn)
+
+    def _drain(self, conn: Connection) -> None:
+        """The socket can take more (runs in the hub: must not block or switch)."""
+        pending = conn.pending
+        while pending:
+            try:
+                sent = conn.sock.send(pending[0])
+            except BlockingIOError:
+                return
+            except OSError:
+                self._break(conn)
+                return
+            conn.pending_bytes -= sent
+            if sent < len(pending[0]):
+                pending[0] = pending[0][sent:]
+                return
+            del pending[0]
+        conn.pending = None
+        conn.drainer.stop()
+
+    def _readable(self, conn: Connection) -> None:
+        """An SSE client sends nothing after its request: readable means it hung up (runs in
+        the hub: a non-blocking peek, never a wait)."""
+        try:
+            data = conn.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        conn.reader.stop()
+        if not data:
+            self._break(conn)
+
+    def _break(self, conn: Connection) -> None:
+        """The client is gone or hopelessly behind: drop what is unsent and end the stream."""
+        conn.broken = True
+        conn.pending = None
+        conn.drainer.stop()
+        conn.subscription.close()  # marks it: the writer ends it on its next pass
+
+    def _end(self, conn: Connection) -> None:
+        if self._connections.pop(conn.subscription, None) is None:
+            return
+        conn.subscription.on_ready = None
+        conn.reader.stop()
+        if conn.pending is None and not conn.broken:
+            # Ended by logout, shutdown or falling behind: the browser reconnects and replays.
+            tail = (retry() + comment("closed")).encode()
+            try:
+                conn.sock.send(
+                    b"%x\r\n%b\r\n%b" % (len(tail), tail, _LAST_CHUNK) if conn.chunked else tail
+                )
+            except OSError:
+                pass
+        conn.broken = True  # a catch-up still running for it writes nothing more
+        conn.drainer.stop()
+        conn.reader.close()
+        conn.drainer.close()
+        conn.sock.close()
+        try:
+            conn.on_end()
+        except Exception:
+            log.exception("cleaning up the stream of %s failed", conn.outbox.identity)
+
+
+#: This process's writer, shared by every handed-over stream.
+stream_writer = StreamWriter()
