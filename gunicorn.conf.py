@@ -28,7 +28,9 @@ from webapp.config import Config, ConfigError  # noqa: E402
 
 worker_class = "gevent"
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
-# Each stream holds a connection; a gevent worker handles thousands.
+# Requests in progress per worker. A stream counts only until its first bytes are out: then
+# the stream writer holds its connection (docs/stream.md), so what bounds streams per worker
+# is the open-file limit, raised to its hard maximum in post_worker_init.
 worker_connections = 12000
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 # Streams are long-lived but gevent keeps the worker's heartbeat going, so the usual timeout
@@ -58,6 +60,15 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
         worker.wsgi.extensions["parley"].broker.close()
 
     gevent.spawn(end_streams_on_exit)
+
+    # Every held stream is an open socket: allow as many as the system lets this process have.
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):  # an unlimited hard limit the kernel will not grant
+        worker.log.info("open-file limit stays at %s", soft)
 
     # Start-up objects (modules, the app, its config) live as long as the worker: move them
     # out of the cyclic collector's sight, and collect the young generation less often, since

@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+import zlib
 
 from flask import current_app
 
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 #: each arrival would fan out to every member's streams (a 1,000-member group: a million
 #: offers as its members come online), for a dot nobody looks at in so large a crowd.
 PRESENCE_MAX_GROUP = 100
+#: Announcements in progress at once per process (each may wait on a Twilio lookup).
+ANNOUNCERS = 8
 
 
 def contacts_of(services: Services, identity: str) -> set[str]:
@@ -77,12 +80,20 @@ class Changes:
 
 
 class PresenceRelay:
-    """This process's presence bookkeeping; one per app (see :func:`presence_relay`)."""
+    """This process's presence bookkeeping; one per app (see :func:`presence_relay`).
 
-    def __init__(self, services: Services, tick: float = PRESENCE_TICK) -> None:
+    Announcements run on :data:`ANNOUNCERS` workers, each user always on the same one (so one
+    user's changes go out in order): after a deploy every user comes online at once, and the
+    first lookup of each user's contacts (a cold cache) waits on a Twilio call, which
+    overlaps with the others' instead of queueing behind them.
+    """
+
+    def __init__(
+        self, services: Services, tick: float = PRESENCE_TICK, announcers: int = ANNOUNCERS
+    ) -> None:
         self._services = services
         self._tick = tick
-        self._changes = Changes()
+        self._changes = [Changes() for _ in range(announcers)]
         self._started = False
         self._lock = threading.Lock()
 
@@ -90,11 +101,14 @@ class PresenceRelay:
         """A stream of ``identity`` opened in this process."""
         self._start()
         if self._services.presence.connected(identity):
-            self._changes.put(identity, True)
+            self._changes_of(identity).put(identity, True)
 
     def closed(self, identity: str) -> None:
         if self._services.presence.disconnected(identity):
-            self._changes.put(identity, False)
+            self._changes_of(identity).put(identity, False)
+
+    def _changes_of(self, identity: str) -> Changes:
+        return self._changes[zlib.crc32(identity.encode()) % len(self._changes)]
 
     def _start(self) -> None:
         with self._lock:
@@ -102,19 +116,31 @@ class PresenceRelay:
                 return
             self._started = True
         threading.Thread(target=self._run, name="parley-presence", daemon=True).start()
+        for n, changes in enumerate(self._changes):
+            threading.Thread(
+                target=self._announce_from,
+                args=(changes,),
+                name=f"parley-presence-{n}",
+                daemon=True,
+            ).start()
 
-    def _run(self) -> None:
-        next_tick = time.monotonic() + self._tick
+    def _announce_from(self, changes: Changes) -> None:
         while True:
             try:
-                identity, online = self._changes.get(timeout=max(0.0, next_tick - time.monotonic()))
-                self._announce(identity, online)
+                self._announce(*changes.get(timeout=3600))
             except queue.Empty:
                 pass
-            if time.monotonic() >= next_tick:
-                next_tick = time.monotonic() + self._tick
+
+    def _run(self) -> None:
+        """Every tick: keep this process's users online, and announce the users whose entries
+        expired elsewhere (a crashed worker's) as offline."""
+        while True:
+            time.sleep(self._tick)
+            try:
                 for identity in self._services.presence.refresh():
-                    self._announce(identity, False)
+                    self._changes_of(identity).put(identity, False)
+            except Exception:  # the worker must outlive any one failure
+                log.exception("presence refresh failed")
 
     def _announce(self, identity: str, online: bool) -> None:
         try:
