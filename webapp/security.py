@@ -50,15 +50,22 @@ UNLIMITED_BLUEPRINTS = frozenset({"webhooks", "stream"})
 HSTS = "max-age=31536000; includeSubDomains"
 
 
+def response_headers(config: Config) -> dict[str, str]:
+    """The security headers every response carries (HSTS only in production, behind TLS);
+    also used by the webhook's lean path, which answers without Flask's hooks."""
+    headers = dict(SECURITY_HEADERS)
+    if config.PRODUCTION:
+        headers["Strict-Transport-Security"] = HSTS
+    return headers
+
+
 def init_security(app: Flask, config: Config, broker: object | None = None) -> None:
     """Security headers on every response, and the login rate limiter (Flask-Limiter).
 
     With the Redis broker, the limiter counts through the broker's own connection pool: a
     worker then holds at most 3 Redis connections (2 pooled + pub/sub), not a 4th of its own.
     """
-    headers = dict(SECURITY_HEADERS)
-    if config.PRODUCTION:
-        headers["Strict-Transport-Security"] = HSTS
+    headers = response_headers(config)
 
     @app.after_request
     def _add_security_headers(response: Response) -> Response:

@@ -8,25 +8,10 @@ from collections.abc import Callable
 import requests
 from twilio.request_validator import RequestValidator
 
-from tests.support.clients import ApiClient, StreamReader
+from tests.support.clients import ApiClient, StreamReader, message_added_params
 from tests.support.servers import ParleyServer
 
 Login = Callable[[str], ApiClient]
-
-
-def _message_params(sid: str, body: str) -> dict[str, str]:
-    return {
-        "EventType": "onMessageAdded",
-        "AccountSid": "AC" + "0" * 32,
-        "ConversationSid": sid,
-        "MessageSid": "IM" + uuid.uuid4().hex,
-        "Index": "999",
-        "Author": "+15551234567",
-        "Body": body,
-        "Attributes": "{}",
-        "Source": "SMS",
-        "DateCreated": "2026-11-25T10:00:00.000Z",
-    }
 
 
 def _post(server: ParleyServer, params: dict[str, str], signature: str | None):  # type: ignore[no-untyped-def]
@@ -40,7 +25,7 @@ def test_signed_webhook_from_any_source_reaches_participants(
     alice, bob = login("alice"), login("bob")
     sid = alice.start_dm("bob")["sid"]
     stream = StreamReader(bob, bob.stream_cursor())
-    params = _message_params(sid, "from an SMS " + uuid.uuid4().hex)
+    params = message_added_params(sid, "from an SMS " + uuid.uuid4().hex)
     url = parley_server.url + "/twilio/webhook"
     signature = RequestValidator(parley_server.auth_token).compute_signature(url, params)
     assert _post(parley_server, params, signature).status_code == 200
@@ -57,7 +42,7 @@ def test_unsigned_or_forged_webhooks_get_403_and_publish_nothing(
     stream = StreamReader(bob, bob.stream_cursor())
     assert stream.next_event().event == "resumed"
     url = parley_server.url + "/twilio/webhook"
-    params = _message_params(sid, "forged " + uuid.uuid4().hex)
+    params = message_added_params(sid, "forged " + uuid.uuid4().hex)
     wrong_token = RequestValidator("not-the-token").compute_signature(url, params)
     other_url = RequestValidator(parley_server.auth_token).compute_signature(
         "https://evil.example.com/twilio/webhook", params
@@ -89,7 +74,7 @@ def test_a_retried_webhook_reaches_browsers_once(login: Login, parley_server: Pa
     sid = alice.start_dm("bob")["sid"]
     stream = StreamReader(bob, bob.stream_cursor())
     url = parley_server.url + "/twilio/webhook"
-    params = _message_params(sid, "retried " + uuid.uuid4().hex)
+    params = message_added_params(sid, "retried " + uuid.uuid4().hex)
     signature = RequestValidator(parley_server.auth_token).compute_signature(url, params)
     token = {"I-Twilio-Idempotency-Token": uuid.uuid4().hex}
     for expected in ("ok", "duplicate"):

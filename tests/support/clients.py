@@ -7,6 +7,7 @@ import queue
 import re
 import socket
 import threading
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,3 +175,20 @@ def text_from_phone(server: ParleyServer, number: str, sid: str, body: str) -> N
         timeout=10,
     )
     assert answer.status_code == 201, answer.text
+
+
+def message_added_params(sid: str, body: str) -> dict[str, str]:
+    """The parameters of Twilio's ``onMessageAdded`` webhook for an inbound SMS, as Twilio
+    form-encodes and signs them (a fresh message SID each time)."""
+    return {
+        "EventType": "onMessageAdded",
+        "AccountSid": "AC" + "0" * 32,
+        "ConversationSid": sid,
+        "MessageSid": "IM" + uuid.uuid4().hex,
+        "Index": "999",
+        "Author": "+15551234567",
+        "Body": body,
+        "Attributes": "{}",
+        "Source": "SMS",
+        "DateCreated": "2026-11-25T10:00:00.000Z",
+    }

@@ -145,8 +145,15 @@ class RedisBroker:
             ONCE_SECONDS,
             *identities,
         ]
+        # EVALSHA straight through ``execute_command``: redis-py's ``Script.__call__`` and
+        # ``evalsha`` wrappers cost ~3 % of a webhook's CPU (docs/benchmarks.md). A Redis
+        # that lost its script cache (restart, SCRIPT FLUSH) gets it loaded again.
         try:
-            return bool(self._publish(keys=[], args=args))
+            try:
+                return bool(self._redis.execute_command("EVALSHA", self._publish.sha, 0, *args))
+            except redis.exceptions.NoScriptError:
+                self._publish.sha = self._redis.script_load(_PUBLISH)
+                return bool(self._redis.execute_command("EVALSHA", self._publish.sha, 0, *args))
         except redis.RedisError as exc:
             raise _unavailable(exc) from exc
 

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterable
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import IO
 from urllib.parse import urlsplit
@@ -31,10 +32,61 @@ _HANDLER_NAME = "parley"
 #: Standard ``LogRecord`` attributes; anything else on a record came from ``extra=``.
 _RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
 REDACTED = "[redacted]"
+#: The id of a request served outside Flask's request cycle (the webhook's fast path, see
+#: ``webapp/webhooks/fast_path.py``); Flask's own requests keep theirs in ``g``.
+_BARE_REQUEST_ID: ContextVar[str | None] = ContextVar("parley_request_id", default=None)
 
 
 def current_request_id() -> str | None:
+    bare = _BARE_REQUEST_ID.get()
+    if bare is not None:
+        return bare
     return g.get("request_id") if has_request_context() else None
+
+
+def request_id_for(incoming: str | None) -> str:
+    """The incoming ``X-Request-Id`` when it looks sane, else a fresh id."""
+    if incoming and _SANE_REQUEST_ID.fullmatch(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+def bind_request_id(request_id: str | None) -> Token[str | None]:
+    """Stamp records logged from now on (in this greenlet) with ``request_id``, for a request
+    served without Flask's request context; returns the token :func:`unbind_request_id` takes."""
+    return _BARE_REQUEST_ID.set(request_id)
+
+
+def unbind_request_id(token: Token[str | None]) -> None:
+    _BARE_REQUEST_ID.reset(token)
+
+
+def log_request(
+    method: str, path: str, status: int, started: float | None, detail: str = "", **fields: object
+) -> None:
+    """The one line per request: method, path (never the query), status, duration, plus
+    ``detail`` (e.g. a webhook's outcome) and ``fields`` (extra JSON fields) when given."""
+    duration_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
+    log.info(
+        "%s %s %s %sms%s",
+        method,
+        path,
+        status,
+        duration_ms,
+        f" {detail}" if detail else "",
+        extra={
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": duration_ms,
+            **fields,
+        },
+    )
+
+
+def describe_request(detail: str, **fields: object) -> None:
+    """Add ``detail`` and ``fields`` to the current Flask request's log line."""
+    g.request_log_detail = (detail, fields)
 
 
 class RequestContextFilter(logging.Filter):
@@ -114,8 +166,7 @@ def init_request_logging(app: Flask) -> None:
     """One line per request: method, path (never the query), status, duration, request id."""
 
     def _start() -> None:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        g.request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
         g.request_started = time.perf_counter()
 
     # First of all: the CSRF check and the login limiter refuse requests in before-request
@@ -126,19 +177,13 @@ def init_request_logging(app: Flask) -> None:
     def _finish(response: Response) -> Response:
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers[REQUEST_ID_HEADER] = request_id
-        started = g.get("request_started")
-        duration_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
-        log.info(
-            "%s %s %s %sms",
+        detail, fields = g.get("request_log_detail") or ("", {})
+        log_request(
             request.method,
             request.path,
             response.status_code,
-            duration_ms,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": duration_ms,
-            },
+            g.get("request_started"),
+            detail,
+            **fields,
         )
         return response

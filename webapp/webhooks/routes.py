@@ -1,51 +1,94 @@
-"""The webhook endpoint. It answers fast: Twilio gives up after 5 seconds and retries."""
+"""The webhook endpoint. It answers fast: Twilio gives up after 5 seconds and retries.
+
+The handling is one plain function, :func:`handle_webhook` (parameters, URL, signature in; a
+:class:`WebhookResult` out). Twilio's requests normally reach it through the lean WSGI path
+in :mod:`webapp.webhooks.fast_path`, without Flask's request cycle; the blueprint route below
+serves whatever that path leaves to Flask (and keeps the endpoint known to ``url_for``).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from flask import Blueprint, Response, request
 
 from webapp.events.broker import BrokerBusy, BrokerUnavailable
+from webapp.ops.logs import describe_request
 from webapp.ops.metrics import metrics
-from webapp.services import get_services
+from webapp.services import Services, get_services
 from webapp.twilio_gateway import GatewayError
 from webapp.webhooks.dedupe import delivery_key
 from webapp.webhooks.signature import candidate_urls, is_valid_signature
-from webapp.webhooks.translate import TRANSLATORS
+from webapp.webhooks.translate import TRANSLATORS, Params
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
+#: Where Twilio posts its events (``Config.webhook_url`` ends with it).
+WEBHOOK_PATH = "/twilio/webhook"
 
-def _answer(status: int, text: str) -> Response:
-    return Response(text + "\n", status=status, mimetype="text/plain")
+
+@dataclass(frozen=True)
+class WebhookResult:
+    """The answer to one webhook: HTTP status, plain-text body, the metrics outcome, and
+    what the request's log line says about it (failures also log their own warning)."""
+
+    status: int
+    text: str
+    outcome: str
+    #: After the outcome on the log line, e.g. ``onMessageAdded CH…``.
+    detail: str = ""
+
+    @property
+    def body(self) -> bytes:
+        return (self.text + "\n").encode()
+
+    @property
+    def summary(self) -> str:
+        """For the request's log line: ``accepted onMessageAdded CH…``."""
+        return f"{self.outcome} {self.detail}" if self.detail else self.outcome
 
 
-@bp.post("/twilio/webhook")
+@bp.post(WEBHOOK_PATH)
 def twilio_webhook() -> Response:
+    result = handle_webhook(
+        get_services(),
+        request.form.to_dict(),
+        request.url,
+        request.headers.get("X-Twilio-Signature"),
+    )
+    describe_request(result.summary, webhook=result.outcome)
+    return Response(result.body, status=result.status, mimetype="text/plain")
+
+
+def handle_webhook(
+    services: Services, params: Params, url: str, signature: str | None
+) -> WebhookResult:
+    """Verify, de-duplicate, translate and publish one webhook, and count it in the metrics.
+
+    ``params`` are the form parameters (first value per name, as Flask's
+    ``request.form.to_dict()``), ``url`` the URL the request arrived at (after ``ProxyFix``).
+    """
     started = time.perf_counter()
-    status, text, outcome = _handle()
-    metrics.webhook(outcome, time.perf_counter() - started)
-    return _answer(status, text)
+    result = _handle(services, params, url, signature)
+    metrics.webhook(result.outcome, time.perf_counter() - started)
+    return result
 
 
-def _handle() -> tuple[int, str, str]:
-    """Verify, de-duplicate, translate and publish; returns (status, body, outcome)."""
-    services = get_services()
-    params = request.form.to_dict()
-    urls = candidate_urls(request.url, services.config.webhook_url)
-    signature = request.headers.get("X-Twilio-Signature")
+def _handle(services: Services, params: Params, url: str, signature: str | None) -> WebhookResult:
+    urls = candidate_urls(url, services.config.webhook_url)
     if not is_valid_signature(services.config.TWILIO_AUTH_TOKEN, urls, params, signature):
-        log.warning("webhook rejected: bad or missing signature (url=%s)", request.url)
-        return 403, "invalid signature", "bad_signature"
+        log.warning("webhook rejected: bad or missing signature (url=%s)", url)
+        return WebhookResult(403, "invalid signature", "bad_signature")
 
     event_type = params.get("EventType", "")
     translate = TRANSLATORS.get(event_type)
-    if translate is None or not params.get("ConversationSid"):
-        log.info("webhook ignored: %s", event_type or "no EventType")
-        return 200, "ignored", "ignored"
+    conversation_sid = params.get("ConversationSid", "")
+    if translate is None or not conversation_sid:
+        return WebhookResult(200, "ignored", "ignored", event_type or "(no EventType)")
+    about = f"{event_type} {conversation_sid}"
     # De-duplication is folded into the publish (one Redis round trip claims, publishes and
     # remembers): each event a webhook produces is published at most once, so a retry after a
     # partial failure publishes only what is missing.
@@ -55,25 +98,26 @@ def _handle() -> tuple[int, str, str]:
         for n, outgoing in enumerate(translate(services, params)):
             if services.broker.publish(outgoing.event, outgoing.recipients, once=f"{key}:{n}"):
                 published += 1
-                metrics.events_published(1)
             else:
                 duplicates += 1
     except (KeyError, ValueError):
         log.warning("webhook rejected: malformed %s parameters", event_type)
-        return 400, "malformed parameters", "malformed"
+        return WebhookResult(400, "malformed parameters", "malformed", event_type)
     except BrokerBusy:
         log.error(
             "webhook deferred: every Redis connection busy, worker overloaded (%s)", event_type
         )
-        return 503, "busy; retry", "deferred"
+        return WebhookResult(503, "busy; retry", "deferred", about)
     except BrokerUnavailable:
         log.error("webhook deferred: broker unavailable (%s)", event_type)
-        return 503, "broker unavailable; retry", "deferred"
+        return WebhookResult(503, "broker unavailable; retry", "deferred", about)
     except GatewayError as exc:
         log.error("webhook deferred: Twilio lookup failed for %s: %s", event_type, exc.message)
-        return 503, "Twilio lookup failed; retry", "deferred"
+        return WebhookResult(503, "Twilio lookup failed; retry", "deferred", about)
+    finally:
+        if published:
+            metrics.events_published(published)
     if duplicates and not published:
-        log.info("webhook duplicate: %s (retry %s)", event_type, params.get("RetryCount"))
-        return 200, "duplicate", "duplicate"
-    log.info("webhook accepted: %s %s", event_type, params.get("ConversationSid"))
-    return 200, "ok", "accepted"
+        retry = params.get("RetryCount")
+        return WebhookResult(200, "duplicate", "duplicate", f"{about} (retry {retry})")
+    return WebhookResult(200, "ok", "accepted", about)

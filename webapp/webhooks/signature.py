@@ -32,13 +32,17 @@ def _signature(key: bytes, url: str, signed_params: str) -> bytes:
 
 
 def _variants(urls: list[str]) -> Iterator[str]:
-    """Each URL as given first, then with and without its port (Twilio's signing of ports is
-    inconsistent, which is why ``RequestValidator.validate`` always computes both). Lazily:
-    the usual request matches the first and costs one HMAC instead of two or four."""
+    """Each URL as given first, then each with and without its port (Twilio's signing of
+    ports is inconsistent, which is why ``RequestValidator.validate`` always computes both).
+    Lazily: the usual request matches the first URL and costs one HMAC and no URL parsing."""
     seen: set[str] = set()
     for url in urls:
+        if url not in seen:
+            seen.add(url)
+            yield url
+    for url in urls:
         parsed = urlparse(url)
-        for variant in (url, remove_port(parsed), add_port(parsed)):
+        for variant in (remove_port(parsed), add_port(parsed)):
             if variant not in seen:
                 seen.add(variant)
                 yield variant
