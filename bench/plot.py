@@ -25,7 +25,7 @@ def load(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def plot(records: list[dict[str, Any]], out: Path) -> None:
+def plot(records: list[dict[str, Any]], out: Path, note: str) -> None:
     series: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = defaultdict(
         lambda: defaultdict(list)
     )
@@ -58,7 +58,7 @@ def plot(records: list[dict[str, Any]], out: Path) -> None:
             ax.grid(True, alpha=0.3)
             ax.legend()
         axes[row][1].axhline(100, color="gray", linestyle="--", linewidth=0.8)
-    fig.suptitle("One gunicorn gevent worker, 2-core machine (preliminary: machine shared)")
+    fig.suptitle(f"One gunicorn gevent worker, 2-core machine ({note})")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
@@ -68,8 +68,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("results", type=Path)
     parser.add_argument("out", type=Path)
+    parser.add_argument(
+        "--note", default="preliminary: machine shared", help="the conditions, for the title"
+    )
     args = parser.parse_args()
-    plot(load(args.results), args.out)
+    plot(load(args.results), args.out, args.note)
 
 
 if __name__ == "__main__":

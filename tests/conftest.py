@@ -98,6 +98,13 @@ def parley_server(
         yield server
 
 
+@pytest.fixture
+def short_sessions(tmp_path: Path, redis_server: RedisServer) -> Iterator[ParleyServer]:
+    """A Parley of the test's own whose logins last 3.6 s after the last request."""
+    with run_parley(tmp_path, REDIS_URL=redis_server.url, SESSION_LIFETIME_HOURS="0.001") as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def sms_parley_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParleyServer]:
     """Parley as :func:`parley_server`, plus ``TWILIO_PHONE_NUMBER`` for SMS participants.

@@ -12,6 +12,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from webapp.emulator.credentials import (
     EMULATOR_ACCOUNT_SID,
@@ -84,6 +85,21 @@ def _login_limits(env: Mapping[str, str]) -> dict[str, str]:
     return values
 
 
+def _session_lifetime(env: Mapping[str, str]) -> float:
+    """``SESSION_LIFETIME_HOURS``: a positive number of hours (fractions allowed)."""
+    raw = env.get("SESSION_LIFETIME_HOURS", "336")
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours < 24 * 366:
+        raise ConfigError(
+            f"SESSION_LIFETIME_HOURS must be a number of hours above 0 (336 is 14 days), "
+            f"got {raw!r}."
+        )
+    return hours
+
+
 @dataclass(frozen=True)
 class Config:
     """Every setting Parley has. Upper-case fields are copied into ``app.config`` too."""
@@ -126,6 +142,13 @@ class Config:
     #: Failed logins allowed per client IP, and per username (Flask-Limiter syntax).
     LOGIN_LIMIT_PER_IP: str = "10/minute"
     LOGIN_LIMIT_PER_USERNAME: str = "5/minute"
+    #: A login lasts this long after the user's last request (any page, API call or stream
+    #: opening renews it); then the session expires and its open streams end.
+    SESSION_LIFETIME_HOURS: float = 14 * 24.0
+
+    @property
+    def PERMANENT_SESSION_LIFETIME(self) -> timedelta:  # noqa: N802 - Flask reads app.config
+        return timedelta(hours=self.SESSION_LIFETIME_HOURS)
 
     @property
     def RATELIMIT_STORAGE_URI(self) -> str:  # noqa: N802 - Flask-Limiter reads app.config
@@ -278,6 +301,7 @@ class Config:
             "METRICS_TOKEN": env.get("METRICS_TOKEN"),
             "LOG_FORMAT": log_format,
             **_login_limits(env),
+            "SESSION_LIFETIME_HOURS": _session_lifetime(env),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

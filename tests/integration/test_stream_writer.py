@@ -118,3 +118,18 @@ def test_sigterm_ends_every_stream_with_a_retry_hint(own_server: ParleyServer) -
     finally:
         for stream in streams:
             stream.close()
+
+
+def test_a_stream_ends_when_its_session_expires(short_sessions: ParleyServer) -> None:
+    carol = ApiClient(short_sessions.url).login("carol", short_sessions.password)
+    stream = RawStream(carol)
+    try:
+        wait_until(lambda: stream.has(": connected"), 5, "the stream's first bytes")
+        # The lifetime, then at most one heartbeat period (15 s) for the ticker to notice.
+        wait_until(stream.ended, 25, "the stream to end with its session")
+        assert stream.error is None, stream.error
+        assert stream.complete and stream.text.rstrip().endswith("retry: 2000\n\n: closed")
+        assert carol.get("/stream").status_code == 401  # the reconnect: log in again
+        assert carol.get("/api/conversations").status_code == 401
+    finally:
+        stream.close()

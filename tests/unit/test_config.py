@@ -83,3 +83,14 @@ def test_phone_number_must_be_e164() -> None:
     with pytest.raises(ConfigError, match="TWILIO_PHONE_NUMBER"):
         Config.from_env({"TWILIO_PHONE_NUMBER": "555-1234"})
     assert Config.from_env({"TWILIO_PHONE_NUMBER": "+15551234567"}).TWILIO_PHONE_NUMBER
+
+
+def test_session_lifetime_is_hours_and_reaches_flask() -> None:
+    assert Config.from_env({}).PERMANENT_SESSION_LIFETIME.days == 14
+    assert (
+        Config.from_env({"SESSION_LIFETIME_HOURS": "1.5"}).PERMANENT_SESSION_LIFETIME.seconds
+        == 5400
+    )
+    for bad in ("0", "-3", "two weeks", "nan", "inf"):
+        with pytest.raises(ConfigError, match="SESSION_LIFETIME_HOURS"):
+            Config.from_env({"SESSION_LIFETIME_HOURS": bad})

@@ -59,3 +59,15 @@ def test_the_ticker_thread_keeps_beating() -> None:
         assert sub.get_all(timeout=5) == []
     assert time.monotonic() - started < 4
     ticker.discard(sub)
+
+
+def test_a_stream_whose_session_expired_is_ended_instead_of_beaten() -> None:
+    ticker = HeartbeatTicker(interval=3600, slots=1)
+    expired, alive = Subscription("alice"), Subscription("bob")
+    expired.expires = time.monotonic() - 1
+    alive.expires = time.monotonic() + 3600
+    ticker.add(expired)
+    ticker.add(alive)
+    ticker.tick()
+    assert expired.closed and not expired._beat
+    assert alive._beat and not alive.closed

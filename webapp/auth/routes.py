@@ -109,8 +109,7 @@ def login() -> ResponseReturnValue:
         if user is None:
             _spend_a_password_check(password)  # as slow as a wrong password: no timing leak
         elif user.check_password(password):
-            session.clear()  # a fresh session at login (no fixation)
-            login_user(user)
+            _start_session(user)
             return redirect(_safe_next(request.args.get("next")))
         error = INVALID_LOGIN
     elif request.method == "POST":
@@ -124,6 +123,14 @@ def login() -> ResponseReturnValue:
         render_template("auth/login.html", form=form, error=error, demo_hint=_demo_hint()),
         status,
     )
+
+
+def _start_session(user: User) -> None:
+    """A fresh session (nothing planted before login survives it) that expires
+    ``SESSION_LIFETIME_HOURS`` after the user's last request."""
+    session.clear()
+    session.permanent = True
+    login_user(user)
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -140,8 +147,7 @@ def register() -> ResponseReturnValue:
             user.set_password(form.password.data or "")
             db.session.add(user)
             db.session.commit()
-            session.clear()
-            login_user(user)
+            _start_session(user)
             flash(f"Welcome, {username}!", "info")
             return redirect(url_for("chat.index"))
     status = 400 if request.method == "POST" else 200

@@ -8,6 +8,7 @@ streams up, the log lets a reconnecting browser catch up exactly.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
@@ -59,6 +60,7 @@ class Subscription:
         "closed",
         "signals",
         "on_ready",
+        "expires",
     )
 
     def __init__(self, identity: str, maxsize: int = SUBSCRIPTION_QUEUE_SIZE) -> None:
@@ -75,6 +77,9 @@ class Subscription:
         #: the process's stream writer (``webapp.stream.writer``), which has no greenlet per
         #: stream to wake: it is told which inboxes have something to write.
         self.on_ready: Callable[[Subscription], None] | None = None
+        #: ``time.monotonic()`` when the session that opened the stream expires: the
+        #: heartbeat ticker ends the stream then instead of beating it.
+        self.expires = math.inf
 
     def offer(self, item: Delivery | CatchUp | Signal) -> None:
         """Called by the broker; never blocks. A full queue ends the stream (it will replay)."""

@@ -63,12 +63,17 @@ class HeartbeatTicker:
         return len(self._slot_of)
 
     def tick(self) -> None:
-        """Wake the streams of the next slot (every slot once per ``interval``)."""
+        """Wake the streams of the next slot (every slot once per ``interval``), ending those
+        whose session has expired (so within one ``interval`` of the expiry)."""
         with self._lock:
             due = tuple(self._slots[self._due])
             self._due = (self._due + 1) % len(self._slots)
+        now = time.monotonic()
         for subscription in due:
-            subscription.beat()
+            if subscription.expires <= now:
+                subscription.close()
+            else:
+                subscription.beat()
 
     def _run(self) -> None:
         period = self.interval / len(self._slots)

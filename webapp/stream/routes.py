@@ -5,9 +5,10 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import time
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from flask_login import current_user
 
 from webapp.errors import json_error
@@ -41,6 +42,10 @@ def stream() -> Response:
     signals = request.args.get("signals") == "1"
     subscription = broker.subscribe(identity)  # before reading the log: nothing falls between
     subscription.signals = signals
+    # This response renews the session cookie (a permanent session, refreshed on every
+    # request), which then lasts the session lifetime unless other requests renew it again:
+    # the stream ends then, and a browser whose session did expire reconnects to a 401.
+    subscription.expires = time.monotonic() + current_app.permanent_session_lifetime.total_seconds()
     try:
         replay = broker.replay(identity, cursor)
     except BrokerUnavailable:
