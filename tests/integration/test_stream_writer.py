@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import signal
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -98,6 +99,37 @@ def own_server(tmp_path: Path, redis_server: RedisServer) -> Iterator[ParleyServ
     own in-process emulator, so it never sweeps presence of another server's users)."""
     with run_parley(tmp_path, REDIS_URL=redis_server.url) as server:
         yield server
+
+
+def test_an_http_1_0_client_gets_a_plain_body_that_ends_when_the_stream_does(
+    parley_server: ParleyServer,
+) -> None:
+    """No chunked encoding before HTTP/1.1: the writer sends the bare body and closes."""
+    bob = ApiClient(parley_server.url).login("bob", parley_server.password)
+    cookies = "; ".join(f"{c.name}={c.value}" for c in bob.session.cookies)
+    url = urlsplit(parley_server.url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(f"GET /stream HTTP/1.0\r\nCookie: {cookies}\r\n\r\n".encode())
+        received = b""
+
+        def read_some() -> bool:
+            nonlocal received
+            data = sock.recv(65536)
+            received += data
+            return not data
+
+        wait_until(lambda: read_some() or b": connected" in received, 5, "the first bytes")
+        head, _, body = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.0 200") and b"chunked" not in head.lower()
+        alice = ApiClient(parley_server.url).login("alice", parley_server.password)
+        sid = alice.start_dm("bob")["sid"]
+        assert alice.send(sid, "over HTTP/1.0").status_code == 201
+        wait_until(lambda: read_some() or b"over HTTP/1.0" in received, 5, "bob's message")
+        bob.session.post(
+            parley_server.url + "/logout", data={"csrf_token": bob.csrf_token}, timeout=5
+        )
+        wait_until(read_some, 5, "the server to close the connection")
+        assert received.endswith(b"retry: 2000\n\n: closed\n\n")
 
 
 def test_sigterm_ends_every_stream_with_a_retry_hint(own_server: ParleyServer) -> None:

@@ -66,6 +66,7 @@ class Stream:
         identity: str,
         broker: MemoryBroker,
         last: EventId = START,
+        chunked: bool = True,
     ) -> None:
         server_side, client_side = socket.socketpair()
         self.client = Client(client_side)
@@ -75,7 +76,7 @@ class Stream:
             server_side,
             self.subscription,
             Outbox(broker, identity, last),
-            chunked=True,
+            chunked=chunked,
             on_end=self._end,
         )
 
@@ -182,3 +183,15 @@ def test_a_catch_up_after_a_reconnect_reads_the_log_off_the_writers_greenlet(
     stream.subscription.offer(CATCH_UP)
     stream.client.read_until(b"missed")
     assert f"id: {cursor.epoch}-{cursor.seq + 1}\n".encode() in stream.client.raw
+
+
+def test_an_http_1_0_client_gets_the_bare_body_ended_by_closing(
+    writer: StreamWriter, broker: MemoryBroker
+) -> None:
+    stream = Stream(writer, "alice", broker, chunked=False)
+    stream.subscription.offer(delivery(1, "plain"))
+    stream.client.read_until(b"plain")
+    stream.subscription.close()
+    stream.client.read_until(b"never")  # the server closes: that ends an HTTP/1.0 body
+    assert stream.client.raw.startswith(b"id: e1-1\nevent: message_added\n")
+    assert stream.client.raw.endswith(b"\n\nretry: 2000\n\n: closed\n\n")
