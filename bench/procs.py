@@ -124,6 +124,20 @@ class GunicornServer:
             raise RuntimeError(f"expected one gunicorn worker, found {pids}")
         return pids[0]
 
+    def restart_worker(self) -> int:
+        """SIGTERM the worker, as a dyno restart does; the master forks a new one on the same
+        listening socket. Returns the old worker's pid (the new one is ``worker_pid`` once
+        it is up: see :meth:`new_worker_up`)."""
+        old = self.worker_pid
+        os.kill(old, signal.SIGTERM)
+        return old
+
+    def new_worker_up(self, old: int) -> int | None:
+        """The new worker's pid once the old one is gone and a new one runs, else None."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        pids = [int(p) for p in children.read_text().split()]
+        return pids[0] if len(pids) == 1 and pids[0] != old else None
+
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
@@ -161,6 +175,33 @@ def start_gunicorn(
 
     wait_for(ready, 60, f"gunicorn ({app}) to answer {ready_path}")
     wait_for(lambda: server.worker_pid, 10, "the gunicorn worker")
+    return server
+
+
+@dataclass
+class EmulatorServer:
+    """A standalone Twilio emulator (``flask emulator run``): Twilio's stand-in outside the
+    worker, so its state outlives a worker restart, as Twilio's does."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+
+def start_emulator(env: dict[str, str], log_path: Path) -> EmulatorServer:
+    port = free_port()
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(
+            [str(BIN / "flask"), "--app", "wsgi", "emulator", "run", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = EmulatorServer(f"http://127.0.0.1:{port}", process)
+    wait_for(lambda: port_open(port), 30, "the standalone emulator to listen")
     return server
 
 

@@ -53,6 +53,7 @@ class Options:
     label: str
     worker_connections: int | None
     settle: float = 0.0
+    restart: bool = False
 
 
 def _raise_fd_limit() -> None:
@@ -126,6 +127,7 @@ class Setup:
         self.redis = procs.start_redis()
         self.port = procs.free_port()
         self.server: procs.GunicornServer | None = None
+        self.emulator: procs.EmulatorServer | None = None
         self.targets: list[Target] = []
         self.requests: list[bytes] = []
         self.channels: list[str] = []
@@ -162,6 +164,10 @@ class Setup:
         step = time.monotonic()
         ids = seed.create_users(env, names, PASSWORD)  # no REDIS_URL: it only needs the DB
         print(f"  users: {len(ids)} in {time.monotonic() - step:.1f}s", flush=True)
+        emulator_url = f"http://127.0.0.1:{self.port}/_emulator"  # inside the worker
+        if self.opts.restart:  # Twilio's state must outlive the worker, as Twilio's does
+            self.emulator = procs.start_emulator(env, self.workdir / "emulator.log")
+            emulator_url = env["TWILIO_EMULATOR_URL"] = self.emulator.url
         env["REDIS_URL"] = self.redis.url
         self.server = procs.start_gunicorn("wsgi:app", env, self.port, log_path, "/login", extra)
         minter = seed.CookieMinter(
@@ -169,7 +175,7 @@ class Setup:
         )
         step = time.monotonic()
         groups = self.groups(names)
-        emulator = seed.EmulatorConversations(self.server.url + "/_emulator", AUTH_TOKEN)
+        emulator = seed.EmulatorConversations(emulator_url, AUTH_TOKEN)
         sids = emulator.create_many(groups)
         print(f"  conversations: {len(sids)} in {time.monotonic() - step:.1f}s", flush=True)
         self.targets = [Target(sid, g[0], len(g)) for sid, g in zip(sids, groups, strict=True)]
@@ -183,6 +189,8 @@ class Setup:
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
+        if self.emulator is not None:
+            self.emulator.stop()
         self.redis.stop()
 
 
@@ -194,8 +202,9 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
         min(opts.max_messages, int(r * opts.duration) if r > 0 else opts.max_messages)
         for r in opts.rates
     ]
+    restart_count = counts[0] if opts.restart and target == "parley" else 0
     setup = Setup(target, opts, workdir)
-    tally = Tally(capacity=opts.streams + sum(counts) + 1)
+    tally = Tally(capacity=opts.streams + sum(counts) + restart_count + 1)
     pool = StreamPool(setup.port, tally)
     records: list[dict[str, Any]] = []
     try:
@@ -288,10 +297,92 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
             records.append(record)
             _print(record)
             first += sent.sent
+        if restart_count:
+            record = await _restart_phase(opts, setup, pool, sender, tally, first, restart_count)
+            records.append(record)
+            _print_restart(record)
     finally:
         pool.close()
         setup.stop()
     return records
+
+
+#: EventSource's reconnect delay as Parley sets it (``retry: 2000``).
+RETRY_S = 2.0
+
+
+async def _restart_phase(
+    opts: Options,
+    setup: Setup,
+    pool: StreamPool,
+    sender: WebhookSender,
+    tally: Tally,
+    first: int,
+    count: int,
+) -> dict[str, Any]:
+    """A deploy under load: webhooks keep coming at the first rate while the worker gets
+    SIGTERM (2 s in). Its streams end with their retry hint, each reconnects after 2–3 s
+    with ``Last-Event-ID`` to the new worker and must get exactly what it missed: every
+    delivery once, no seq gap, no ``resync``. Webhooks that got no answer are retried."""
+    assert setup.server is not None
+    server = setup.server
+    rate = opts.rates[0]
+    print(f"  restart: SIGTERM to the worker 2 s into a {rate:g}/s phase", flush=True)
+    tally.begin_phase(first)
+    pool.reconnect_after, pool.reconnect_jitter = RETRY_S, 1.0
+    loop = asyncio.get_running_loop()
+    sigterm: dict[str, float | int] = {}
+
+    def restart() -> None:
+        sigterm["at"] = time.monotonic()
+        sigterm["old"] = server.restart_worker()
+
+    loop.call_later(2.0, restart)
+    sent = await sender.run(setup.targets, first, count, rate, opts.duration, opts.connections)
+    deadline = time.monotonic() + opts.drain
+    while pool.stats.reconnected < pool.stats.closed_by_server and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    drain_s = await _drain(tally, max(1.0, deadline - time.monotonic()))
+    new_worker = server.new_worker_up(int(sigterm["old"])) if sigterm else None
+    settle_s = round(await _settle(new_worker, 120), 1) if new_worker else None
+    summary = tally.summary(first, first + sent.sent)
+    stats = pool.stats
+    return {
+        "label": opts.label,
+        "target": "parley",
+        "scenario": f"{opts.scenario}-restart",
+        "streams": opts.streams,
+        "rate": rate,
+        "duration": opts.duration,
+        "webhooks_sent": sent.sent,
+        "webhooks_accepted": sent.accepted,
+        "webhook_statuses": dict(sent.statuses),
+        "webhook_p99_ms": sent.response_ms(0.99),
+        **asdict(summary),
+        "streams_closed_by_server": stats.closed_by_server,
+        "reconnected": stats.reconnected,
+        "reconnect_failures": stats.reconnect_failures,
+        "resyncs": stats.resyncs,
+        "seq_gaps": stats.seq_gaps,
+        "seq_repeats": stats.seq_repeats,
+        "all_back_s": round(stats.last_reconnect_at - float(sigterm["at"]), 2) if sigterm else None,
+        "drain_s": round(drain_s, 2),
+        "new_worker_settle_s": settle_s,
+        "load_avg": Path("/proc/loadavg").read_text().split()[0],
+    }
+
+
+def _print_restart(r: dict[str, Any]) -> None:
+    print(
+        f"  restart at {r['rate']:g}/s: webhooks {r['webhooks_accepted']}/{r['webhooks_sent']} "
+        f"({r['webhook_statuses']}); streams closed {r['streams_closed_by_server']}, back "
+        f"{r['reconnected']} (all within {r['all_back_s']} s of SIGTERM), resyncs "
+        f"{r['resyncs']}, failed tries {r['reconnect_failures']}; deliveries "
+        f"{r['received']}/{r['expected']} lost {r['lost']} dup {r['duplicated']}; latency p50 "
+        f"{r['p50_ms']} p99 {r['p99_ms']} max {r['max_ms']} ms; seq gaps {r['seq_gaps']} "
+        f"repeats {r['seq_repeats']}; new worker idle after {r['new_worker_settle_s']} s",
+        flush=True,
+    )
 
 
 async def _settle(worker: int, limit: float) -> float:
@@ -357,6 +448,12 @@ def _options(argv: list[str] | None) -> Options:
         "(the presence announcements of N users coming online at once)",
     )
     parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="then a deploy under load: SIGTERM the worker during a phase at the first rate; "
+        "streams reconnect with Last-Event-ID (Parley only; runs Twilio's emulator standalone)",
+    )
+    parser.add_argument(
         "--worker-connections",
         type=int,
         help="override gunicorn.conf.py's worker_connections (it caps streams + webhooks)",
@@ -381,6 +478,7 @@ def _options(argv: list[str] | None) -> Options:
         label=args.label,
         worker_connections=args.worker_connections,
         settle=min(args.settle, 600.0),
+        restart=args.restart,
     )
 
 

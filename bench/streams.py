@@ -9,6 +9,7 @@ checked per stream, so a gap or a repeat is seen even if the totals happen to ma
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -32,32 +33,57 @@ class StreamStats:
     statuses: dict[int, int] = field(default_factory=dict)
     seq_gaps: int = 0
     seq_repeats: int = 0
+    #: After a server closed them: streams opened again with ``Last-Event-ID``, those that
+    #: were told to ``resync`` instead of resumed (continuity lost), and failed attempts.
+    reconnected: int = 0
+    resyncs: int = 0
+    reconnect_failures: int = 0
+    last_reconnect_at: float = 0.0
 
 
 class SseStream(asyncio.Protocol):
     """One ``GET /stream`` held open; everything it reads goes to the shared tally."""
 
-    def __init__(self, request: bytes, tally: Tally, stats: StreamStats) -> None:
-        self._request = request
+    def __init__(
+        self,
+        request: bytes,
+        tally: Tally,
+        stats: StreamStats,
+        pool: StreamPool | None = None,
+        index: int = -1,
+        resumed_from: SseStream | None = None,
+    ) -> None:
+        self.request = request
         self._tally = tally
         self._stats = stats
+        self._pool = pool
+        self.index = index
         self._head = b""
         self._raw = b""
         self._text = b""
         self._chunked = False
         self._status = 0
         self._last_seq: int | None = None
+        #: ``<epoch>-<seq>`` of the last event read: the ``Last-Event-ID`` of a reconnect.
+        self.last_id: bytes | None = None
+        self._reconnect = resumed_from is not None
+        if resumed_from is not None:  # the same stream, continued: its ids must follow on
+            self._last_seq = resumed_from._last_seq
+            self.last_id = resumed_from.last_id
+        self._closing = False
         self.transport: asyncio.Transport | None = None
         self.ready = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self._stats.opened += 1
-        self.transport.write(self._request)
+        self.transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._status == 200:
+        if self._status == 200 and not self._closing:
             self._stats.closed_by_server += 1
+            if self._pool is not None:
+                self._pool.reconnect(self)  # as EventSource does, after the retry delay
         if not self.ready.done():
             self._stats.failed += 1
             self.ready.set_result(False)
@@ -73,7 +99,10 @@ class SseStream(asyncio.Protocol):
             self._status = int(head.split(b" ", 2)[1])
             self._stats.statuses[self._status] = self._stats.statuses.get(self._status, 0) + 1
             self._chunked = b"transfer-encoding: chunked" in head.lower()
-            if self._status == 200:
+            if self._status == 200 and self._reconnect:
+                self._stats.reconnected += 1
+                self._stats.last_reconnect_at = time.monotonic()
+            elif self._status == 200:
                 self._stats.connected += 1
             else:
                 self._stats.failed += 1
@@ -106,8 +135,11 @@ class SseStream(asyncio.Protocol):
         tally = self._tally
         for match in _BODY.finditer(events):
             tally.arrived(int(match.group(1)), int(match.group(2)), recv_us)
+        if self._reconnect and b"event: resync" in events:
+            self._stats.resyncs += 1
         if b"id:" in events:
             for match in _ID.finditer(events):
+                self.last_id = match.group(1) + b"-" + match.group(2)
                 seq = int(match.group(2))
                 last = self._last_seq
                 if last is not None:
@@ -118,6 +150,7 @@ class SseStream(asyncio.Protocol):
                 self._last_seq = seq
 
     def close(self) -> None:
+        self._closing = True
         if self.transport is not None:
             self.transport.abort()
 
@@ -129,7 +162,42 @@ class StreamPool:
         self._port = port
         self._tally = tally
         self.stats = StreamStats()
-        self.streams: list[SseStream] = []
+        self.streams: dict[int, SseStream] = {}  # by position in the requests
+        #: Seconds before a stream the server closed is opened again (None: it is not), plus
+        #: up to ``reconnect_jitter`` more, spread at random.
+        self.reconnect_after: float | None = None
+        self.reconnect_jitter = 0.0
+        self._closed = False
+
+    def reconnect(self, stream: SseStream) -> None:
+        """Open ``stream`` again with ``Last-Event-ID``, after the retry delay."""
+        if self.reconnect_after is None or self._closed:
+            return
+        delay = self.reconnect_after + random.uniform(0, self.reconnect_jitter)
+        loop = asyncio.get_running_loop()
+        loop.call_later(delay, lambda: loop.create_task(self._reopen(stream, 10)))
+
+    async def _reopen(self, stream: SseStream, tries: int) -> None:
+        head = stream.request[: stream.request.index(b"\r\n\r\n")]
+        head = b"\r\n".join(h for h in head.split(b"\r\n") if not h.startswith(b"Last-Event-ID"))
+        if stream.last_id is not None:
+            head += b"\r\nLast-Event-ID: " + stream.last_id
+        request = head + b"\r\n\r\n"
+        for _ in range(tries):
+            if self._closed:
+                return
+            try:
+                _, fresh = await asyncio.get_running_loop().create_connection(
+                    lambda: SseStream(request, self._tally, self.stats, self, stream.index, stream),
+                    "127.0.0.1",
+                    self._port,
+                )
+            except OSError:
+                self.stats.reconnect_failures += 1
+                await asyncio.sleep(self.reconnect_after or 1.0)
+                continue
+            self.streams[stream.index] = fresh
+            return
 
     def request(self, path: str, cookie: str | None) -> bytes:
         lines = [
@@ -163,9 +231,11 @@ class StreamPool:
             results = await asyncio.gather(
                 *(
                     loop.create_connection(
-                        lambda r=r: SseStream(r, self._tally, self.stats), "127.0.0.1", self._port
+                        lambda r=r, n=n: SseStream(r, self._tally, self.stats, self, n),
+                        "127.0.0.1",
+                        self._port,
                     )
-                    for r in chunk
+                    for n, r in enumerate(chunk, start)
                 ),
                 return_exceptions=True,
             )
@@ -175,7 +245,7 @@ class StreamPool:
                     self.stats.failed += 1
                 else:
                     fresh.append(result[1])
-            self.streams.extend(fresh)
+            self.streams.update((stream.index, stream) for stream in fresh)
             want = len(self.streams)
             if confirmed is None and fresh:
                 left = max(0.1, deadline - time.monotonic())
@@ -187,5 +257,6 @@ class StreamPool:
                 break
 
     def close(self) -> None:
-        for stream in self.streams:
+        self._closed = True
+        for stream in self.streams.values():
             stream.close()

@@ -16,6 +16,7 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
@@ -26,6 +27,8 @@ ACCOUNT_SID = "AC" + "0" * 32
 SERVICE_SID = "IS" + "0" * 32
 #: Seconds a webhook may take before it counts as failed (longer than Twilio waits).
 TIMEOUT = 10.0
+#: Tries after a webhook got no answer (Twilio retries too).
+RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,9 @@ class WebhookSender:
         self._tally = tally
         self._index: Counter[str] = Counter()
 
-    def _request(self, target: Target, msg_no: int) -> bytes:
-        """The request as Twilio would send it; the body carries the send time (µs)."""
+    def _params(self, target: Target, msg_no: int) -> dict[str, str]:
+        """The webhook's parameters as Twilio would send them; the body carries the first
+        try's send time (µs). A retry sends the same ones with its ``RetryCount``."""
         send_us = time.time_ns() // 1000
         index = self._index[target.sid]
         self._index[target.sid] += 1
@@ -87,6 +91,10 @@ class WebhookSender:
             "WebhookSid": "WH" + "0" * 32,
             "WebhookType": "webhook",
         }
+        return params
+
+    def _request(self, params: dict[str, str]) -> bytes:
+        """The signed request for ``params``."""
         signature = self._validator.compute_signature(self.url, params)
         body = urlencode(params).encode()
         head = (
@@ -99,6 +107,48 @@ class WebhookSender:
             f"I-Twilio-Idempotency-Token: {ACCOUNT_SID}-{uuid.uuid4().hex}\r\n\r\n"
         )
         return head.encode() + body
+
+    async def _send_one(
+        self,
+        conn: list[Any],
+        targets: list[Target],
+        first_no: int,
+        msg_no: int,
+        params: dict[str, str],
+        attempt: int,
+        result: SendResult,
+    ) -> bool:
+        """One try of one webhook on ``conn`` (reader, writer; reopened when None). True once
+        answered (whatever the answer), False when the connection failed."""
+        target = targets[(msg_no - first_no) % len(targets)]
+        params["RetryCount"] = str(attempt)
+        began = time.monotonic()
+        try:
+            if conn[1] is None:
+                conn[0], conn[1] = await asyncio.wait_for(
+                    asyncio.open_connection("127.0.0.1", self._port), TIMEOUT
+                )
+            conn[1].write(self._request(params))
+            result.sent += 1
+            status, text, keep = await asyncio.wait_for(_read_response(conn[0]), TIMEOUT)
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError) as exc:
+            # A timeout usually means the worker is overloaded; a broken connection, that it
+            # restarted.
+            result.statuses[type(exc).__name__] += 1
+            if conn[1] is not None:
+                conn[1].close()
+            conn[0] = conn[1] = None
+            return False
+        result.response_us.append(int((time.monotonic() - began) * 1e6))
+        result.statuses[f"{status} {text}"] += 1
+        # "duplicate" to a retry: the first try was published and only its answer was lost.
+        if status == 200 and (text == "ok" or (text == "duplicate" and attempt > 0)):
+            result.accepted += 1
+            self._tally.expect(msg_no, target.recipients)
+        if not keep:
+            conn[1].close()
+            conn[0] = conn[1] = None
+        return True
 
     async def run(
         self,
@@ -131,43 +181,24 @@ class WebhookSender:
                 todo.put_nowait(None)
 
         async def worker() -> None:
-            reader: asyncio.StreamReader | None = None
-            writer: asyncio.StreamWriter | None = None
+            conn: list[Any] = [None, None]  # reader, writer of this worker's keep-alive connection
             try:
                 while True:
                     msg_no = await todo.get()
                     if msg_no is None or time.monotonic() > deadline + 5:
                         return
+                    # Twilio retries a webhook that got no answer; so does this sender, at
+                    # once on a new connection (a broken one means the worker restarted).
                     target = targets[(msg_no - first_no) % len(targets)]
-                    began = time.monotonic()
-                    try:
-                        if writer is None or reader is None:
-                            reader, writer = await asyncio.wait_for(
-                                asyncio.open_connection("127.0.0.1", self._port), TIMEOUT
-                            )
-                        writer.write(self._request(target, msg_no))
-                        result.sent += 1
-                        status, text, keep = await asyncio.wait_for(_read_response(reader), TIMEOUT)
-                    except (asyncio.IncompleteReadError, ConnectionError, TimeoutError) as exc:
-                        # A timeout here usually means the worker's connection pool is full
-                        # (gunicorn's worker_connections counts every held stream).
-                        result.statuses[type(exc).__name__] += 1
-                        if writer is not None:
-                            writer.close()
-                        writer.close()
-                        reader = writer = None
-                        continue
-                    result.response_us.append(int((time.monotonic() - began) * 1e6))
-                    result.statuses[f"{status} {text}"] += 1
-                    if status == 200 and text == "ok":
-                        result.accepted += 1
-                        self._tally.expect(msg_no, target.recipients)
-                    if not keep:
-                        writer.close()
-                        reader = writer = None
+                    params = self._params(target, msg_no)
+                    for attempt in range(RETRIES + 1):
+                        if await self._send_one(
+                            conn, targets, first_no, msg_no, params, attempt, result
+                        ):
+                            break
             finally:
-                if writer is not None:
-                    writer.close()
+                if conn[1] is not None:
+                    conn[1].close()
 
         await asyncio.gather(ticker(), *(worker() for _ in range(connections)))
         result.seconds = time.monotonic() - start
