@@ -55,8 +55,11 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
     import gevent
 
     def end_streams_on_exit() -> None:
+        from webapp.stream.writer import stream_writer
+
         while worker.alive:
             gevent.sleep(0.25)
+        stream_writer.close_all()
         worker.wsgi.extensions["parley"].broker.close()
 
     gevent.spawn(end_streams_on_exit)
@@ -85,8 +88,8 @@ def worker_exit(server, worker):  # type: ignore[no-untyped-def]
     here before its writer has ended them: end them now, each with its retry hint."""
     from webapp.stream.writer import stream_writer
 
-    worker.wsgi.extensions["parley"].broker.close()
     stream_writer.close_all()
+    worker.wsgi.extensions["parley"].broker.close()
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]

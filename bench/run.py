@@ -321,15 +321,16 @@ async def _restart_phase(
     count: int,
 ) -> dict[str, Any]:
     """A deploy under load: webhooks keep coming at the first rate while the worker gets
-    SIGTERM (2 s in). Its streams end with their retry hint, each reconnects after 2–3 s
-    with ``Last-Event-ID`` to the new worker and must get exactly what it missed: every
-    delivery once, no seq gap, no ``resync``. Webhooks that got no answer are retried."""
+    SIGTERM (2 s in). Its streams end with their retry hint; each reconnects after the
+    ``retry:`` delay its server last sent (EventSource's rule), with ``Last-Event-ID``, to the
+    new worker and must get exactly what it missed: every delivery once, no seq gap, no
+    ``resync``. Webhooks that got no answer are retried."""
     assert setup.server is not None
     server = setup.server
     rate = opts.rates[0]
     print(f"  restart: SIGTERM to the worker 2 s into a {rate:g}/s phase", flush=True)
     tally.begin_phase(first)
-    pool.reconnect_after, pool.reconnect_jitter = RETRY_S, 1.0
+    pool.reconnect_after, pool.reconnect_jitter = RETRY_S, 0.0  # EventSource: `retry:` exactly
     loop = asyncio.get_running_loop()
     sigterm: dict[str, float | int] = {}
 
@@ -338,11 +339,33 @@ async def _restart_phase(
         sigterm["old"] = server.restart_worker()
 
     loop.call_later(2.0, restart)
+    timeline: list[tuple[float, int, float | None]] = []
+
+    async def watch() -> None:
+        """Once a second after the SIGTERM: streams back, and the new worker's CPU share."""
+        cpu: tuple[int, float] | None = None
+        while True:
+            await asyncio.sleep(1.0)
+            if not sigterm:
+                continue
+            worker = server.new_worker_up(int(sigterm["old"]))
+            share = None
+            if worker is not None:
+                now = procs.cpu_seconds(worker)
+                if cpu is not None and cpu[0] == worker:
+                    share = round(now - cpu[1], 2)
+                cpu = (worker, now)
+            timeline.append(
+                (round(time.monotonic() - float(sigterm["at"]), 1), pool.stats.reconnected, share)
+            )
+
+    watcher = loop.create_task(watch())
     sent = await sender.run(setup.targets, first, count, rate, opts.duration, opts.connections)
     deadline = time.monotonic() + opts.drain
     while pool.stats.reconnected < pool.stats.closed_by_server and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     drain_s = await _drain(tally, max(1.0, deadline - time.monotonic()))
+    watcher.cancel()
     new_worker = server.new_worker_up(int(sigterm["old"])) if sigterm else None
     settle_s = round(await _settle(new_worker, 120), 1) if new_worker else None
     summary = tally.summary(first, first + sent.sent)
@@ -368,6 +391,7 @@ async def _restart_phase(
         "all_back_s": round(stats.last_reconnect_at - float(sigterm["at"]), 2) if sigterm else None,
         "drain_s": round(drain_s, 2),
         "new_worker_settle_s": settle_s,
+        "timeline": timeline,  # (seconds after SIGTERM, streams back, new worker's CPU share)
         "load_avg": Path("/proc/loadavg").read_text().split()[0],
     }
 
@@ -383,6 +407,7 @@ def _print_restart(r: dict[str, Any]) -> None:
         f"repeats {r['seq_repeats']}; new worker idle after {r['new_worker_settle_s']} s",
         flush=True,
     )
+    print("  after SIGTERM (s, streams back, new worker CPU): " + str(r["timeline"]), flush=True)
 
 
 async def _settle(worker: int, limit: float) -> float:

@@ -20,6 +20,7 @@ from bench.tally import Tally
 
 _BODY = re.compile(rb'"body":\s*"bench (\d+) (\d+)"')
 _ID = re.compile(rb"^id: ?([0-9A-Za-z]+)-(\d+)$", re.M)
+_RETRY = re.compile(rb"^retry: ?(\d+)$", re.M)
 
 
 @dataclass
@@ -70,6 +71,9 @@ class SseStream(asyncio.Protocol):
         if resumed_from is not None:  # the same stream, continued: its ids must follow on
             self._last_seq = resumed_from._last_seq
             self.last_id = resumed_from.last_id
+        #: The reconnect delay the server last asked for (``retry:``, in ms), as EventSource
+        #: keeps it.
+        self.retry_ms: int | None = resumed_from.retry_ms if resumed_from is not None else None
         self._closing = False
         self.transport: asyncio.Transport | None = None
         self.ready = asyncio.get_running_loop().create_future()
@@ -135,6 +139,8 @@ class SseStream(asyncio.Protocol):
         tally = self._tally
         for match in _BODY.finditer(events):
             tally.arrived(int(match.group(1)), int(match.group(2)), recv_us)
+        if b"retry:" in events:
+            self.retry_ms = int(_RETRY.findall(events)[-1])
         if self._reconnect and b"event: resync" in events:
             self._stats.resyncs += 1
         if b"id:" in events:
@@ -163,8 +169,8 @@ class StreamPool:
         self._tally = tally
         self.stats = StreamStats()
         self.streams: dict[int, SseStream] = {}  # by position in the requests
-        #: Seconds before a stream the server closed is opened again (None: it is not), plus
-        #: up to ``reconnect_jitter`` more, spread at random.
+        #: Seconds before a stream the server closed is opened again (None: it is not) when
+        #: the server set no ``retry:``, plus up to ``reconnect_jitter`` more, at random.
         self.reconnect_after: float | None = None
         self.reconnect_jitter = 0.0
         self._closed = False
@@ -173,7 +179,8 @@ class StreamPool:
         """Open ``stream`` again with ``Last-Event-ID``, after the retry delay."""
         if self.reconnect_after is None or self._closed:
             return
-        delay = self.reconnect_after + random.uniform(0, self.reconnect_jitter)
+        base = stream.retry_ms / 1000 if stream.retry_ms is not None else self.reconnect_after
+        delay = base + random.uniform(0, self.reconnect_jitter)
         loop = asyncio.get_running_loop()
         loop.call_later(delay, lambda: loop.create_task(self._reopen(stream, 10)))
 

@@ -43,6 +43,8 @@ export class EventStream {
     this.onStatus = onStatus;
     this.source = null;
     this.failures = 0;
+    /** @type {number|null} when the server last asked us to wait before reconnecting */
+    this.reconnectAfterMs = null;
     this.retryTimer = null;
     this.lastGapAt = -Infinity;
   }
@@ -81,7 +83,15 @@ export class EventStream {
     // cursor, and an EventSource that got a non-200 answer never retries at all.
     source.addEventListener('error', () => {
       this.failures += 1;
-      this.#reopen(this.#retryDelay());
+      // A worker that is shutting down says when to come back (its streams spread out, so
+      // thousands of pages do not reconnect in the same second); otherwise our own back-off.
+      const delay = this.reconnectAfterMs ?? this.#retryDelay();
+      this.reconnectAfterMs = null;
+      this.#reopen(delay);
+    });
+    source.addEventListener('reconnect', (event) => {
+      const afterMs = parseJson(event.data)?.after_ms;
+      if (Number.isFinite(afterMs)) this.reconnectAfterMs = Math.min(Math.max(afterMs, 0), 60000);
     });
     for (const type of DATA_EVENTS) {
       source.addEventListener(type, (event) => this.#receive(type, event));

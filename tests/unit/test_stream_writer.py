@@ -8,6 +8,7 @@ with a deadline), never by timed sleeps.
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 
@@ -19,7 +20,12 @@ from webapp.events.broker import CATCH_UP
 from webapp.events.memory_broker import MemoryBroker
 from webapp.events.types import Delivery, Event, EventId
 from webapp.stream.outbox import Outbox
-from webapp.stream.writer import StreamWriter
+from webapp.stream.writer import (
+    RECONNECT_MIN_MS,
+    RECONNECT_SPREAD_MAX_MS,
+    StreamWriter,
+    reconnect_delays,
+)
 
 #: Where a fresh stream's outbox starts (the deliveries below use this epoch).
 START = EventId("e1", 0)
@@ -72,6 +78,7 @@ class Stream:
         self.client = Client(client_side)
         self.subscription = broker.subscribe(identity)
         self.ended = False
+        self.exiting: bool | None = None
         writer.adopt(
             server_side,
             self.subscription,
@@ -80,8 +87,9 @@ class Stream:
             on_end=self._end,
         )
 
-    def _end(self) -> None:
+    def _end(self, exiting: bool) -> None:
         self.ended = True
+        self.exiting = exiting
 
 
 @pytest.fixture
@@ -138,9 +146,34 @@ def test_an_ended_stream_gets_its_retry_hint_then_the_last_chunk(
     stream.subscription.close()  # logout, or the worker shutting down
     stream.client.read_until(b"0\r\n\r\n")
     stream.client.read_until(b"never")  # then the server closes the connection
-    assert stream.client.eof and stream.ended
+    assert stream.client.eof and stream.ended and stream.exiting is False
     assert stream.client.chunks() == [b"retry: 2000\n\n: closed\n\n", b""]
     assert len(writer) == 0
+
+
+def test_a_worker_exiting_tells_every_stream_first_then_cleans_up(
+    writer: StreamWriter, broker: MemoryBroker
+) -> None:
+    streams = [Stream(writer, f"user{n}", broker) for n in range(3)]
+    writer.close_all()
+    for stream in streams:
+        stream.client.read_until(b"never")  # each got its hint and last chunk, then the close
+        [tail, last] = stream.client.chunks()
+        match = re.fullmatch(
+            rb'event: reconnect\ndata: \{"after_ms":(\d+)\}\n\nretry: (\d+)\n\n: closed\n\n', tail
+        )
+        assert match and match[1] == match[2] and last == b""
+        assert RECONNECT_MIN_MS <= int(match[1]) <= RECONNECT_MIN_MS + 3  # 3 streams: 3 ms
+        assert stream.ended and stream.exiting is True  # cleanup knows: presence left alone
+    assert len(writer) == 0
+
+
+def test_reconnects_after_a_worker_exits_are_spread_with_the_number_of_streams() -> None:
+    few, many, huge = reconnect_delays(10), reconnect_delays(10_000), reconnect_delays(10**6)
+    assert max(few) < RECONNECT_MIN_MS + 10
+    assert min(many) >= RECONNECT_MIN_MS and max(many) < RECONNECT_MIN_MS + 10_000
+    assert max(many) - min(many) > 5_000  # spread over the window, not bunched
+    assert max(huge) < RECONNECT_MIN_MS + RECONNECT_SPREAD_MAX_MS
 
 
 def test_a_client_hanging_up_ends_its_stream_at_once(

@@ -21,7 +21,7 @@ from webapp.stream.hangup import client_socket, watch_hangup
 from webapp.stream.heartbeat import heartbeats
 from webapp.stream.outbox import Outbox
 from webapp.stream.presence_relay import PresenceRelay, presence_relay
-from webapp.stream.sse import comment, control, retry
+from webapp.stream.sse import closing, comment, control, retry
 from webapp.stream.writer import HandedOver, can_hand_over, stream_writer
 
 log = logging.getLogger(__name__)
@@ -94,10 +94,15 @@ def _events(
     stop_watching = watch_hangup(sock, subscription)  # a closed tab ends the stream at once
     heartbeats.add(subscription)  # one ticker per process wakes it for heartbeats
 
-    def end() -> None:
+    def end(exiting: bool = False) -> None:
         heartbeats.discard(subscription)
         metrics.stream_closed()
         broker.unsubscribe(subscription)
+        if exiting:
+            # The browser reconnects to another worker within seconds: leave this worker's
+            # presence entry to expire (45 s) rather than announce the user offline, then
+            # online again, to every contact (for every user at once, on each deploy).
+            return
         relay.closed(identity)
         log.info("stream closed: %s", identity)
 
@@ -131,7 +136,7 @@ def _events(
                 metrics.event_delivered(delivered)  # once per write, not per event
                 yield text
         # Ended by logout, shutdown or falling behind: the browser reconnects and replays.
-        yield retry() + comment("closed")
+        yield closing()
     except (ReplayBroken, BrokerUnavailable):
         log.info(
             "stream ended for %s: the log could not be read; the browser will resume", identity

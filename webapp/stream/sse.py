@@ -32,3 +32,15 @@ def comment(text: str) -> str:
 
 def retry(ms: int = RETRY_MS) -> str:
     return f"retry: {ms}\n\n"
+
+
+def closing(reconnect_ms: int | None = None) -> str:
+    """What a stream ends with. ``reconnect_ms`` (a worker exiting, see
+    ``writer.reconnect_delays``) asks the client to wait that long before reconnecting:
+    ``retry:`` for EventSource itself, and a ``reconnect`` event for the page, which
+    reconnects by itself with its own back-off otherwise."""
+    if reconnect_ms is None:
+        return retry() + comment("closed")
+    return (
+        control("reconnect", {"after_ms": reconnect_ms}) + retry(reconnect_ms) + comment("closed")
+    )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import _socket
 import logging
+import random
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -32,7 +33,7 @@ from webapp.events.broker import BrokerUnavailable, CatchUp, Subscription
 from webapp.events.redis_broker import ReplayBroken
 from webapp.ops.metrics import metrics
 from webapp.stream.outbox import Outbox
-from webapp.stream.sse import comment, retry
+from webapp.stream.sse import closing, comment
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,12 @@ log = logging.getLogger(__name__)
 MAX_PENDING = 256 * 1024
 #: Streams written between two cooperative yields: webhooks keep being served meanwhile.
 WRITE_SLICE = 256
+
+#: Reconnects after a worker exits: at least this long, spread over this much per stream
+#: ending (about what a worker can take back per millisecond), and never longer than this.
+RECONNECT_MIN_MS = 2000
+RECONNECT_SPREAD_MS_PER_STREAM = 1
+RECONNECT_SPREAD_MAX_MS = 15_000
 
 _READ, _WRITE = 1, 2  # libev's EV_READ, EV_WRITE
 _LAST_CHUNK = b"0\r\n\r\n"
@@ -77,7 +84,7 @@ class Connection:
         subscription: Subscription,
         outbox: Outbox,
         chunked: bool,
-        on_end: Callable[[], None],
+        on_end: Callable[[bool], None],
     ) -> None:
         self.sock = sock
         self.subscription = subscription
@@ -124,10 +131,11 @@ class StreamWriter:
         subscription: Subscription,
         outbox: Outbox,
         chunked: bool,
-        on_end: Callable[[], None],
+        on_end: Callable[[bool], None],
     ) -> None:
         """Take ``sock``'s connection over (detaching it from its server) and write
-        ``subscription`` from now on; ``on_end`` runs once the stream has ended."""
+        ``subscription`` from now on; ``on_end(exiting)`` runs once the stream has ended
+        (``exiting``: because the worker is)."""
         raw = _socket.socket(fileno=sock.detach())
         raw.setblocking(False)
         conn = Connection(raw, subscription, outbox, chunked, on_end)
@@ -170,10 +178,23 @@ class StreamWriter:
                     gevent.sleep(0)
 
     def close_all(self) -> None:
-        """End every stream now with a retry hint (the worker is exiting)."""
-        for conn in list(self._connections.values()):
+        """The worker is exiting: end every stream now, all of them first (sends that never
+        wait, so every browser is told within milliseconds), then each one's bookkeeping,
+        told that the worker is exiting.
+
+        Each stream is told when to come back: a delay drawn at random over a window that
+        grows with the number of streams (:func:`reconnect_delays`), so 10,000 browsers do not
+        reconnect in the same second, overflowing the listen queue (dropped connection
+        attempts are retried by TCP only after 1, 3, 7, 15 s...) and the new worker."""
+        ended = list(self._connections.values())
+        delays = reconnect_delays(len(ended))
+        for conn, delay_ms in zip(ended, delays, strict=True):
             conn.subscription.close()
-            self._end(conn)
+            self._finish(conn, delay_ms)
+        for conn in ended:
+            self._cleanup(conn, exiting=True)
+        if ended:
+            log.info("ended %d streams: this worker is exiting", len(ended))
 
     # One stream ---------------------------------------------------------------------------
 
@@ -276,13 +297,19 @@ class StreamWriter:
         conn.subscription.close()  # marks it: the writer ends it on its next pass
 
     def _end(self, conn: Connection) -> None:
+        if self._finish(conn):
+            self._cleanup(conn, exiting=False)
+
+    def _finish(self, conn: Connection, reconnect_ms: int | None = None) -> bool:
+        """Send the retry hint (``reconnect_ms``: a ``reconnect`` event and ``retry:`` with
+        that delay) and the last chunk, close the connection; False if already closed."""
         if self._connections.pop(conn.subscription, None) is None:
-            return
+            return False
         conn.subscription.on_ready = None
         conn.reader.stop()
         if conn.pending is None and not conn.broken:
             # Ended by logout, shutdown or falling behind: the browser reconnects and replays.
-            tail = (retry() + comment("closed")).encode()
+            tail = closing(reconnect_ms).encode()
             try:
                 conn.sock.send(
                     b"%x\r\n%b\r\n%b" % (len(tail), tail, _LAST_CHUNK) if conn.chunked else tail
@@ -294,10 +321,23 @@ class StreamWriter:
         conn.reader.close()
         conn.drainer.close()
         conn.sock.close()
+        return True
+
+    @staticmethod
+    def _cleanup(conn: Connection, exiting: bool) -> None:
         try:
-            conn.on_end()
+            conn.on_end(exiting)
         except Exception:
             log.exception("cleaning up the stream of %s failed", conn.outbox.identity)
+
+
+def reconnect_delays(streams: int) -> list[int]:
+    """Milliseconds each of ``streams`` ending at once waits before reconnecting: spread
+    evenly at random over :data:`RECONNECT_SPREAD_MS_PER_STREAM` per stream (1,000 streams:
+    within 1 s, 10,000: within 10 s), at most :data:`RECONNECT_SPREAD_MAX_MS`, after
+    :data:`RECONNECT_MIN_MS`."""
+    window = min(RECONNECT_SPREAD_MAX_MS, streams * RECONNECT_SPREAD_MS_PER_STREAM)
+    return [RECONNECT_MIN_MS + int(random.random() * window) for _ in range(streams)]
 
 
 #: This process's writer, shared by every handed-over stream.
