@@ -145,6 +145,9 @@ class Config:
     #: A login lasts this long after the user's last request (any page, API call or stream
     #: opening renews it); then the session expires and its open streams end.
     SESSION_LIFETIME_HOURS: float = 14 * 24.0
+    #: Whether anyone who reaches the site may create an account (``/register``). Off, only
+    #: ``flask users create`` makes accounts, as a private deployment wants.
+    REGISTRATION_OPEN: bool = True
 
     @property
     def PERMANENT_SESSION_LIFETIME(self) -> timedelta:  # noqa: N802 - Flask reads app.config
@@ -302,6 +305,7 @@ class Config:
             "LOG_FORMAT": log_format,
             **_login_limits(env),
             "SESSION_LIFETIME_HOURS": _session_lifetime(env),
+            "REGISTRATION_OPEN": _flag(env.get("REGISTRATION_OPEN", "1")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -137,6 +137,8 @@ def _start_session(user: User) -> None:
 def register() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("chat.index"))
+    if not current_app.config["REGISTRATION_OPEN"]:
+        return render_template("auth/registration_closed.html"), 403
     form = RegisterForm()
     if form.validate_on_submit():
         username = form.username.data or ""
