@@ -55,12 +55,9 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
     import gevent
 
     def end_streams_on_exit() -> None:
-        from webapp.stream.writer import stream_writer
-
         while worker.alive:
             gevent.sleep(0.25)
-        stream_writer.close_all()
-        worker.wsgi.extensions["parley"].broker.close()
+        _end_streams(worker)
 
     gevent.spawn(end_streams_on_exit)
 
@@ -85,7 +82,13 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
 
 def worker_exit(server, worker):  # type: ignore[no-untyped-def]
     """Streams handed to the stream writer hold no request greenlet, so the worker may reach
-    here before its writer has ended them: end them now, each with its retry hint."""
+    here before its shutdown watcher has ended them: end them now (a second call is a no-op)."""
+    _end_streams(worker)
+
+
+def _end_streams(worker):  # type: ignore[no-untyped-def]
+    """Every stream of this worker: the stream writer's at once, each told when to come back,
+    then those still written by their own request (their broker subscriptions closed)."""
     from webapp.stream.writer import stream_writer
 
     stream_writer.close_all()

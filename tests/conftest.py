@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from hypothesis import settings
 
 from tests.support import databases
-from tests.support.clients import ApiClient
+from tests.support.clients import ApiClient, StreamReader
 from tests.support.servers import (
     TWILIO_TEST_NUMBER,
     ParleyServer,
@@ -88,6 +89,14 @@ def redis_server() -> Iterator[RedisServer]:
     server.stop()
 
 
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    """A Redis of the test's own, for tests that count its clients or share it on purpose."""
+    server = start_redis()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def parley_server(
     tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer
@@ -129,3 +138,20 @@ def login(parley_server: ParleyServer):  # type: ignore[no-untyped-def]
         return ApiClient(parley_server.url).login(username, parley_server.password)
 
     return _login
+
+
+class Listening(NamedTuple):
+    """alice, her 1:1 conversation with bob, and bob's stream, already open."""
+
+    alice: ApiClient
+    sid: str
+    stream: StreamReader
+
+
+@pytest.fixture
+def bob_listening(login) -> Iterator[Listening]:  # type: ignore[no-untyped-def]
+    alice, bob = login("alice"), login("bob")
+    sid = alice.start_dm("bob")["sid"]
+    stream = StreamReader(bob, bob.stream_cursor())
+    yield Listening(alice, sid, stream)
+    stream.close()

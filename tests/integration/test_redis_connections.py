@@ -17,17 +17,10 @@ import redis
 import requests
 
 from tests.support.clients import ApiClient, StreamReader
-from tests.support.servers import ParleyServer, RedisServer, run_parley, start_redis
+from tests.support.servers import ParleyServer, RedisServer, run_parley
 
 #: 2 pooled connections (commands: webhooks, streams, limiter, presence) + 1 pub/sub.
 MAX_PER_WORKER = 3
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisServer]:
-    server = start_redis()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

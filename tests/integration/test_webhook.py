@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 
 import requests
 from twilio.request_validator import RequestValidator
 
-from tests.support.clients import ApiClient, StreamReader, message_added_params
+from tests.conftest import Listening
+from tests.support.clients import message_added_params
 from tests.support.servers import ParleyServer
-
-Login = Callable[[str], ApiClient]
 
 
 def _post(server: ParleyServer, params: dict[str, str], signature: str | None):  # type: ignore[no-untyped-def]
@@ -20,26 +18,21 @@ def _post(server: ParleyServer, params: dict[str, str], signature: str | None): 
 
 
 def test_signed_webhook_from_any_source_reaches_participants(
-    login: Login, parley_server: ParleyServer
+    bob_listening: Listening, parley_server: ParleyServer
 ) -> None:
-    alice, bob = login("alice"), login("bob")
-    sid = alice.start_dm("bob")["sid"]
-    stream = StreamReader(bob, bob.stream_cursor())
+    alice, sid, stream = bob_listening
     params = message_added_params(sid, "from an SMS " + uuid.uuid4().hex)
     url = parley_server.url + "/twilio/webhook"
     signature = RequestValidator(parley_server.auth_token).compute_signature(url, params)
     assert _post(parley_server, params, signature).status_code == 200
     got = stream.wait_for("message_added", lambda d: d["message"]["body"] == params["Body"])
     assert got.data["message"]["source"] == "SMS"
-    stream.close()
 
 
 def test_unsigned_or_forged_webhooks_get_403_and_publish_nothing(
-    login: Login, parley_server: ParleyServer
+    bob_listening: Listening, parley_server: ParleyServer
 ) -> None:
-    alice, bob = login("alice"), login("bob")
-    sid = alice.start_dm("bob")["sid"]
-    stream = StreamReader(bob, bob.stream_cursor())
+    alice, sid, stream = bob_listening
     assert stream.next_event().event == "resumed"
     url = parley_server.url + "/twilio/webhook"
     params = message_added_params(sid, "forged " + uuid.uuid4().hex)
@@ -59,7 +52,6 @@ def test_unsigned_or_forged_webhooks_get_403_and_publish_nothing(
     alice.send(sid, real)
     first = stream.wait_for("message_added")
     assert first.data["message"]["body"] == real
-    stream.close()
 
 
 def test_unknown_event_types_are_acknowledged(parley_server: ParleyServer) -> None:
@@ -69,10 +61,10 @@ def test_unknown_event_types_are_acknowledged(parley_server: ParleyServer) -> No
     assert _post(parley_server, params, signature).status_code == 200
 
 
-def test_a_retried_webhook_reaches_browsers_once(login: Login, parley_server: ParleyServer) -> None:
-    alice, bob = login("alice"), login("bob")
-    sid = alice.start_dm("bob")["sid"]
-    stream = StreamReader(bob, bob.stream_cursor())
+def test_a_retried_webhook_reaches_browsers_once(
+    bob_listening: Listening, parley_server: ParleyServer
+) -> None:
+    alice, sid, stream = bob_listening
     url = parley_server.url + "/twilio/webhook"
     params = message_added_params(sid, "retried " + uuid.uuid4().hex)
     signature = RequestValidator(parley_server.auth_token).compute_signature(url, params)
@@ -91,7 +83,6 @@ def test_a_retried_webhook_reaches_browsers_once(login: Login, parley_server: Pa
     alice.send(sid, marker)
     following = stream.wait_for("message_added")
     assert following.data["message"]["body"] == marker
-    stream.close()
 
 
 def test_oversized_webhook_is_refused(parley_server: ParleyServer) -> None:

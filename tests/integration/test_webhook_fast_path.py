@@ -4,16 +4,15 @@ both deliver, log one line with the request id and refuse bad input cleanly."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import requests
 from twilio.request_validator import RequestValidator
 
-from tests.support.clients import ApiClient, StreamReader, message_added_params
+from tests.conftest import Listening
+from tests.support.clients import message_added_params
 from tests.support.servers import ParleyServer
 from tests.support.waiting import wait_until
-
-Login = Callable[[str], ApiClient]
 
 
 def _log_line(server: ParleyServer, request_id: str) -> str:
@@ -29,11 +28,9 @@ def _log_line(server: ParleyServer, request_id: str) -> str:
 
 
 def test_a_signed_webhook_is_delivered_and_logged_once_with_its_request_id(
-    login: Login, parley_server: ParleyServer
+    bob_listening: Listening, parley_server: ParleyServer
 ) -> None:
-    alice, bob = login("alice"), login("bob")
-    sid = alice.start_dm("bob")["sid"]
-    stream = StreamReader(bob, bob.stream_cursor())
+    alice, sid, stream = bob_listening
     url = parley_server.url + "/twilio/webhook"
     params = message_added_params(sid, "lean " + uuid.uuid4().hex)
     request_id = "tw-" + uuid.uuid4().hex
@@ -48,7 +45,6 @@ def test_a_signed_webhook_is_delivered_and_logged_once_with_its_request_id(
     assert answer.headers["X-Request-Id"] == request_id
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
     stream.wait_for("message_added", lambda d: d["message"]["body"] == params["Body"])
-    stream.close()
     line = _log_line(parley_server, request_id)
     assert "POST /twilio/webhook 200" in line
     assert line.endswith(f"ms accepted onMessageAdded {sid}")
@@ -56,12 +52,10 @@ def test_a_signed_webhook_is_delivered_and_logged_once_with_its_request_id(
 
 
 def test_shapes_the_lean_path_leaves_to_flask_are_still_served(
-    login: Login, parley_server: ParleyServer
+    bob_listening: Listening, parley_server: ParleyServer
 ) -> None:
     """Multipart and chunked bodies go to Flask's route: the same handling, the same line."""
-    alice, bob = login("alice"), login("bob")
-    sid = alice.start_dm("bob")["sid"]
-    stream = StreamReader(bob, bob.stream_cursor())
+    alice, sid, stream = bob_listening
     url = parley_server.url + "/twilio/webhook"
     validator = RequestValidator(parley_server.auth_token)
 
@@ -95,7 +89,6 @@ def test_shapes_the_lean_path_leaves_to_flask_are_still_served(
     assert (answer.status_code, answer.text) == (200, "ok\n")
     for params in (multipart, chunked):
         stream.wait_for("message_added", lambda d, p=params: d["message"]["body"] == p["Body"])
-    stream.close()
 
 
 def test_bad_bodies_are_refused_cleanly(parley_server: ParleyServer) -> None:

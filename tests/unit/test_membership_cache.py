@@ -9,7 +9,7 @@ from dataclasses import asdict
 
 import pytest
 
-from tests.support.servers import RedisServer, start_redis
+from tests.support.servers import RedisServer
 from tests.support.waiting import wait_until
 from webapp.events.membership import RedisMembershipCache
 from webapp.events.redis_broker import RedisBroker, connect
@@ -32,13 +32,6 @@ class Twilio:
     def participants(self, conversation_sid: str) -> list[ParticipantRecord]:
         self.fetches += 1
         return list(self.members)
-
-
-@pytest.fixture
-def private_redis() -> Iterator[RedisServer]:
-    server = start_redis()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

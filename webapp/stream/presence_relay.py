@@ -72,8 +72,9 @@ class Changes:
         if not queued:
             self._order.put(identity)
 
-    def get(self, timeout: float) -> tuple[str, bool]:
-        """The next change; :class:`queue.Empty` after ``timeout`` seconds without one."""
+    def get(self, timeout: float | None = None) -> tuple[str, bool]:
+        """The next change; :class:`queue.Empty` after ``timeout`` seconds without one
+        (``None``: wait for one)."""
         identity = self._order.get(timeout=timeout)
         with self._lock:
             return identity, self._latest.pop(identity)
@@ -126,10 +127,7 @@ class PresenceRelay:
 
     def _announce_from(self, changes: Changes) -> None:
         while True:
-            try:
-                self._announce(*changes.get(timeout=3600))
-            except queue.Empty:
-                pass
+            self._announce(*changes.get())
 
     def _run(self) -> None:
         """Every tick: keep this process's users online, and announce the users whose entries

@@ -121,7 +121,6 @@ def _events(
                 outbox.last = replayed_to
         if hand_over and sock is not None and not subscription.closed:
             stop_watching()  # the writer watches the connection from now on
-            stop_watching = _nothing
             stream_writer.adopt(sock, subscription, outbox, chunked, end)
             ended_here = False
             raise HandedOver(errno.EPIPE, "the stream writer has the connection")
@@ -142,13 +141,9 @@ def _events(
             "stream ended for %s: the log could not be read; the browser will resume", identity
         )
     finally:
-        stop_watching()
+        stop_watching()  # harmless if already stopped (a hand-over stopped it)
         if ended_here:
             end()
-
-
-def _nothing() -> None:
-    return None
 
 
 def _batches(deliveries: Iterator[Delivery], last: EventId) -> Iterator[tuple[str, EventId, int]]:
