@@ -22,6 +22,7 @@ from webapp.events.membership import (
 )
 from webapp.events.memory_broker import MemoryBroker
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
+from webapp.json_input import StrictJSONProvider
 from webapp.models import User
 from webapp.ops import configure_logging, init_ops
 from webapp.security import init_security
@@ -42,6 +43,7 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env(require_service_sid=False)
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.from_object(config)
+    app.json = StrictJSONProvider(app)  # request.get_json() refuses what would fail later
     configure_logging(config)
 
     db.init_app(app)

@@ -3,16 +3,19 @@ the API, nothing published to anyone's stream, and the server keeps serving."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 import requests
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
+from werkzeug.routing import Rule
 
+from tests.security.conftest import Visitor
 from tests.support.clients import ApiClient, StreamReader
 from tests.support.servers import ParleyServer
 
@@ -41,6 +44,7 @@ class Fuzzing:
         self.carol = ApiClient(server.url).login("carol", server.password)
         alice = ApiClient(server.url).login("alice", server.password)
         self.own_sid = str(self.carol.start_dm("alice")["sid"])
+        self.visitor = Visitor(server.url)  # logged out: for the login and sign-up forms
         self.watchers = [StreamReader(alice), StreamReader(self.carol)]
         for watcher in self.watchers:
             watcher.wait_for("resync")
@@ -155,6 +159,119 @@ def test_bytes_that_are_not_json(fuzz: Fuzzing, raw: bytes, content_type: str) -
         timeout=10,
     )
     _assert_json_error(answer)
+
+
+#: Text with one lone surrogate (U+D800..U+DFFF with no partner beside it: ``st.text`` draws
+#: none): JSON can carry it as an escape (``"\\ud800"``), but it is no character.
+lone_surrogate_text = st.tuples(
+    st.text(max_size=8),
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+    st.text(max_size=8),
+).map("".join)
+
+
+def _somewhere_inside(bad: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """JSON values with ``bad`` at the top, or inside lists and objects, among good values."""
+    return st.recursive(
+        bad,
+        lambda inner: (
+            st.tuples(
+                st.lists(json_values, max_size=2), inner, st.lists(json_values, max_size=2)
+            ).map(lambda parts: [*parts[0], parts[1], *parts[2]])
+            | st.tuples(
+                st.dictionaries(st.text(max_size=8), json_values, max_size=2),
+                st.text(max_size=8),
+                inner,
+            ).map(lambda parts: {**parts[0], parts[1]: parts[2]})
+        ),
+        max_leaves=4,
+    )
+
+
+#: Valid JSON, except for a lone surrogate in some string: a value or a key, at any depth.
+lone_surrogate_bodies = _somewhere_inside(
+    lone_surrogate_text
+    | st.tuples(lone_surrogate_text, json_values).map(lambda pair: {pair[0]: pair[1]})
+)
+
+
+@st.composite
+def deeply_nested_bodies(draw: st.DrawFn) -> str:
+    """Lists and objects nested 64 to 16,000 levels deep (up to about 100 KB), as JSON text:
+    Python itself could not serialise (or parse) most of them."""
+    depth = draw(st.integers(min_value=64, max_value=16_000))
+    pattern = draw(st.lists(st.sampled_from(["[", '{"a":']), min_size=1, max_size=3))
+    opens = [pattern[level % len(pattern)] for level in range(depth)]
+    closes = ["]" if opening == "[" else "}" for opening in reversed(opens)]
+    return "".join(opens) + draw(st.sampled_from(["1", '"x"', "[]", "{}"])) + "".join(closes)
+
+
+@pytest.fixture(scope="module")
+def json_routes(fuzz: Fuzzing, url_rules: list[Rule]) -> list[tuple[str, str]]:
+    """Every API route that may take a body, as (method, path) in carol's own conversation:
+    read from the app's URL map, so a new route is fuzzed without being listed here."""
+    values = {"sid": fuzz.own_sid, "message_sid": "IM" + "0" * 32, "who": "nobody"}
+    routes = [
+        (method, rule.rule.replace("<", "{").replace(">", "}").format(**values))
+        for rule in url_rules
+        if rule.rule.startswith("/api/")
+        for method in sorted((rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"})
+    ]
+    assert ("POST", f"/api/conversations/{fuzz.own_sid}/messages") in routes
+    return routes
+
+
+def _send_json_text(fuzz: Fuzzing, method: str, path: str, text: str) -> requests.Response:
+    client = fuzz.carol
+    headers = {"X-CSRFToken": client.csrf_token, "Content-Type": "application/json"}
+    return client.session.request(
+        method, client.base_url + path, data=text.encode(), headers=headers, timeout=10
+    )
+
+
+def _assert_refused_everywhere(fuzz: Fuzzing, routes: list[tuple[str, str]], text: str) -> None:
+    """400 invalid_json (or 413 when over the size cap) on every API route; the login and
+    sign-up forms, which also read JSON bodies, answer 4xx."""
+    for method, path in routes:
+        answer = _send_json_text(fuzz, method, path, text)
+        _assert_json_error(answer)
+        if answer.status_code != 413:
+            assert answer.status_code == 400, (method, path, answer.text)
+            assert answer.json()["error"]["code"] == "invalid_json", (method, path, answer.text)
+    visitor = fuzz.visitor
+    headers = {"X-CSRFToken": visitor.csrf_token, "Content-Type": "application/json"}
+    for path in ("/login", "/register"):
+        url = fuzz.server.url + path
+        answer = visitor.session.post(url, data=text.encode(), headers=headers, timeout=10)
+        assert 400 <= answer.status_code < 500, (path, answer.status_code, answer.text[:300])
+
+
+@BOUNDED
+@given(body=lone_surrogate_bodies)
+@example(body={"body": "\ud800"})
+@example(body={"\udfff": "a key"})
+def test_lone_surrogates_anywhere_are_invalid_json(
+    fuzz: Fuzzing, json_routes: list[tuple[str, str]], body: Any
+) -> None:
+    text = json.dumps(body)  # ASCII: the surrogate travels as the escape \udXXX
+    _assert_refused_everywhere(fuzz, json_routes, text)
+
+
+@BOUNDED
+@given(text=deeply_nested_bodies())
+@example(text="[" * 50_000 + "]" * 50_000)  # 100 KB
+@example(text='{"a":' * 14_000 + "1" + "}" * 14_000)  # about 100 KB
+def test_deeply_nested_bodies_are_invalid_json(
+    fuzz: Fuzzing, json_routes: list[tuple[str, str]], text: str
+) -> None:
+    _assert_refused_everywhere(fuzz, json_routes, text)
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_constants_python_accepts_are_invalid_json(
+    fuzz: Fuzzing, json_routes: list[tuple[str, str]], constant: str
+) -> None:
+    _assert_refused_everywhere(fuzz, json_routes, f'{{"body": {constant}, "index": 1}}')
 
 
 def test_huge_bodies_are_refused_with_json(fuzz: Fuzzing) -> None:

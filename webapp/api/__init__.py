@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
+from webapp.api.validation import request_json
 from webapp.errors import ApiError, json_error
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.before_request
+def _refuse_bad_json() -> None:
+    """A JSON body Parley cannot read is refused before any route runs (or asks Twilio)."""
+    if request.is_json and request.get_data(cache=True):
+        request_json()
 
 
 @bp.errorhandler(ApiError)

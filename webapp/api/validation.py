@@ -5,17 +5,29 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import request
+from flask import g, request
 
 from webapp.errors import ApiError
+from webapp.json_input import InvalidJson, loads
 from webapp.models import USERNAME_PATTERN, User
+
+
+def request_json() -> Any:
+    """The request's body, parsed once and strictly (:mod:`webapp.json_input`); 400 when it
+    is not JSON Parley accepts, 413 (from werkzeug) when it is over the request size cap."""
+    if "request_json" not in g:
+        try:
+            g.request_json = loads(request.get_data(cache=True))
+        except InvalidJson as exc:
+            raise ApiError(400, "invalid_json", str(exc)) from None
+    return g.request_json
 
 
 def json_body(allowed: set[str]) -> dict[str, Any]:
     """The request's JSON object, refusing other content types, bad JSON and unknown fields."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
-    body = request.get_json(silent=True)
+    body = request_json()
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "The body must be a JSON object.")
     unknown = set(body) - allowed
