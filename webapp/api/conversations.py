@@ -15,6 +15,7 @@ from webapp.events.membership import identities
 from webapp.presenters import conversation_json, message_json
 from webapp.services import Services, get_services
 from webapp.twilio_gateway import (
+    UNREACHABLE,
     ConversationRecord,
     GatewayError,
     MessageRecord,
@@ -34,7 +35,9 @@ def gateway_error(exc: GatewayError) -> ApiError:
     if exc.status == 404:
         return ApiError(404, "not_found", "Conversation not found.")
     if exc.status >= 500:
-        return ApiError(502, "twilio_unavailable", "Twilio could not be reached; try again.")
+        # 503 when no answer came at all (a retry soon may work), 502 for Twilio's own failure.
+        status = 503 if exc.status == UNREACHABLE else 502
+        return ApiError(status, "twilio_unavailable", "Twilio could not be reached; try again.")
     return ApiError(exc.status, "twilio_error", exc.message)
 
 

@@ -4,6 +4,7 @@ Live and emulator mode differ in one place only: the HTTP client built in :mod:`
 """
 
 from webapp.twilio_gateway.conversations import (
+    UNREACHABLE,
     ConversationRecord,
     ConversationsGateway,
     GatewayError,
@@ -14,6 +15,7 @@ from webapp.twilio_gateway.conversations import (
 from webapp.twilio_gateway.tokens import issue_access_token
 
 __all__ = [
+    "UNREACHABLE",
     "ConversationRecord",
     "ConversationsGateway",
     "GatewayError",

@@ -1,10 +1,14 @@
-"""Builds the one ``twilio.rest.Client`` Parley uses, for live Twilio or for the emulator."""
+"""Builds the one ``twilio.rest.Client`` Parley uses, for live Twilio or for the emulator,
+with an HTTP client that rides out a dropped keep-alive connection and reports what it cannot
+as :class:`TwilioUnreachable`."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
+from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -13,9 +17,54 @@ from webapp.config import Config
 
 #: Seconds to wait for Twilio; well under a browser's patience and the webhook's 5 s window.
 TWILIO_TIMEOUT = 10.0
+#: Methods whose repeat has the effect of one request (RFC 9110, 9.2.2). Twilio's
+#: Conversations API takes no idempotency key on its creates (its spec lists none, unlike
+#: e.g. Voice v3's ``Idempotency-Key``), so a POST is resent only when it carries that header.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-class EmulatorHttpClient(TwilioHttpClient):
+class TwilioUnreachable(TwilioException):
+    """No answer from Twilio: the connection failed, was dropped, or timed out.
+
+    A ``TwilioException``, so every caller that handles Twilio's failures handles this too.
+    """
+
+
+class ParleyHttpClient(TwilioHttpClient):
+    """The ``twilio`` library's HTTP client, with what a connection hiccup needs.
+
+    Keep-alive connections are closed by the far side (Twilio's edge, proxies, a restarted
+    emulator); a request sent as that happens fails with ``RemoteDisconnected`` or
+    ``ConnectionResetError``. An idempotent request is then sent once more, on a new
+    connection. A POST is not, unless it carries an idempotency key: a create may have reached
+    Twilio, and a resend would make a second one (a message's ``client_id`` lets the page's own
+    retry find the first). What still fails is raised as :class:`TwilioUnreachable`, never as
+    a ``requests`` error.
+    """
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return self._resend_once_on_reset(method, url, *args, **kwargs)
+        except requests.RequestException as exc:
+            raise TwilioUnreachable(f"no answer ({type(exc).__name__})") from exc
+
+    def _resend_once_on_reset(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().request(method, url, *args, **kwargs)
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            # A timeout already spent the caller's whole wait: it is not sent again.
+            if isinstance(exc, requests.Timeout) or not _replayable(method, kwargs):
+                raise
+        return super().request(method, url, *args, **kwargs)
+
+
+def _replayable(method: str, kwargs: dict[str, Any]) -> bool:
+    headers = kwargs.get("headers") or {}
+    return method.upper() in IDEMPOTENT_METHODS or IDEMPOTENCY_HEADER in headers
+
+
+class EmulatorHttpClient(ParleyHttpClient):
     """Sends every request meant for ``*.twilio.com`` to the emulator's origin instead.
 
     Path and query are kept, so the emulator sees exactly the request Twilio would.
@@ -42,6 +91,6 @@ def build_client(config: Config) -> Client:
     http_client = (
         EmulatorHttpClient(origin, timeout=TWILIO_TIMEOUT)
         if origin
-        else TwilioHttpClient(timeout=TWILIO_TIMEOUT)
+        else ParleyHttpClient(timeout=TWILIO_TIMEOUT)
     )
     return Client(config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN, http_client=http_client)

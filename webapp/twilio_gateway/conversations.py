@@ -18,6 +18,8 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 from twilio.rest.conversations.v1.service import ServiceContext
 
+from webapp.twilio_gateway.client import TwilioUnreachable
+
 WEBHOOK_ENABLED = "true"
 #: Twilio error codes Parley handles on purpose.
 UNIQUE_NAME_TAKEN = 50353
@@ -28,6 +30,9 @@ BINDING_PAIR_IN_USE = 50416
 ADDRESS_EQUALS_PROXY = 50409
 NON_CHAT_PARTICIPANTS_LIMIT = 50422
 NOT_FOUND = 20404
+#: ``GatewayError.status`` when Twilio (or the emulator) could not be reached at all: no
+#: answer, so it may work later (and the commands do not blame the credentials for it).
+UNREACHABLE = 503
 _CONVERSATION_SID = re.compile(r"CH[0-9a-f]{32}")
 
 
@@ -47,6 +52,8 @@ class GatewayError(Exception):
 
     @classmethod
     def from_twilio(cls, exc: TwilioException) -> GatewayError:
+        if isinstance(exc, TwilioUnreachable):
+            return cls(str(exc), UNREACHABLE)
         if isinstance(exc, TwilioRestException):
             status = exc.status if 400 <= exc.status < 500 else 502
             return cls(str(exc.msg or "Twilio refused the request."), status, exc.code)
@@ -412,8 +419,6 @@ class ConversationsGateway:
             )
         except TwilioException as exc:
             raise GatewayError.from_twilio(exc) from exc
-        except OSError as exc:
-            raise GatewayError("Twilio could not be reached.") from exc
         if response.status_code == 204:
             return
         try:

@@ -16,14 +16,12 @@ from twilio.rest import Client
 
 from webapp.config import Config
 from webapp.twilio_gateway.client import build_client
+from webapp.twilio_gateway.conversations import UNREACHABLE as UNREACHABLE  # for the commands
 from webapp.twilio_gateway.conversations import GatewayError
 
 #: The friendly name ``twilio setup`` looks for, and gives a service it creates.
 SERVICE_NAME = "Parley"
 WEBHOOK_METHOD = "POST"
-#: ``GatewayError.status`` when Twilio (or the emulator) could not be reached at all, so the
-#: commands do not blame the credentials for a network problem.
-UNREACHABLE = 503
 
 FoundBy = Literal["config", "name", "created"]
 T = TypeVar("T")
@@ -74,11 +72,9 @@ def _call(action: str, thunk: Callable[[], T]) -> T:
     """Run one REST call, turning the library's exceptions into :class:`GatewayError`."""
     try:
         return thunk()
-    except TwilioException as exc:
+    except TwilioException as exc:  # Twilio's refusals, and no answer at all (TwilioUnreachable)
         error = GatewayError.from_twilio(exc)
         raise GatewayError(f"{action}: {error.message}", error.status, error.code) from exc
-    except OSError as exc:  # requests' connection errors and timeouts: no answer at all
-        raise GatewayError(f"{action}: no answer ({type(exc).__name__})", UNREACHABLE) from exc
 
 
 def api_key_client(config: Config) -> Client:
