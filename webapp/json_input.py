@@ -17,6 +17,7 @@ from flask.json.provider import DefaultJSONProvider
 
 #: Parley's bodies are a level or two deep; this leaves room without inviting deep recursion.
 MAX_DEPTH = 32
+_TOO_DEEP = f"The body is nested too deeply: at most {MAX_DEPTH} levels."
 
 
 class InvalidJson(ValueError):
@@ -35,9 +36,6 @@ def loads(text: str | bytes, **kwargs: Any) -> Any:
         raise InvalidJson("The body is not valid JSON.") from exc
     _check(value)
     return value
-
-
-_TOO_DEEP = f"The body is nested too deeply: at most {MAX_DEPTH} levels."
 
 
 def _no_constant(name: str) -> Any:
