@@ -324,7 +324,8 @@ def test_a_twilio_that_cannot_be_reached_is_503_on_every_route(
             if answer.status_code >= 500:
                 _assert_unreachable(answer)
     for page in ("/", f"/c/{sid}"):
-        assert alice.get(page).status_code < 500, page
+        # The page itself opens (not a misleading 404); its API calls then say what is wrong.
+        assert alice.get(page).status_code == 200, page
 
 
 def test_a_twilio_that_does_not_answer_is_503_after_the_timeout(stack: Stack) -> None:

@@ -29,7 +29,11 @@ def conversation(sid: str) -> ResponseReturnValue:
         members = (
             identities(services.membership.participants(sid)) if is_conversation_sid(sid) else []
         )
-    except GatewayError:
+    except GatewayError as exc:
+        if exc.status >= 500:
+            # Twilio is unreachable, which is not "not yours": the page opens and its own API
+            # calls (which check membership) say what is wrong and retry.
+            return _page(sid)
         members = []
     return _page(sid, 200 if current_user.identity in members else 404)
 
