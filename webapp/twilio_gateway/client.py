@@ -5,17 +5,47 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
+from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from webapp import deadline
 from webapp.config import Config
 
-#: Seconds to wait for Twilio; well under a browser's patience and the webhook's 5 s window.
+#: Seconds to wait for Twilio; well under a browser's patience. A webhook waits less: no
+#: longer than its deadline allows (see :class:`DeadlineHttpClient`).
 TWILIO_TIMEOUT = 10.0
 
 
-class EmulatorHttpClient(TwilioHttpClient):
+class DeadlineHttpClient(TwilioHttpClient):
+    """Waits for Twilio no longer than the current request's deadline (:mod:`webapp.deadline`)
+    allows, and reports a Twilio that cannot be reached as a ``TwilioException``, which the
+    gateway turns into a :class:`GatewayError` like any other failed call."""
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        deadline.check()
+        limit = deadline.capped(timeout or self.timeout)
+        try:
+            return super().request(method, url, params, data, headers, auth, limit, allow_redirects)
+        except requests.RequestException as exc:
+            if deadline.expired():
+                raise deadline.DeadlineExceeded("Twilio did not answer in time") from exc
+            raise TwilioException("Twilio could not be reached.") from exc
+
+
+class EmulatorHttpClient(DeadlineHttpClient):
     """Sends every request meant for ``*.twilio.com`` to the emulator's origin instead.
 
     Path and query are kept, so the emulator sees exactly the request Twilio would.
@@ -42,6 +72,6 @@ def build_client(config: Config) -> Client:
     http_client = (
         EmulatorHttpClient(origin, timeout=TWILIO_TIMEOUT)
         if origin
-        else TwilioHttpClient(timeout=TWILIO_TIMEOUT)
+        else DeadlineHttpClient(timeout=TWILIO_TIMEOUT)
     )
     return Client(config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN, http_client=http_client)

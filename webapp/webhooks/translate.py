@@ -39,7 +39,7 @@ def _date(value: str | None) -> datetime:
 def _attributes(raw: str | None) -> dict[str, Any]:
     try:
         value = json.loads(raw or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to read
         return {}
     return value if isinstance(value, dict) else {}
 
@@ -104,14 +104,22 @@ def _participant_added(services: Services, params: Params) -> list[Outgoing]:
     return out
 
 
+def _members_if_any(services: Services, conversation_sid: str) -> list[str]:
+    """The members, or nobody if Twilio no longer knows the conversation (it was deleted).
+    Any other failure is raised: the webhook answers 503 and Twilio retries."""
+    try:
+        return identities(services.membership.participants(conversation_sid))
+    except GatewayError as exc:
+        if not exc.not_found:
+            raise
+        return []
+
+
 def _participant_removed(services: Services, params: Params) -> list[Outgoing]:
     conversation_sid = params["ConversationSid"]
     services.membership.forget(conversation_sid)
     removed = participant_from_params(params)
-    try:
-        recipients = identities(services.membership.participants(conversation_sid))
-    except GatewayError:
-        recipients = []
+    recipients = _members_if_any(services, conversation_sid)
     if removed.identity:
         recipients.append(removed.identity)
     data = {"conversation_sid": conversation_sid, "participant": participant_json(removed)}
@@ -159,10 +167,7 @@ def _conversation_updated(services: Services, params: Params) -> list[Outgoing]:
 
 def _conversation_removed(services: Services, params: Params) -> list[Outgoing]:
     conversation_sid = params["ConversationSid"]
-    try:
-        members = identities(services.membership.participants(conversation_sid))
-    except GatewayError:
-        members = []
+    members = _members_if_any(services, conversation_sid)
     services.membership.forget(conversation_sid)
     data = {"conversation_sid": conversation_sid}
     return [Outgoing(Event(types.CONVERSATION_REMOVED, data), members)]
