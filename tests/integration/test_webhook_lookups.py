@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
@@ -175,6 +175,40 @@ def test_a_malformed_conversation_sid_is_a_400_without_asking_twilio(
     answer, _ = healthy.post(event_params(event_type, sid))
     assert (answer.status_code, answer.text) == (400, "malformed parameters\n")
     assert not [path for path in healthy.faults.paths[asked:] if "/Conversations/" in path]
+
+
+MESSAGE_EVENTS = ("onMessageAdded", "onMessageUpdated", "onMessageRemoved")
+PARTICIPANT_EVENTS = ("onParticipantAdded", "onParticipantRemoved")
+
+
+@settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(
+    bad=st.one_of(
+        st.tuples(st.just("MessageSid"), st.sampled_from(MESSAGE_EVENTS)),
+        st.tuples(st.just("ParticipantSid"), st.sampled_from(MESSAGE_EVENTS + PARTICIPANT_EVENTS)),
+    ),
+    value=st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=40),
+)
+def test_other_malformed_sids_are_a_400_without_asking_twilio(
+    healthy: Stack, bad: tuple[str, str], value: str
+) -> None:
+    """The page acts on the message and participant SIDs it is sent (edit, delete, remove)."""
+    name, event_type = bad
+    assume(not re.fullmatch("(IM|MB)[0-9a-f]{32}", value))
+    asked = len(healthy.faults.paths)
+    params = {**event_params(event_type, "CH" + uuid.uuid4().hex), name: value}
+    answer, _ = healthy.post(params)
+    assert (answer.status_code, answer.text) == (400, "malformed parameters\n")
+    assert not [path for path in healthy.faults.paths[asked:] if "/Conversations/" in path]
+
+
+def test_attributes_nested_too_deep_to_read_are_ignored_like_other_bad_json(
+    healthy: Stack,
+) -> None:
+    sid = healthy.conversation("alice", "bob")
+    for attributes in ("[" * 50_000, '{"a":' * 20_000):
+        answer, _ = healthy.post({**message_added_params(sid, "deep"), "Attributes": attributes})
+        assert (answer.status_code, answer.text) == (200, "ok\n")
 
 
 @pytest.mark.parametrize("event_type", sorted(TRANSLATORS))
