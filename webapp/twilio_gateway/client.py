@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -21,8 +20,7 @@ TWILIO_TIMEOUT = 10.0
 
 class DeadlineHttpClient(TwilioHttpClient):
     """Waits for Twilio no longer than the current request's deadline (:mod:`webapp.deadline`)
-    allows, and reports a Twilio that cannot be reached as a ``TwilioException``, which the
-    gateway turns into a :class:`GatewayError` like any other failed call."""
+    allows; a wait cut short by it raises :class:`~webapp.deadline.DeadlineExceeded`."""
 
     def request(
         self,
@@ -42,7 +40,7 @@ class DeadlineHttpClient(TwilioHttpClient):
         except requests.RequestException as exc:
             if deadline.expired():
                 raise deadline.DeadlineExceeded("Twilio did not answer in time") from exc
-            raise TwilioException("Twilio could not be reached.") from exc
+            raise
 
 
 class EmulatorHttpClient(DeadlineHttpClient):

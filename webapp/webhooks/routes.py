@@ -119,6 +119,9 @@ def _handle(services: Services, params: Params, url: str, signature: str | None)
             # to tell. Answered 200 so that Twilio stops asking.
             return WebhookResult(200, "nothing to deliver", "unknown_conversation", about)
         return _retry_later(f"Twilio lookup failed: {exc.message}", "Twilio lookup failed", about)
+    except OSError as exc:  # requests' connection errors: Twilio could not be reached
+        reason = f"Twilio lookup failed: {exc.__class__.__name__}"
+        return _retry_later(reason, "Twilio lookup failed", about)
     except BrokerBusy as exc:
         return _retry_later(f"worker overloaded: {exc}", "busy", about)
     except BrokerUnavailable as exc:
