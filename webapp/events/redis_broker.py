@@ -30,6 +30,7 @@ from webapp.events.broker import (
     Subscription,
     SubscriptionRegistry,
 )
+from webapp.events.redis_deadline import DeadlineQueue, connection_class_for
 from webapp.events.types import Delivery, Event, EventId, Signal, frame_body
 
 log = logging.getLogger(__name__)
@@ -413,9 +414,15 @@ def connect(url: str, max_connections: int = 2) -> redis.Redis:
     """The process's command client: a small blocking pool, so connections stay bounded
     (2 pooled + the pub/sub one = 3 per worker). A webhook makes at most two short round trips
     (membership, publish), so waiting 5 s for one means the worker is overloaded, which
-    :class:`BrokerBusy` reports as such, not as Redis being down."""
+    :class:`BrokerBusy` reports as such, not as Redis being down. Inside a deadline (a
+    webhook's), every wait is cut to the time left (:mod:`.redis_deadline`)."""
     pool = redis.BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=5, socket_timeout=5
+        url,
+        max_connections=max_connections,
+        timeout=5,
+        socket_timeout=5,
+        connection_class=connection_class_for(url),
+        queue_class=DeadlineQueue,
     )
     return redis.Redis(connection_pool=pool)
 

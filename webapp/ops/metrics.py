@@ -23,8 +23,17 @@ from prometheus_client import (
 from prometheus_client import values as prometheus_values
 from prometheus_client.multiprocess import MultiProcessCollector
 
-#: The answers ``POST /twilio/webhook`` gives, as the lead's webhook code reports them.
-WEBHOOK_OUTCOMES = ("accepted", "duplicate", "bad_signature", "ignored", "deferred", "malformed")
+#: The answers ``POST /twilio/webhook`` gives (see ``webapp/webhooks/routes.py``).
+WEBHOOK_OUTCOMES = (
+    "accepted",
+    "duplicate",
+    "bad_signature",
+    "ignored",
+    "malformed",
+    "unknown_conversation",
+    "deferred",
+    "timed_out",
+)
 #: Deliveries are counted in memory and reach the (file-backed) counter this often at most.
 DELIVERED_FLUSH_SECONDS = 1.0
 #: Twilio gives up after 5 s, so the interesting detail is well below that.

@@ -4,6 +4,7 @@ as :class:`TwilioUnreachable`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,9 +14,11 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from webapp import deadline
 from webapp.config import Config
 
-#: Seconds to wait for Twilio; well under a browser's patience and the webhook's 5 s window.
+#: Seconds to wait for Twilio; well under a browser's patience. A webhook waits less: no
+#: longer than its deadline allows (see :class:`ParleyHttpClient`).
 TWILIO_TIMEOUT = 10.0
 #: Methods whose repeat has the effect of one request (RFC 9110, 9.2.2). Twilio's
 #: Conversations API takes no idempotency key on its creates (its spec lists none, unlike
@@ -32,7 +35,7 @@ class TwilioUnreachable(TwilioException):
 
 
 class ParleyHttpClient(TwilioHttpClient):
-    """The ``twilio`` library's HTTP client, with what a connection hiccup needs.
+    """The ``twilio`` library's HTTP client, with what a connection hiccup and a deadline need.
 
     Keep-alive connections are closed by the far side (Twilio's edge, proxies, a restarted
     emulator); a request sent as that happens fails with ``RemoteDisconnected`` or
@@ -41,27 +44,51 @@ class ParleyHttpClient(TwilioHttpClient):
     Twilio, and a resend would make a second one (a message's ``client_id`` lets the page's own
     retry find the first). What still fails is raised as :class:`TwilioUnreachable`, never as
     a ``requests`` error.
+
+    Each attempt waits no longer than the current request's deadline (:mod:`webapp.deadline`)
+    allows; a wait cut short by it raises :class:`~webapp.deadline.DeadlineExceeded`.
     """
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        def attempt() -> Response:
+            deadline.check()
+            limit = deadline.capped(timeout or self.timeout)
+            return super(ParleyHttpClient, self).request(
+                method, url, params, data, headers, auth, limit, allow_redirects
+            )
+
         try:
-            return self._resend_once_on_reset(method, url, *args, **kwargs)
+            return _resend_once_on_reset(attempt, method, headers)
         except requests.RequestException as exc:
+            if deadline.expired():
+                raise deadline.DeadlineExceeded("Twilio did not answer in time") from exc
             raise TwilioUnreachable(f"no answer ({type(exc).__name__})") from exc
 
-    def _resend_once_on_reset(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
-        try:
-            return super().request(method, url, *args, **kwargs)
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            # A timeout already spent the caller's whole wait: it is not sent again.
-            if isinstance(exc, requests.Timeout) or not _replayable(method, kwargs):
-                raise
-        return super().request(method, url, *args, **kwargs)
+
+def _resend_once_on_reset(
+    attempt: Callable[[], Response], method: str, headers: dict[str, str] | None
+) -> Response:
+    try:
+        return attempt()
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        # A timeout already spent the caller's whole wait: it is not sent again.
+        if isinstance(exc, requests.Timeout) or not _replayable(method, headers):
+            raise
+    return attempt()
 
 
-def _replayable(method: str, kwargs: dict[str, Any]) -> bool:
-    headers = kwargs.get("headers") or {}
-    return method.upper() in IDEMPOTENT_METHODS or IDEMPOTENCY_HEADER in headers
+def _replayable(method: str, headers: dict[str, str] | None) -> bool:
+    return method.upper() in IDEMPOTENT_METHODS or IDEMPOTENCY_HEADER in (headers or {})
 
 
 class EmulatorHttpClient(ParleyHttpClient):

@@ -50,6 +50,12 @@ class GatewayError(Exception):
         self.status = status
         self.code = code
 
+    @property
+    def not_found(self) -> bool:
+        """Twilio does not know the resource (deleted, or never existed): asking again will
+        not help, unlike a timeout, a 5xx or a 429."""
+        return self.status == 404
+
     @classmethod
     def from_twilio(cls, exc: TwilioException) -> GatewayError:
         if isinstance(exc, TwilioUnreachable):

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Response, request
 
+from webapp import deadline
 from webapp.events.broker import BrokerBusy, BrokerUnavailable
 from webapp.ops.logs import describe_request
 from webapp.ops.metrics import metrics
 from webapp.services import Services, get_services
-from webapp.twilio_gateway import GatewayError
+from webapp.twilio_gateway import GatewayError, is_conversation_sid
 from webapp.webhooks.dedupe import delivery_key
 from webapp.webhooks.signature import candidate_urls, is_valid_signature
 from webapp.webhooks.translate import TRANSLATORS, Params
@@ -28,6 +29,9 @@ bp = Blueprint("webhooks", __name__)
 
 #: Where Twilio posts its events (``Config.webhook_url`` ends with it).
 WEBHOOK_PATH = "/twilio/webhook"
+#: Seconds a webhook may spend on Twilio lookups and Redis before it answers 503: Twilio waits
+#: 5 s for the answer (then logs an error and retries), and the request may have queued first.
+DEADLINE = 3.0
 
 
 @dataclass(frozen=True)
@@ -70,9 +74,11 @@ def handle_webhook(
 
     ``params`` are the form parameters (first value per name, as Flask's
     ``request.form.to_dict()``), ``url`` the URL the request arrived at (after ``ProxyFix``).
+    Every Twilio call and Redis command made meanwhile shares one :data:`DEADLINE`.
     """
     started = time.perf_counter()
-    result = _handle(services, params, url, signature)
+    with deadline.within(DEADLINE):
+        result = _handle(services, params, url, signature)
     metrics.webhook(result.outcome, time.perf_counter() - started)
     return result
 
@@ -85,9 +91,13 @@ def _handle(services: Services, params: Params, url: str, signature: str | None)
 
     event_type = params.get("EventType", "")
     translate = TRANSLATORS.get(event_type)
-    conversation_sid = params.get("ConversationSid", "")
-    if translate is None or not conversation_sid:
+    if translate is None:
         return WebhookResult(200, "ignored", "ignored", event_type or "(no EventType)")
+    conversation_sid = params.get("ConversationSid", "")
+    if not is_conversation_sid(conversation_sid):
+        # Twilio could never find it: asking would only turn bad input into a retry loop.
+        log.warning("webhook rejected: %s without a valid ConversationSid", event_type)
+        return WebhookResult(400, "malformed parameters", "malformed", event_type)
     about = f"{event_type} {conversation_sid}"
     # De-duplication is folded into the publish (one Redis round trip claims, publishes and
     # remembers): each event a webhook produces is published at most once, so a retry after a
@@ -103,17 +113,18 @@ def _handle(services: Services, params: Params, url: str, signature: str | None)
     except (KeyError, ValueError):
         log.warning("webhook rejected: malformed %s parameters", event_type)
         return WebhookResult(400, "malformed parameters", "malformed", event_type)
-    except BrokerBusy:
-        log.error(
-            "webhook deferred: every Redis connection busy, worker overloaded (%s)", event_type
-        )
-        return WebhookResult(503, "busy; retry", "deferred", about)
-    except BrokerUnavailable:
-        log.error("webhook deferred: broker unavailable (%s)", event_type)
-        return WebhookResult(503, "broker unavailable; retry", "deferred", about)
     except GatewayError as exc:
-        log.error("webhook deferred: Twilio lookup failed for %s: %s", event_type, exc.message)
-        return WebhookResult(503, "Twilio lookup failed; retry", "deferred", about)
+        if exc.not_found:
+            # Deleted, or never existed: a retry would get the same 404, and nobody is left
+            # to tell. Answered 200 so that Twilio stops asking.
+            return WebhookResult(200, "nothing to deliver", "unknown_conversation", about)
+        return _retry_later(f"Twilio lookup failed: {exc.message}", "Twilio lookup failed", about)
+    except BrokerBusy as exc:
+        return _retry_later(f"worker overloaded: {exc}", "busy", about)
+    except BrokerUnavailable as exc:
+        return _retry_later(str(exc), "broker unavailable", about)
+    except deadline.DeadlineExceeded as exc:
+        return _retry_later(str(exc), "too slow", about)
     finally:
         if published:
             metrics.events_published(published)
@@ -121,3 +132,13 @@ def _handle(services: Services, params: Params, url: str, signature: str | None)
         retry = params.get("RetryCount")
         return WebhookResult(200, "duplicate", "duplicate", f"{about} (retry {retry})")
     return WebhookResult(200, "ok", "accepted", about)
+
+
+def _retry_later(reason: str, text: str, about: str) -> WebhookResult:
+    """A 503, so that Twilio retries: ``deferred``, or ``timed_out`` once the deadline has
+    passed (whatever failed then, it failed for want of time)."""
+    if deadline.expired():
+        log.error("webhook deferred: no answer within %.1f s (%s; %s)", DEADLINE, reason, about)
+        return WebhookResult(503, "too slow; retry", "timed_out", about)
+    log.error("webhook deferred: %s (%s)", reason, about)
+    return WebhookResult(503, f"{text}; retry", "deferred", about)

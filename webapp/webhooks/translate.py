@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,14 +40,26 @@ def _date(value: str | None) -> datetime:
 def _attributes(raw: str | None) -> dict[str, Any]:
     try:
         value = json.loads(raw or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to read
         return {}
     return value if isinstance(value, dict) else {}
 
 
+def _sid(params: Params, name: str, prefix: str) -> str | None:
+    """``params[name]`` if it is a SID of that kind (``prefix`` + 32 hex), None if absent or
+    blank; anything else is malformed (``ValueError``: a 400, before any lookup)."""
+    value = params.get(name) or None
+    if value is not None and not re.fullmatch(prefix + "[0-9a-f]{32}", value):
+        raise ValueError(f"{name} is not a SID")
+    return value
+
+
 def message_from_params(params: Params) -> MessageRecord:
+    sid = _sid(params, "MessageSid", "IM")
+    if sid is None:
+        raise KeyError("MessageSid")
     return MessageRecord(
-        sid=params["MessageSid"],
+        sid=sid,
         index=int(params.get("Index", "0")),
         conversation_sid=params["ConversationSid"],
         author=params.get("Author"),
@@ -54,13 +67,13 @@ def message_from_params(params: Params) -> MessageRecord:
         attributes=_attributes(params.get("Attributes")),
         date_created=_date(params.get("DateCreated")),
         date_updated=_date(params["DateUpdated"]) if params.get("DateUpdated") else None,
-        participant_sid=params.get("ParticipantSid"),
+        participant_sid=_sid(params, "ParticipantSid", "MB"),
     )
 
 
 def participant_from_params(params: Params) -> ParticipantRecord:
     return ParticipantRecord(
-        sid=params.get("ParticipantSid", ""),
+        sid=_sid(params, "ParticipantSid", "MB") or "",
         identity=params.get("Identity") or None,
         address=params.get("MessagingBinding.Address") or None,
         last_read_message_index=None,
@@ -71,11 +84,11 @@ def participant_from_params(params: Params) -> ParticipantRecord:
 def _message_event(kind: str) -> Callable[[Services, Params], list[Outgoing]]:
     def translate(services: Services, params: Params) -> list[Outgoing]:
         conversation_sid = params["ConversationSid"]
-        members = identities(services.membership.participants(conversation_sid))
         data = {
             "conversation_sid": conversation_sid,
             "message": message_json(message_from_params(params)),
         }
+        members = identities(services.membership.participants(conversation_sid))
         return [Outgoing(Event(kind, data), members)]
 
     return translate
@@ -83,9 +96,9 @@ def _message_event(kind: str) -> Callable[[Services, Params], list[Outgoing]]:
 
 def _participant_added(services: Services, params: Params) -> list[Outgoing]:
     conversation_sid = params["ConversationSid"]
+    added = participant_from_params(params)
     services.membership.forget(conversation_sid)
     participants = services.membership.participants(conversation_sid)
-    added = participant_from_params(params)
     out = [
         Outgoing(
             Event(
@@ -104,14 +117,22 @@ def _participant_added(services: Services, params: Params) -> list[Outgoing]:
     return out
 
 
+def _members_if_any(services: Services, conversation_sid: str) -> list[str]:
+    """The members, or nobody if Twilio no longer knows the conversation (it was deleted).
+    Any other failure is raised: the webhook answers 503 and Twilio retries."""
+    try:
+        return identities(services.membership.participants(conversation_sid))
+    except GatewayError as exc:
+        if not exc.not_found:
+            raise
+        return []
+
+
 def _participant_removed(services: Services, params: Params) -> list[Outgoing]:
     conversation_sid = params["ConversationSid"]
-    services.membership.forget(conversation_sid)
     removed = participant_from_params(params)
-    try:
-        recipients = identities(services.membership.participants(conversation_sid))
-    except GatewayError:
-        recipients = []
+    services.membership.forget(conversation_sid)
+    recipients = _members_if_any(services, conversation_sid)
     if removed.identity:
         recipients.append(removed.identity)
     data = {"conversation_sid": conversation_sid, "participant": participant_json(removed)}
@@ -159,10 +180,7 @@ def _conversation_updated(services: Services, params: Params) -> list[Outgoing]:
 
 def _conversation_removed(services: Services, params: Params) -> list[Outgoing]:
     conversation_sid = params["ConversationSid"]
-    try:
-        members = identities(services.membership.participants(conversation_sid))
-    except GatewayError:
-        members = []
+    members = _members_if_any(services, conversation_sid)
     services.membership.forget(conversation_sid)
     data = {"conversation_sid": conversation_sid}
     return [Outgoing(Event(types.CONVERSATION_REMOVED, data), members)]
