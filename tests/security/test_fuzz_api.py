@@ -295,13 +295,15 @@ def test_unsigned_webhooks_are_refused(fuzz: Fuzzing, params: dict[str, str]) ->
     params=params_strategy,
     event=st.sampled_from(["onMessageAdded", "onParticipantAdded", "onConversationUpdated", "x"]),
     index=st.text(max_size=8),
+    sid=st.one_of(st.just("CH" + "f" * 32), st.text(max_size=36)),
 )
 def test_signed_garbage_webhooks_never_fail_the_server(
-    fuzz: Fuzzing, params: dict[str, str], event: str, index: str
+    fuzz: Fuzzing, params: dict[str, str], event: str, index: str, sid: str
 ) -> None:
-    """Signed means Twilio sent it; garbage about a conversation nobody has publishes nothing."""
-    params = {**params, "EventType": event, "ConversationSid": "CH" + "f" * 32, "Index": index}
+    """Signed means Twilio sent it. Garbage is a 400, a conversation Twilio does not know has
+    nothing to deliver (200); a 503 would make Twilio retry what can never succeed."""
+    params = {**params, "EventType": event, "ConversationSid": sid, "Index": index}
     url = fuzz.server.url + "/twilio/webhook"
     signature = RequestValidator(fuzz.server.auth_token).compute_signature(url, params)
     answer = requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
-    assert answer.status_code in (200, 400, 503), answer.text  # 503 = "retry later", by design
+    assert answer.status_code in (200, 400), answer.text
