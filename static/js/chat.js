@@ -61,6 +61,8 @@ class ChatApp {
         empty: byId('pane-empty'),
         notFound: byId('pane-not-found'),
         notFoundHome: byId('not-found-home'),
+        removed: byId('pane-removed'),
+        removedHome: byId('removed-home'),
         conversation: byId('pane-conversation'),
         back: byId('back-to-list'),
         title: byId('pane-title'),
@@ -428,6 +430,7 @@ class ChatApp {
 
   // --- live events ---------------------------------------------------------------------------
 
+  /** One event, in order, once. A type not handled here is ignored (its id was counted). */
   applyEvent(type, data) {
     const { state } = this;
     if (type === 'message_added') {
@@ -445,6 +448,8 @@ class ChatApp {
       state.upsertConversation(data.conversation);
     } else if (type === 'conversation_updated') {
       if (!state.applyConversationUpdate(data)) this.loadConversations();
+    } else if (type === 'conversation_removed') {
+      this.#conversationRemoved(data.conversation_sid);
     } else if (type === 'participant_read') {
       state.applyRead(data.conversation_sid, data.identity, data.last_read_message_index);
     } else if (type === 'participant_added' || type === 'participant_removed') {
@@ -459,6 +464,15 @@ class ChatApp {
       if (outcome === 'applied') state.addNote(data.conversation_sid, this.#participantNote(type, data.participant));
     }
     this.render();
+  }
+
+  /** Deleted in Twilio (its console, another backend): gone for everyone, messages too. */
+  #conversationRemoved(sid) {
+    const conversation = this.state.conversations.get(sid);
+    if (!conversation) return;
+    this.state.removeConversation(sid);
+    this.banners.announce(`The conversation ${displayName(conversation, this.me)} was deleted.`);
+    if (this.state.openSid === sid) this.state.setHistoryStatus(sid, 'removed');
   }
 
   /** "alice added carol", "You added carol", "carol joined", "bob left". */
