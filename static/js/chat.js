@@ -6,6 +6,7 @@
 import { Api, newClientId } from './api.js';
 import { displayName, isSmsAuthor, looksLikePhone } from './format.js';
 import { Notifier } from './notifications.js';
+import { SavedText } from './saved.js';
 import { ChatState } from './state.js';
 import { EventStream } from './stream.js';
 import { Banners } from './views/banners.js';
@@ -31,7 +32,8 @@ class ChatApp {
     this.root = root;
     this.initialCursor = streamCursor;
     this.api = new Api({ root, loginUrl });
-    this.state = new ChatState(identity);
+    this.saved = new SavedText(identity);
+    this.state = new ChatState(identity, this.saved);
     this.renderQueued = false;
     this.conversationsRequest = null;
     this.conversationsStale = false;
@@ -109,7 +111,8 @@ class ChatApp {
       send: byId('composer-send'),
       hint: byId('composer-hint'),
       maxBody: Number(maxBody) || 1600,
-      onSend: (body) => this.send(body),
+      onSend: (sid, body) => this.send(sid, body),
+      onDraft: (sid, text) => this.saved.setDraft(sid, text),
     });
     this.newConversation = new NewConversationDialog({
       els: {
@@ -155,6 +158,8 @@ class ChatApp {
     this.stream.start();
     this.loadConversations();
     this.show(this.app.dataset.conversationSid || null, { focus: true });
+    window.addEventListener('online', () => this.resendUnsent());
+    if (navigator.onLine) this.resendUnsent(); // what a reload found unsent
 
     window.addEventListener('popstate', () => this.show(this.#sidFromLocation()));
     document.addEventListener('visibilitychange', () => {
@@ -179,6 +184,7 @@ class ChatApp {
 
   show(sid, { focus = false } = {}) {
     this.state.openConversation(sid);
+    this.composer.open(sid, sid ? this.saved.draft(sid) : '');
     this.app.classList.toggle('chat--open', Boolean(sid));
     this.renderNow(); // the composer must be visible before it can take focus
     if (!sid) return;
@@ -377,9 +383,8 @@ class ChatApp {
     }
   }
 
-  send(body) {
-    const sid = this.state.openSid;
-    if (!sid) return;
+  /** `sid` is the conversation the text was typed in, whichever is open by the time it goes. */
+  send(sid, body) {
     const clientId = newClientId();
     this.state.addPending(sid, body, clientId);
     this.typing.sent(sid);
@@ -394,11 +399,25 @@ class ChatApp {
     this.state.setPendingStatus(clientId, 'sending');
     this.render();
     try {
-      await this.api.sendMessage(pending.conversationSid, pending.body, clientId);
+      const { message } = await this.api.sendMessage(pending.conversationSid, pending.body, clientId);
+      // The answer confirms it too: a resend the server had already stored gets no new event.
+      if (message) this.state.applyMessage(pending.conversationSid, message);
     } catch (error) {
-      this.state.setPendingStatus(clientId, 'failed', error.message);
+      const retryable = error.status === 0 || error.status === 429 || error.status >= 500;
+      this.state.setPendingStatus(clientId, 'failed', { error: error.message, retryable });
       this.banners.showError(`Your message was not sent: ${error.message}`);
-      this.render();
+    }
+    this.render();
+  }
+
+  /** Send again, oldest first, what failed for a reason that passes (no network, a reload). */
+  async resendUnsent() {
+    if (this.resending) return;
+    this.resending = true;
+    try {
+      for (const pending of this.state.retryablePending()) await this.post(pending.clientId);
+    } finally {
+      this.resending = false;
     }
   }
 
@@ -470,7 +489,8 @@ class ChatApp {
   #conversationRemoved(sid) {
     const conversation = this.state.conversations.get(sid);
     if (!conversation) return;
-    this.state.removeConversation(sid);
+    this.state.forgetConversation(sid);
+    this.saved.setDraft(sid, '');
     this.banners.announce(`The conversation ${displayName(conversation, this.me)} was deleted.`);
     if (this.state.openSid === sid) this.state.setHistoryStatus(sid, 'removed');
   }
