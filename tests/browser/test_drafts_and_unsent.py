@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 import uuid
 
-from playwright.sync_api import Route, expect
+from playwright.sync_api import Locator, Route, expect
 
 from tests.browser.conftest import LIVE_MS, PAGE_MS, ChatWindow
 
 SEND_URL = re.compile(r"/api/conversations/\w+/messages$")
 
 
-def composer(window: ChatWindow):  # type: ignore[no-untyped-def]
+def composer(window: ChatWindow) -> Locator:
     return window.page.get_by_role("textbox", name="Message")
 
 
