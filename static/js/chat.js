@@ -4,7 +4,7 @@
 //   → views/conversation-pane.js (now "Sent") and views/conversation-list.js (preview, unread).
 
 import { Api, newClientId } from './api.js';
-import { displayName, isSmsAuthor, looksLikePhone } from './format.js';
+import { displayName, isGroup, isSmsAuthor, looksLikePhone } from './format.js';
 import { Notifier } from './notifications.js';
 import { SavedText } from './saved.js';
 import { ChatState } from './state.js';
@@ -23,6 +23,8 @@ const byId = (id) => document.getElementById(id);
 /** Reads seen on screen go to the server this long after the last one, or at most this late. */
 const READ_DEBOUNCE_MS = 400;
 const READ_MAX_WAIT_MS = 2000;
+/** A new message is read out up to this many characters (a long one is on screen to read). */
+const ANNOUNCED_MAX = 300;
 
 class ChatApp {
   constructor(app) {
@@ -457,7 +459,7 @@ class ChatApp {
       const { known, isNew } = state.applyMessage(sid, data.message);
       this.typing.messageArrived(sid, data.message.author);
       if (!known) this.loadConversations();
-      if (isNew && data.message.author !== this.me) this.banners.announce(`New message from ${data.message.author}`);
+      if (isNew && data.message.author !== this.me) this.#announceMessage(sid, data.message);
       if (isNew && data.message.author !== this.me) this.#notify(sid, data.message);
       // Parley moves the author's read horizon to the message they send (SMS authors have none).
       if (!isSmsAuthor(data.message.author)) state.applyRead(sid, data.message.author, data.message.index);
@@ -493,6 +495,15 @@ class ChatApp {
     this.saved.setDraft(sid, '');
     this.banners.announce(`The conversation ${displayName(conversation, this.me)} was deleted.`);
     if (this.state.openSid === sid) this.state.setHistoryStatus(sid, 'removed');
+  }
+
+  /** What a screen reader says for a new message: who, where (a group), and what. */
+  #announceMessage(sid, message) {
+    const conversation = this.state.conversations.get(sid);
+    const where = conversation && isGroup(conversation) ? ` in ${displayName(conversation, this.me)}` : '';
+    const body = message.body ?? '';
+    const said = body.length > ANNOUNCED_MAX ? `${body.slice(0, ANNOUNCED_MAX)}…` : body;
+    this.banners.announce(`New message from ${message.author}${where}${said ? `: ${said}` : ''}`);
   }
 
   /** "alice added carol", "You added carol", "carol joined", "bob left". */
