@@ -378,7 +378,7 @@ class ChatApp {
     if (!sid || !window.confirm('Leave this group? You will no longer see its messages.')) return;
     try {
       await this.api.leaveConversation(sid);
-      this.state.removeConversation(sid);
+      this.#forget(sid);
       this.navigate(null);
     } catch (error) {
       this.banners.showError(`You are still in the group: ${error.message}`);
@@ -490,11 +490,11 @@ class ChatApp {
   /** Deleted in Twilio (its console, another backend): gone for everyone, messages too. */
   #conversationRemoved(sid) {
     const conversation = this.state.conversations.get(sid);
-    if (!conversation) return;
-    this.state.forgetConversation(sid);
-    this.saved.setDraft(sid, '');
-    this.banners.announce(`The conversation ${displayName(conversation, this.me)} was deleted.`);
+    this.#forget(sid);
     if (this.state.openSid === sid) this.state.setHistoryStatus(sid, 'removed');
+    if (!conversation) return;
+    const name = displayName(conversation, this.me);
+    this.banners.announce(`The conversation ${isGroup(conversation) ? name : `with ${name}`} was deleted.`);
   }
 
   /** What a screen reader says for a new message: who, where (a group), and what. */
@@ -504,6 +504,12 @@ class ChatApp {
     const body = message.body ?? '';
     const said = body.length > ANNOUNCED_MAX ? `${body.slice(0, ANNOUNCED_MAX)}…` : body;
     this.banners.announce(`New message from ${message.author}${where}${said ? `: ${said}` : ''}`);
+  }
+
+  /** A conversation this user can no longer write to: drop it with its draft and unsent messages. */
+  #forget(sid) {
+    this.state.forgetConversation(sid);
+    this.saved.setDraft(sid, '');
   }
 
   /** "alice added carol", "You added carol", "carol joined", "bob left". */

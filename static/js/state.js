@@ -185,7 +185,7 @@ export class ChatState {
   /** A page of history from REST; `older` pages come from "Load older messages". */
   addHistoryPage(sid, messages, hasMore, { older = false } = {}) {
     const history = this.history;
-    if (history?.sid !== sid) return;
+    if (history?.sid !== sid || history.status === 'removed') return;
     for (const message of messages) {
       history.messages.set(message.sid, message);
       this.#confirmPending(message);
@@ -194,8 +194,9 @@ export class ChatState {
     history.status = 'ready';
   }
 
+  /** A deleted conversation stays 'removed': a history request still on its way changes nothing. */
   setHistoryStatus(sid, status) {
-    if (this.history?.sid === sid) this.history.status = status;
+    if (this.history?.sid === sid && this.history.status !== 'removed') this.history.status = status;
   }
 
   /** The open conversation's messages, oldest first. */
