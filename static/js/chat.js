@@ -4,8 +4,9 @@
 //   → views/conversation-pane.js (now "Sent") and views/conversation-list.js (preview, unread).
 
 import { Api, newClientId } from './api.js';
-import { displayName, isSmsAuthor, looksLikePhone } from './format.js';
+import { displayName, isGroup, isSmsAuthor, looksLikePhone } from './format.js';
 import { Notifier } from './notifications.js';
+import { SavedText } from './saved.js';
 import { ChatState } from './state.js';
 import { EventStream } from './stream.js';
 import { Banners } from './views/banners.js';
@@ -22,6 +23,8 @@ const byId = (id) => document.getElementById(id);
 /** Reads seen on screen go to the server this long after the last one, or at most this late. */
 const READ_DEBOUNCE_MS = 400;
 const READ_MAX_WAIT_MS = 2000;
+/** A new message is read out up to this many characters (a long one is on screen to read). */
+const ANNOUNCED_MAX = 300;
 
 class ChatApp {
   constructor(app) {
@@ -31,7 +34,8 @@ class ChatApp {
     this.root = root;
     this.initialCursor = streamCursor;
     this.api = new Api({ root, loginUrl });
-    this.state = new ChatState(identity);
+    this.saved = new SavedText(identity);
+    this.state = new ChatState(identity, this.saved);
     this.renderQueued = false;
     this.conversationsRequest = null;
     this.conversationsStale = false;
@@ -61,6 +65,8 @@ class ChatApp {
         empty: byId('pane-empty'),
         notFound: byId('pane-not-found'),
         notFoundHome: byId('not-found-home'),
+        removed: byId('pane-removed'),
+        removedHome: byId('removed-home'),
         conversation: byId('pane-conversation'),
         back: byId('back-to-list'),
         title: byId('pane-title'),
@@ -107,7 +113,8 @@ class ChatApp {
       send: byId('composer-send'),
       hint: byId('composer-hint'),
       maxBody: Number(maxBody) || 1600,
-      onSend: (body) => this.send(body),
+      onSend: (sid, body) => this.send(sid, body),
+      onDraft: (sid, text) => this.saved.setDraft(sid, text),
     });
     this.newConversation = new NewConversationDialog({
       els: {
@@ -153,6 +160,8 @@ class ChatApp {
     this.stream.start();
     this.loadConversations();
     this.show(this.app.dataset.conversationSid || null, { focus: true });
+    window.addEventListener('online', () => this.resendUnsent());
+    if (navigator.onLine) this.resendUnsent(); // what a reload found unsent
 
     window.addEventListener('popstate', () => this.show(this.#sidFromLocation()));
     document.addEventListener('visibilitychange', () => {
@@ -177,6 +186,7 @@ class ChatApp {
 
   show(sid, { focus = false } = {}) {
     this.state.openConversation(sid);
+    this.composer.open(sid, sid ? this.saved.draft(sid) : '');
     this.app.classList.toggle('chat--open', Boolean(sid));
     this.renderNow(); // the composer must be visible before it can take focus
     if (!sid) return;
@@ -368,16 +378,15 @@ class ChatApp {
     if (!sid || !window.confirm('Leave this group? You will no longer see its messages.')) return;
     try {
       await this.api.leaveConversation(sid);
-      this.state.removeConversation(sid);
+      this.#forget(sid);
       this.navigate(null);
     } catch (error) {
       this.banners.showError(`You are still in the group: ${error.message}`);
     }
   }
 
-  send(body) {
-    const sid = this.state.openSid;
-    if (!sid) return;
+  /** `sid` is the conversation the text was typed in, whichever is open by the time it goes. */
+  send(sid, body) {
     const clientId = newClientId();
     this.state.addPending(sid, body, clientId);
     this.typing.sent(sid);
@@ -392,11 +401,25 @@ class ChatApp {
     this.state.setPendingStatus(clientId, 'sending');
     this.render();
     try {
-      await this.api.sendMessage(pending.conversationSid, pending.body, clientId);
+      const { message } = await this.api.sendMessage(pending.conversationSid, pending.body, clientId);
+      // The answer confirms it too: a resend the server had already stored gets no new event.
+      if (message) this.state.applyMessage(pending.conversationSid, message);
     } catch (error) {
-      this.state.setPendingStatus(clientId, 'failed', error.message);
+      const retryable = error.status === 0 || error.status === 429 || error.status >= 500;
+      this.state.setPendingStatus(clientId, 'failed', { error: error.message, retryable });
       this.banners.showError(`Your message was not sent: ${error.message}`);
-      this.render();
+    }
+    this.render();
+  }
+
+  /** Send again, oldest first, what failed for a reason that passes (no network, a reload). */
+  async resendUnsent() {
+    if (this.resending) return;
+    this.resending = true;
+    try {
+      for (const pending of this.state.retryablePending()) await this.post(pending.clientId);
+    } finally {
+      this.resending = false;
     }
   }
 
@@ -428,6 +451,7 @@ class ChatApp {
 
   // --- live events ---------------------------------------------------------------------------
 
+  /** One event, in order, once. A type not handled here is ignored (its id was counted). */
   applyEvent(type, data) {
     const { state } = this;
     if (type === 'message_added') {
@@ -435,7 +459,7 @@ class ChatApp {
       const { known, isNew } = state.applyMessage(sid, data.message);
       this.typing.messageArrived(sid, data.message.author);
       if (!known) this.loadConversations();
-      if (isNew && data.message.author !== this.me) this.banners.announce(`New message from ${data.message.author}`);
+      if (isNew && data.message.author !== this.me) this.#announceMessage(sid, data.message);
       if (isNew && data.message.author !== this.me) this.#notify(sid, data.message);
       // Parley moves the author's read horizon to the message they send (SMS authors have none).
       if (!isSmsAuthor(data.message.author)) state.applyRead(sid, data.message.author, data.message.index);
@@ -445,6 +469,8 @@ class ChatApp {
       state.upsertConversation(data.conversation);
     } else if (type === 'conversation_updated') {
       if (!state.applyConversationUpdate(data)) this.loadConversations();
+    } else if (type === 'conversation_removed') {
+      this.#conversationRemoved(data.conversation_sid);
     } else if (type === 'participant_read') {
       state.applyRead(data.conversation_sid, data.identity, data.last_read_message_index);
     } else if (type === 'participant_added' || type === 'participant_removed') {
@@ -459,6 +485,31 @@ class ChatApp {
       if (outcome === 'applied') state.addNote(data.conversation_sid, this.#participantNote(type, data.participant));
     }
     this.render();
+  }
+
+  /** Deleted in Twilio (its console, another backend): gone for everyone, messages too. */
+  #conversationRemoved(sid) {
+    const conversation = this.state.conversations.get(sid);
+    this.#forget(sid);
+    if (this.state.openSid === sid) this.state.setHistoryStatus(sid, 'removed');
+    if (!conversation) return;
+    const name = displayName(conversation, this.me);
+    this.banners.announce(`The conversation ${isGroup(conversation) ? name : `with ${name}`} was deleted.`);
+  }
+
+  /** What a screen reader says for a new message: who, where (a group), and what. */
+  #announceMessage(sid, message) {
+    const conversation = this.state.conversations.get(sid);
+    const where = conversation && isGroup(conversation) ? ` in ${displayName(conversation, this.me)}` : '';
+    const body = message.body ?? '';
+    const said = body.length > ANNOUNCED_MAX ? `${body.slice(0, ANNOUNCED_MAX)}…` : body;
+    this.banners.announce(`New message from ${message.author}${where}${said ? `: ${said}` : ''}`);
+  }
+
+  /** A conversation this user can no longer write to: drop it with its draft and unsent messages. */
+  #forget(sid) {
+    this.state.forgetConversation(sid);
+    this.saved.setDraft(sid, '');
   }
 
   /** "alice added carol", "You added carol", "carol joined", "bob left". */

@@ -2,16 +2,25 @@
 // way out. Every change is idempotent, because the stream's replay may overlap what REST returned.
 
 export class ChatState {
-  constructor(me) {
+  /** @param {import('./saved.js').SavedText} [saved] keeps messages not yet sent across reloads */
+  constructor(me, saved) {
     this.me = me;
+    this.saved = saved;
     /** @type {Map<string, object>} sid → Conversation (as the API shapes it) */
     this.conversations = new Map();
     this.conversationsLoaded = false;
     this.openSid = null;
     /** The open conversation's messages: {sid, messages: Map, hasMore, status, loadingOlder}. */
     this.history = null;
-    /** @type {Map<string, {clientId, conversationSid, body, status, error, createdAt}>} */
+    /**
+     * Messages on their way out, until their stream event (or the send's answer) confirms them.
+     * `retryable`: the send failed for a reason that may pass (no network, a server error).
+     * @type {Map<string, {clientId, conversationSid, body, status, error, retryable, createdAt}>}
+     */
     this.pending = new Map();
+    for (const unsent of saved?.unsent() ?? []) {
+      this.pending.set(unsent.clientId, { ...unsent, status: 'failed', error: null, retryable: true });
+    }
     this.pageVisible = true;
   }
 
@@ -56,6 +65,13 @@ export class ChatState {
 
   removeConversation(sid) {
     this.conversations.delete(sid);
+  }
+
+  /** The conversation no longer exists: what was on its way there has nowhere to go. */
+  forgetConversation(sid) {
+    this.removeConversation(sid);
+    for (const pending of this.pendingFor(sid)) this.pending.delete(pending.clientId);
+    this.#saveUnsent();
   }
 
   /** Keep whichever side has seen the later message; the local side may be ahead of a REST answer. */
@@ -169,7 +185,7 @@ export class ChatState {
   /** A page of history from REST; `older` pages come from "Load older messages". */
   addHistoryPage(sid, messages, hasMore, { older = false } = {}) {
     const history = this.history;
-    if (history?.sid !== sid) return;
+    if (history?.sid !== sid || history.status === 'removed') return;
     for (const message of messages) {
       history.messages.set(message.sid, message);
       this.#confirmPending(message);
@@ -178,8 +194,9 @@ export class ChatState {
     history.status = 'ready';
   }
 
+  /** A deleted conversation stays 'removed': a history request still on its way changes nothing. */
   setHistoryStatus(sid, status) {
-    if (this.history?.sid === sid) this.history.status = status;
+    if (this.history?.sid === sid && this.history.status !== 'removed') this.history.status = status;
   }
 
   /** The open conversation's messages, oldest first. */
@@ -235,12 +252,28 @@ export class ChatState {
   // --- outgoing messages ---------------------------------------------------------------------
 
   addPending(conversationSid, body, clientId) {
-    this.pending.set(clientId, { clientId, conversationSid, body, status: 'sending', error: null, createdAt: Date.now() });
+    this.pending.set(clientId, {
+      clientId,
+      conversationSid,
+      body,
+      status: 'sending',
+      error: null,
+      retryable: false,
+      createdAt: Date.now(),
+    });
+    this.#saveUnsent();
   }
 
-  setPendingStatus(clientId, status, error = null) {
+  setPendingStatus(clientId, status, { error = null, retryable = false } = {}) {
     const pending = this.pending.get(clientId);
-    if (pending) Object.assign(pending, { status, error });
+    if (pending) Object.assign(pending, { status, error, retryable });
+  }
+
+  /** Failed sends worth trying again by themselves (the network is back), oldest first. */
+  retryablePending() {
+    return [...this.pending.values()]
+      .filter((p) => p.status === 'failed' && p.retryable)
+      .sort((a, b) => a.createdAt - b.createdAt);
   }
 
   pendingFor(conversationSid) {
@@ -251,7 +284,11 @@ export class ChatState {
 
   #confirmPending(message) {
     const clientId = message.attributes?.client_id;
-    if (clientId) this.pending.delete(clientId);
+    if (clientId && this.pending.delete(clientId)) this.#saveUnsent();
+  }
+
+  #saveUnsent() {
+    this.saved?.setUnsent([...this.pending.values()]);
   }
 }
 

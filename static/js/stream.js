@@ -8,6 +8,7 @@ const DATA_EVENTS = [
   'message_removed',
   'conversation_added',
   'conversation_updated',
+  'conversation_removed',
   'participant_added',
   'participant_removed',
   'participant_read',
@@ -47,6 +48,10 @@ export class EventStream {
     this.reconnectAfterMs = null;
     this.retryTimer = null;
     this.lastGapAt = -Infinity;
+    /** @type {{from: string, to: string}|null} the last gap: from our cursor to the id heard */
+    this.gap = null;
+    /** the server said `resumed` on this connection: it replays everything after our cursor */
+    this.resumed = false;
   }
 
   start() {
@@ -75,6 +80,7 @@ export class EventStream {
     const signals = this.onSignal ? '&signals=1' : '';
     const source = new EventSource(`${this.url}?cursor=${encodeURIComponent(this.cursor)}${signals}`);
     this.source = source;
+    this.resumed = false;
     source.addEventListener('open', () => {
       this.failures = 0;
       this.onStatus('open', 0);
@@ -106,7 +112,22 @@ export class EventStream {
       this.cursor = event.lastEventId || parseJson(event.data)?.cursor || this.cursor;
       this.onResync();
     });
-    // "resumed" says the replay is complete and correct; nothing to do but carry on.
+    // "resumed" says the replay is complete and correct: see #unheard.
+    source.addEventListener('resumed', () => {
+      this.resumed = true;
+    });
+  }
+
+  /**
+   * EventSource only hands over the event types it has listeners for, so an event of a type
+   * this page does not know (a newer server) is invisible, and the next one looks like a gap.
+   * When the server, resuming from our cursor, replays the same gap again, the ids in between
+   * exist and are such events: step over them instead of reconnecting for ever.
+   */
+  #unheard(id) {
+    const gap = this.gap;
+    this.gap = null;
+    return this.resumed && gap !== null && gap.from === this.cursor && gap.to === id;
   }
 
   #receive(type, event) {
@@ -115,8 +136,9 @@ export class EventStream {
     const last = parseEventId(this.cursor);
     if (next && last) {
       if (next.epoch === last.epoch && next.seq <= last.seq) return; // already applied
-      if (next.epoch !== last.epoch || next.seq !== last.seq + 1) {
+      if ((next.epoch !== last.epoch || next.seq !== last.seq + 1) && !this.#unheard(id)) {
         // A gap: ask the server again from the last good id; it replays or resyncs.
+        this.gap = { from: this.cursor, to: id };
         const now = performance.now();
         this.#reopen(now - this.lastGapAt < 5000 ? GAP_RETRY_DELAY_MS : 0);
         this.lastGapAt = now;

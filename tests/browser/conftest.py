@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
@@ -121,7 +122,7 @@ class ChatWindow:
 
     @property
     def history(self) -> Locator:
-        return self.page.get_by_role("region", name="Chat history")
+        return self.page.get_by_role("log", name="Chat history")
 
     def send(self, text: str) -> None:
         """Type into the composer and press Enter, as most people send."""
@@ -146,12 +147,15 @@ def open_window(
     browser: Browser, parley_server: ParleyServer
 ) -> Iterator[Callable[..., ChatWindow]]:
     """``open_window("alice")`` → a new window (own cookies) logged in as alice;
-    ``open_window()`` → a logged-out one. Every window must end without script errors."""
+    ``open_window()`` → a logged-out one; ``device`` overrides the context's options (a
+    phone's viewport and touch screen). Every window must end without script errors."""
     contexts = []
     windows: list[ChatWindow] = []
 
-    def _open(username: str | None = None) -> ChatWindow:
-        context = browser.new_context(viewport={"width": 1000, "height": 700})
+    def _open(username: str | None = None, device: dict[str, Any] | None = None) -> ChatWindow:
+        context = browser.new_context(
+            **{"viewport": {"width": 1000, "height": 700}, **(device or {})}
+        )
         contexts.append(context)
         window = ChatWindow(context.new_page(), parley_server.url)
         windows.append(window)

@@ -92,3 +92,31 @@ def test_resync_reloads_over_rest_and_resumes_from_the_new_id(open_window, parle
         window.page.expect_request(lambda r: f"cursor={new_id}" in r.url, timeout=PAGE_MS),
     ):
         window.log_in("alice", parley_server.password)
+
+
+def test_an_event_type_the_page_does_not_know_moves_the_cursor_and_is_ignored(
+    open_window, parley_server
+):
+    def script(epoch: str, n: int) -> list[str]:
+        unknown = sse("something_new", {"conversation_sid": "CH" + "0" * 32}, f"{epoch}-{n + 1}")
+        after = conversation_added(f"{epoch}-{n + 2}", "After the unknown")
+        return [
+            sse("resumed", {"cursor": f"{epoch}-{n}"}) + unknown + after,
+            # The page heard n + 2 after n: what the server replays from n is the same.
+            sse("resumed", {"cursor": f"{epoch}-{n}"})
+            + unknown
+            + after
+            + conversation_added(f"{epoch}-{n + 3}", "Then live again"),
+            # That body ends: the page comes back from the newest id it heard.
+            conversation_added(f"{epoch}-{n + 4}", "Third connection"),
+        ]
+
+    stream = CannedStream(script)
+    window = open_window()
+    window.page.route(STREAM_URL, stream)
+    window.log_in("alice", parley_server.password)
+
+    for name in ("After the unknown", "Then live again", "Third connection"):
+        expect(window.conversation_link(name)).to_have_count(1, timeout=PAGE_MS)
+    epoch, seq = stream.cursors[0].rsplit("-", 1)
+    assert stream.cursors[:3] == [f"{epoch}-{seq}", f"{epoch}-{seq}", f"{epoch}-{int(seq) + 3}"]

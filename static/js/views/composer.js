@@ -1,4 +1,5 @@
 // The message box: Enter sends, Shift+Enter is a new line; empty or over-long bodies are refused.
+// It holds one conversation's draft at a time, and sends only into that conversation.
 
 import { setText } from '../dom.js';
 import { bodyLength } from '../format.js';
@@ -6,15 +7,23 @@ import { bodyLength } from '../format.js';
 const WARN_AT = 0.9; // show the count from 90% of the limit
 
 export class ComposerView {
-  /** @param {{form, input, send, hint, maxBody: number, onSend: (body: string) => void}} options */
-  constructor({ form, input, send, hint, maxBody, onSend }) {
-    Object.assign(this, { form, input, send, hint, maxBody, onSend });
+  /**
+   * @param {{form, input, send, hint, maxBody: number,
+   *   onSend: (sid: string, body: string) => void, onDraft: (sid: string, text: string) => void}} options
+   */
+  constructor({ form, input, send, hint, maxBody, onSend, onDraft }) {
+    Object.assign(this, { form, input, send, hint, maxBody, onSend, onDraft });
+    /** The conversation whose draft is in the box. */
+    this.sid = null;
     input.addEventListener('keydown', (event) => {
       if (event.key !== 'Enter' || event.shiftKey || event.altKey || event.isComposing) return;
       event.preventDefault();
       this.#submit();
     });
-    input.addEventListener('input', () => this.#validate());
+    input.addEventListener('input', () => {
+      this.#validate();
+      if (this.sid) this.onDraft(this.sid, input.value);
+    });
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       this.#submit();
@@ -26,11 +35,20 @@ export class ComposerView {
     this.input.focus();
   }
 
+  /** Show conversation `sid`'s draft (each draft is saved as it is typed). */
+  open(sid, draft) {
+    if (sid === this.sid) return;
+    this.sid = sid;
+    this.input.value = draft;
+    this.#validate();
+  }
+
   #submit() {
     const body = this.#validate();
-    if (body === null) return;
-    this.onSend(body);
+    if (body === null || !this.sid) return;
+    this.onSend(this.sid, body);
     this.input.value = '';
+    this.onDraft(this.sid, '');
     this.#validate();
   }
 

@@ -34,10 +34,12 @@ export class ConversationPaneView {
     this.forceBottom = false;
     els.loadOlder.addEventListener('click', onLoadOlder);
     els.back.addEventListener('click', onBack);
-    els.notFoundHome.addEventListener('click', (event) => {
-      event.preventDefault();
-      onBack();
-    });
+    for (const home of [els.notFoundHome, els.removedHome]) {
+      home.addEventListener('click', (event) => {
+        event.preventDefault();
+        onBack();
+      });
+    }
     els.messages.addEventListener('click', (event) => {
       const retry = event.target.closest('button[data-retry]');
       if (retry) onRetry(retry.dataset.retry);
@@ -59,9 +61,11 @@ export class ConversationPaneView {
     const history = state.history;
     const status = history?.status;
     els.empty.hidden = Boolean(history);
+    const gone = status === 'not_found' || status === 'removed';
     els.notFound.hidden = status !== 'not_found';
-    els.conversation.hidden = !history || status === 'not_found';
-    if (!history || status === 'not_found') {
+    els.removed.hidden = status !== 'removed';
+    els.conversation.hidden = !history || gone;
+    if (!history || gone) {
       this.renderedSid = history?.sid ?? null;
       return;
     }

@@ -1,0 +1,60 @@
+"""A conversation deleted in Twilio (its console, another backend), as two open pages see it:
+it leaves the list, an open pane says so, and the stream goes on carrying live events."""
+
+from __future__ import annotations
+
+import uuid
+
+import requests
+from playwright.sync_api import Request, expect
+
+from tests.browser.conftest import LIVE_MS, PAGE_MS
+from tests.support.clients import ApiClient
+from tests.support.servers import ParleyServer
+from webapp.emulator.credentials import EMULATOR_ACCOUNT_SID
+
+
+def start_group(client: ApiClient, people: list[str]) -> tuple[str, str]:
+    name = f"Doomed {uuid.uuid4().hex[:6]}"
+    created = client.post("/api/conversations", {"participants": people, "friendly_name": name})
+    assert created.status_code == 201, created.text
+    return created.json()["conversation"]["sid"], name
+
+
+def delete_in_twilio(server: ParleyServer, sid: str) -> None:
+    """DELETE /v1/Conversations/<sid> on the emulator, webhooks on, as Twilio's console does."""
+    answer = requests.delete(
+        f"{server.url}/_emulator/v1/Conversations/{sid}",
+        auth=(EMULATOR_ACCOUNT_SID, server.auth_token),
+        headers={"X-Twilio-Webhook-Enabled": "true"},
+        timeout=10,
+    )
+    assert answer.status_code == 204, answer.text
+
+
+def test_a_deleted_conversation_leaves_the_page_and_the_stream_stays_live(
+    open_window, login, parley_server: ParleyServer
+) -> None:
+    alice_api = login("alice")
+    sid, name = start_group(alice_api, ["bob"])
+    sent = alice_api.post(f"/api/conversations/{sid}/messages", {"body": "soon gone"})
+    assert sent.status_code == 201, sent.text
+
+    alice = open_window("alice")
+    bob = open_window()
+    bob_streams: list[Request] = []
+    bob.page.on("request", lambda r: bob_streams.append(r) if "/stream?" in r.url else None)
+    bob.log_in("bob", parley_server.password)
+    alice.open_conversation(name)
+    expect(bob.conversation_link(name)).to_have_count(1, timeout=PAGE_MS)
+
+    delete_in_twilio(parley_server, sid)
+    for window in (alice, bob):
+        expect(window.conversation_link(name)).to_have_count(0, timeout=LIVE_MS)
+    expect(alice.page.get_by_role("heading", name="This conversation was deleted")).to_be_visible()
+    expect(alice.page.get_by_role("textbox", name="Message")).to_be_hidden()
+
+    # The next event reaches the page live: the removal moved the page's cursor on, so no gap.
+    _, later = start_group(alice_api, ["bob"])
+    expect(bob.conversation_link(later)).to_have_count(1, timeout=LIVE_MS)
+    assert len(bob_streams) == 1, [r.url for r in bob_streams]
