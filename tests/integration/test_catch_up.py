@@ -1,0 +1,89 @@
+"""A webhook whose ``Index`` jumps past what Parley published: the messages in between (whose
+webhooks never arrived) are fetched from Twilio and published first, in order, each once."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import requests
+from twilio.request_validator import RequestValidator
+
+from tests.support.clients import ApiClient, StreamReader
+from tests.support.servers import ParleyServer
+from webapp.emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
+
+
+def _new_group(alice: ApiClient) -> str:
+    """A conversation of this test's own (a DM is shared with the other tests)."""
+    name = f"catch-up {uuid.uuid4().hex[:6]}"
+    response = alice.post("/api/conversations", {"participants": ["bob"], "friendly_name": name})
+    assert response.status_code == 201, response.text
+    sid: str = response.json()["conversation"]["sid"]
+    return sid
+
+
+def _unheard_message(server: ParleyServer, sid: str, body: str) -> dict[str, Any]:
+    """A message created in Twilio whose webhook never reaches Parley (a REST call without
+    ``X-Twilio-Webhook-Enabled`` fires none)."""
+    answer = requests.post(
+        f"{server.url}/_emulator/v1/Services/{EMULATOR_SERVICE_SID}/Conversations/{sid}/Messages",
+        data={"Author": "alice", "Body": body},
+        auth=(EMULATOR_ACCOUNT_SID, server.auth_token),
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    message: dict[str, Any] = answer.json()
+    return message
+
+
+def _webhook(server: ParleyServer, message: dict[str, Any], retry: int = 0) -> str:
+    """Twilio's ``onMessageAdded`` webhook for ``message``, signed; Parley's answer text."""
+    params = {
+        "EventType": "onMessageAdded",
+        "AccountSid": EMULATOR_ACCOUNT_SID,
+        "ChatServiceSid": EMULATOR_SERVICE_SID,
+        "ConversationSid": message["conversation_sid"],
+        "MessageSid": message["sid"],
+        "Index": str(message["index"]),
+        "Author": message["author"],
+        "Body": message["body"],
+        "Attributes": message["attributes"],
+        "DateCreated": message["date_created"],
+        "Source": "API",
+        "RetryCount": str(retry),
+    }
+    url = server.url + "/twilio/webhook"
+    signature = RequestValidator(server.auth_token).compute_signature(url, params)
+    answer = requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return answer.text.strip()
+
+
+def test_a_gap_in_the_index_publishes_the_missed_messages_first_in_order_once(
+    parley_server: ParleyServer, login: Any
+) -> None:
+    alice, bob = login("alice"), login("bob")
+    sid = _new_group(alice)
+    stream = StreamReader(bob, bob.stream_cursor())
+    try:
+        heard = f"heard {uuid.uuid4().hex[:6]}"
+        assert alice.send(sid, heard).status_code == 201
+        first = stream.wait_for("message_added", lambda d: d["message"]["body"] == heard)
+        n = first.data["message"]["index"]
+
+        unheard = [_unheard_message(parley_server, sid, f"missed {i}") for i in (1, 2, 3)]
+        assert [m["index"] for m in unheard] == [n + 1, n + 2, n + 3]
+        assert _webhook(parley_server, unheard[-1]) == "ok"  # only n+3's webhook arrives
+
+        got = [stream.wait_for("message_added") for _ in unheard]
+        assert [e.data["message"]["index"] for e in got] == [n + 1, n + 2, n + 3]
+        assert [e.data["message"]["body"] for e in got] == ["missed 1", "missed 2", "missed 3"]
+        assert got[0].data["message"]["sid"] == unheard[0]["sid"]
+
+        # n+1's own webhook, late (a retry Twilio still had queued): already published.
+        assert _webhook(parley_server, unheard[0], retry=1) == "duplicate"
+        assert _webhook(parley_server, unheard[-1], retry=1) == "duplicate"
+        assert [e.event for e in stream.drain()] == []
+    finally:
+        stream.close()
