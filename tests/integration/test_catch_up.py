@@ -1,16 +1,20 @@
-"""A webhook whose ``Index`` jumps past what Parley published: the messages in between (whose
-webhooks never arrived) are fetched from Twilio and published first, in order, each once."""
+"""Messages whose webhooks never reached Parley are published anyway, in order, each once: on
+a webhook whose ``Index`` jumps past what Parley published, and when Redis comes back."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+import redis
 import requests
 from twilio.request_validator import RequestValidator
 
 from tests.support.clients import ApiClient, StreamReader
-from tests.support.servers import ParleyServer
+from tests.support.servers import ParleyServer, RedisServer, run_parley
 from webapp.emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
 
 
@@ -84,6 +88,36 @@ def test_a_gap_in_the_index_publishes_the_missed_messages_first_in_order_once(
         # n+1's own webhook, late (a retry Twilio still had queued): already published.
         assert _webhook(parley_server, unheard[0], retry=1) == "duplicate"
         assert _webhook(parley_server, unheard[-1], retry=1) == "duplicate"
+        assert [e.event for e in stream.drain()] == []
+    finally:
+        stream.close()
+
+
+@pytest.fixture
+def own_parley(tmp_path: Path, private_redis: RedisServer) -> Iterator[ParleyServer]:
+    """A Parley with a Redis of its own, whose connections the test may cut."""
+    with run_parley(tmp_path, REDIS_URL=private_redis.url) as server:
+        yield server
+
+
+def test_when_redis_comes_back_missed_messages_are_published_without_any_webhook(
+    own_parley: ParleyServer, private_redis: RedisServer
+) -> None:
+    alice = ApiClient(own_parley.url).login("alice", own_parley.password)
+    bob = ApiClient(own_parley.url).login("bob", own_parley.password)
+    sid = _new_group(alice)
+    stream = StreamReader(bob, bob.stream_cursor())
+    try:
+        heard = f"heard {uuid.uuid4().hex[:6]}"
+        assert alice.send(sid, heard).status_code == 201
+        stream.wait_for("message_added", lambda d: d["message"]["body"] == heard)
+        unheard = [_unheard_message(own_parley, sid, f"unheard {i}") for i in (1, 2)]
+
+        # Parley's pub/sub connection drops, as when Redis restarts; the worker reconnects.
+        assert redis.Redis.from_url(private_redis.url).client_kill_filter(_type="pubsub") >= 1
+
+        got = [stream.wait_for("message_added", timeout=20) for _ in unheard]
+        assert [e.data["message"]["sid"] for e in got] == [m["sid"] for m in unheard]
         assert [e.event for e in stream.drain()] == []
     finally:
         stream.close()
