@@ -13,7 +13,7 @@ import redis
 import requests
 from twilio.request_validator import RequestValidator
 
-from tests.support.clients import ApiClient, StreamReader
+from tests.support.clients import ApiClient, StreamReader, message_added_params
 from tests.support.servers import ParleyServer, RedisServer, run_parley
 from webapp.emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
 
@@ -41,7 +41,9 @@ def _unheard_message(server: ParleyServer, sid: str, body: str) -> dict[str, Any
     return message
 
 
-def _webhook(server: ParleyServer, message: dict[str, Any], retry: int = 0) -> str:
+def _webhook(
+    server: ParleyServer, message: dict[str, Any], retry: int = 0, status: int = 200
+) -> str:
     """Twilio's ``onMessageAdded`` webhook for ``message``, signed; Parley's answer text."""
     params = {
         "EventType": "onMessageAdded",
@@ -57,10 +59,14 @@ def _webhook(server: ParleyServer, message: dict[str, Any], retry: int = 0) -> s
         "Source": "API",
         "RetryCount": str(retry),
     }
+    return _post(server, params, status)
+
+
+def _post(server: ParleyServer, params: dict[str, str], status: int = 200) -> str:
     url = server.url + "/twilio/webhook"
     signature = RequestValidator(server.auth_token).compute_signature(url, params)
     answer = requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
-    assert answer.status_code == 200, answer.text
+    assert answer.status_code == status, answer.text
     return answer.text.strip()
 
 
@@ -89,6 +95,50 @@ def test_a_gap_in_the_index_publishes_the_missed_messages_first_in_order_once(
         assert _webhook(parley_server, unheard[0], retry=1) == "duplicate"
         assert _webhook(parley_server, unheard[-1], retry=1) == "duplicate"
         assert [e.event for e in stream.drain()] == []
+    finally:
+        stream.close()
+
+
+def test_a_gap_too_long_for_the_webhook_is_filled_in_the_background_then_twilio_retries(
+    parley_server: ParleyServer, login: Any
+) -> None:
+    alice, bob = login("alice"), login("bob")
+    sid = _new_group(alice)
+    stream = StreamReader(bob, bob.stream_cursor())
+    try:
+        heard = f"heard {uuid.uuid4().hex[:6]}"
+        assert alice.send(sid, heard).status_code == 201
+        stream.wait_for("message_added", lambda d: d["message"]["body"] == heard)
+        unheard = [_unheard_message(parley_server, sid, f"missed {i}") for i in range(60)]
+
+        # More than one webhook may fill: Twilio is asked to come back once it is done.
+        assert _webhook(parley_server, unheard[-1], status=503) == "catching up; retry"
+        got = [stream.wait_for("message_added", timeout=20) for _ in unheard]
+        assert [e.data["message"]["sid"] for e in got] == [m["sid"] for m in unheard]
+        assert _webhook(parley_server, unheard[-1], retry=1) == "duplicate"
+    finally:
+        stream.close()
+
+
+def test_an_index_twilio_does_not_have_hides_no_later_gap(
+    parley_server: ParleyServer, login: Any
+) -> None:
+    alice, bob = login("alice"), login("bob")
+    sid = _new_group(alice)
+    stream = StreamReader(bob, bob.stream_cursor())
+    try:
+        heard = f"heard {uuid.uuid4().hex[:6]}"
+        assert alice.send(sid, heard).status_code == 201
+        stream.wait_for("message_added", lambda d: d["message"]["body"] == heard)
+        # A signed webhook naming a message Twilio does not have (as the tests' SMS ones do).
+        odd = message_added_params(sid, f"index 999 {uuid.uuid4().hex[:6]}")
+        assert _post(parley_server, odd) == "ok"
+        stream.wait_for("message_added", lambda d: d["message"]["body"] == odd["Body"])
+
+        unheard = [_unheard_message(parley_server, sid, f"missed {i}") for i in (1, 2)]
+        assert _webhook(parley_server, unheard[-1]) == "ok"
+        got = [stream.wait_for("message_added") for _ in unheard]
+        assert [e.data["message"]["sid"] for e in got] == [m["sid"] for m in unheard]
     finally:
         stream.close()
 

@@ -102,7 +102,7 @@ class CatchUp:
         )
         if index <= mark + 1:
             return True
-        missing = self.services.gateway.messages_between(
+        missing, newest = self.services.gateway.messages_between(
             conversation_sid, after=mark, before=index, limit=INLINE_MAX + 1
         )
         if len(missing) > INLINE_MAX:
@@ -114,7 +114,10 @@ class CatchUp:
             )
             self.reconcile_soon(conversation_sid)
             return False
-        self._publish(conversation_sid, missing, upto=index - 1)
+        # Up to what Twilio has: an Index it does not know yet must not hide later gaps.
+        self._publish(
+            conversation_sid, missing, upto=min(index - 1, mark if newest is None else newest)
+        )
         return True
 
     # The reconciler ----------------------------------------------------------------------
@@ -210,7 +213,7 @@ class CatchUp:
         mark = self.published.note(conversation_sid, latest.index + 1, None, False)
         if latest.index <= mark:
             return 0
-        missing = self.services.gateway.messages_between(
+        missing, _ = self.services.gateway.messages_between(
             conversation_sid, after=mark, before=latest.index + 1, limit=RECONCILE_MAX
         )
         return self._publish(conversation_sid, missing, upto=latest.index)
