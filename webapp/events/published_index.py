@@ -10,7 +10,10 @@ The mark moves only over what was really published: each ``onMessageAdded`` webh
 the de-duplication key its message is published under (``note``), and the next webhook's
 ``note`` moves the mark over the indexes whose key exists in the broker (written by the
 publish itself, atomically). A webhook answered 503 whose retries all failed therefore
-leaves the mark behind it, and the next message, or a reconcile, fills the hole.
+leaves the mark behind it, and the next message, or a reconcile, fills the hole. A message
+whose webhook arrived less than :data:`IN_FLIGHT_SECONDS` ago counts as heard: Twilio
+delivers webhooks concurrently, so the next one often overtakes it, and its own request is
+publishing it (a Twilio call per overtaking would be the price otherwise).
 
 Bounded: one small entry per conversation, expiring :data:`MARK_SECONDS` after its last
 webhook, and a list of recently active conversations capped at :data:`RECENT_MAX`.
@@ -22,7 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import redis
 
@@ -35,18 +38,28 @@ MARK_SECONDS = LOG_MAX_AGE
 RECENT_MAX = 10_000
 #: How far one ``note`` walks the mark forward over confirmed publishes (normally one step).
 WALK_MAX = 1000
+#: A webhook this recent is still being handled (Twilio waits 5 s for an answer).
+IN_FLIGHT_SECONDS = 10.0
+
+
+class Mark(NamedTuple):
+    """Where a conversation stands: every message up to ``published`` was published (or is
+    gone from Twilio); every one up to ``heard`` was, or its webhook is being handled now."""
+
+    published: int
+    heard: int
 
 
 class PublishedIndex(Protocol):
     """The marks, shared by every process (Redis) or this process's own (in memory)."""
 
-    def note(self, conversation_sid: str, index: int, once: str | None, touch: bool) -> int:
-        """The mark of ``conversation_sid`` (every message with an index up to it was
-        published or is gone), first moved over the messages below ``index`` whose publish is
-        confirmed. ``once``: the de-duplication key message ``index`` is about to be published
-        under (it confirms that publish to the next ``note``). ``touch``: count this as
-        activity (a webhook), for :meth:`recent`. A conversation without a mark starts at
-        ``index - 1``: what happened before Parley knew it is not Parley's to catch up."""
+    def note(self, conversation_sid: str, index: int, once: str | None, touch: bool) -> Mark:
+        """The mark of ``conversation_sid``, first moved over the messages below ``index``
+        whose publish is confirmed. ``once``: the de-duplication key message ``index`` is
+        about to be published under (it confirms that publish to the next ``note``).
+        ``touch``: count this as activity (a webhook), for :meth:`recent`. A conversation
+        without a mark starts at ``index - 1``: what happened before Parley knew it is not
+        Parley's to catch up."""
 
     def advance(self, conversation_sid: str, index: int) -> None:
         """Every message up to ``index`` is published now (a catch-up published them)."""
@@ -69,16 +82,22 @@ class MemoryPublishedIndex:
     """The marks of the in-process broker's one process; ``published(once)`` asks the broker
     whether a de-duplication key was used."""
 
-    def __init__(self, published: Callable[[str], bool], recent_max: int = RECENT_MAX) -> None:
+    def __init__(
+        self,
+        published: Callable[[str], bool],
+        recent_max: int = RECENT_MAX,
+        in_flight: float = IN_FLIGHT_SECONDS,
+    ) -> None:
         self._published = published
         self._recent_max = recent_max
+        self._in_flight = in_flight
         self._lock = threading.Lock()
         self._marks: dict[str, int] = {}
-        self._pending: dict[str, dict[int, str]] = {}
+        self._pending: dict[str, dict[int, tuple[str, float]]] = {}  # index -> key, when
         self._active: OrderedDict[str, float] = OrderedDict()  # oldest activity first
         self._checked: dict[str, float] = {}
 
-    def note(self, conversation_sid: str, index: int, once: str | None, touch: bool) -> int:
+    def note(self, conversation_sid: str, index: int, once: str | None, touch: bool) -> Mark:
         now = time.monotonic()
         with self._lock:
             if touch:
@@ -87,15 +106,21 @@ class MemoryPublishedIndex:
             mark = self._marks.get(conversation_sid, index - 1)
             limit = mark + WALK_MAX
             while mark + 1 < index and mark < limit:
-                key = pending.get(mark + 1)
-                if key is None or not self._published(key):
+                entry = pending.get(mark + 1)
+                if entry is None or not self._published(entry[0]):
                     break
                 del pending[mark + 1]
                 mark += 1
             self._marks[conversation_sid] = mark
+            heard = mark
+            while heard + 1 < index and heard < limit:
+                entry = pending.get(heard + 1)
+                if entry is None or entry[1] <= now - self._in_flight:
+                    break
+                heard += 1
             if once is not None and index > mark:
-                pending[index] = once
-            return mark
+                pending[index] = (once, now)
+            return Mark(mark, heard)
 
     def _touch(self, conversation_sid: str, now: float) -> None:
         self._active[conversation_sid] = now
@@ -142,9 +167,10 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: the conversation's hash (field "mark", and "p:<index>" = the key the message at that
-# index is published under), the recent-activity sorted set. ARGV: sid, index, once key ('' for
-# none), touch (1/0), ttl, window ms, recent max, walk max. Returns the mark.
+# KEYS: the conversation's hash (field "mark"; "p:<index>" = the key the message at that index
+# is published under, "t:<index>" = when its webhook came), the recent-activity sorted set.
+# ARGV: sid, index, once key ('' for none), touch (1/0), ttl, window ms, recent max, walk max,
+# in-flight ms. Returns {published, heard}.
 _NOTE = (
     _NOW
     + """
@@ -164,14 +190,23 @@ else
     local field = 'p:' .. (mark + 1)
     local key = redis.call('HGET', KEYS[1], field)
     if not key or redis.call('EXISTS', key) == 0 then break end
-    redis.call('HDEL', KEYS[1], field)
+    redis.call('HDEL', KEYS[1], field, 't:' .. (mark + 1))
     mark = mark + 1
   end
 end
 redis.call('HSET', KEYS[1], 'mark', mark)
-if ARGV[3] ~= '' and n > mark then redis.call('HSET', KEYS[1], 'p:' .. n, ARGV[3]) end
+local heard = mark
+local horizon = now - tonumber(ARGV[9])
+while heard + 1 < n and heard < mark + tonumber(ARGV[8]) do
+  local at = tonumber(redis.call('HGET', KEYS[1], 't:' .. (heard + 1)))
+  if not at or at <= horizon then break end
+  heard = heard + 1
+end
+if ARGV[3] ~= '' and n > mark then
+  redis.call('HSET', KEYS[1], 'p:' .. n, ARGV[3], 't:' .. n, now)
+end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
-return mark
+return {mark, heard}
 """
 )
 
@@ -216,14 +251,20 @@ class RedisPublishedIndex:
     ``redis_key(once)`` names the key the broker keeps a de-duplication key under.
     Redis errors propagate (``redis.RedisError``): the caller decides what they mean."""
 
-    def __init__(self, client: redis.Redis, redis_key: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        redis_key: Callable[[str], str],
+        in_flight: float = IN_FLIGHT_SECONDS,
+    ) -> None:
         self._redis = client
         self._redis_key = redis_key
+        self._in_flight_ms = int(in_flight * 1000)
         self._note = client.register_script(_NOTE)
         self._advance = client.register_script(_ADVANCE)
         self._claim = client.register_script(_CLAIM)
 
-    def note(self, conversation_sid: str, index: int, once: str | None, touch: bool) -> int:
+    def note(self, conversation_sid: str, index: int, once: str | None, touch: bool) -> Mark:
         args: list[str | int] = [
             conversation_sid,
             index,
@@ -233,8 +274,10 @@ class RedisPublishedIndex:
             MARK_SECONDS * 1000,
             RECENT_MAX,
             WALK_MAX,
+            self._in_flight_ms,
         ]
-        return int(self._note(keys=[_mark_key(conversation_sid), RECENT_KEY], args=args))
+        published, heard = self._note(keys=[_mark_key(conversation_sid), RECENT_KEY], args=args)
+        return Mark(int(published), int(heard))
 
     def advance(self, conversation_sid: str, index: int) -> None:
         self._advance(keys=[_mark_key(conversation_sid)], args=[index, MARK_SECONDS])
@@ -258,14 +301,14 @@ class RedisPublishedIndex:
         return bool(self._claim(keys=[_checked_key(conversation_sid)], args=args))
 
 
-def published_index_for(broker: object) -> PublishedIndex:
+def published_index_for(broker: object, in_flight: float = IN_FLIGHT_SECONDS) -> PublishedIndex:
     """Marks to match the broker: in Redis beside the broker's de-duplication keys, or in
     this process beside the in-process broker's."""
     from webapp.events.memory_broker import MemoryBroker
     from webapp.events.redis_broker import RedisBroker, _once_key
 
     if isinstance(broker, RedisBroker):
-        return RedisPublishedIndex(broker.client, _once_key)
+        return RedisPublishedIndex(broker.client, _once_key, in_flight=in_flight)
     if isinstance(broker, MemoryBroker):
-        return MemoryPublishedIndex(broker.published)
+        return MemoryPublishedIndex(broker.published, in_flight=in_flight)
     raise TypeError(f"no published index for {type(broker).__name__}")

@@ -100,10 +100,10 @@ class CatchUp:
         mark = self._store(
             lambda: self.published.note(conversation_sid, index, once_key(message_sid), True)
         )
-        if index <= mark + 1:
+        if index <= mark.heard + 1:
             return True
         missing, newest = self.services.gateway.messages_between(
-            conversation_sid, after=mark, before=index, limit=INLINE_MAX + 1
+            conversation_sid, after=mark.published, before=index, limit=INLINE_MAX + 1
         )
         if len(missing) > INLINE_MAX:
             log.warning(
@@ -116,7 +116,9 @@ class CatchUp:
             return False
         # Up to what Twilio has: an Index it does not know yet must not hide later gaps.
         self._publish(
-            conversation_sid, missing, upto=min(index - 1, mark if newest is None else newest)
+            conversation_sid,
+            missing,
+            upto=min(index - 1, mark.published if newest is None else newest),
         )
         return True
 
@@ -210,7 +212,7 @@ class CatchUp:
             raise
         if latest is None:
             return 0
-        mark = self.published.note(conversation_sid, latest.index + 1, None, False)
+        mark = self.published.note(conversation_sid, latest.index + 1, None, False).published
         if latest.index <= mark:
             return 0
         missing, _ = self.services.gateway.messages_between(
