@@ -64,6 +64,7 @@ def stack(tmp_path: Path, private_redis: RedisServer) -> Iterator[tuple[ParleySe
             REDIS_URL=private_redis.url,
             TWILIO_EMULATOR_URL=twilio.served.url,
             TWILIO_AUTH_TOKEN=TOKEN,
+            WEB_CONCURRENCY="2",  # two workers catching up at once publish each message once
         ) as server:
             yield server, twilio
     finally:

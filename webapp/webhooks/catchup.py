@@ -51,6 +51,9 @@ INLINE_MAX = 50
 RECONCILE_MAX = 1000
 #: Conversations a sweep checks per second (each costs one Twilio call).
 RECONCILE_PER_SECOND = 10.0
+#: At a start, a check another worker began this long before still counts: the workers of
+#: one start come up within a second or two and share one sweep.
+START_GRACE_SECONDS = 10.0
 #: Rounds a conversation whose check failed (Twilio unreachable) is tried again, and the
 #: pause before each.
 RETRY_ROUNDS = 3
@@ -76,7 +79,7 @@ class CatchUp:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._serving = False
-        self._sweep_due = False
+        self._sweep_grace: float | None = None  # a sweep is due; checks this old still count
         self._soon: set[str] = set()
         on_reconnect = getattr(services.broker, "on_reconnect", None)
         if on_reconnect is not None:
@@ -128,13 +131,15 @@ class CatchUp:
         """This process serves now (gunicorn's ``post_worker_init``): sweep once, and after
         each Redis reconnect."""
         self._serving = True
-        self.reconcile_recent()
+        self.reconcile_recent(grace=START_GRACE_SECONDS)
 
-    def reconcile_recent(self) -> None:
-        """Sweep every recently active conversation (in the background)."""
+    def reconcile_recent(self, grace: float = 0.0) -> None:
+        """Sweep every recently active conversation (in the background), skipping those whose
+        check began at most ``grace`` seconds before the sweep."""
         if self._serving:
             with self._lock:
-                self._sweep_due = True
+                due = self._sweep_grace
+                self._sweep_grace = grace if due is None else min(due, grace)
             self._kick()
 
     def reconcile_soon(self, conversation_sid: str) -> None:
@@ -157,17 +162,18 @@ class CatchUp:
             self._wake.wait()
             self._wake.clear()
             with self._lock:
-                sweep, self._sweep_due = self._sweep_due, False
+                grace, self._sweep_grace = self._sweep_grace, None
                 soon, self._soon = self._soon, set()
             try:
-                self._reconcile_all(soon, sweep)
+                self._reconcile_all(soon, grace)
             except Exception:  # the thread must outlive anything; the next trigger retries
                 log.exception("catch-up: sweep failed")
 
-    def _reconcile_all(self, soon: set[str], sweep: bool) -> None:
+    def _reconcile_all(self, soon: set[str], grace: float | None) -> None:
+        """``soon``, then every recent conversation if ``grace`` is not None."""
         try:
             since = self.published.now()
-            recent = self.published.recent() if sweep else []
+            recent = self.published.recent() if grace is not None else []
             todo = list(soon) + [sid for sid in recent if sid not in soon]
         except (redis.RedisError, BrokerUnavailable) as exc:
             log.warning("catch-up: store unavailable (%s); waiting for Redis", exc)
@@ -176,8 +182,9 @@ class CatchUp:
         for round_ in range(RETRY_ROUNDS + 1):
             failed: list[str] = []
             for conversation_sid in todo:
+                began = since if conversation_sid in soon else since - (grace or 0.0)
                 try:
-                    outcome = self.reconcile(conversation_sid, since)
+                    outcome = self.reconcile(conversation_sid, began)
                 except GatewayError as exc:
                     log.warning("catch-up: %s not checked: %s", conversation_sid, exc.message)
                     failed.append(conversation_sid)
@@ -192,7 +199,7 @@ class CatchUp:
             if not failed or round_ == RETRY_ROUNDS:
                 break
             time.sleep(RETRY_SECONDS)
-            todo, since = failed, self.published.now()
+            todo, since, grace = failed, self.published.now(), 0.0  # ours were the last checks
         if checked:
             log.info(
                 "catch-up: %d conversations checked, %d messages published", checked, published
