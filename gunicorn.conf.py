@@ -60,6 +60,8 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
         _end_streams(worker)
 
     gevent.spawn(end_streams_on_exit)
+    # Messages whose webhooks failed while no worker was up: published in the background.
+    worker.wsgi.extensions["parley"].catch_up.start()
 
     # Every held stream is an open socket: allow as many as the system lets this process have.
     import resource

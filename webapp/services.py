@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
@@ -12,6 +13,9 @@ from webapp.events.membership import MembershipCache
 from webapp.events.presence import Presence, presence_for
 from webapp.twilio_gateway import ConversationsGateway
 
+if TYPE_CHECKING:
+    from webapp.webhooks.catchup import CatchUp
+
 
 @dataclass
 class Services:
@@ -20,10 +24,15 @@ class Services:
     broker: Broker
     membership: MembershipCache
     presence: Presence = field(init=False)
+    #: Publishes messages whose webhooks never arrived (``webapp.webhooks.catchup``).
+    catch_up: CatchUp = field(init=False)
 
     def __post_init__(self) -> None:
         # Chosen with the broker (and sharing its Redis pool), wherever the broker is chosen.
         self.presence = presence_for(self.broker)
+        from webapp.webhooks.catchup import CatchUp  # it uses the services: imported late
+
+        self.catch_up = CatchUp(self)
 
 
 def init_services(app: Flask, services: Services) -> None:

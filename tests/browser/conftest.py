@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from tests.support.clients import ApiClient
 from tests.support.servers import ParleyServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -168,3 +171,24 @@ def open_window(
         context.close()
     errors = [error for window in windows for error in window.script_errors]
     assert not errors, f"script errors in the page: {errors}"
+
+
+@contextmanager
+def alice_watching_bob(
+    browser: Browser, server: ParleyServer
+) -> Iterator[tuple[ChatWindow, ApiClient, str, str]]:
+    """alice's window open on her conversation with bob, showing a first message from bob:
+    the window, bob (an API client), the conversation's sid and that message's text."""
+    bob = ApiClient(server.url).login("bob", server.password)
+    sid = bob.start_dm("alice")["sid"]
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    try:
+        alice = ChatWindow(context.new_page(), server.url)
+        alice.log_in("alice", server.password)
+        alice.open_conversation("bob")
+        before = f"before {uuid.uuid4().hex[:6]}"
+        assert bob.send(sid, before).status_code == 201
+        expect(alice.message(before)).to_be_visible(timeout=PAGE_MS)
+        yield alice, bob, sid, before
+    finally:
+        context.close()

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PAGE_MS, ChatWindow
-from tests.support.clients import ApiClient
+from tests.browser.conftest import PAGE_MS, alice_watching_bob
 from tests.support.servers import ParleyServer, RedisServer, run_parley
 from tests.support.waiting import wait_until
 
@@ -40,17 +39,7 @@ def _worker(server: ParleyServer) -> int | None:
 def test_the_page_comes_back_after_a_worker_restart_with_what_it_missed(
     browser: Any, restartable: ParleyServer
 ) -> None:
-    bob = ApiClient(restartable.url).login("bob", restartable.password)
-    sid = bob.start_dm("alice")["sid"]
-    context = browser.new_context(viewport={"width": 1000, "height": 700})
-    try:
-        alice = ChatWindow(context.new_page(), restartable.url)
-        alice.log_in("alice", restartable.password)
-        alice.open_conversation("bob")
-        before = f"before {uuid.uuid4().hex[:6]}"
-        assert bob.send(sid, before).status_code == 201
-        expect(alice.message(before)).to_be_visible(timeout=PAGE_MS)
-
+    with alice_watching_bob(browser, restartable) as (alice, bob, sid, _):
         old = _worker(restartable)
         assert old is not None
         os.kill(old, signal.SIGTERM)  # what a deploy does; the master starts a new worker
@@ -61,5 +50,3 @@ def test_the_page_comes_back_after_a_worker_restart_with_what_it_missed(
         expect(alice.message(during)).to_be_visible(timeout=PAGE_MS)
         assert alice.message_bodies().count(during) == 1
         assert not alice.script_errors
-    finally:
-        context.close()

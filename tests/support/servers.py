@@ -80,6 +80,11 @@ class ParleyServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
 
+    def start(self) -> None:
+        """Start gunicorn again after :meth:`stop`: the same port, database and Redis."""
+        self.process = _gunicorn(self.env, self.log_path)
+        _wait_ready(self)
+
 
 def parley_env(tmp: Path, port: int, **overrides: str) -> dict[str, str]:
     env = {
@@ -132,37 +137,45 @@ def run_parley(tmp: Path, **overrides: str) -> Iterator[ParleyServer]:
         yield server
 
 
-@contextmanager
-def _serve_parley(tmp: Path, **overrides: str) -> Iterator[ParleyServer]:
-    port = free_port()
-    env = parley_env(tmp, port, **overrides)
-    flask_cli(env, "init-db")
-    flask_cli(env, "users", "demo")
-    log_path = tmp / f"gunicorn-{port}.log"
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
+def _gunicorn(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with open(log_path, "ab") as log_file:
+        return subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
             cwd=ROOT,
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
+
+
+def _wait_ready(server: ParleyServer) -> None:
+    def ready() -> bool:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{server.log()}")
+        return requests.get(server.url + "/login", timeout=2).status_code == 200
+
+    wait_until(ready, 30, "Parley to serve /login")
+
+
+@contextmanager
+def _serve_parley(tmp: Path, **overrides: str) -> Iterator[ParleyServer]:
+    """``PORT`` among ``overrides`` chooses the port (e.g. one a standalone emulator already
+    posts its webhooks to); otherwise a free one."""
+    port = int(overrides.get("PORT") or free_port())
+    env = parley_env(tmp, port, **overrides)
+    flask_cli(env, "init-db")
+    flask_cli(env, "users", "demo")
+    log_path = tmp / f"gunicorn-{port}.log"
     server = ParleyServer(
         url=f"http://127.0.0.1:{port}",
         password=env["DEMO_PASSWORD"],
         auth_token=env["TWILIO_AUTH_TOKEN"],
         env=env,
-        process=process,
+        process=_gunicorn(env, log_path),
         log_path=log_path,
     )
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited:\n{server.log()}")
-        return requests.get(server.url + "/login", timeout=2).status_code == 200
-
     try:
-        wait_until(ready, 30, "Parley to serve /login")
+        _wait_ready(server)
         yield server
     finally:
         server.stop()

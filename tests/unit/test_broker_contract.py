@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,20 +18,6 @@ from webapp.events.broker import (
 from webapp.events.memory_broker import MemoryBroker
 from webapp.events.redis_broker import RedisBroker, connect
 from webapp.events.types import Delivery, Event, Signal
-
-
-@pytest.fixture(params=["memory", "redis"])
-def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
-    if request.param == "memory":
-        yield MemoryBroker()
-        return
-    server: RedisServer = request.getfixturevalue("redis_server")
-    client = connect(server.url)
-    client.flushdb()
-    redis_broker = RedisBroker(client, server.url, max_events=5)
-    assert redis_broker.wait_connected(10)
-    yield redis_broker
-    redis_broker.close()
 
 
 def _next(sub: Subscription) -> Delivery:

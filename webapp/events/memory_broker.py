@@ -71,6 +71,11 @@ class MemoryBroker:
                     sub.offer(delivery)
         return True
 
+    def published(self, once: str) -> bool:
+        """Whether an event was published with this ``once`` key (and it is still remembered)."""
+        with self._lock:
+            return self._once.get(once, 0.0) > time.monotonic()
+
     def claim(self, key: str, seconds: float) -> bool:
         now = time.monotonic()
         with self._lock:

@@ -123,6 +123,7 @@ class RedisBroker:
         self._stopped = threading.Event()
         self._connected = threading.Event()
         self._membership_watchers: list[Callable[[str | None], None]] = []
+        self._reconnect_watchers: list[Callable[[], None]] = []
         self._listener = threading.Thread(target=self._listen, name="parley-redis", daemon=True)
         self._listener.start()
 
@@ -220,6 +221,11 @@ class RedisBroker:
     def unsubscribe(self, subscription: Subscription) -> None:
         self.subscriptions.remove(subscription)
 
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` (from the listener's thread; it must not block) each time the
+        subscription is back after a loss: webhooks may have failed meanwhile."""
+        self._reconnect_watchers.append(callback)
+
     def wait_connected(self, timeout: float) -> bool:
         """True once the pub/sub subscription is live (tests and start-up checks use it)."""
         return self._connected.wait(timeout)
@@ -241,6 +247,8 @@ class RedisBroker:
                     log.info("redis pub/sub restored; streams catch up from their logs")
                     for sub in self.subscriptions.all():
                         sub.offer(CATCH_UP)
+                    for callback in self._reconnect_watchers:
+                        callback()
                 while not self._stopped.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None:

@@ -375,6 +375,30 @@ class ConversationsGateway:
         found.reverse()
         return found, has_more
 
+    def messages_between(
+        self, conversation_sid: str, after: int, before: int | None, limit: int
+    ) -> tuple[list[MessageRecord], int | None]:
+        """The messages with an index above ``after`` and below ``before`` (``None``: up to the
+        newest), oldest first (of more than ``limit``, the newest ``limit``), and the index of
+        the newest message in the conversation (``None``: it has none). Walks back from the
+        newest and stops at ``after``, so a short gap costs one small page."""
+        found: list[MessageRecord] = []
+        newest: int | None = None
+        messages = self.service.conversations(conversation_sid).messages
+        try:
+            for row in messages.stream(order="desc", page_size=min(100, limit + 1)):
+                index = int(row.index)
+                newest = index if newest is None else newest
+                if before is not None and index >= before:
+                    continue
+                if index <= after or len(found) == limit:
+                    break
+                found.append(_message(row))
+        except TwilioException as exc:
+            raise GatewayError.from_twilio(exc) from exc
+        found.reverse()
+        return found, newest
+
     def mark_read(
         self, conversation_sid: str, participant_sid: str, index: int, *, notify: bool = False
     ) -> None:

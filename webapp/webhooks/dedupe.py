@@ -1,7 +1,10 @@
 """Twilio retries webhooks, so one event can arrive twice: deliver it to browsers once.
 
 A delivery is identified by the event itself: every parameter Twilio sent except
-``RetryCount``, which is all that changes between retries. (Twilio's
+``RetryCount``, which is all that changes between retries. A new message is identified by
+its ``MessageSid`` alone, so that the catch-up (``webapp.webhooks.catchup``), which publishes
+messages from Twilio's history whose webhooks never arrived, and a late webhook for one of
+them publish it once between them. (Twilio's
 ``I-Twilio-Idempotency-Token`` header is the same on every retry too, but a sender that
 omits it, or a replay of the same event, must be caught as well.)
 
@@ -20,8 +23,15 @@ from collections.abc import Mapping
 _PER_ATTEMPT = {"RetryCount"}
 
 
+def message_added_key(message_sid: str) -> str:
+    """The key of a new message's event, however Parley learns of it."""
+    return f"added:{message_sid}"
+
+
 def delivery_key(params: Mapping[str, str]) -> str:
     """A short, stable key for one event, the same for each of Twilio's retries of it."""
+    if params.get("EventType") == "onMessageAdded" and params.get("MessageSid"):
+        return message_added_key(params["MessageSid"])
     # "name\0value\0" for each name in order, hashed in one piece (the same digest as
     # hashing the pieces one by one, as earlier versions did: keys survive a deploy).
     text = "".join(f"{name}\0{params[name]}\0" for name in sorted(set(params) - _PER_ATTEMPT))

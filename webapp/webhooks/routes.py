@@ -105,6 +105,8 @@ def _handle(services: Services, params: Params, url: str, signature: str | None)
     key = delivery_key(params)
     published = duplicates = 0
     try:
+        if not services.catch_up.before_publish(params):  # missed messages first, in order
+            return WebhookResult(503, "catching up; retry", "deferred", about)
         for n, outgoing in enumerate(translate(services, params)):
             if services.broker.publish(outgoing.event, outgoing.recipients, once=f"{key}:{n}"):
                 published += 1

@@ -81,15 +81,17 @@ def participant_from_params(params: Params) -> ParticipantRecord:
     )
 
 
+def message_outgoing(services: Services, kind: str, message: MessageRecord) -> Outgoing:
+    """A message event for everyone in its conversation (from a webhook, or from Twilio's
+    history when its webhook never arrived: the same event either way)."""
+    members = identities(services.membership.participants(message.conversation_sid))
+    data = {"conversation_sid": message.conversation_sid, "message": message_json(message)}
+    return Outgoing(Event(kind, data), members)
+
+
 def _message_event(kind: str) -> Callable[[Services, Params], list[Outgoing]]:
     def translate(services: Services, params: Params) -> list[Outgoing]:
-        conversation_sid = params["ConversationSid"]
-        data = {
-            "conversation_sid": conversation_sid,
-            "message": message_json(message_from_params(params)),
-        }
-        members = identities(services.membership.participants(conversation_sid))
-        return [Outgoing(Event(kind, data), members)]
+        return [message_outgoing(services, kind, message_from_params(params))]
 
     return translate
 

@@ -1,0 +1,80 @@
+"""Both stores of marks keep one contract: the mark moves only over publishes the broker
+confirms, a catch-up moves it on, and one reconcile of a conversation serves every process."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from webapp.events.broker import Broker
+from webapp.events.published_index import PublishedIndex, published_index_for
+from webapp.events.types import Event
+
+
+@pytest.fixture
+def marks(broker: Broker) -> PublishedIndex:
+    return published_index_for(broker)
+
+
+def _sid() -> str:
+    return "CH" + uuid.uuid4().hex
+
+
+def _publish(broker: Broker, once: str) -> None:
+    assert broker.publish(Event("message_added", {}), [], once=once)
+
+
+def test_a_new_conversation_starts_at_the_first_webhook(marks: PublishedIndex) -> None:
+    sid = _sid()
+    assert marks.note(sid, 7, f"{sid}:7", touch=True) == (6, 6)  # nothing before it to catch up
+
+
+def test_the_mark_moves_only_over_confirmed_publishes(broker: Broker) -> None:
+    marks = published_index_for(broker, in_flight=0)  # no webhook is still being handled
+    sid = _sid()
+    key = f"once-{uuid.uuid4().hex}"
+    assert marks.note(sid, 0, f"{key}:0", touch=True).published == -1
+    _publish(broker, f"{key}:0")
+    assert marks.note(sid, 1, f"{key}:1", touch=True) == (0, 0)  # 0 was published: no gap
+    # 1's publish failed (503, and Twilio gave up): 2 sees the gap before it.
+    assert marks.note(sid, 2, f"{key}:2", touch=True) == (0, 0)
+    assert marks.note(sid, 2, f"{key}:2", touch=True) == (0, 0)  # and so does 2's retry
+    marks.advance(sid, 1)  # a catch-up published 1
+    _publish(broker, f"{key}:2")
+    assert marks.note(sid, 3, f"{key}:3", touch=True) == (2, 2)
+    marks.advance(sid, 0)  # never back
+    assert marks.note(sid, 3, None, touch=False).published == 2
+
+
+def test_a_message_whose_webhook_is_being_handled_is_heard_not_published(
+    marks: PublishedIndex,
+) -> None:
+    sid = _sid()
+    marks.note(sid, 0, f"{sid}:0", touch=True)
+    # 1's webhook overtakes 0's, which is still publishing: not a gap, nothing to fetch.
+    assert marks.note(sid, 1, f"{sid}:1", touch=True) == (-1, 0)
+    assert marks.note(sid, 3, f"{sid}:3", touch=True) == (-1, 1)  # 2 was never heard of
+
+
+def test_recent_lists_conversations_with_webhooks_latest_first(marks: PublishedIndex) -> None:
+    first, second, checked = _sid(), _sid(), _sid()
+    marks.note(first, 0, "a", touch=True)
+    marks.note(second, 0, "b", touch=True)
+    marks.note(checked, 0, None, touch=False)  # a reconcile's look is not activity
+    recent = marks.recent()
+    assert recent.index(second) < recent.index(first)
+    assert checked not in recent
+    marks.forget(first)
+    assert first not in marks.recent()
+
+
+def test_a_conversation_is_checked_once_per_sweep_whichever_process_sweeps(
+    marks: PublishedIndex,
+) -> None:
+    sid = _sid()
+    sweep = marks.now()
+    assert marks.claim(sid, sweep)
+    assert not marks.claim(sid, sweep)  # another worker, same sweep: already done
+    later = marks.now() + 0.01
+    assert marks.claim(sid, later)  # a sweep that began afterwards checks again

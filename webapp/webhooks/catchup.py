@@ -1,0 +1,256 @@
+"""Catching up on messages whose webhooks never reached Parley.
+
+Twilio gives up on a webhook after a few retries; if Parley or its Redis was down all that
+time, the message never reaches any log, and a page that reconnects is told it missed
+nothing. Twilio keeps every message, so Parley compares what it published per conversation
+(the mark, :mod:`webapp.events.published_index`) with what Twilio has, and publishes what is
+missing, oldest first, each once (under the key its own webhook would use, so a late webhook
+for it is a duplicate):
+
+- **On a gap in a webhook's ``Index``** (:meth:`CatchUp.before_publish`, called by the webhook
+  handler before it publishes the webhook's own message): up to :data:`INLINE_MAX` missing
+  messages are fetched from Twilio's history and published first, inside the same request
+  (so under the webhook's deadline). A longer gap is handed to this process's reconciler and
+  the webhook answered 503: Twilio retries it once the gap before it is filled.
+- **After a start and after Redis comes back** (:meth:`CatchUp.start`, and the Redis broker's
+  reconnect hook): one background thread per process (a greenlet under gevent) compares the
+  newest message in Twilio of every conversation with a webhook in the last log window
+  (24 h) with its mark, :data:`RECONCILE_PER_SECOND` conversations a second. A conversation
+  is claimed in the broker's store before it is checked, and one checked since the sweep
+  began is skipped, so the workers of a deploy share a sweep instead of each doing it all.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+import redis
+
+from webapp.events import types
+from webapp.events.broker import BrokerUnavailable
+from webapp.events.published_index import PublishedIndex, published_index_for
+from webapp.events.redis_broker import _unavailable
+from webapp.ops.metrics import metrics
+from webapp.services import Services
+from webapp.twilio_gateway import GatewayError, MessageRecord
+from webapp.webhooks.dedupe import message_added_key
+from webapp.webhooks.translate import message_outgoing
+
+log = logging.getLogger(__name__)
+
+#: Missing messages a webhook publishes before its own (one page from Twilio's history); a
+#: longer gap is left to the reconciler.
+INLINE_MAX = 50
+#: Missing messages a reconcile publishes per conversation (the newest; a per-user log keeps
+#: 1,000 events, so a page could not replay more anyway).
+RECONCILE_MAX = 1000
+#: Conversations a sweep checks per second (each costs one Twilio call).
+RECONCILE_PER_SECOND = 10.0
+#: At a start, a check another worker began this long before still counts: the workers of
+#: one start come up within a second or two and share one sweep.
+START_GRACE_SECONDS = 10.0
+#: Rounds a conversation whose check failed (Twilio unreachable) is tried again, and the
+#: pause before each.
+RETRY_ROUNDS = 3
+RETRY_SECONDS = 5.0
+
+_INDEX = re.compile(r"[0-9]{1,9}")
+T = TypeVar("T")
+
+
+def once_key(message_sid: str) -> str:
+    """The ``once`` key a message's ``onMessageAdded`` webhook publishes it under (the key of
+    the webhook's first and only event: ``webapp.webhooks.routes`` adds ``:<n>``)."""
+    return f"{message_added_key(message_sid)}:0"
+
+
+class CatchUp:
+    """One per app (``Services.catch_up``): the marks, and this process's reconciler."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.published: PublishedIndex = published_index_for(services.broker)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._serving = False
+        self._sweep_grace: float | None = None  # a sweep is due; checks this old still count
+        self._soon: set[str] = set()
+        on_reconnect = getattr(services.broker, "on_reconnect", None)
+        if on_reconnect is not None:
+            on_reconnect(self.reconcile_recent)
+
+    # The webhook -------------------------------------------------------------------------
+
+    def before_publish(self, params: Mapping[str, str]) -> bool:
+        """For an ``onMessageAdded`` webhook: publish the messages missing before it, if
+        there are few. False when the gap is too long to fill now (the reconciler fills it:
+        answer so that Twilio retries). May raise ``GatewayError`` and ``BrokerUnavailable``
+        (the webhook answers 503: Twilio retries, nothing was marked as done)."""
+        if params.get("EventType") != "onMessageAdded":
+            return True
+        conversation_sid = params.get("ConversationSid", "")
+        message_sid = params.get("MessageSid", "")
+        raw_index = params.get("Index", "")
+        if not conversation_sid or not message_sid or not _INDEX.fullmatch(raw_index):
+            return True
+        index = int(raw_index)
+        mark = self._store(
+            lambda: self.published.note(conversation_sid, index, once_key(message_sid), True)
+        )
+        if index <= mark.heard + 1:
+            return True
+        missing, newest = self.services.gateway.messages_between(
+            conversation_sid, after=mark.published, before=index, limit=INLINE_MAX + 1
+        )
+        if len(missing) > INLINE_MAX:
+            log.warning(
+                "catch-up: over %d messages missing before %s #%d; filled in the background",
+                INLINE_MAX,
+                conversation_sid,
+                index,
+            )
+            self.reconcile_soon(conversation_sid)
+            return False
+        # Up to what Twilio has: an Index it does not know yet must not hide later gaps.
+        self._publish(
+            conversation_sid,
+            missing,
+            upto=min(index - 1, mark.published if newest is None else newest),
+        )
+        return True
+
+    # The reconciler ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """This process serves now (gunicorn's ``post_worker_init``): sweep once, and after
+        each Redis reconnect."""
+        self._serving = True
+        self.reconcile_recent(grace=START_GRACE_SECONDS)
+
+    def reconcile_recent(self, grace: float = 0.0) -> None:
+        """Sweep every recently active conversation (in the background), skipping those whose
+        check began at most ``grace`` seconds before the sweep."""
+        if self._serving:
+            with self._lock:
+                due = self._sweep_grace
+                self._sweep_grace = grace if due is None else min(due, grace)
+            self._kick()
+
+    def reconcile_soon(self, conversation_sid: str) -> None:
+        """Check one conversation (in the background)."""
+        with self._lock:
+            self._soon.add(conversation_sid)
+        self._kick()
+
+    def _kick(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="parley-catchup", daemon=True
+                )
+                self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                grace, self._sweep_grace = self._sweep_grace, None
+                soon, self._soon = self._soon, set()
+            try:
+                self._reconcile_all(soon, grace)
+            except Exception:  # the thread must outlive anything; the next trigger retries
+                log.exception("catch-up: sweep failed")
+
+    def _reconcile_all(self, soon: set[str], grace: float | None) -> None:
+        """``soon``, then every recent conversation if ``grace`` is not None."""
+        try:
+            since = self.published.now()
+            recent = self.published.recent() if grace is not None else []
+            todo = list(soon) + [sid for sid in recent if sid not in soon]
+        except (redis.RedisError, BrokerUnavailable) as exc:
+            log.warning("catch-up: store unavailable (%s); waiting for Redis", exc)
+            return
+        published = checked = 0
+        for round_ in range(RETRY_ROUNDS + 1):
+            failed: list[str] = []
+            for conversation_sid in todo:
+                began = since if conversation_sid in soon else since - (grace or 0.0)
+                try:
+                    outcome = self.reconcile(conversation_sid, began)
+                except GatewayError as exc:
+                    log.warning("catch-up: %s not checked: %s", conversation_sid, exc.message)
+                    failed.append(conversation_sid)
+                    continue
+                except (redis.RedisError, BrokerUnavailable) as exc:
+                    log.warning("catch-up: stopped, store unavailable (%s)", exc)
+                    return
+                if outcome is not None:
+                    checked += 1
+                    published += outcome
+                    time.sleep(1 / RECONCILE_PER_SECOND)  # a bounded rate (yields under gevent)
+            if not failed or round_ == RETRY_ROUNDS:
+                break
+            time.sleep(RETRY_SECONDS)
+            todo, since, grace = failed, self.published.now(), 0.0  # ours were the last checks
+        if checked:
+            log.info(
+                "catch-up: %d conversations checked, %d messages published", checked, published
+            )
+
+    def reconcile(self, conversation_sid: str, since: float) -> int | None:
+        """Publish what ``conversation_sid`` misses, unless a check of it began at or after
+        ``since`` (``None`` then); how many messages were published."""
+        if not self.published.claim(conversation_sid, since):
+            return None
+        try:
+            latest = self.services.gateway.latest_message(conversation_sid)
+        except GatewayError as exc:
+            if exc.status == 404:  # deleted: nothing to deliver, ever
+                self.published.forget(conversation_sid)
+                return 0
+            raise
+        if latest is None:
+            return 0
+        mark = self.published.note(conversation_sid, latest.index + 1, None, False).published
+        if latest.index <= mark:
+            return 0
+        missing, _ = self.services.gateway.messages_between(
+            conversation_sid, after=mark, before=latest.index + 1, limit=RECONCILE_MAX
+        )
+        return self._publish(conversation_sid, missing, upto=latest.index)
+
+    # Both --------------------------------------------------------------------------------
+
+    def _publish(self, conversation_sid: str, messages: list[MessageRecord], upto: int) -> int:
+        """Publish ``messages`` in order, each once, then move the mark to ``upto``."""
+        published = 0
+        try:
+            for message in messages:
+                outgoing = message_outgoing(self.services, types.MESSAGE_ADDED, message)
+                if self.services.broker.publish(
+                    outgoing.event, outgoing.recipients, once=once_key(message.sid)
+                ):
+                    published += 1
+        finally:
+            if published:
+                metrics.events_published(published)
+        self._store(lambda: self.published.advance(conversation_sid, upto))
+        if published:
+            log.info("catch-up: %d missed messages of %s published", published, conversation_sid)
+        return published
+
+    @staticmethod
+    def _store(call: Callable[[], T]) -> T:
+        """A call to the marks, with Redis trouble reported as the broker reports it."""
+        try:
+            return call()
+        except redis.RedisError as exc:
+            raise _unavailable(exc) from exc
