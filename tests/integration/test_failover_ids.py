@@ -26,11 +26,12 @@ class SnapshotRedis:
     data_dir: Path
     server: RedisServer
 
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.server.url)
+    def command(self, *args: str) -> object:
+        with redis.Redis.from_url(self.server.url) as client:
+            return client.execute_command(*args)
 
     def save(self) -> None:
-        assert self.client().save()
+        assert self.command("SAVE")
 
     def restart(self) -> None:
         """Stop it and start it again on the snapshot file (what ``SAVE`` wrote)."""
@@ -40,7 +41,7 @@ class SnapshotRedis:
     def reload(self) -> None:
         """Load the snapshot in place: every client stays connected, as behind a proxy that
         fails over without dropping its clients."""
-        self.client().execute_command("DEBUG", "RELOAD", "NOSAVE")
+        self.command("DEBUG", "RELOAD", "NOSAVE")
 
 
 @pytest.fixture
