@@ -128,6 +128,7 @@ def test_a_live_stream_whose_seq_goes_backwards_is_told_to_resync(
         snapshots.save()
         chat.say(page, "two")
         seen = chat.say(page, "three")
+        assert chat.bob.stream_cursor() == str(seen)  # a page rendered now starts from it
 
         snapshots.reload()  # back to "one", and the page's connection never noticed
         assert chat.alice.send(chat.sid, "four, at the seq of two").status_code == 201
