@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import re
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from webapp.events.broker import CATCH_UP
 from webapp.events.memory_broker import MemoryBroker
 from webapp.events.types import Delivery, Event, EventId
@@ -85,3 +88,74 @@ def test_a_catch_up_from_an_id_the_log_now_names_otherwise_resyncs() -> None:
     assert ids_and_events(text) == [(str(current), "resync")] and delivered == 0
     outbox = Outbox(broker, "alice", current._replace(seq=1, tag="0badf00d"))
     assert ids_and_events(outbox.render([CATCH_UP])[0]) == [(str(current), "resync")]
+
+
+class Timeline:
+    """One user's log as Redis holds it, turned back now and then (a failover, a restore
+    from an older snapshot) or lost (a new epoch). Every publish gets a tag of its own."""
+
+    def __init__(self) -> None:
+        self.epoch, self.made = "e0", 0
+        self.log: list[EventId] = []
+        #: What a page reloading over REST right after each event sees: the log at that time.
+        self.as_of: dict[EventId, frozenset[EventId]] = {}
+
+    def publish(self) -> Delivery:
+        self.made += 1
+        seq = self.log[-1].seq + 1 if self.log else 1
+        event_id = EventId(self.epoch, seq, f"t{self.made}")
+        self.log.append(event_id)
+        self.as_of[event_id] = frozenset(self.log)
+        return Delivery(event_id, Event("message_added", {}).to_json())
+
+    def rewind(self, events: int) -> None:
+        del self.log[max(0, len(self.log) - events) :]
+
+    def lose(self) -> None:
+        self.epoch, self.log = f"e{self.made + 1}", []
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["publish", "publish", "publish", "write", "lose"]),
+            st.integers(min_value=1, max_value=4),  # turn the log back this many events
+        ),
+        max_size=60,
+    )
+)
+def test_whatever_happens_to_the_log_a_live_stream_never_silently_loses_an_event(
+    steps: list[str | int],
+) -> None:
+    """The page ends up with every event of the log: each was written to it, or a resync
+    sent it back to REST after the event was in the log."""
+    timeline = Timeline()
+    for _ in range(3):
+        timeline.publish()
+    page = set(timeline.log)
+    outbox = outbox_at(timeline.log[-1])  # live for a while: past the seam after its log read
+    queued: list[Delivery] = []
+
+    def write() -> None:
+        nonlocal page
+        text, _ = outbox.render(queued)
+        queued.clear()
+        for raw_id, kind in ids_and_events(text):
+            event_id = EventId.parse(raw_id)
+            assert event_id is not None
+            if kind == "resync":
+                page = set(timeline.as_of[event_id])
+            else:
+                page.add(event_id)
+
+    for step in steps:
+        if step == "publish":
+            queued.append(timeline.publish())
+        elif step == "write":
+            write()
+        elif step == "lose":
+            timeline.lose()
+        else:
+            timeline.rewind(int(step))
+    write()
+    assert set(timeline.log) <= page
