@@ -2,7 +2,7 @@
 
 One protocol object per stream and no coroutine or thread: 10,000 streams cost a few tens of
 MB here, and each arriving chunk is decoded (HTTP/1.1 chunked, as gunicorn sends a streamed
-body) and scanned with two regular expressions. Parley's ``id: <epoch>-<seq>`` lines are
+body) and scanned with two regular expressions. Parley's ``id: <epoch>-<seq>.<tag>`` lines are
 checked per stream, so a gap or a repeat is seen even if the totals happen to match.
 """
 
@@ -19,7 +19,7 @@ from typing import cast
 from bench.tally import Tally
 
 _BODY = re.compile(rb'"body":\s*"bench (\d+) (\d+)"')
-_ID = re.compile(rb"^id: ?([0-9A-Za-z]+)-(\d+)$", re.M)
+_ID = re.compile(rb"^id: ?(([0-9A-Za-z]+)-(\d+)(?:\.[0-9A-Za-z]+)?)$", re.M)
 _RETRY = re.compile(rb"^retry: ?(\d+)$", re.M)
 
 
@@ -65,7 +65,7 @@ class SseStream(asyncio.Protocol):
         self._chunked = False
         self._status = 0
         self._last_seq: int | None = None
-        #: ``<epoch>-<seq>`` of the last event read: the ``Last-Event-ID`` of a reconnect.
+        #: The id of the last event read (with its tag): the ``Last-Event-ID`` of a reconnect.
         self.last_id: bytes | None = None
         self._reconnect = resumed_from is not None
         if resumed_from is not None:  # the same stream, continued: its ids must follow on
@@ -145,8 +145,8 @@ class SseStream(asyncio.Protocol):
             self._stats.resyncs += 1
         if b"id:" in events:
             for match in _ID.finditer(events):
-                self.last_id = match.group(1) + b"-" + match.group(2)
-                seq = int(match.group(2))
+                self.last_id = match.group(1)
+                seq = int(match.group(3))
                 last = self._last_seq
                 if last is not None:
                     if seq <= last:

@@ -18,10 +18,21 @@ const SIGNAL_EVENTS = ['typing', 'presence'];
 const MAX_RETRY_DELAY_MS = 15000;
 const GAP_RETRY_DELAY_MS = 2000; // when gaps repeat, don't hammer the server
 
-/** "<epoch>-<seq>" → {epoch, seq}, or null when the id has another shape. */
+/**
+ * "<epoch>-<seq>.<tag>" → {epoch, seq, tag}, or null when the id has another shape. The tag
+ * fingerprints the event, so one seq can be told from another event at that seq (a server
+ * whose log went back); "<epoch>-<seq>" (no tag: seq 0, or an id from before tags) gives tag ''.
+ */
 export function parseEventId(id) {
-  const match = /^(.+)-(\d+)$/.exec(id ?? '');
-  return match ? { epoch: match[1], seq: Number(match[2]) } : null;
+  const match = /^([0-9A-Za-z]+)-(\d+)(?:\.([0-9A-Za-z]+))?$/.exec(id ?? '');
+  return match ? { epoch: match[1], seq: Number(match[2]), tag: match[3] ?? '' } : null;
+}
+
+/** Whether `next` is an event the page already applied (`last` is the last one it did). */
+function alreadyApplied(next, last) {
+  if (next.epoch !== last.epoch) return false;
+  // At the last seq itself only the same event: another tag there is a log that went back.
+  return next.seq < last.seq || (next.seq === last.seq && next.tag === last.tag);
 }
 
 export class EventStream {
@@ -135,9 +146,10 @@ export class EventStream {
     const next = parseEventId(id);
     const last = parseEventId(this.cursor);
     if (next && last) {
-      if (next.epoch === last.epoch && next.seq <= last.seq) return; // already applied
+      if (alreadyApplied(next, last)) return;
       if ((next.epoch !== last.epoch || next.seq !== last.seq + 1) && !this.#unheard(id)) {
-        // A gap: ask the server again from the last good id; it replays or resyncs.
+        // A gap, or another event at our own seq: ask the server again from the last good id;
+        // it replays, or resyncs if its log no longer holds that id's event.
         this.gap = { from: this.cursor, to: id };
         const now = performance.now();
         this.#reopen(now - this.lastGapAt < 5000 ? GAP_RETRY_DELAY_MS : 0);

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from playwright.sync_api import Request, Route, expect
 
 from tests.browser.conftest import PAGE_MS
+from webapp.events.types import EventId
 
 STREAM_URL = re.compile(r"/stream\?cursor=")
 
@@ -36,7 +37,8 @@ def conversation_added(event_id: str, name: str) -> str:
 
 class CannedStream:
     """Serves /stream: the n-th request gets the n-th body of ``script(epoch, seq)``, where
-    epoch and seq come from the first request's cursor; records every request's cursor."""
+    epoch and seq come from the first request's cursor (the page's render-time cursor, with
+    its tag); records every request's cursor."""
 
     def __init__(self, script: Callable[[str, int], list[str]]) -> None:
         self.script = script
@@ -47,8 +49,9 @@ class CannedStream:
         cursor = parse_qs(urlsplit(route.request.url).query)["cursor"][0]
         self.cursors.append(cursor)
         if self.bodies is None:
-            epoch, seq = cursor.rsplit("-", 1)
-            self.bodies = self.script(epoch, int(seq))
+            start = EventId.parse(cursor)
+            assert start is not None, cursor
+            self.bodies = self.script(start.epoch, start.seq)
         body = self.bodies.pop(0) if self.bodies else ": idle\n\n"
         route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=body)
 
@@ -57,11 +60,11 @@ def test_a_gap_in_event_ids_reopens_the_stream_from_the_last_good_id(open_window
     def script(epoch: str, n: int) -> list[str]:
         return [
             sse("resumed", {"cursor": f"{epoch}-{n}"})
-            + conversation_added(f"{epoch}-{n + 1}", "First event")
-            + conversation_added(f"{epoch}-{n + 3}", "Third event"),  # n + 2 never came
+            + conversation_added(f"{epoch}-{n + 1}.a1", "First event")
+            + conversation_added(f"{epoch}-{n + 3}.a3", "Third event"),  # n + 2 never came
             # What the server replays from the last good id, n + 1:
-            conversation_added(f"{epoch}-{n + 2}", "Second event")
-            + conversation_added(f"{epoch}-{n + 3}", "Third event"),
+            conversation_added(f"{epoch}-{n + 2}.a2", "Second event")
+            + conversation_added(f"{epoch}-{n + 3}.a3", "Third event"),
         ]
 
     stream = CannedStream(script)
@@ -71,8 +74,38 @@ def test_a_gap_in_event_ids_reopens_the_stream_from_the_last_good_id(open_window
 
     for name in ("First event", "Second event", "Third event"):
         expect(window.conversation_link(name)).to_have_count(1, timeout=PAGE_MS)
-    epoch, seq = stream.cursors[0].rsplit("-", 1)
-    assert stream.cursors[1] == f"{epoch}-{int(seq) + 1}"
+    start = EventId.parse(stream.cursors[0])
+    assert start is not None, stream.cursors[0]
+    assert stream.cursors[1] == f"{start.epoch}-{start.seq + 1}.a1"
+
+
+def test_another_event_at_the_pages_own_seq_reopens_the_stream_from_its_last_good_id(
+    open_window, parley_server
+):
+    """A server whose log went back (a failover) may send another event under a seq the page
+    already has: same seq, another tag. The page does not take it for the one it applied, nor
+    show it: it asks again from its last good id (the server then answers resync)."""
+
+    def script(epoch: str, n: int) -> list[str]:
+        return [
+            sse("resumed", {"cursor": f"{epoch}-{n}"})
+            + conversation_added(f"{epoch}-{n + 1}.a1", "First event")
+            + conversation_added(f"{epoch}-{n + 1}.b1", "Impostor event")
+        ]
+
+    stream = CannedStream(script)
+    window = open_window()
+    window.page.route(STREAM_URL, stream)
+
+    def reopened(request: Request) -> bool:
+        return "/stream?" in request.url and ".a1" in request.url
+
+    with window.page.expect_request(reopened, timeout=PAGE_MS):
+        window.log_in("alice", parley_server.password)
+    expect(window.conversation_link("First event")).to_have_count(1, timeout=PAGE_MS)
+    expect(window.conversation_link("Impostor event")).to_have_count(0)
+    start = EventId.parse(stream.cursors[0])
+    assert start is not None and stream.cursors[1] == f"{start.epoch}-{start.seq + 1}.a1"
 
 
 def test_resync_reloads_over_rest_and_resumes_from_the_new_id(open_window, parley_server):
@@ -118,5 +151,7 @@ def test_an_event_type_the_page_does_not_know_moves_the_cursor_and_is_ignored(
 
     for name in ("After the unknown", "Then live again", "Third connection"):
         expect(window.conversation_link(name)).to_have_count(1, timeout=PAGE_MS)
-    epoch, seq = stream.cursors[0].rsplit("-", 1)
-    assert stream.cursors[:3] == [f"{epoch}-{seq}", f"{epoch}-{seq}", f"{epoch}-{int(seq) + 3}"]
+    start = EventId.parse(stream.cursors[0])
+    assert start is not None
+    third = f"{start.epoch}-{start.seq + 3}"
+    assert stream.cursors[:3] == [stream.cursors[0], stream.cursors[0], third]

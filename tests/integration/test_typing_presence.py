@@ -21,6 +21,7 @@ from tests.support.servers import ParleyServer, run_parley
 from tests.support.waiting import wait_until
 from webapp.events.presence import RedisPresence
 from webapp.events.redis_broker import connect
+from webapp.events.types import EventId
 
 PASSWORD = "typing-presence-pw"
 
@@ -90,8 +91,9 @@ def test_typing_reaches_the_others_without_an_id_and_never_the_typer(
         cursor = bob.stream_cursor()
         assert alice.send(sid, "done typing").status_code == 201
         added = bob_page.wait_for("message_added")
-        epoch, seq = cursor.rsplit("-", 1)
-        assert added.id == f"{epoch}-{int(seq) + 1}"
+        before, after = EventId.parse(cursor), EventId.parse(added.id)
+        assert before is not None and after is not None
+        assert (after.epoch, after.seq) == (before.epoch, before.seq + 1)
     finally:
         for reader in (bob_page, alice_page, alice_other_tab, bob_tool):
             reader.close()

@@ -21,6 +21,7 @@ from tests.ops.postgres import scratch_database
 from tests.support.clients import ApiClient, StreamReader
 from tests.support.servers import BIN, ROOT, flask_cli, parley_env, start_redis
 from tests.support.waiting import free_port, port_open, wait_until
+from webapp.events.types import EventId
 
 METRICS_TOKEN = "stack-metrics-token"
 
@@ -201,7 +202,9 @@ def test_workers_killed_mid_stream_lose_nothing(stack: Stack) -> None:
         assert again.next_event(10).event == "resumed"
         replayed = [again.wait_for("message_added", timeout=15) for _ in missed]
         assert [e.data["message"]["body"] for e in replayed] == missed
-        seqs = [int((e.id or "").rsplit("-", 1)[1]) for e in replayed]
+        ids = [EventId.parse(e.id) for e in replayed]
+        seqs = [i.seq for i in ids if i is not None]
+        assert len(seqs) == len(replayed)
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     finally:
         again.close()

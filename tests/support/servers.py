@@ -42,14 +42,20 @@ class RedisServer:
             self.process.wait(10)
 
 
-def start_redis(port: int | None = None) -> RedisServer:
-    """A private, memory-only redis-server on a free port (never the machine's shared one)."""
+def start_redis(port: int | None = None, data_dir: Path | None = None) -> RedisServer:
+    """A private, memory-only redis-server on a free port (never the machine's shared one).
+
+    With ``data_dir``, a snapshot taken with ``SAVE`` goes there, a server started again on
+    it loads it, and ``DEBUG RELOAD`` is allowed: how tests turn Redis back to an earlier
+    state, as a failover or a restore from backup does."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
     port = port or free_port()
+    snapshots = ["--dir", str(data_dir), "--enable-debug-command", "local"] if data_dir else []
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        + snapshots,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -17,7 +18,7 @@ from webapp.events.broker import (
 )
 from webapp.events.memory_broker import MemoryBroker
 from webapp.events.redis_broker import RedisBroker, connect
-from webapp.events.types import Delivery, Event, Signal
+from webapp.events.types import Delivery, Event, EventId, Signal
 
 
 def _next(sub: Subscription) -> Delivery:
@@ -80,12 +81,15 @@ def test_redis_log_is_capped_and_a_trimmed_gap_resyncs(redis_server: RedisServer
     client = connect(redis_server.url)
     broker = RedisBroker(client, redis_server.url, max_events=5)
     try:
+        assert broker.wait_connected(10)
         cursor = broker.cursor("gina")
+        sub = broker.subscribe("gina")
         for n in range(8):
             broker.publish(Event("message_added", {"n": n}), ["gina"])
+        seen = [_next(sub).id for _ in range(8)]
         assert broker.replay("gina", cursor).resync
-        recent = type(cursor)(cursor.epoch, cursor.seq + 4)
-        replay = broker.replay("gina", recent)
+        assert broker.replay("gina", seen[2]).resync  # its own event was trimmed
+        replay = broker.replay("gina", seen[3])
         assert not replay.resync
         assert [d.event.data["n"] for d in replay.events] == [4, 5, 6, 7]
     finally:
@@ -245,3 +249,75 @@ def test_a_claim_is_held_until_it_expires_or_is_released(broker: Broker) -> None
     broker.release(key)
     assert broker.claim(key, 0.05)
     wait_until(lambda: broker.claim(key, 30), 5, "the short claim to expire")
+
+
+def test_an_id_names_its_event_with_one_tag_for_every_recipient_and_in_replay(
+    broker: Broker,
+) -> None:
+    alice, bob = broker.subscribe("tag-alice"), broker.subscribe("tag-bob")
+    start = broker.cursor("tag-alice")
+    broker.publish(Event("message_added", {"n": 1}), ["tag-alice", "tag-bob"], once="t1")
+    broker.publish(Event("message_added", {"n": 1}), ["tag-alice"], once="t2")
+    first, second, bobs = _next(alice), _next(alice), _next(bob)
+    assert first.id.tag and first.id.tag == bobs.id.tag  # once per event, not per recipient
+    assert second.id.tag != first.id.tag  # another delivery with the same text: another tag
+    assert str(first.id) == f"{start.epoch}-{start.seq + 1}.{first.id.tag}"
+    assert first.framed().startswith(f"id: {first.id}\n")
+    assert EventId.parse(str(first.id)) == first.id
+    assert [d.id for d in broker.replay("tag-alice", start).events] == [first.id, second.id]
+    assert broker.cursor("tag-alice") == second.id  # the render-time cursor carries the tag
+
+
+def test_a_cursor_whose_seq_now_names_another_event_resyncs(broker: Broker) -> None:
+    """What a Redis restored from an older snapshot looks like: same epoch, same seqs,
+    other events at them. Only an id with the log's own tag at that seq resumes."""
+    sub = broker.subscribe("tag-bea")
+    for n in range(3):
+        broker.publish(Event("message_added", {"n": n}), ["tag-bea"])
+    ids = [_next(sub).id for _ in range(3)]
+    resumed = broker.replay("tag-bea", ids[1])
+    assert not resumed.resync and [d.id for d in resumed.events] == [ids[2]]
+    for other in (ids[1]._replace(tag="0badf00d"), ids[2]._replace(tag="0badf00d")):
+        replay = broker.replay("tag-bea", other)
+        assert replay.resync and list(replay.events) == []
+        assert replay.cursor == ids[2]
+    ahead = ids[2]._replace(seq=ids[2].seq + 1)
+    assert broker.replay("tag-bea", ahead).resync
+
+
+def test_an_untagged_cursor_resumes_only_from_an_untagged_entry(broker: Broker) -> None:
+    """An id from before tags (``<epoch>-<seq>``, kept by a page loaded before the deploy)
+    cannot be checked against a tagged entry, so it resyncs; seq 0 names no event."""
+    start = broker.cursor("tag-cy")
+    assert start.tag == "" and str(start) == f"{start.epoch}-0"
+    broker.publish(Event("message_added", {"n": 0}), ["tag-cy"])
+    broker.publish(Event("message_added", {"n": 1}), ["tag-cy"])
+    assert not broker.replay("tag-cy", EventId.parse(str(start))).resync
+    assert broker.replay("tag-cy", start._replace(seq=1)).resync
+
+
+def test_an_untagged_cursor_from_before_the_deploy_still_resumes(redis_server: RedisServer) -> None:
+    """The log entries a worker from before tags wrote have no tag, nor do the ids it sent:
+    a page holding one resumes and gets the newer, tagged events."""
+    client = connect(redis_server.url)
+    broker = RedisBroker(client, redis_server.url)
+    try:
+        meta, log = "parley:u:{tag-dee}:meta", "parley:u:{tag-dee}:log"
+        client.delete(meta, log)
+        client.hset(meta, mapping={"epoch": "0ldc0de5", "seq": 2})
+        for seq in (1, 2):  # as the script from before tags wrote them
+            client.xadd(
+                log, {"t": int(time.time() * 1000), "e": '{"type":"x","data":{}}'}, f"{seq}-1"
+            )
+        assert broker.cursor("tag-dee") == EventId("0ldc0de5", 2)
+        broker.publish(Event("message_added", {"n": 3}), ["tag-dee"])
+        replay = broker.replay("tag-dee", EventId.parse("0ldc0de5-2"))
+        assert not replay.resync
+        [third] = list(replay.events)
+        assert third.id.seq == 3 and third.id.tag and third.event.data == {"n": 3}
+        assert [d.id.tag for d in broker.replay("tag-dee", EventId("0ldc0de5", 1)).events] == [
+            "",
+            third.id.tag,
+        ]
+    finally:
+        broker.close()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from webapp.events.types import Delivery, Event, EventId
 from webapp.presenters import message_json
 from webapp.stream.sse import comment, control, frame_delivery
@@ -21,10 +24,30 @@ def test_event_round_trips_and_splits_without_parsing_data() -> None:
 
 
 def test_event_id_parses_only_well_formed_ids() -> None:
-    assert EventId.parse("ab12cd34-17") == EventId("ab12cd34", 17)
-    assert str(EventId("ab12cd34", 17)) == "ab12cd34-17"
-    for bad in (None, "", "17", "abc-", "-5", "ab cd-1", "ab-1.5", "x" * 200 + "-1"):
+    assert EventId.parse("ab12cd34-17.9f0e1d2c") == EventId("ab12cd34", 17, "9f0e1d2c")
+    assert str(EventId("ab12cd34", 17, "9f0e1d2c")) == "ab12cd34-17.9f0e1d2c"
+    assert EventId.parse("ab12cd34-17") == EventId("ab12cd34", 17)  # from before tags
+    assert str(EventId("ab12cd34", 0)) == "ab12cd34-0"
+    bad_ids = ("", "17", "abc-", "-5", "ab cd-1", "ab-1.", "ab-1.x y", "ab-1.2.3", "ab-\u00b2")
+    for bad in (None, *bad_ids, "ab-1.\u00e9", "\u00e9-1", "x" * 200 + "-1"):
         assert EventId.parse(bad) is None
+
+
+@given(st.text(max_size=120))
+def test_any_last_event_id_parses_to_an_id_or_none_never_an_error(text: str) -> None:
+    """``Last-Event-ID`` and ``?cursor=`` come from anyone."""
+    parsed = EventId.parse(text)
+    assert parsed is None or EventId.parse(str(parsed)) == parsed
+
+
+@given(
+    st.text("0123456789abcdef", min_size=1, max_size=16),
+    st.integers(min_value=0, max_value=10**12),
+    st.text("0123456789abcdefghijklmnopqrstuvwxyz", max_size=12),
+)
+def test_every_id_round_trips_through_its_text(epoch: str, seq: int, tag: str) -> None:
+    event_id = EventId(epoch, seq, tag)
+    assert EventId.parse(str(event_id)) == event_id
 
 
 def test_delivery_frame_carries_the_users_id() -> None:

@@ -2,8 +2,8 @@
 
 Two implementations: :mod:`.memory_broker` (one process, the default) and
 :mod:`.redis_broker` (``REDIS_URL``; several workers and dynos). Both keep, per user, a bounded
-log of recent deliveries with ids ``<epoch>-<seq>`` (see ``docs/stream.md``): pub/sub wakes
-streams up, the log lets a reconnecting browser catch up exactly.
+log of recent deliveries with ids ``<epoch>-<seq>.<tag>`` (see ``docs/stream.md``): pub/sub
+wakes streams up, the log lets a reconnecting browser catch up exactly.
 """
 
 from __future__ import annotations
@@ -161,6 +161,27 @@ class Replay:
     resync: bool
     cursor: EventId
     events: Iterator[Delivery]
+
+
+def resumable(after: EventId, current: EventId, found: EventId | None) -> bool:
+    """Whether a stream that has seen everything up to ``after`` can be caught up from a log
+    whose newest id is ``current``, ``found`` being the log's oldest id (within its age limit)
+    from ``after``'s seq on (seq 1 on for ``after.seq`` 0), if any.
+
+    Only if the log still holds the very event ``after`` names: same seq *and* same tag. A
+    log restored from an older snapshot keeps its epoch but rewinds: ``after`` is then ahead
+    of it, or its seq names another event (another tag). An id without a tag (issued before
+    tags existed) matches only an entry without one, written by the code that issued it.
+    """
+    if after.epoch != current.epoch or after.seq > current.seq:
+        return False
+    if after.seq == current.seq:
+        return after.tag == current.tag
+    if found is None:
+        return False
+    if after.seq == 0:
+        return found.seq == 1  # nothing seen yet: resumable if nothing was trimmed
+    return found.seq == after.seq and found.tag == after.tag
 
 
 class Broker(Protocol):

@@ -19,14 +19,16 @@ from webapp.events.broker import (
     Replay,
     Subscription,
     SubscriptionRegistry,
+    resumable,
 )
-from webapp.events.types import Delivery, Event, EventId, Signal, frame_body
+from webapp.events.types import Delivery, Event, EventId, Signal, event_tag, frame_body
 
 
 class _UserLog:
     def __init__(self) -> None:
         self.epoch = secrets.token_hex(4)
         self.seq = 0
+        self.tag = ""
         self.entries: deque[tuple[float, Delivery]] = deque(maxlen=LOG_MAX_EVENTS)
 
 
@@ -50,6 +52,7 @@ class MemoryBroker:
     def publish(self, event: Event, recipients: Collection[str], once: str | None = None) -> bool:
         text = event.to_json()
         body = frame_body(text)
+        tag = event_tag(text, once)
         now = time.monotonic()
         with self._lock:
             if once is not None:
@@ -62,7 +65,8 @@ class MemoryBroker:
             for identity in set(recipients):
                 log = self._log(identity)
                 log.seq += 1
-                delivery = Delivery(EventId(log.epoch, log.seq), text, body)
+                log.tag = tag
+                delivery = Delivery(EventId(log.epoch, log.seq, tag), text, body)
                 log.entries.append((now, delivery))
                 deliveries.append((identity, delivery))
             # Offer inside the lock so every stream sees a user's events in seq order.
@@ -108,21 +112,17 @@ class MemoryBroker:
     def cursor(self, identity: str) -> EventId:
         with self._lock:
             log = self._log(identity)
-            return EventId(log.epoch, log.seq)
+            return EventId(log.epoch, log.seq, log.tag)
 
     def replay(self, identity: str, after: EventId | None) -> Replay:
         with self._lock:
             log = self._log(identity)
-            current = EventId(log.epoch, log.seq)
+            current = EventId(log.epoch, log.seq, log.tag)
             horizon = time.monotonic() - self._max_age
             kept = [d for t, d in log.entries if t >= horizon]
-        oldest = kept[0].id.seq if kept else current.seq + 1
-        if (
-            after is None
-            or after.epoch != current.epoch
-            or after.seq > current.seq
-            or after.seq + 1 < oldest
-        ):
+        first = max(after.seq, 1) if after is not None else 0
+        found = next((d.id for d in kept if d.id.seq >= first), None)
+        if after is None or not resumable(after, current, found):
             return Replay(resync=True, cursor=current, events=iter(()))
         missed: Iterator[Delivery] = (d for d in kept if d.id.seq > after.seq)
         return Replay(resync=False, cursor=current, events=missed)

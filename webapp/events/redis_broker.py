@@ -29,9 +29,10 @@ from webapp.events.broker import (
     Replay,
     Subscription,
     SubscriptionRegistry,
+    resumable,
 )
 from webapp.events.redis_deadline import DeadlineQueue, connection_class_for
-from webapp.events.types import Delivery, Event, EventId, Signal, frame_body
+from webapp.events.types import Delivery, Event, EventId, Signal, event_tag, frame_body
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +40,20 @@ CHANNEL = "parley:events"
 REPLAY_PAGE = 200
 
 # ARGV: event, fresh epoch, maxlen, ttl, now_ms, channel, once key ('' for none), once ttl,
-# identity_1, identity_2, ...  Key names are derived here from the identities (half the
+# tag, identity_1, identity_2, ...  Key names are derived here from the identities (half the
 # arguments to pack; a standalone or managed Redis, not Cluster, is what Parley runs on).
-# The wake-up message is flat text, not JSON: "e", the event, then "<identity> <id>" per line.
+# The wake-up message is flat text, not JSON: "t", the event, then "<identity> <id>" per line,
+# ids with their tag ("t", not the "e" of untagged ids: a worker from before tags, still
+# running during a rolling deploy, skips these instead of failing to parse them).
 _PUBLISH = """
 if ARGV[7] ~= '' then
   if not redis.call('SET', ARGV[7], '1', 'NX', 'EX', ARGV[8]) then
     return 0
   end
 end
-local lines = {'e', ARGV[1]}
-for i = 9, #ARGV do
+local tag = ARGV[9]
+local lines = {'t', ARGV[1]}
+for i = 10, #ARGV do
   local who = ARGV[i]
   local meta = 'parley:u:{' .. who .. '}:meta'
   local log = 'parley:u:{' .. who .. '}:log'
@@ -60,10 +64,10 @@ for i = 9, #ARGV do
     redis.call('DEL', log)
   end
   local seq = redis.call('HINCRBY', meta, 'seq', 1)
-  redis.call('XADD', log, 'MAXLEN', ARGV[3], seq .. '-1', 't', ARGV[5], 'e', ARGV[1])
+  redis.call('XADD', log, 'MAXLEN', ARGV[3], seq .. '-1', 't', ARGV[5], 'e', ARGV[1], 'g', tag)
   redis.call('EXPIRE', meta, ARGV[4])
   redis.call('EXPIRE', log, ARGV[4])
-  lines[#lines + 1] = who .. ' ' .. epoch .. '-' .. seq
+  lines[#lines + 1] = who .. ' ' .. epoch .. '-' .. seq .. '.' .. tag
 end
 redis.call('PUBLISH', ARGV[6], table.concat(lines, '\\n'))
 return 1
@@ -74,13 +78,24 @@ return 1
 #: (one write) instead of one write per event.
 DISPATCH_SLICE = 256
 
-# KEYS: meta. ARGV: fresh epoch, ttl. Returns {epoch, seq}, creating the log's identity if new.
+# KEYS: meta, log. ARGV: fresh epoch, ttl. Returns {epoch, seq, tag of the newest entry}
+# (no tag for seq 0, or an entry from before tags), creating the log's identity if new.
 _CURSOR = """
 if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
   redis.call('HSET', KEYS[1], 'seq', 0)
   redis.call('EXPIRE', KEYS[1], ARGV[2])
 end
-return redis.call('HMGET', KEYS[1], 'epoch', 'seq')
+local head = redis.call('HMGET', KEYS[1], 'epoch', 'seq')
+local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+if newest and newest[1] == head[2] .. '-1' then
+  local fields = newest[2]
+  for i = 1, #fields - 1, 2 do
+    if fields[i] == 'g' then
+      head[3] = fields[i + 1]
+    end
+  end
+end
+return head
 """
 
 
@@ -136,8 +151,9 @@ class RedisBroker:
             identities = {i for i in identities if "\n" not in i}
         if not identities and once is None:
             return True
+        event_json = event.to_json()
         args: list[Any] = [
-            event.to_json(),
+            event_json,
             _fresh_epoch(),
             self._max_events,
             self._max_age,
@@ -145,6 +161,7 @@ class RedisBroker:
             CHANNEL,
             _once_key(once) if once is not None else "",
             ONCE_SECONDS,
+            event_tag(event_json, once),
             *identities,
         ]
         # EVALSHA straight through ``execute_command``: redis-py's ``Script.__call__`` and
@@ -280,7 +297,7 @@ class RedisBroker:
         if kind == "m":
             self._membership_changed(rest)
             return
-        if kind != "e":
+        if kind not in ("t", "e"):  # "e": untagged ids, from a worker from before tags
             self._dispatch_json(text)
             return
         event_json, _, lines = rest.partition("\n")
@@ -332,8 +349,9 @@ class RedisBroker:
 
     @staticmethod
     def _offer(subs: Collection[Subscription], raw_id: str, event_json: str, body: str) -> None:
-        epoch, _, seq = raw_id.rpartition("-")
-        delivery = Delivery(EventId(epoch, int(seq)), event_json, body, raw_id)
+        epoch, _, rest = raw_id.rpartition("-")
+        seq, _, tag = rest.partition(".")
+        delivery = Delivery(EventId(epoch, int(seq), tag), event_json, body, raw_id)
         for sub in subs:
             sub.offer(delivery)
 
@@ -360,29 +378,37 @@ class RedisBroker:
 
     def cursor(self, identity: str) -> EventId:
         try:
-            epoch, seq = self._cursor(
-                keys=[_meta_key(identity)], args=[_fresh_epoch(), self._max_age]
+            epoch, seq, *tag = self._cursor(
+                keys=[_meta_key(identity), _log_key(identity)],
+                args=[_fresh_epoch(), self._max_age],
             )
         except redis.RedisError as exc:
             raise _unavailable(exc) from exc
-        return EventId(epoch.decode(), int(seq))
+        return EventId(epoch.decode(), int(seq), _text(tag[0]) if tag else "")
 
     def replay(self, identity: str, after: EventId | None) -> Replay:
         current = self.cursor(identity)
-        if after is None or after.epoch != current.epoch or after.seq > current.seq:
+        found = None
+        if after is not None and after.epoch == current.epoch and after.seq < current.seq:
+            found = self._oldest(identity, current.epoch, max(after.seq, 1))
+        if after is None or not resumable(after, current, found):
             return Replay(resync=True, cursor=current, events=iter(()))
         if after.seq == current.seq:
             return Replay(resync=False, cursor=current, events=iter(()))
-        try:
-            first: Any = self._redis.xrange(_log_key(identity), f"{after.seq + 1}-1", "+", count=1)
-        except redis.RedisError as exc:
-            raise _unavailable(exc) from exc
-        horizon = (time.time() - self._max_age) * 1000
-        if not first or _seq(first[0][0]) != after.seq + 1 or float(first[0][1][b"t"]) < horizon:
-            return Replay(resync=True, cursor=current, events=iter(()))
         return Replay(
             resync=False, cursor=current, events=self._pages(identity, current.epoch, after.seq)
         )
+
+    def _oldest(self, identity: str, epoch: str, seq: int) -> EventId | None:
+        """The id of the log's oldest entry from ``seq`` on that is within the age limit."""
+        try:
+            rows: Any = self._redis.xrange(_log_key(identity), f"{seq}-1", "+", count=1)
+        except redis.RedisError as exc:
+            raise _unavailable(exc) from exc
+        if not rows or float(rows[0][1][b"t"]) < (time.time() - self._max_age) * 1000:
+            return None
+        raw_id, fields = rows[0]
+        return EventId(epoch, _seq(raw_id), _text(fields.get(b"g", b"")))
 
     def _pages(self, identity: str, epoch: str, after: int) -> Iterator[Delivery]:
         """The log after ``after``, a page at a time; breaks off if the log changes under it."""
@@ -399,7 +425,8 @@ class RedisBroker:
             for raw_id, fields in rows:
                 if _seq(raw_id) != expected:
                     raise ReplayBroken("the log was trimmed during replay")
-                yield Delivery(EventId(epoch, expected), _text(fields[b"e"]))
+                tag = _text(fields.get(b"g", b""))
+                yield Delivery(EventId(epoch, expected, tag), _text(fields[b"e"]))
                 expected += 1
             if len(rows) < REPLAY_PAGE:
                 return

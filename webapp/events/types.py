@@ -1,11 +1,12 @@
 """The events Parley pushes to browsers, and their one serialiser.
 
 An :class:`Event` is what happened (``message_added`` and friends). A :class:`Delivery` is
-that event as one user receives it: with that user's own ordered id, ``<epoch>-<seq>``.
+that event as one user receives it: with that user's own ordered id, ``<epoch>-<seq>.<tag>``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -53,7 +54,13 @@ class Event:
 
 
 class EventId(NamedTuple):
-    """A position in one user's event log: ``epoch`` names the log's life, ``seq`` counts.
+    """A position in one user's event log: ``epoch`` names the log's life, ``seq`` counts,
+    ``tag`` fingerprints the event at that position (see :func:`event_tag`).
+
+    The tag is what makes an id name one event only: a Redis restored from an older snapshot
+    (or a promoted replica) keeps the epoch but rewinds ``seq``, so the same ``<epoch>-<seq>``
+    can come to name another event; its tag then differs. ``""`` for ``seq`` 0 (no event)
+    and for ids from before tags existed.
 
     A named tuple, not a dataclass: one is made per recipient of every event, and a tuple is
     several times cheaper to build than a frozen dataclass.
@@ -61,19 +68,43 @@ class EventId(NamedTuple):
 
     epoch: str
     seq: int
+    tag: str = ""
 
     def __str__(self) -> str:
+        if self.tag:
+            return f"{self.epoch}-{self.seq}.{self.tag}"
         return f"{self.epoch}-{self.seq}"
 
     @classmethod
     def parse(cls, text: str | None) -> EventId | None:
-        """``None`` for anything that is not a well-formed id (never an exception)."""
+        """``<epoch>-<seq>.<tag>`` or ``<epoch>-<seq>``; ``None`` for anything else (never an
+        exception)."""
         if not text or len(text) > 100:
             return None
-        epoch, _, seq = text.strip().rpartition("-")
-        if not epoch or not seq.isdigit() or not epoch.isalnum():
+        epoch, _, rest = text.strip().rpartition("-")
+        seq, dot, tag = rest.partition(".")
+        if not (_is_ascii_alnum(epoch) and seq.isascii() and seq.isdigit()):
             return None
-        return cls(epoch, int(seq))
+        if dot and not _is_ascii_alnum(tag):
+            return None
+        return cls(epoch, int(seq), tag)
+
+
+def _is_ascii_alnum(text: str) -> bool:
+    return text.isascii() and text.isalnum()
+
+
+def event_tag(event_json: str, once: str | None = None) -> str:
+    """The tag of every id one publish of ``event_json`` gets, for all its recipients.
+
+    Made once per event (not per recipient) from what identifies it: its text and, for a
+    webhook, its de-duplication key (two deliveries from Twilio that read the same still get
+    different tags). The same event published again (a webhook Twilio retries after a
+    failover lost its key) gets the same tag, so a page that already holds it can resume.
+    32 bits: a rewound log passes for the old one with odds of one in four billion.
+    """
+    text = event_json if once is None else f"{event_json}\0{once}"
+    return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
 
 
 def frame_body(event_json: str) -> str:

@@ -3,27 +3,43 @@
 Shared by both ways a stream is written (the request's own loop, and the process's stream
 writer once the connection is handed over), so the resume contract of ``docs/stream.md`` is
 kept in one place: ids only ever move forward, a delivery the replay already sent is dropped,
-an epoch change or a log that cannot be caught up from is a ``resync``.
+an epoch change, a log that cannot be caught up from, or a log that went back (a failover, a
+restore: a seq behind the stream's, or its own seq with another tag) is a ``resync``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from webapp.events.broker import Broker, CatchUp
 from webapp.events.types import Delivery, EventId, Signal
 from webapp.stream.sse import control
 
+#: A stream subscribes before it reads the log (a replay, a resync), so live events published
+#: just before that read may still be queued: behind the stream's position, they are
+#: duplicates. They are expected for this long at most after the read, and only until a live
+#: event at or past that position arrives (live events come in order); any other live event
+#: behind the stream's position means the log went back.
+SEAM_SECONDS = 10.0
+
 
 class Outbox:
-    """One stream's position (``last``, the id of the last event it wrote)."""
+    """One stream's position (``last``, the id of the last event it wrote or read)."""
 
-    __slots__ = ("broker", "identity", "last")
+    __slots__ = ("broker", "identity", "last", "seam_until")
 
     def __init__(self, broker: Broker, identity: str, last: EventId) -> None:
+        """Made right after the stream read the log up to ``last``."""
         self.broker = broker
         self.identity = identity
         self.last = last
+        self.seam_until = time.monotonic() + SEAM_SECONDS
+
+    def caught_up(self, last: EventId) -> None:
+        """The stream has replayed the log up to ``last``: duplicates may follow for a while."""
+        self.last = last
+        self.seam_until = time.monotonic() + SEAM_SECONDS
 
     def render(self, items: Iterable[Delivery | CatchUp | Signal]) -> tuple[str, int]:
         """The text to write for ``items`` and how many events it delivers.
@@ -39,6 +55,7 @@ class Outbox:
                 out.append(item.framed())
             elif isinstance(item, CatchUp):
                 caught_up = self.broker.replay(self.identity, last)
+                self.seam_until = time.monotonic() + SEAM_SECONDS
                 if caught_up.resync:
                     last = caught_up.cursor
                     out.append(control("resync", {"cursor": str(last)}, last))
@@ -48,13 +65,26 @@ class Outbox:
                         out.append(delivery.framed())
                         delivered += 1
                         last = delivery.id
-            elif item.id.epoch != last.epoch:
-                # The user's log was lost and restarted: the page must reload over REST.
-                last = item.id
-                out.append(control("resync", {"cursor": str(last)}, last))
-            elif item.id.seq > last.seq:
+            elif item.id.epoch == last.epoch and item.id.seq > last.seq:
                 out.append(item.framed())
                 delivered += 1
                 last = item.id
+                self.seam_until = 0.0
+            elif item.id == last:  # the event the stream is at, once more
+                self.seam_until = 0.0
+            elif not self._duplicate(item.id, last):
+                # Another epoch (the log was lost), or a log that went back: a seq behind the
+                # stream's, or the stream's own seq naming another event (another tag).
+                last = item.id
+                out.append(control("resync", {"cursor": str(last)}, last))
+                self.seam_until = 0.0
         self.last = last
         return "".join(out), delivered
+
+    def _duplicate(self, event_id: EventId, last: EventId) -> bool:
+        """A live event behind ``last`` that the log read already covered (see SEAM_SECONDS)."""
+        return (
+            event_id.epoch == last.epoch
+            and event_id.seq < last.seq
+            and time.monotonic() < self.seam_until
+        )

@@ -118,7 +118,7 @@ def _events(
             for chunk, replayed_to, count in _batches(replay.events, cursor):
                 metrics.event_delivered(count)
                 yield chunk
-                outbox.last = replayed_to
+                outbox.caught_up(replayed_to)
         if hand_over and sock is not None and not subscription.closed:
             stop_watching()  # the writer watches the connection from now on
             stream_writer.adopt(sock, subscription, outbox, chunked, end)
