@@ -4,6 +4,7 @@ Codes come from Twilio's error dictionary (https://www.twilio.com/docs/api/error
 50xxx code below has a page there (several are titled "Programmable Chat", which Conversations
 inherits). Two choices are not documented by Twilio and are marked UNCONFIRMED: 20001 for other
 malformed parameters, and the code a REST call gets when a pre-event webhook rejects it.
+Which parameter gets which code is in `params.CODES`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ NOT_FOUND = 20404
 METHOD_NOT_ALLOWED = 20004
 PAGE_SIZE_TOO_LARGE = 20007
 FRIENDLY_NAME_TOO_LONG = 50003
+INVALID_PRE_WEBHOOK_URL = 50077
+INVALID_POST_WEBHOOK_URL = 50078
 USER_EXISTS = 50201
 IDENTITY_NOT_PROVIDED = 50204
 IDENTITY_LOOKS_LIKE_USER_SID = 50206
@@ -27,6 +30,7 @@ IDENTITY_TOO_LONG = 50207
 IDENTITY_WITH_BINDING = 50211
 ATTRIBUTES_TOO_LONG = 50303
 ATTRIBUTES_NOT_JSON = 50304
+INVALID_MESSAGING_SERVICE_SID = 50341
 UNIQUE_NAME_EXISTS = 50353
 WEBHOOK_NOT_FOUND = 50360
 TOO_MANY_WEBHOOKS = 50361

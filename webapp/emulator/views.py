@@ -14,13 +14,14 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from webapp.emulator import access, errors
+from webapp.emulator import access, errors, params
 from webapp.emulator.paging import envelope, page_request, paginate
 from webapp.emulator.resources import Json, Scope
 from webapp.emulator.state import EmulatorState
 from webapp.emulator.store import Store
 
 bp = Blueprint("twilio_conversations", __name__)
+params.init_blueprint(bp)  # every form and query parameter checked against Twilio's spec
 View = Callable[..., Any]
 
 # Maximum PageSize per list, from the OpenAPI spec's `PageSize` parameter of each operation.
