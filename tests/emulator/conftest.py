@@ -28,7 +28,7 @@ from webapp.emulator.credentials import (
     EMULATOR_AUTH_TOKEN,
     EMULATOR_SERVICE_SID,
 )
-from webapp.emulator.params import SPEC_PATH
+from webapp.emulator.params import SPEC_PATH, template
 
 TWILIO_HOST = "https://conversations.twilio.com"
 WAIT = 10.0
@@ -246,6 +246,15 @@ class RunningEmulator:
     @property
     def url(self) -> str:
         return self.served.url
+
+    def routed(self) -> set[tuple[str, str]]:
+        """(path in the spec's form, lowercase method) of every REST route it answers."""
+        app = self.served.server.app  # type: ignore[attr-defined]
+        return {
+            (template(rule.rule), method.lower())
+            for rule in app.url_map.iter_rules()
+            for method in rule.methods or ()
+        }
 
     def wait_idle(self) -> None:
         assert self.state.wait_idle(WAIT), "webhook queue did not drain"

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -134,7 +134,7 @@ def _problem(schema: Schema, value: str) -> str | None:
         return "must be true or false"
     if "enum" in schema and value.lower() not in {str(e).lower() for e in schema["enum"]}:
         return f"must be one of {', '.join(map(str, schema['enum']))}"
-    if fmt == "date-time" and not _is_date_time(value):
+    if fmt == "date-time" and parse_date_time(value) is None:
         return "must be an ISO 8601 date-time with a time zone"
     if fmt == "uri" and not _is_url(value):
         return "must be an absolute http or https URL"
@@ -145,12 +145,14 @@ def _problem(schema: Schema, value: str) -> str | None:
     return None
 
 
-def _is_date_time(value: str) -> bool:
+def parse_date_time(value: str) -> datetime | None:
+    """An ISO 8601 date-time with a time zone (as the `twilio` library sends it,
+    `2024-01-02T03:04:05Z`), in UTC; None if it is not one or falls outside years 1-9999."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return parsed.tzinfo is not None
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+    except (ValueError, OverflowError):
+        return None
 
 
 def _is_url(value: str) -> bool:

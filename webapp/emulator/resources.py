@@ -40,7 +40,9 @@ class Scope:
 
 
 def rest_date(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    """ISO 8601 in UTC; the year always has four digits (`strftime("%Y")` drops the zeros of
+    a year below 1000, and a `DateCreated` may be any date)."""
+    return f"{value.year:04d}-{value:%m-%dT%H:%M:%S}Z" if value else None
 
 
 def conversation(scope: Scope, record: Conversation) -> Json:

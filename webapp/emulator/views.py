@@ -9,7 +9,7 @@ service). A change fires webhooks only with `X-Twilio-Webhook-Enabled: true`, as
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -102,19 +102,8 @@ def form_bool(name: str) -> bool | None:
 
 
 def form_date(name: str) -> datetime | None:
-    """An ISO 8601 date-time as the `twilio` library sends it (`2024-01-02T03:04:05Z`)."""
-    raw = request.form.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise errors.bad_request(
-            errors.INVALID_PARAMETER, f"{name} must be an ISO 8601 date-time"
-        ) from None
-    if value.tzinfo is None:
-        raise errors.bad_request(errors.INVALID_PARAMETER, f"{name} must include a time zone")
-    return value.astimezone(UTC)
+    """An ISO 8601 date-time with a time zone (`params` has refused any other), in UTC."""
+    return params.parse_date_time(request.form.get(name) or "")
 
 
 def reply(body: Json, status: int = 200) -> Response:
