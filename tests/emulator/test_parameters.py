@@ -183,3 +183,107 @@ def test_a_webhook_writes_an_early_date_with_four_digit_years(
     )
     (hit,) = receiver.wait_for(1)
     assert hit.params["DateCreated"] == "0999-01-02T03:04:05.000Z"
+
+
+# -- parameters Twilio keeps and the emulator stores and echoes ------------------------------
+
+MG = "MG" + "b" * 32
+RL = "RL" + "c" * 32
+EARLIER = datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
+LATER = datetime(2021, 6, 7, 8, 9, 10, tzinfo=UTC)
+
+
+def test_a_conversation_keeps_its_messaging_service_email_binding_timers_and_dates(
+    api: Any,
+) -> None:
+    made = api.conversations.create(
+        messaging_service_sid=MG,
+        bindings_email_address="support@example.com",
+        bindings_email_name="Support",
+        timers_inactive="PT1M",
+        timers_closed="P1D",
+        date_created=EARLIER,
+        date_updated=LATER,
+    )
+    assert made.messaging_service_sid == MG
+    assert made.bindings == {
+        "email": {"projected_address": "support@example.com", "name": "Support"}
+    }
+    assert set(made.timers) == {"date_inactive", "date_closed"}
+    assert (made.date_created, made.date_updated) == (EARLIER, LATER)
+    cleared = api.conversations(made.sid).update(timers_closed="PT0S", date_created=LATER)
+    assert set(cleared.timers) == {"date_inactive"} and cleared.date_created == LATER
+    assert api.conversations(made.sid).fetch().messaging_service_sid == MG
+
+
+@pytest.mark.parametrize(
+    ("form", "code"),
+    [
+        ({"Timers.Inactive": "ten minutes"}, 50379),
+        ({"Timers.Closed": "P1Y"}, 50380),
+        ({"Timers.Inactive": "PT30S"}, 50375),
+        ({"Timers.Closed": "PT9M"}, 50376),
+        ({"MessagingServiceSid": "MG123"}, 50341),
+    ],
+)
+def test_a_conversation_parameter_out_of_twilios_bounds_is_refused(
+    served: RunningEmulator, form: dict[str, str], code: int
+) -> None:
+    answer = call(served, "POST", "/v1/Conversations", data=form)
+    assert (answer.status_code, answer.json()["code"]) == (400, code), answer.text
+
+
+@pytest.mark.parametrize(
+    ("form", "code"),
+    [
+        ({"Body": "hi", "MediaSid": "ME" + "d" * 32}, 50507),
+        ({"Body": "hi", "MediaSid": "ME12"}, 50510),
+        ({"ContentSid": "HX" + "e" * 32}, 21655),
+        ({"ContentSid": "HX12"}, 50526),
+        ({"Body": "hi", "ContentVariables": '{"1": "x"}'}, 50528),
+    ],
+)
+def test_media_and_templates_which_the_emulator_has_none_of_are_refused(
+    served: RunningEmulator, form: dict[str, str], code: int
+) -> None:
+    conversation = call(served, "POST", "/v1/Conversations").json()["sid"]
+    answer = call(served, "POST", f"/v1/Conversations/{conversation}/Messages", data=form)
+    assert (answer.status_code, answer.json()["code"]) == (400, code), answer.text
+    assert (
+        call(served, "GET", f"/v1/Conversations/{conversation}/Messages").json()["messages"] == []
+    )
+
+
+def test_a_participant_keeps_its_role_dates_and_read_timestamp(api: Any) -> None:
+    conversation = api.conversations.create().sid
+    made = api.conversations(conversation).participants.create(
+        identity="alice", role_sid=RL, date_created=EARLIER
+    )
+    assert (made.role_sid, made.date_created) == (RL, EARLIER)
+    updated = (
+        api.conversations(conversation)
+        .participants(made.sid)
+        .update(last_read_timestamp=LATER.isoformat(), date_updated=LATER)
+    )
+    assert (updated.last_read_timestamp, updated.date_updated) == ("2021-06-07T08:09:10Z", LATER)
+    assert updated.role_sid == RL
+
+
+def test_a_message_update_keeps_the_dates_it_was_given(api: Any) -> None:
+    conversation = api.conversations.create().sid
+    message = api.conversations(conversation).messages.create(body="hi")
+    updated = (
+        api.conversations(conversation)
+        .messages(message.sid)
+        .update(date_created=EARLIER, date_updated=LATER)
+    )
+    assert (updated.date_created, updated.date_updated) == (EARLIER, LATER)
+
+
+def test_conversations_are_listed_by_creation_date_newest_first(api: Any) -> None:
+    old = api.conversations.create(date_created=EARLIER).sid
+    new = api.conversations.create(date_created=LATER).sid
+    api.conversations.create()  # today
+    between = api.conversations.list(start_date="2020-01-02", end_date="2021-06-07")
+    assert [c.sid for c in between] == [new, old]
+    assert [c.sid for c in api.conversations.list(end_date="2020-01-02")] == [old]

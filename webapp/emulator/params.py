@@ -28,10 +28,19 @@ from webapp.emulator import errors
 
 SPEC_PATH = Path(__file__).parent / "twilio-oai" / "twilio_conversations_v1.json"
 FORM = "application/x-www-form-urlencoded"
+DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 Schema = dict[str, Any]
 
-#: Formats the spec leaves out: Twilio refuses a webhook URL that is not one.
-FORMATS = {"PreWebhookUrl": "uri", "PostWebhookUrl": "uri", "Configuration.Url": "uri"}
+#: Formats the spec leaves out: Twilio refuses a webhook URL that is not one, and reads these
+#: dates as ISO 8601.
+FORMATS = {
+    "PreWebhookUrl": "uri",
+    "PostWebhookUrl": "uri",
+    "Configuration.Url": "uri",
+    "LastReadTimestamp": "date-time",
+    "StartDate": "date-time",
+    "EndDate": "date-time",
+}
 
 #: Twilio's code for a malformed value, by parameter name or by the name of its enum schema.
 CODES = {
@@ -39,6 +48,8 @@ CODES = {
     "PostWebhookUrl": errors.INVALID_POST_WEBHOOK_URL,
     "MessagingServiceSid": errors.INVALID_MESSAGING_SERVICE_SID,
     "DefaultMessagingServiceSid": errors.INVALID_MESSAGING_SERVICE_SID,
+    "MediaSid": errors.INVALID_MEDIA_SID,
+    "ContentSid": errors.INVALID_CONTENT_SID,
     "conversation_scoped_webhook_enum_target": errors.INVALID_WEBHOOK_TARGET,
     "service_conversation_scoped_webhook_enum_target": errors.INVALID_WEBHOOK_TARGET,
 }
@@ -147,9 +158,12 @@ def _problem(schema: Schema, value: str) -> str | None:
 
 def parse_date_time(value: str) -> datetime | None:
     """An ISO 8601 date-time with a time zone (as the `twilio` library sends it,
-    `2024-01-02T03:04:05Z`), in UTC; None if it is not one or falls outside years 1-9999."""
+    `2024-01-02T03:04:05Z`) or a bare date (its midnight, UTC), in UTC; None if it is neither
+    or falls outside years 1-9999."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if parsed.tzinfo is None and DATE_ONLY.fullmatch(value):
+            return parsed.replace(tzinfo=UTC)
         return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
     except (ValueError, OverflowError):
         return None

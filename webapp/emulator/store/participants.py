@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from webapp.emulator import errors, limits, sids
 from webapp.emulator.events import (
@@ -14,7 +15,7 @@ from webapp.emulator.events import (
     UPDATED,
     participant_event,
 )
-from webapp.emulator.records import Binding, Participant, utcnow
+from webapp.emulator.records import Binding, Dates, Participant, utcnow
 from webapp.emulator.store.base import StoreBase, pair, pair_in_use
 
 
@@ -31,6 +32,8 @@ class ParticipantOperations(StoreBase):
         proxy_address: str | None,
         attributes: str | None,
         source: str | None,
+        role_sid: str | None = None,
+        dates: Dates | None = None,
     ) -> Participant:
         binding = _binding(identity, address, proxy_address)
         if binding is None:
@@ -49,7 +52,9 @@ class ParticipantOperations(StoreBase):
             attributes=attributes or "{}",
             date_created=now,
             date_updated=now,
+            role_sid=role_sid or None,
         )
+        (dates or Dates()).stamp(part)
         if source:
             self._screen(participant_event(ADD, part, source, now), part)
         with self._mutation():
@@ -103,6 +108,9 @@ class ParticipantOperations(StoreBase):
         attributes: str | None,
         last_read_message_index: int | None,
         source: str | None,
+        role_sid: str | None = None,
+        last_read_timestamp: datetime | None = None,
+        dates: Dates | None = None,
     ) -> Participant:
         limits.attributes(attributes, limits.PARTICIPANT_ATTRIBUTES_BYTES)
         if source:
@@ -128,7 +136,12 @@ class ParticipantOperations(StoreBase):
             if last_read_message_index is not None:
                 part.last_read_message_index = last_read_message_index
                 part.last_read_timestamp = now
+            if last_read_timestamp is not None:
+                part.last_read_timestamp = last_read_timestamp
+            if role_sid is not None:
+                part.role_sid = role_sid or None
             part.date_updated = now
+            (dates or Dates()).stamp(part)
             if source:
                 self._emit(participant_event(UPDATED, part, source, now))
             return replace(part)
