@@ -24,6 +24,7 @@ from tests.emulator.conftest import (
     WebhookReceiver,
     start_emulator,
 )
+from tests.emulator.test_contract import twilio_error
 from webapp.emulator import EmulatorSettings
 from webapp.emulator.params import operation_params, spec, template
 
@@ -287,3 +288,51 @@ def test_conversations_are_listed_by_creation_date_newest_first(api: Any) -> Non
     between = api.conversations.list(start_date="2020-01-02", end_date="2021-06-07")
     assert [c.sid for c in between] == [new, old]
     assert [c.sid for c in api.conversations.list(end_date="2020-01-02")] == [old]
+
+
+def test_a_chat_participant_can_be_renamed_and_given_a_group_mms_number(api: Any) -> None:
+    conversation = api.conversations.create().sid
+    participants = api.conversations(conversation).participants
+    made = participants.create(identity="alice", messaging_binding_projected_address="+15005550006")
+    assert made.messaging_binding == {"type": "sms", "projected_address": "+15005550006"}
+    renamed = participants(made.sid).update(identity="alice2")
+    assert renamed.identity == "alice2" and api.users("alice2").fetch().identity == "alice2"
+    cleared = participants(made.sid).update(messaging_binding_projected_address="null")
+    assert cleared.messaging_binding is None
+    error = twilio_error(participants(made.sid).update, messaging_binding_projected_address="null")
+    assert (error.status, error.code) == (400, 50442)
+    participants.create(identity="bob")
+    assert twilio_error(participants(made.sid).update, identity="bob").code == 50433
+    assert (
+        twilio_error(
+            participants(made.sid).update, messaging_binding_proxy_address="+15005550007"
+        ).code
+        == 50440
+    )
+
+
+def test_an_sms_participant_can_move_to_another_twilio_number(api: Any) -> None:
+    first, second = api.conversations.create().sid, api.conversations.create().sid
+    phone = {"messaging_binding_address": "+15551230001"}
+    made = api.conversations(first).participants.create(
+        **phone, messaging_binding_proxy_address="+15005550006"
+    )
+    moved = (
+        api.conversations(first)
+        .participants(made.sid)
+        .update(messaging_binding_proxy_address="+15005550007")
+    )
+    assert moved.messaging_binding["proxy_address"] == "+15005550007"
+    # the old pair is free again, the new one taken
+    api.conversations(second).participants.create(
+        **phone, messaging_binding_proxy_address="+15005550006"
+    )
+    taken = twilio_error(
+        api.conversations(second).participants.create,
+        **phone,
+        messaging_binding_proxy_address="+15005550007",
+    )
+    assert taken.code == 50416
+    update = api.conversations(first).participants(made.sid).update
+    assert twilio_error(update, messaging_binding_projected_address="+15005550008").code == 50443
+    assert twilio_error(update, identity="carol").code == 50211

@@ -173,6 +173,7 @@ class Participant:
     last_read_message_index: int | None = None
     last_read_timestamp: datetime | None = None
     role_sid: str | None = None
+    projected_address: str | None = None  # a chat participant's number in a group MMS
 
 
 @dataclass

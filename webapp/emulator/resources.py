@@ -84,7 +84,9 @@ def _conversation_bindings(record: Conversation) -> Json | None:
 
 def _binding_json(record: Participant) -> Json | None:
     if record.binding is None:
-        return None
+        if record.projected_address is None:
+            return None
+        return {"type": "sms", "projected_address": record.projected_address}
     return {
         "type": record.binding.type,
         "address": record.binding.address,

@@ -133,6 +133,7 @@ def create_participant(service_sid: str | None, conversation_sid: str) -> Respon
         source=source(),
         role_sid=form("RoleSid"),
         dates=dates(),
+        projected_address=form("MessagingBinding.ProjectedAddress"),
     )
     return reply(resources.participant(where, part), 201)
 
@@ -165,6 +166,9 @@ def participant(service_sid: str | None, conversation_sid: str, sid: str) -> Res
             role_sid=form("RoleSid"),
             last_read_timestamp=form_date("LastReadTimestamp"),
             dates=dates(),
+            identity=form("Identity"),
+            proxy_address=form("MessagingBinding.ProxyAddress"),
+            projected_address=form("MessagingBinding.ProjectedAddress"),
         )
     return reply(resources.participant(where, part))
 
