@@ -1,6 +1,6 @@
 """Fixtures for the emulator's tests: the emulator on a real port, the official `twilio`
 client pointed at it, a webhook receiver, and a checker that holds every response to Twilio's
-OpenAPI spec (``../shared/twilio-oai``, MIT licensed)."""
+OpenAPI spec (kept unchanged in ``webapp/emulator/twilio-oai``, MIT licensed)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -29,11 +28,8 @@ from webapp.emulator.credentials import (
     EMULATOR_AUTH_TOKEN,
     EMULATOR_SERVICE_SID,
 )
+from webapp.emulator.params import SPEC_PATH, template
 
-#: Twilio's own spec, kept beside the project checkout (``../shared/twilio-oai``), unchanged.
-SPEC_PATH = (
-    Path(__file__).resolve().parents[3] / "shared" / "twilio-oai" / "twilio_conversations_v1.json"
-)
 TWILIO_HOST = "https://conversations.twilio.com"
 WAIT = 10.0
 
@@ -250,6 +246,15 @@ class RunningEmulator:
     @property
     def url(self) -> str:
         return self.served.url
+
+    def routed(self) -> set[tuple[str, str]]:
+        """(path in the spec's form, lowercase method) of every REST route it answers."""
+        app = self.served.server.app  # type: ignore[attr-defined]
+        return {
+            (template(rule.rule), method.lower())
+            for rule in app.url_map.iter_rules()
+            for method in rule.methods or ()
+        }
 
     def wait_idle(self) -> None:
         assert self.state.wait_idle(WAIT), "webhook queue did not drain"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 from webapp.emulator import errors, sids
 
@@ -25,6 +26,15 @@ PARTICIPANTS_PER_CONVERSATION = 1000
 NON_CHAT_PARTICIPANTS_PER_CONVERSATION = 50
 
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+#: ISO 8601 durations in weeks, days, hours, minutes and seconds (years and months have no
+#: fixed length, so Twilio's timers are written in these: PT10M, P1D, ...).
+_DURATION = re.compile(
+    r"P(?:(?P<weeks>\d{1,6})W)?(?:(?P<days>\d{1,7})D)?"
+    r"(?:T(?:(?P<hours>\d{1,8})H)?(?:(?P<minutes>\d{1,10})M)?(?:(?P<seconds>\d{1,12})S)?)?"
+)
+#: Twilio's shortest timers, and the longest the emulator can date (it adds them to now).
+TIMER_MINIMUMS = {"Timers.Inactive": timedelta(minutes=1), "Timers.Closed": timedelta(minutes=10)}
+TIMER_MAXIMUM = timedelta(days=365 * 100)
 
 
 def attributes(value: str | None, max_bytes: int) -> str | None:
@@ -90,6 +100,42 @@ def phone_address(value: str, *, proxy: bool) -> str:
             "MessagingBinding.Address must be an E.164 phone number",
         )
     return value
+
+
+def timer(name: str, value: str | None) -> timedelta | None:
+    """`Timers.Inactive` / `Timers.Closed`: an ISO 8601 duration of at least Twilio's minimum;
+    zero (`PT0S`) clears the timer."""
+    if not value:
+        return None
+    inactive = name == "Timers.Inactive"
+    found = _DURATION.fullmatch(value)
+    length = None
+    if found and value not in ("P", "PT") and not value.endswith("T"):
+        parts = {unit: int(amount) for unit, amount in found.groupdict(default="0").items()}
+        length = timedelta(**parts)
+    if length is None or length > TIMER_MAXIMUM:
+        code = errors.TIMER_INACTIVE_INVALID if inactive else errors.TIMER_CLOSED_INVALID
+        raise errors.bad_request(code, f"{name} must be an ISO 8601 duration, e.g. PT10M")
+    if length and length < TIMER_MINIMUMS[name]:
+        code = errors.TIMER_INACTIVE_TOO_SHORT if inactive else errors.TIMER_CLOSED_TOO_SHORT
+        raise errors.bad_request(code, f"{name} must be at least {TIMER_MINIMUMS[name]}")
+    return length
+
+
+def message_content(
+    media_sid: str | None, content_sid: str | None, content_variables: str | None
+) -> None:
+    """Media (Twilio's Media Content Service) and content templates (its Content API) are not
+    emulated, so a message can name none: Twilio answers the same for media or a template that
+    does not exist."""
+    if media_sid:
+        raise errors.bad_request(errors.MEDIA_NOT_FOUND, f"Media not found: {media_sid}")
+    if content_sid:
+        raise errors.bad_request(errors.CONTENT_NOT_FOUND, f"Content not found: {content_sid}")
+    if content_variables:
+        raise errors.bad_request(
+            errors.CONTENT_SID_MISSING, "ContentVariables were sent without a ContentSid"
+        )
 
 
 def message_body(value: str | None) -> str | None:

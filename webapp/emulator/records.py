@@ -7,11 +7,57 @@ Records hold Python values (datetimes, None); `resources.py` turns them into Twi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class Dated(Protocol):
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(frozen=True)
+class Dates:
+    """`DateCreated` / `DateUpdated` as a caller sent them (Twilio lets an import set both)."""
+
+    created: datetime | None = None
+    updated: datetime | None = None
+
+    def stamp(self, record: Dated) -> None:
+        """Overwrite the record's clock-made dates with the ones the caller sent."""
+        if self.created is not None:
+            record.date_created = self.created
+        if self.updated is not None:
+            record.date_updated = self.updated
+
+
+@dataclass(frozen=True)
+class ConversationOptions:
+    """What Twilio keeps on a conversation and the emulator only stores and echoes: its
+    messaging service, the default email binding, and the state timers (never run here).
+    A timer of zero clears it."""
+
+    messaging_service_sid: str | None = None
+    email_address: str | None = None
+    email_name: str | None = None
+    inactive_after: timedelta | None = None
+    closed_after: timedelta | None = None
+
+    def apply(self, conv: Conversation, now: datetime) -> None:
+        if self.messaging_service_sid is not None:
+            conv.messaging_service_sid = self.messaging_service_sid
+        if self.email_address is not None:
+            conv.email_address = self.email_address
+        if self.email_name is not None:
+            conv.email_name = self.email_name
+        if self.inactive_after is not None:
+            conv.date_inactive = now + self.inactive_after if self.inactive_after else None
+        if self.closed_after is not None:
+            conv.date_closed = now + self.closed_after if self.closed_after else None
 
 
 @dataclass(frozen=True)
@@ -105,6 +151,11 @@ class Conversation:
     date_created: datetime
     date_updated: datetime
     next_message_index: int = 0
+    messaging_service_sid: str | None = None
+    email_address: str | None = None
+    email_name: str | None = None
+    date_inactive: datetime | None = None
+    date_closed: datetime | None = None
 
 
 @dataclass
@@ -121,6 +172,8 @@ class Participant:
     user_sid: str | None = None
     last_read_message_index: int | None = None
     last_read_timestamp: datetime | None = None
+    role_sid: str | None = None
+    projected_address: str | None = None  # a chat participant's number in a group MMS
 
 
 @dataclass

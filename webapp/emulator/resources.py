@@ -40,7 +40,9 @@ class Scope:
 
 
 def rest_date(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    """ISO 8601 in UTC; the year always has four digits (`strftime("%Y")` drops the zeros of
+    a year below 1000, and a `DateCreated` may be any date)."""
+    return f"{value.year:04d}-{value:%m-%dT%H:%M:%S}Z" if value else None
 
 
 def conversation(scope: Scope, record: Conversation) -> Json:
@@ -48,7 +50,7 @@ def conversation(scope: Scope, record: Conversation) -> Json:
     return {
         "account_sid": scope.account_sid,
         "chat_service_sid": record.service_sid,
-        "messaging_service_sid": None,
+        "messaging_service_sid": record.messaging_service_sid,
         "sid": record.sid,
         "friendly_name": record.friendly_name,
         "unique_name": record.unique_name,
@@ -56,7 +58,7 @@ def conversation(scope: Scope, record: Conversation) -> Json:
         "state": record.state,
         "date_created": rest_date(record.date_created),
         "date_updated": rest_date(record.date_updated),
-        "timers": {},
+        "timers": _timers(record),
         "url": url,
         "links": {
             "participants": f"{url}/Participants",
@@ -64,13 +66,27 @@ def conversation(scope: Scope, record: Conversation) -> Json:
             "webhooks": f"{url}/Webhooks",
             "export": f"{url}/Export",
         },
-        "bindings": None,
+        "bindings": _conversation_bindings(record),
     }
+
+
+def _timers(record: Conversation) -> Json:
+    timers = {"date_inactive": record.date_inactive, "date_closed": record.date_closed}
+    return {name: rest_date(when) for name, when in timers.items() if when is not None}
+
+
+def _conversation_bindings(record: Conversation) -> Json | None:
+    """The default email binding, in the shape of Twilio's own example in its spec."""
+    if record.email_address is None and record.email_name is None:
+        return None
+    return {"email": {"projected_address": record.email_address, "name": record.email_name}}
 
 
 def _binding_json(record: Participant) -> Json | None:
     if record.binding is None:
-        return None
+        if record.projected_address is None:
+            return None
+        return {"type": "sms", "projected_address": record.projected_address}
     return {
         "type": record.binding.type,
         "address": record.binding.address,
@@ -96,7 +112,7 @@ def participant(scope: Scope, record: Participant) -> Json:
             "identity": record.identity,
             "attributes": record.attributes,
             "messaging_binding": _binding_json(record),
-            "role_sid": None,
+            "role_sid": record.role_sid,
             "date_created": rest_date(record.date_created),
             "date_updated": rest_date(record.date_updated),
             "url": f"{scope.conversation_url(record.conversation_sid)}/Participants/{record.sid}",

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from webapp.emulator import access, errors, resources
+from webapp.emulator import access, errors, limits, resources
+from webapp.emulator.records import ConversationOptions
 from webapp.emulator.views import (
     MAX_PAGE,
     MAX_PAGE_SMALL,
     author,
     bp,
+    dates,
     deleted,
     form,
     form_date,
     form_int,
     listing,
+    query_date,
     reply,
     route,
     scope,
@@ -33,6 +36,20 @@ __all__ = ["bp"]
 # -- conversations ------------------------------------------------------------------------
 
 
+#: The filters of the conversation list, echoed in its page URLs.
+LIST_FILTERS = ("StartDate", "EndDate", "State")
+
+
+def conversation_options() -> ConversationOptions:
+    return ConversationOptions(
+        messaging_service_sid=form("MessagingServiceSid"),
+        email_address=form("Bindings.Email.Address"),
+        email_name=form("Bindings.Email.Name"),
+        inactive_after=limits.timer("Timers.Inactive", form("Timers.Inactive")),
+        closed_after=limits.timer("Timers.Closed", form("Timers.Closed")),
+    )
+
+
 @route("/Conversations", ["POST"])
 def create_conversation(service_sid: str | None) -> Response:
     where = scope(service_sid)
@@ -43,6 +60,8 @@ def create_conversation(service_sid: str | None) -> Response:
         attributes=form("Attributes"),
         state=form("State"),
         source=source(),
+        options=conversation_options(),
+        dates=dates(),
     )
     return reply(resources.conversation(where, conv), 201)
 
@@ -52,6 +71,11 @@ def list_conversations(service_sid: str | None) -> Response:
     where = scope(service_sid)
     state = request.args.get("State")
     found = store().list_conversations(where.service_sid, state)
+    start, end = query_date("StartDate"), query_date("EndDate", end_of_day=True)
+    if start or end:  # Twilio then lists the newest first
+        found = [c for c in found if (start or c.date_created) <= c.date_created]
+        found = [c for c in found if c.date_created <= (end or c.date_created)]
+        found.reverse()
     who = access.caller()
     if who is not None:  # an access token sees only the conversations it takes part in
         rows = store().participant_conversations(
@@ -65,7 +89,8 @@ def list_conversations(service_sid: str | None) -> Response:
         lambda c: resources.conversation(where, c),
         lambda c: c.seq,
         MAX_PAGE,
-        [("State", state)] if state else None,
+        [(name, request.args[name]) for name in LIST_FILTERS if request.args.get(name)],
+        descending=bool(start or end),
     )
 
 
@@ -86,6 +111,8 @@ def conversation(service_sid: str | None, sid: str) -> Response:
             attributes=form("Attributes"),
             state=form("State"),
             source=source(),
+            options=conversation_options(),
+            dates=dates(),
         )
     return reply(resources.conversation(where, conv))
 
@@ -104,6 +131,9 @@ def create_participant(service_sid: str | None, conversation_sid: str) -> Respon
         proxy_address=form("MessagingBinding.ProxyAddress"),
         attributes=form("Attributes"),
         source=source(),
+        role_sid=form("RoleSid"),
+        dates=dates(),
+        projected_address=form("MessagingBinding.ProjectedAddress"),
     )
     return reply(resources.participant(where, part), 201)
 
@@ -133,6 +163,12 @@ def participant(service_sid: str | None, conversation_sid: str, sid: str) -> Res
             attributes=form("Attributes"),
             last_read_message_index=form_int("LastReadMessageIndex"),
             source=source(),
+            role_sid=form("RoleSid"),
+            last_read_timestamp=form_date("LastReadTimestamp"),
+            dates=dates(),
+            identity=form("Identity"),
+            proxy_address=form("MessagingBinding.ProxyAddress"),
+            projected_address=form("MessagingBinding.ProjectedAddress"),
         )
     return reply(resources.participant(where, part))
 
@@ -143,6 +179,7 @@ def participant(service_sid: str | None, conversation_sid: str, sid: str) -> Res
 @route("/Conversations/<conversation_sid>/Messages", ["POST"])
 def create_message(service_sid: str | None, conversation_sid: str) -> Response:
     where = scope(service_sid)
+    limits.message_content(form("MediaSid"), form("ContentSid"), form("ContentVariables"))
     msg = store().create_message(
         where.service_sid,
         conversation_sid,
@@ -193,6 +230,7 @@ def message(service_sid: str | None, conversation_sid: str, sid: str) -> Respons
             body=form("Body"),
             attributes=form("Attributes"),
             source=source(),
+            dates=dates(),
         )
     return reply(resources.message(where, msg))
 

@@ -9,18 +9,20 @@ service). A change fires webhooks only with `X-Twilio-Webhook-Enabled: true`, as
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from webapp.emulator import access, errors
+from webapp.emulator import access, errors, params
 from webapp.emulator.paging import envelope, page_request, paginate
+from webapp.emulator.records import Dates
 from webapp.emulator.resources import Json, Scope
 from webapp.emulator.state import EmulatorState
 from webapp.emulator.store import Store
 
 bp = Blueprint("twilio_conversations", __name__)
+params.init_blueprint(bp)  # every form and query parameter checked against Twilio's spec
 View = Callable[..., Any]
 
 # Maximum PageSize per list, from the OpenAPI spec's `PageSize` parameter of each operation.
@@ -101,19 +103,21 @@ def form_bool(name: str) -> bool | None:
 
 
 def form_date(name: str) -> datetime | None:
-    """An ISO 8601 date-time as the `twilio` library sends it (`2024-01-02T03:04:05Z`)."""
-    raw = request.form.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise errors.bad_request(
-            errors.INVALID_PARAMETER, f"{name} must be an ISO 8601 date-time"
-        ) from None
-    if value.tzinfo is None:
-        raise errors.bad_request(errors.INVALID_PARAMETER, f"{name} must include a time zone")
-    return value.astimezone(UTC)
+    """An ISO 8601 date-time with a time zone (`params` has refused any other), in UTC."""
+    return params.parse_date_time(request.form.get(name) or "")
+
+
+def dates() -> Dates:
+    return Dates(form_date("DateCreated"), form_date("DateUpdated"))
+
+
+def query_date(name: str, *, end_of_day: bool = False) -> datetime | None:
+    """A date filter (`StartDate`, `EndDate`); a bare date as the `EndDate` covers its day."""
+    raw = request.args.get(name) or ""
+    value = params.parse_date_time(raw)
+    if value is not None and end_of_day and params.DATE_ONLY.fullmatch(raw):
+        return value + timedelta(days=1, microseconds=-1)
+    return value
 
 
 def reply(body: Json, status: int = 200) -> Response:

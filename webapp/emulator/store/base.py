@@ -100,8 +100,9 @@ class StoreBase:
 
     def _webhooks_for(self, service_sid: str) -> WebhookConfig:
         """The webhook configuration in force for a service: its own if it has any URL set,
-        else the account's global one (Twilio: service-level hooks override global ones)."""
-        own = self._services[service_sid].webhooks
+        else the account's global one (Twilio: service-level hooks override global ones).
+        An unknown (or just deleted) service is a 404, like every other lookup."""
+        own = self._service(service_sid).webhooks
         return own if own.configured else self._account.webhooks
 
     def _emit(self, event: Event) -> None:

@@ -14,7 +14,7 @@ from webapp.emulator.events import (
     UPDATED,
     conversation_event,
 )
-from webapp.emulator.records import Conversation, utcnow
+from webapp.emulator.records import Conversation, ConversationOptions, Dates, utcnow
 from webapp.emulator.store.base import StoreBase, pair, pair_in_use
 
 STATES = ("active", "inactive", "closed")
@@ -32,6 +32,8 @@ class ConversationOperations(StoreBase):
         attributes: str | None,
         state: str | None,
         source: str | None,
+        options: ConversationOptions | None = None,
+        dates: Dates | None = None,
     ) -> Conversation:
         limits.friendly_name(friendly_name)
         limits.unique_name(unique_name)
@@ -49,6 +51,8 @@ class ConversationOperations(StoreBase):
             date_created=now,
             date_updated=now,
         )
+        (options or ConversationOptions()).apply(conv, now)
+        (dates or Dates()).stamp(conv)
         if source:
             conv = self._screen(conversation_event(ADD, conv, source, now), conv)
         limits.friendly_name(conv.friendly_name)
@@ -92,6 +96,8 @@ class ConversationOperations(StoreBase):
         attributes: str | None,
         state: str | None,
         source: str | None,
+        options: ConversationOptions | None = None,
+        dates: Dates | None = None,
     ) -> Conversation:
         limits.friendly_name(friendly_name)
         limits.unique_name(unique_name)
@@ -113,6 +119,8 @@ class ConversationOperations(StoreBase):
             if attributes is not None:
                 conv.attributes = attributes
             conv.date_updated = utcnow()
+            (options or ConversationOptions()).apply(conv, conv.date_updated)
+            (dates or Dates()).stamp(conv)
             if source:
                 self._emit(conversation_event(UPDATED, conv, source, conv.date_updated))
             return replace(conv)

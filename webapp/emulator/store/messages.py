@@ -15,7 +15,14 @@ from webapp.emulator.events import (
     UPDATED,
     message_event,
 )
-from webapp.emulator.records import Conversation, Message, OutboundSms, Participant, utcnow
+from webapp.emulator.records import (
+    Conversation,
+    Dates,
+    Message,
+    OutboundSms,
+    Participant,
+    utcnow,
+)
 from webapp.emulator.store.base import StoreBase
 
 
@@ -130,6 +137,7 @@ class MessageOperations(StoreBase):
         body: str | None,
         attributes: str | None,
         source: str | None,
+        dates: Dates | None = None,
     ) -> Message:
         _check_content(body, attributes)
         if source:
@@ -159,6 +167,7 @@ class MessageOperations(StoreBase):
             if attributes is not None:
                 msg.attributes = attributes
             msg.date_updated = utcnow()
+            (dates or Dates()).stamp(msg)
             if source:
                 self._emit(message_event(UPDATED, msg, source, msg.date_updated))
             return replace(msg)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from webapp.emulator import errors, limits, sids
 from webapp.emulator.events import (
@@ -14,7 +15,7 @@ from webapp.emulator.events import (
     UPDATED,
     participant_event,
 )
-from webapp.emulator.records import Binding, Participant, utcnow
+from webapp.emulator.records import Binding, Conversation, Dates, Participant, utcnow
 from webapp.emulator.store.base import StoreBase, pair, pair_in_use
 
 
@@ -31,6 +32,9 @@ class ParticipantOperations(StoreBase):
         proxy_address: str | None,
         attributes: str | None,
         source: str | None,
+        role_sid: str | None = None,
+        dates: Dates | None = None,
+        projected_address: str | None = None,
     ) -> Participant:
         binding = _binding(identity, address, proxy_address)
         if binding is None:
@@ -49,7 +53,10 @@ class ParticipantOperations(StoreBase):
             attributes=attributes or "{}",
             date_created=now,
             date_updated=now,
+            role_sid=role_sid or None,
         )
+        _project(part, projected_address or None)
+        (dates or Dates()).stamp(part)
         if source:
             self._screen(participant_event(ADD, part, source, now), part)
         with self._mutation():
@@ -103,7 +110,16 @@ class ParticipantOperations(StoreBase):
         attributes: str | None,
         last_read_message_index: int | None,
         source: str | None,
+        role_sid: str | None = None,
+        last_read_timestamp: datetime | None = None,
+        dates: Dates | None = None,
+        identity: str | None = None,
+        proxy_address: str | None = None,
+        projected_address: str | None = None,
     ) -> Participant:
+        """`identity` renames a chat participant; `proxy_address` moves an SMS participant to
+        another Twilio number; `projected_address` ("" or "null" removes it) is a chat
+        participant's number in a group MMS, which the emulator stores and does not send."""
         limits.attributes(attributes, limits.PARTICIPANT_ATTRIBUTES_BYTES)
         if source:
             with self._lock:
@@ -128,10 +144,61 @@ class ParticipantOperations(StoreBase):
             if last_read_message_index is not None:
                 part.last_read_message_index = last_read_message_index
                 part.last_read_timestamp = now
+            if last_read_timestamp is not None:
+                part.last_read_timestamp = last_read_timestamp
+            if role_sid is not None:
+                part.role_sid = role_sid or None
+            if identity:
+                self._rename_participant(conv, part, identity)
+            if proxy_address is not None:
+                self._move_proxy(conv, part, proxy_address)
+            _project(part, projected_address)
             part.date_updated = now
+            (dates or Dates()).stamp(part)
             if source:
                 self._emit(participant_event(UPDATED, part, source, now))
             return replace(part)
+
+    def _rename_participant(self, conv: Conversation, part: Participant, identity: str) -> None:
+        if identity == part.identity:
+            return
+        if part.binding:
+            raise errors.bad_request(
+                errors.IDENTITY_WITH_BINDING,
+                "Identity parameter not acceptable for this Participant",
+            )
+        limits.identity(identity)
+        if any(p.identity == identity for p in self._participants[conv.sid].values()):
+            raise errors.conflict(
+                errors.PARTICIPANT_EXISTS, f"Participant already exists: {identity}"
+            )
+        part.identity = identity
+        part.user_sid = self._user_for(conv.service_sid, identity).sid
+
+    def _move_proxy(self, conv: Conversation, part: Participant, proxy: str) -> None:
+        """Point an SMS participant at another Twilio number; the new pair must be free."""
+        if part.binding is None:
+            raise errors.bad_request(
+                errors.NO_PROXY_ADDRESS, "This participant has no proxy address"
+            )
+        if proxy in ("", "null"):  # group MMS, which the emulator does not send
+            raise errors.bad_request(
+                errors.INVALID_PARAMETER, "Removing a proxy address is not emulated"
+            )
+        limits.phone_address(proxy, proxy=True)
+        if proxy == part.binding.address:
+            raise errors.bad_request(
+                errors.ADDRESS_EQUALS_PROXY, "Participant address must not equal its proxy address"
+            )
+        moved = replace(part.binding, proxy_address=proxy)
+        if moved == part.binding:
+            return
+        if conv.state != "closed":
+            if pair(moved) in self._bindings:
+                raise pair_in_use(moved)
+            self._release_binding(part)
+            self._bindings[pair(moved)] = part.sid
+        part.binding = moved
 
     def delete_participant(
         self, service_sid: str, conversation: str, ref: str, *, source: str | None
@@ -149,6 +216,25 @@ class ParticipantOperations(StoreBase):
             del self._participants[conv.sid][part.sid]
             if source:
                 self._emit(participant_event(REMOVED, part, source, utcnow()))
+
+
+def _project(part: Participant, projected: str | None) -> None:
+    """Set (or, with "" or "null", remove) a chat participant's group-MMS number."""
+    if projected is None:
+        return
+    if part.binding:
+        raise errors.bad_request(
+            errors.PROJECTED_WITH_BINDING, "A participant with a binding has no projected address"
+        )
+    if projected in ("", "null"):
+        if part.projected_address is None:
+            raise errors.bad_request(
+                errors.NO_PROJECTED_ADDRESS, "This participant has no projected address"
+            )
+        part.projected_address = None
+        return
+    limits.phone_address(projected, proxy=True)
+    part.projected_address = projected
 
 
 def _binding(identity: str | None, address: str | None, proxy: str | None) -> Binding | None:
