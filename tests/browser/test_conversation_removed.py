@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import uuid
 
-import requests
 from playwright.sync_api import Request, expect
 
 from tests.browser.conftest import LIVE_MS, PAGE_MS
-from tests.support.clients import ApiClient
+from tests.support.clients import ApiClient, delete_in_twilio
 from tests.support.servers import ParleyServer
-from webapp.emulator.credentials import EMULATOR_ACCOUNT_SID
 
 
 def start_group(client: ApiClient, people: list[str]) -> tuple[str, str]:
@@ -19,17 +17,6 @@ def start_group(client: ApiClient, people: list[str]) -> tuple[str, str]:
     created = client.post("/api/conversations", {"participants": people, "friendly_name": name})
     assert created.status_code == 201, created.text
     return created.json()["conversation"]["sid"], name
-
-
-def delete_in_twilio(server: ParleyServer, sid: str) -> None:
-    """DELETE /v1/Conversations/<sid> on the emulator, webhooks on, as Twilio's console does."""
-    answer = requests.delete(
-        f"{server.url}/_emulator/v1/Conversations/{sid}",
-        auth=(EMULATOR_ACCOUNT_SID, server.auth_token),
-        headers={"X-Twilio-Webhook-Enabled": "true"},
-        timeout=10,
-    )
-    assert answer.status_code == 204, answer.text
 
 
 def test_a_deleted_conversation_leaves_the_page_and_the_stream_stays_live(
