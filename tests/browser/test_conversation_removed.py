@@ -45,3 +45,20 @@ def test_a_deleted_conversation_leaves_the_page_and_the_stream_stays_live(
     _, later = start_group(alice_api, ["bob"])
     expect(bob.conversation_link(later)).to_have_count(1, timeout=LIVE_MS)
     assert len(bob_streams) == 1, [r.url for r in bob_streams]
+
+
+def test_a_conversation_gone_without_a_word_leaves_the_page_at_the_next_call_about_it(
+    open_window, login, parley_server: ParleyServer
+) -> None:
+    """Deleted while no removal reaches the page (webhooks off): the next call about it answers
+    404, and the page drops it as a removal would, instead of keeping a conversation whose
+    sends all fail."""
+    alice_api = login("alice")
+    sid, name = start_group(alice_api, ["bob"])
+    alice = open_window("alice")
+    alice.open_conversation(name)
+
+    delete_in_twilio(parley_server, sid, webhooks=False)
+    alice.send("anyone there?")
+    expect(alice.conversation_link(name)).to_have_count(0, timeout=LIVE_MS)
+    expect(alice.page.get_by_role("heading", name="Conversation not found")).to_be_visible()
