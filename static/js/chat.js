@@ -230,6 +230,7 @@ class ChatApp {
     } catch (error) {
       if (error.status === 404 || error.status === 403) {
         this.state.setHistoryStatus(sid, 'not_found');
+        this.#notFound(sid, error);
       } else {
         this.state.setHistoryStatus(sid, 'error');
         this.banners.showError(error.message);
@@ -408,6 +409,7 @@ class ChatApp {
       const retryable = error.status === 0 || error.status === 429 || error.status >= 500;
       this.state.setPendingStatus(clientId, 'failed', { error: error.message, retryable });
       this.banners.showError(`Your message was not sent: ${error.message}`);
+      this.#notFound(pending.conversationSid, error);
     }
     this.render();
   }
@@ -504,6 +506,17 @@ class ChatApp {
     const body = message.body ?? '';
     const said = body.length > ANNOUNCED_MAX ? `${body.slice(0, ANNOUNCED_MAX)}…` : body;
     this.banners.announce(`New message from ${message.author}${where}${said ? `: ${said}` : ''}`);
+  }
+
+  /**
+   * The server answered that a conversation does not exist or is not this user's (deleted, or
+   * left, while no stream event said so): it leaves the list as a removal would, and an open
+   * pane says it was not found.
+   */
+  #notFound(sid, error) {
+    if (error.status !== 404 || error.code !== 'not_found') return;
+    this.#forget(sid);
+    this.state.setHistoryStatus(sid, 'not_found');
   }
 
   /** A conversation this user can no longer write to: drop it with its draft and unsent messages. */

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import uuid
 
-import requests
 from playwright.sync_api import Request, expect
 
 from tests.browser.conftest import LIVE_MS, PAGE_MS
-from tests.support.clients import ApiClient
+from tests.support.clients import ApiClient, delete_in_twilio
 from tests.support.servers import ParleyServer
-from webapp.emulator.credentials import EMULATOR_ACCOUNT_SID
 
 
 def start_group(client: ApiClient, people: list[str]) -> tuple[str, str]:
@@ -19,17 +17,6 @@ def start_group(client: ApiClient, people: list[str]) -> tuple[str, str]:
     created = client.post("/api/conversations", {"participants": people, "friendly_name": name})
     assert created.status_code == 201, created.text
     return created.json()["conversation"]["sid"], name
-
-
-def delete_in_twilio(server: ParleyServer, sid: str) -> None:
-    """DELETE /v1/Conversations/<sid> on the emulator, webhooks on, as Twilio's console does."""
-    answer = requests.delete(
-        f"{server.url}/_emulator/v1/Conversations/{sid}",
-        auth=(EMULATOR_ACCOUNT_SID, server.auth_token),
-        headers={"X-Twilio-Webhook-Enabled": "true"},
-        timeout=10,
-    )
-    assert answer.status_code == 204, answer.text
 
 
 def test_a_deleted_conversation_leaves_the_page_and_the_stream_stays_live(
@@ -58,3 +45,20 @@ def test_a_deleted_conversation_leaves_the_page_and_the_stream_stays_live(
     _, later = start_group(alice_api, ["bob"])
     expect(bob.conversation_link(later)).to_have_count(1, timeout=LIVE_MS)
     assert len(bob_streams) == 1, [r.url for r in bob_streams]
+
+
+def test_a_conversation_gone_without_a_word_leaves_the_page_at_the_next_call_about_it(
+    open_window, login, parley_server: ParleyServer
+) -> None:
+    """Deleted while no removal reaches the page (webhooks off): the next call about it answers
+    404, and the page drops it as a removal would, instead of keeping a conversation whose
+    sends all fail."""
+    alice_api = login("alice")
+    sid, name = start_group(alice_api, ["bob"])
+    alice = open_window("alice")
+    alice.open_conversation(name)
+
+    delete_in_twilio(parley_server, sid, webhooks=False)
+    alice.send("anyone there?")
+    expect(alice.conversation_link(name)).to_have_count(0, timeout=LIVE_MS)
+    expect(alice.page.get_by_role("heading", name="Conversation not found")).to_be_visible()

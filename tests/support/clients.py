@@ -177,6 +177,18 @@ def text_from_phone(server: ParleyServer, number: str, sid: str, body: str) -> N
     assert answer.status_code == 201, answer.text
 
 
+def delete_in_twilio(server: ParleyServer, sid: str, webhooks: bool = True) -> None:
+    """DELETE /v1/Conversations/<sid> on the emulator, webhooks on (as Twilio's console does)
+    unless ``webhooks`` is False (then Parley is not told)."""
+    answer = requests.delete(
+        f"{server.url}/_emulator/v1/Conversations/{sid}",
+        auth=(EMULATOR_ACCOUNT_SID, server.auth_token),
+        headers={"X-Twilio-Webhook-Enabled": "true" if webhooks else "false"},
+        timeout=10,
+    )
+    assert answer.status_code == 204, answer.text
+
+
 def message_added_params(sid: str, body: str) -> dict[str, str]:
     """The parameters of Twilio's ``onMessageAdded`` webhook for an inbound SMS, as Twilio
     form-encodes and signs them (a fresh message SID each time)."""

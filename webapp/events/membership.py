@@ -4,6 +4,10 @@ Whom to deliver an event to, and whether a user may open a conversation, both co
 Twilio's participant list, never from the browser. Fetching it for every webhook would cost a
 Twilio round trip each time, so it is cached (in Redis when there is one, so every worker sees
 the same list) and dropped whenever a participant webhook says it changed.
+
+Once Twilio deletes a conversation it answers 404 for its participants, so whoever must hear
+of the removal comes from the last list Parley fetched (:data:`LAST_KNOWN_TTL`), kept beside
+the cache and longer than it.
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict
 from typing import Protocol
 
 import redis
 
+from webapp.events.broker import LOG_MAX_AGE, BrokerUnavailable
 from webapp.twilio_gateway import GatewayError, ParticipantRecord
 
 log = logging.getLogger(__name__)
@@ -27,6 +33,14 @@ MEMBERSHIP_TTL = 300
 #: Seconds a process keeps a list it read from Redis (dropped at once, in every process, when
 #: any of them forgets it; see :class:`RedisMembershipCache`).
 LOCAL_TTL = 10.0
+
+#: Seconds Parley remembers who was in a conversation when it last fetched its list: as long
+#: as a user's event log keeps events, so a removal announced once Twilio answers 404 for the
+#: conversation (the cached list long expired, or lost with a restart) still reaches everyone
+#: who may have it open.
+LAST_KNOWN_TTL = LOG_MAX_AGE
+#: Conversations whose last known members one process keeps without Redis (oldest go first).
+LAST_KNOWN_MAX = 100_000
 
 #: Seconds a user's cached contacts live (see :class:`ContactsCache`): bounds how stale they
 #: can be if an invalidation is missed (Redis down while a participant changed).
@@ -67,6 +81,11 @@ class MembershipCache(Protocol):
     def participants(self, conversation_sid: str) -> list[ParticipantRecord]: ...
 
     def forget(self, conversation_sid: str) -> None: ...
+
+    def last_known_members(self, conversation_sid: str) -> list[str]:
+        """Who was in the conversation when its list was last fetched from Twilio (within
+        :data:`LAST_KNOWN_TTL`), without asking Twilio: those to tell of its removal."""
+        ...
 
 
 class InvalidationBus(Protocol):
@@ -212,6 +231,30 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+class MemoryLastKnown:
+    """The last known members of each conversation, in this process (without Redis)."""
+
+    def __init__(self, ttl: float = LAST_KNOWN_TTL, limit: int = LAST_KNOWN_MAX) -> None:
+        self._ttl = ttl
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
+
+    def remember(self, conversation_sid: str, members: list[str]) -> None:
+        with self._lock:
+            self._entries.pop(conversation_sid, None)
+            self._entries[conversation_sid] = (time.monotonic() + self._ttl, tuple(members))
+            while len(self._entries) > self._limit:
+                self._entries.popitem(last=False)
+
+    def members(self, conversation_sid: str) -> list[str]:
+        with self._lock:
+            entry = self._entries.get(conversation_sid)
+        if entry is None or entry[0] <= time.monotonic():
+            return []
+        return list(entry[1])
+
+
 def _members_now(cache: MembershipCache, conversation_sid: str) -> list[str]:
     """The members after a change (also refills the list, which callers read next anyway)."""
     try:
@@ -231,6 +274,7 @@ class MemoryMembershipCache:
         self._ttl = ttl
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, list[ParticipantRecord]]] = {}
+        self._last_known = MemoryLastKnown()
 
     def participants(self, conversation_sid: str) -> list[ParticipantRecord]:
         with self._lock:
@@ -240,6 +284,7 @@ class MemoryMembershipCache:
         fresh = _strip(self._fetch(conversation_sid))
         with self._lock:
             self._entries[conversation_sid] = (time.monotonic() + self._ttl, fresh)
+        self._last_known.remember(conversation_sid, identities(fresh))
         return fresh
 
     def forget(self, conversation_sid: str) -> None:
@@ -247,6 +292,9 @@ class MemoryMembershipCache:
             entry = self._entries.pop(conversation_sid, None)
         before = identities(entry[1]) if entry else []
         self.contacts.drop(conversation_sid, [*before, *_members_now(self, conversation_sid)])
+
+    def last_known_members(self, conversation_sid: str) -> list[str]:
+        return self._last_known.members(conversation_sid)
 
 
 class RedisMembershipCache:
@@ -287,6 +335,10 @@ class RedisMembershipCache:
     @staticmethod
     def _key(conversation_sid: str) -> str:
         return f"parley:members:{conversation_sid}"
+
+    @staticmethod
+    def _last_known_key(conversation_sid: str) -> str:
+        return f"parley:lastmembers:{conversation_sid}"
 
     def _changed(self, conversation_sid: str | None) -> None:
         self._generation += 1
@@ -329,8 +381,13 @@ class RedisMembershipCache:
             return list(decoded)
         fresh = _strip(self._fetch(conversation_sid))
         try:
-            payload = json.dumps([asdict(p) for p in fresh])
-            self._redis.set(self._key(conversation_sid), payload, ex=self._ttl)
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.set(
+                self._key(conversation_sid), json.dumps([asdict(p) for p in fresh]), ex=self._ttl
+            )
+            last_known = json.dumps(identities(fresh))
+            pipe.set(self._last_known_key(conversation_sid), last_known, ex=LAST_KNOWN_TTL)
+            pipe.execute()
         except redis.RedisError:
             pass
         return fresh
@@ -360,3 +417,11 @@ class RedisMembershipCache:
         if not cached:
             return []
         return [row["identity"] for row in json.loads(cached) if row.get("identity")]
+
+    def last_known_members(self, conversation_sid: str) -> list[str]:
+        """Raises :class:`BrokerUnavailable` if Redis cannot say: the webhook is retried."""
+        try:
+            raw = self._redis.get(self._last_known_key(conversation_sid))
+        except redis.RedisError as exc:
+            raise BrokerUnavailable(f"last known members unreadable ({exc})") from exc
+        return [str(identity) for identity in json.loads(raw)] if raw else []

@@ -119,23 +119,25 @@ def _participant_added(services: Services, params: Params) -> list[Outgoing]:
     return out
 
 
-def _members_if_any(services: Services, conversation_sid: str) -> list[str]:
-    """The members, or nobody if Twilio no longer knows the conversation (it was deleted).
+def _members_or_last_known(services: Services, conversation_sid: str) -> list[str]:
+    """The members, or, once Twilio no longer knows the conversation (it was deleted), those
+    Parley last knew to be in it: the cached list may be long gone by the time a removal
+    arrives, and whoever has the conversation open must still hear of it.
     Any other failure is raised: the webhook answers 503 and Twilio retries."""
     try:
         return identities(services.membership.participants(conversation_sid))
     except GatewayError as exc:
         if not exc.not_found:
             raise
-        return []
+        return services.membership.last_known_members(conversation_sid)
 
 
 def _participant_removed(services: Services, params: Params) -> list[Outgoing]:
     conversation_sid = params["ConversationSid"]
     removed = participant_from_params(params)
     services.membership.forget(conversation_sid)
-    recipients = _members_if_any(services, conversation_sid)
-    if removed.identity:
+    recipients = _members_or_last_known(services, conversation_sid)
+    if removed.identity and removed.identity not in recipients:
         recipients.append(removed.identity)
     data = {"conversation_sid": conversation_sid, "participant": participant_json(removed)}
     return [Outgoing(Event(types.PARTICIPANT_REMOVED, data), recipients)]
@@ -182,7 +184,7 @@ def _conversation_updated(services: Services, params: Params) -> list[Outgoing]:
 
 def _conversation_removed(services: Services, params: Params) -> list[Outgoing]:
     conversation_sid = params["ConversationSid"]
-    members = _members_if_any(services, conversation_sid)
+    members = _members_or_last_known(services, conversation_sid)
     services.membership.forget(conversation_sid)
     data = {"conversation_sid": conversation_sid}
     return [Outgoing(Event(types.CONVERSATION_REMOVED, data), members)]
