@@ -1,7 +1,7 @@
 """The limits Twilio enforces on Conversations input, with the error each one raises.
 
-Numbers from Twilio's Conversations limits page (see docs/twilio-contract.md, "Limits"): Parley
-validates against the same numbers before it calls Twilio.
+Numbers from Twilio's Conversations limits page (and its error pages 50417, 50422, 50426):
+Parley validates against the same numbers before it calls Twilio.
 """
 
 from __future__ import annotations
