@@ -405,10 +405,14 @@ class ChatApp {
       const { message } = await this.api.sendMessage(pending.conversationSid, pending.body, clientId);
       // The answer confirms it too: a resend the server had already stored gets no new event.
       if (message) this.state.applyMessage(pending.conversationSid, message);
+      // Once nothing is left unsent, the "not sent" banner would only be stale news.
+      if (![...this.state.pending.values()].some((p) => p.status === 'failed')) {
+        this.banners.clearError('send');
+      }
     } catch (error) {
       const retryable = error.status === 0 || error.status === 429 || error.status >= 500;
       this.state.setPendingStatus(clientId, 'failed', { error: error.message, retryable });
-      this.banners.showError(`Your message was not sent: ${error.message}`);
+      this.banners.showError(`Your message was not sent: ${error.message}`, 'send');
       this.#notFound(pending.conversationSid, error);
     }
     this.render();

@@ -82,9 +82,12 @@ def test_messages_written_offline_go_by_themselves_when_the_network_is_back(open
     expect(alice.message(first)).to_contain_text("Failed", timeout=PAGE_MS)
     alice.send(second)
     expect(alice.message(second)).to_contain_text("Failed", timeout=PAGE_MS)
+    banner = alice.page.locator("#error-banner")
+    expect(banner).to_contain_text("Your message was not sent")
 
     alice.page.context.set_offline(False)
     for text in (first, second):
         expect(alice.message(text)).to_contain_text("Sent", timeout=PAGE_MS)
         expect(bob.message(text)).to_be_visible(timeout=LIVE_MS)
     assert bob.message_bodies()[-2:] == [first, second]
+    expect(banner).to_be_hidden()  # everything went: the "not sent" news is taken back

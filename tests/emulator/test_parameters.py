@@ -105,6 +105,17 @@ def test_every_constrained_parameter_of_every_served_operation_gets_twilios_400(
     assert {"LastReadMessageIndex", "ReachabilityEnabled", "Configuration.Url"} <= set(checked)
 
 
+def test_an_empty_sid_is_refused_not_kept_as_empty(served: RunningEmulator) -> None:
+    """No resource has an empty SID: keeping one would answer a value the spec forbids."""
+    for path, method, concrete in served_operations(served):
+        for param in operation_params(template(path), method):
+            if kind_of(param.schema) != "pattern" or param.source != "form":
+                continue
+            answer = call(served, method.upper(), concrete, data={param.name: ""})
+            assert answer.status_code == 400, (method, path, param.name, answer.text)
+            assert answer.json()["code"] == param.code
+
+
 @pytest.mark.parametrize(("name", "code"), [("PreWebhookUrl", 50077), ("PostWebhookUrl", 50078)])
 @settings(max_examples=40, deadline=None)
 @given(value=st.text(min_size=1).filter(lambda v: "://" not in v) | st.sampled_from(NOT_URLS))

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from tests.support.waiting import wait_until
 from webapp.events.broker import Broker
 from webapp.events.published_index import PublishedIndex, published_index_for
 from webapp.events.types import Event
@@ -60,6 +61,9 @@ def test_a_message_whose_webhook_is_being_handled_is_heard_not_published(
 def test_recent_lists_conversations_with_webhooks_latest_first(marks: PublishedIndex) -> None:
     first, second, checked = _sid(), _sid(), _sid()
     marks.note(first, 0, "a", touch=True)
+    # Activity is ranked by the millisecond: two notes within one tie (in no useful order).
+    noted = marks.now()
+    wait_until(lambda: marks.now() >= noted + 0.002, what="the clock to move on")
     marks.note(second, 0, "b", touch=True)
     marks.note(checked, 0, None, touch=False)  # a reconcile's look is not activity
     recent = marks.recent()

@@ -125,12 +125,13 @@ def _resolve(schema: Schema) -> Schema:
 
 
 def check(param: Param, value: str) -> None:
-    """Raise Twilio's 400 if `value` does not fit the parameter's schema."""
-    if value == "":
-        return
+    """Raise Twilio's 400 if `value` does not fit the parameter's schema. An empty value
+    means "not given", except for a SID (it has a pattern): no resource has an empty SID."""
     schema = param.schema
     if schema.get("type") == "array":
         schema = _resolve(schema.get("items", {}))
+    if value == "" and "pattern" not in schema:
+        return
     problem = _problem(schema, value)
     if problem:
         raise errors.bad_request(param.code, f"Invalid {param.name}: {problem}")

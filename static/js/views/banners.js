@@ -20,14 +20,19 @@ export class Banners {
     if (text) setText(this.connectionEl, text);
   }
 
-  showError(message) {
+  /** @param {string|null} topic lets the error be taken back once it no longer holds */
+  showError(message, topic = null) {
     setText(this.errorText, message);
     this.errorEl.hidden = false;
+    this.errorTopic = topic;
   }
 
-  clearError() {
+  /** Hide the error; with a topic, only if the error shown is still about it. */
+  clearError(topic = null) {
+    if (topic !== null && topic !== this.errorTopic) return;
     this.errorEl.hidden = true;
     setText(this.errorText, '');
+    this.errorTopic = null;
   }
 
   /** Say something politely; a fresh node each time, so the same words are announced again. */
