@@ -1,0 +1,167 @@
+"""How many stream openings a worker serves at once, and when it asks the others to come back.
+
+An opening loads its user through the database pool and reads the user's log from Redis before
+its first bytes go out, while the worker accepts connections far faster than that. Under a
+burst (browsers coming back after a network blip or a load balancer failover) openings queued
+for a pool connection until the pool gave up, and each became a 500, which ``EventSource``
+never retries (``docs/benchmarks.md``, "A burst of stream openings").
+
+So a worker serves at most as many openings at once as its database pool has connections.
+An opening waits for a slot only while the openings ahead of it should be done within
+:data:`WAIT_S`; otherwise it is turned away at once, before Flask's request cycle and without
+touching the database or Redis (the cheaper a turn-away, the more of the worker is left for
+the openings it serves): ``200``, a ``reconnect`` event and ``retry:`` with a delay, and the
+end of the stream. ``EventSource`` reconnects after a stream that ends, with its
+``Last-Event-ID``; the page (``static/js/stream.js``) obeys ``reconnect`` with its cursor.
+
+The delay spreads the returns at about the rate this worker serves openings when full (Little's
+law: the slots over how long an opening has lately held one), after those already told to come
+back, at random within that window: a burst comes back as a flow the worker can serve, not as
+the same burst a few seconds later.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask
+
+from webapp.security import response_headers
+from webapp.services import Services
+from webapp.stream.hangup import client_socket
+from webapp.stream.sse import closing
+from webapp.stream.writer import can_hand_over, close_after
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+log = logging.getLogger(__name__)
+
+#: Where the app keeps its :class:`Admission`.
+ADMISSION = "parley.stream_admission"
+STREAM_PATH = "/stream"
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+#: An opening waits for a slot when the openings ahead of it should be done within this long
+#: (a short queue absorbs everyday bursts of reloads without a round trip), never longer than
+#: twice that.
+WAIT_S = 0.5
+#: A turned-away opening comes back after at least this long, spread over at most this much.
+COME_BACK_MIN_S = 1.0
+COME_BACK_SPREAD_MAX_S = 60.0
+#: Seconds between two log lines counting the openings turned away.
+LOG_EVERY_S = 10.0
+#: Until openings have been timed: about what one takes on an idle worker.
+FIRST_GUESS_S = 0.01
+#: Weight of the latest opening in the running mean of their durations.
+SMOOTHING = 0.1
+
+
+class Admission:
+    """Openings in flight (at most ``limit``) and the returns promised to those turned away.
+
+    Shared by the greenlets (or threads) of one process: the counters are changed only between
+    two switches, and the slots are a semaphore (gevent's under gunicorn, patched in)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(limit)
+        self._waiting = 0
+        self._mean_s = FIRST_GUESS_S
+        self._returns: list[float] = []  # a heap: when each turned-away opening comes back
+        self.turned_away = 0
+        self._logged = (time.monotonic(), 0)
+
+    @property
+    def per_second(self) -> float:
+        """Openings this worker serves per second when every slot is taken (Little's law)."""
+        return self.limit / max(self._mean_s, 1e-4)
+
+    def admit(self) -> float | None:
+        """A slot (the time it was taken, for :meth:`release`), or None: turn the opening away."""
+        if (self._waiting + 1) / self.per_second > WAIT_S:
+            return None
+        self._waiting += 1
+        try:
+            if not self._slots.acquire(timeout=2 * WAIT_S):
+                return None
+        finally:
+            self._waiting -= 1
+        return time.monotonic()
+
+    def release(self, admitted_at: float) -> None:
+        """The opening's own work is done (its first bytes are ready to go out)."""
+        self._mean_s += SMOOTHING * (time.monotonic() - admitted_at - self._mean_s)
+        self._slots.release()
+
+    def come_back_ms(self) -> int:
+        """Milliseconds a turned-away opening waits before it tries again."""
+        self.turned_away += 1
+        now = time.monotonic()
+        returns = self._returns
+        while returns and returns[0] <= now:
+            heapq.heappop(returns)
+        window = min(COME_BACK_SPREAD_MAX_S, (len(returns) + 1) / self.per_second)
+        delay = COME_BACK_MIN_S + random.random() * window
+        heapq.heappush(returns, now + delay)
+        if now - self._logged[0] >= LOG_EVERY_S:
+            log.info(
+                "turned away %d stream openings in %.0f s; %d to come back within %.0f s",
+                self.turned_away - self._logged[1],
+                now - self._logged[0],
+                len(returns),
+                COME_BACK_MIN_S + window,
+            )
+            self._logged = (now, self.turned_away)
+        return round(delay * 1000)
+
+
+def turned_away(environ: dict[str, Any], admission: Admission) -> Iterator[bytes]:
+    """The body of a turned-away opening: when to come back (a non-200 answer would make
+    ``EventSource`` give up for good), then the end, its connection closed."""
+    sock = client_socket(environ)
+    return close_after(
+        closing(admission.come_back_ms(), "busy").encode(),
+        sock if can_hand_over(environ, sock) else None,
+        environ["SERVER_PROTOCOL"] == "HTTP/1.1",
+    )
+
+
+class AdmissionGate:
+    """WSGI: ``GET /stream`` reaches Flask only with a slot, and holds it until Flask has
+    answered (the stream's first bytes ready); the rest are turned away here."""
+
+    def __init__(self, app: WSGIApplication, admission: Admission, headers: dict[str, str]):
+        self.app = app
+        self.admission = admission
+        self.headers = [("Content-Type", "text/event-stream; charset=utf-8")]
+        self.headers += [*STREAM_HEADERS.items(), *headers.items()]
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != STREAM_PATH or environ.get("REQUEST_METHOD") != "GET":
+            return self.app(environ, start_response)
+        admitted_at = self.admission.admit()
+        if admitted_at is None:
+            start_response("200 OK", list(self.headers))
+            return turned_away(environ, self.admission)
+        try:
+            return self.app(environ, start_response)
+        finally:
+            self.admission.release(admitted_at)
+
+
+def init_admission(app: Flask) -> None:
+    """Put the gate in front of the app's WSGI stack, with as many slots as the database pool
+    has connections (:attr:`Config.stream_openings_in_flight`)."""
+    services: Services = app.extensions["parley"]
+    admission = Admission(services.config.stream_openings_in_flight)
+    app.extensions[ADMISSION] = admission
+    app.wsgi_app = AdmissionGate(  # type: ignore[method-assign]
+        app.wsgi_app, admission, response_headers(services.config)
+    )
