@@ -27,7 +27,7 @@ from tests.support.servers import ParleyServer, RedisServer, run_parley
 BURST = 300
 #: Longer than the Redis pool's wait and socket timeout (5 s): openings cannot be served.
 STALL_MS = 6000
-DEADLINE_S = 90.0
+DEADLINE_S = 120.0
 _RETRY = re.compile(rb"^retry: (\d+)$", re.M)
 _LAST_CHUNK = b"0\r\n\r\n"
 

@@ -14,19 +14,18 @@ the openings it serves): ``200``, a ``reconnect`` event and ``retry:`` with a de
 end of the stream. ``EventSource`` reconnects after a stream that ends, with its
 ``Last-Event-ID``; the page (``static/js/stream.js``) obeys ``reconnect`` with its cursor.
 
-The delay spreads the returns at about the rate this worker serves openings when full (Little's
-law: the slots over how long an opening has lately held one), after those already told to come
-back, at random within that window: a burst comes back as a flow the worker can serve, not as
-the same burst a few seconds later.
+The delays schedule the returns at the rate this worker has lately served openings, after those
+already told to come back, each at a random moment within its place: a burst comes back as a
+flow the worker can serve, not as the same burst a few seconds later.
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -59,12 +58,14 @@ COME_BACK_SPREAD_MAX_S = 60.0
 LOG_EVERY_S = 10.0
 #: Until openings have been timed: about what one takes on an idle worker.
 FIRST_GUESS_S = 0.01
+#: The rate openings are served at is counted over this many seconds.
+RATE_WINDOW_S = 2.0
 #: Weight of the latest opening in the running mean of their durations.
 SMOOTHING = 0.1
 
 
 class Admission:
-    """Openings in flight (at most ``limit``) and the returns promised to those turned away.
+    """Openings in flight (at most ``limit``) and the schedule of returns of those turned away.
 
     Shared by the greenlets (or threads) of one process: the counters are changed only between
     two switches, and the slots are a semaphore (gevent's under gunicorn, patched in)."""
@@ -74,18 +75,16 @@ class Admission:
         self._slots = threading.BoundedSemaphore(limit)
         self._waiting = 0
         self._mean_s = FIRST_GUESS_S
-        self._returns: list[float] = []  # a heap: when each turned-away opening comes back
+        self._next_return = 0.0  # the next free place in the schedule of returns
+        self._served: deque[float] = deque()  # when each opening of the last few seconds ended
         self.turned_away = 0
         self._logged = (time.monotonic(), 0)
 
-    @property
-    def per_second(self) -> float:
-        """Openings this worker serves per second when every slot is taken (Little's law)."""
-        return self.limit / max(self._mean_s, 1e-4)
-
     def admit(self) -> float | None:
-        """A slot (the time it was taken, for :meth:`release`), or None: turn the opening away."""
-        if (self._waiting + 1) / self.per_second > WAIT_S:
+        """A slot (the time it was taken, for :meth:`release`), or None: turn the opening away.
+
+        The queue drains at the slots over an opening's time in one (Little's law)."""
+        if (self._waiting + 1) * self._mean_s / self.limit > WAIT_S:
             return None
         self._waiting += 1
         try:
@@ -97,29 +96,40 @@ class Admission:
 
     def release(self, admitted_at: float) -> None:
         """The opening's own work is done (its first bytes are ready to go out)."""
-        self._mean_s += SMOOTHING * (time.monotonic() - admitted_at - self._mean_s)
+        now = time.monotonic()
+        self._mean_s += SMOOTHING * (now - admitted_at - self._mean_s)
+        self._served.append(now)
+        if self._served[0] <= now - RATE_WINDOW_S:
+            self._served.popleft()  # one in, one out at most: kept to the window's worth
         self._slots.release()
 
+    def served_per_second(self, now: float) -> float:
+        """How fast openings were served lately: while some are turned away, what this worker
+        can serve with all it also does for them (first bytes, presence, turn-aways), which the
+        time in a slot alone would overstate. At least one slot's worth."""
+        served = self._served
+        while served and served[0] <= now - RATE_WINDOW_S:
+            served.popleft()
+        return max(len(served) / RATE_WINDOW_S, float(self.limit))
+
     def come_back_ms(self) -> int:
-        """Milliseconds a turned-away opening waits before it tries again."""
+        """Milliseconds a turned-away opening waits before it tries again: the next free
+        place in a schedule of returns at the rate openings are served, jittered within it."""
         self.turned_away += 1
         now = time.monotonic()
-        returns = self._returns
-        while returns and returns[0] <= now:
-            heapq.heappop(returns)
-        window = min(COME_BACK_SPREAD_MAX_S, (len(returns) + 1) / self.per_second)
-        delay = COME_BACK_MIN_S + random.random() * window
-        heapq.heappush(returns, now + delay)
+        per_second = self.served_per_second(now)
+        soonest = now + COME_BACK_MIN_S
+        at = min(max(self._next_return, soonest), soonest + COME_BACK_SPREAD_MAX_S)
+        self._next_return = at + 1 / per_second
         if now - self._logged[0] >= LOG_EVERY_S:
             log.info(
-                "turned away %d stream openings in %.0f s; %d to come back within %.0f s",
+                "turned away %d stream openings in %.0f s; returns planned %.0f s ahead",
                 self.turned_away - self._logged[1],
                 now - self._logged[0],
-                len(returns),
-                COME_BACK_MIN_S + window,
+                at - now,
             )
             self._logged = (now, self.turned_away)
-        return round(delay * 1000)
+        return round((at - now + random.random() / per_second) * 1000)
 
 
 def turned_away(environ: dict[str, Any], admission: Admission) -> Iterator[bytes]:

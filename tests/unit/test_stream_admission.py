@@ -1,0 +1,31 @@
+"""Openings turned away are told to come back spread at the rate the worker serves them."""
+
+from __future__ import annotations
+
+import random
+
+from webapp.stream.admission import COME_BACK_MIN_S, COME_BACK_SPREAD_MAX_S, Admission
+
+
+def test_returns_are_spread_at_the_rate_openings_are_served() -> None:
+    random.seed(13)
+    admission = Admission(limit=2)
+    for _ in range(40):  # 40 served within the last 2 s: 20 per second
+        admitted_at = admission.admit()
+        assert admitted_at is not None
+        admission.release(admitted_at)
+    delays = [admission.come_back_ms() / 1000 for _ in range(400)]
+    assert all(COME_BACK_MIN_S <= d <= COME_BACK_MIN_S + COME_BACK_SPREAD_MAX_S for d in delays)
+    # 400 returns at 20 per second take 20 s, a second's worth (20) in each second.
+    assert 19.9 <= max(delays) - COME_BACK_MIN_S <= 20.1
+    per_second = [sum(1 for d in delays if n <= d < n + 1) for n in range(1, 21)]
+    assert max(per_second) <= 21
+
+
+def test_an_opening_is_turned_away_when_the_queue_ahead_would_take_too_long() -> None:
+    admission = Admission(limit=1)
+    held = admission.admit()
+    assert held is not None
+    assert admission.admit() is None  # the one slot stays taken past the wait
+    admission.release(held)
+    assert admission.admit() is not None
