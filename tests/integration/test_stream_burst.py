@@ -1,6 +1,6 @@
 """A burst of stream openings more than the worker can serve at once, under real gunicorn.
 
-Browsers come back all at once after a network blip or a load balancer failover. Here 300
+Browsers come back all at once after a network blip or a load balancer failover. Here 200
 openings arrive together while Redis stalls for a few seconds (``CLIENT PAUSE``), so that
 none can be served for a while. Each client behaves as ``EventSource`` does: an answer other
 than 200 is final; a stream that ends is opened again after the ``retry:`` delay it was given,
@@ -24,7 +24,7 @@ import redis
 from tests.support.clients import ApiClient
 from tests.support.servers import ParleyServer, RedisServer, run_parley
 
-BURST = 300
+BURST = 200
 #: Longer than the Redis pool's wait and socket timeout (5 s): openings cannot be served.
 STALL_MS = 6000
 DEADLINE_S = 120.0

@@ -29,3 +29,12 @@ def test_an_opening_is_turned_away_when_the_queue_ahead_would_take_too_long() ->
     assert admission.admit() is None  # the one slot stays taken past the wait
     admission.release(held)
     assert admission.admit() is not None
+
+
+def test_returns_past_the_longest_delay_are_spread_over_it_not_heaped_at_its_end() -> None:
+    random.seed(13)
+    admission = Admission(limit=2)  # nothing served lately: taken as 2 per second
+    delays = [admission.come_back_ms() / 1000 for _ in range(1000)]
+    assert max(delays) <= COME_BACK_MIN_S + COME_BACK_SPREAD_MAX_S + 0.5  # plus its jitter
+    last_second = COME_BACK_MIN_S + COME_BACK_SPREAD_MAX_S - 1
+    assert sum(1 for d in delays if d >= last_second) < 50  # 1000 over 60 s: about 16 a second

@@ -118,9 +118,7 @@ class Admission:
         self.turned_away += 1
         now = time.monotonic()
         per_second = self.served_per_second(now)
-        soonest = now + COME_BACK_MIN_S
-        at = min(max(self._next_return, soonest), soonest + COME_BACK_SPREAD_MAX_S)
-        self._next_return = at + 1 / per_second
+        at = max(self._next_return, now + COME_BACK_MIN_S)
         if now - self._logged[0] >= LOG_EVERY_S:
             log.info(
                 "turned away %d stream openings in %.0f s; returns planned %.0f s ahead",
@@ -129,6 +127,11 @@ class Admission:
                 at - now,
             )
             self._logged = (now, self.turned_away)
+        if at - now > COME_BACK_MIN_S + COME_BACK_SPREAD_MAX_S:
+            # The schedule is full that far: anywhere in it, to be turned away again (cheaply)
+            # and placed then, rather than all at its end at once.
+            return round((COME_BACK_MIN_S + random.random() * COME_BACK_SPREAD_MAX_S) * 1000)
+        self._next_return = at + 1 / per_second
         return round((at - now + random.random() / per_second) * 1000)
 
 
