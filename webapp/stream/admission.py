@@ -106,7 +106,8 @@ class Admission:
     def served_per_second(self, now: float) -> float:
         """How fast openings were served lately: while some are turned away, what this worker
         can serve with all it also does for them (first bytes, presence, turn-aways), which the
-        time in a slot alone would overstate. At least one slot's worth."""
+        time in a slot alone would overstate. At least one per slot per second (nothing
+        served lately: a stalled database or Redis, or a burst just begun)."""
         served = self._served
         while served and served[0] <= now - RATE_WINDOW_S:
             served.popleft()
