@@ -8,15 +8,17 @@ never retries (``docs/benchmarks.md``, "A burst of stream openings").
 
 So a worker serves at most as many openings at once as its database pool has connections.
 An opening waits for a slot only while the openings ahead of it should be done within
-:data:`WAIT_S`; otherwise it is turned away at once, before Flask's request cycle and without
-touching the database or Redis (the cheaper a turn-away, the more of the worker is left for
-the openings it serves): ``200``, a ``reconnect`` event and ``retry:`` with a delay, and the
-end of the stream. ``EventSource`` reconnects after a stream that ends, with its
-``Last-Event-ID``; the page (``static/js/stream.js``) obeys ``reconnect`` with its cursor.
+:data:`WAIT_S` (a queue keeps the worker busy while the returns are on their way); otherwise it
+is turned away at once, before Flask's request cycle and without touching the database or
+Redis (the cheaper a turn-away, the more of the worker is left for the openings it serves):
+``200``, a ``reconnect`` event and ``retry:`` with a delay, and the end of the stream.
+``EventSource`` reconnects after a stream that ends, with its ``Last-Event-ID``; the page
+(``static/js/stream.js``) obeys ``reconnect`` with its cursor.
 
-The delays schedule the returns at the rate this worker has lately served openings, after those
-already told to come back, each at a random moment within its place: a burst comes back as a
-flow the worker can serve, not as the same burst a few seconds later.
+The delays schedule the returns at twice the rate this worker has lately served openings (the
+rate served is also the rate offered: twice lets the schedule find out whether it can serve
+more), after those already told to come back, each at a random moment within its place: a
+burst comes back as a flow the worker can serve, not as the same burst a few seconds later.
 """
 
 from __future__ import annotations
@@ -48,18 +50,23 @@ STREAM_PATH = "/stream"
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 #: An opening waits for a slot when the openings ahead of it should be done within this long
-#: (a short queue absorbs everyday bursts of reloads without a round trip), never longer than
-#: twice that.
-WAIT_S = 0.5
-#: A turned-away opening comes back after at least this long, spread over at most this much.
+#: (everyday bursts of reloads need no round trip, and the worker has work while turned-away
+#: openings are on their way back), never longer than twice that.
+WAIT_S = 2.0
+#: A turned-away opening comes back after at least this long, spread over at most this much
+#: more: a schedule planned further ahead would rest on a rate measured too long before.
 COME_BACK_MIN_S = 1.0
-COME_BACK_SPREAD_MAX_S = 60.0
+COME_BACK_SPREAD_MAX_S = 15.0
 #: Seconds between two log lines counting the openings turned away.
 LOG_EVERY_S = 10.0
 #: Until openings have been timed: about what one takes on an idle worker.
 FIRST_GUESS_S = 0.01
 #: The rate openings are served at is counted over this many seconds.
-RATE_WINDOW_S = 2.0
+RATE_WINDOW_S = 1.0
+#: Returns are scheduled this many times faster than openings were served: the rate served is
+#: also the rate returns were offered, so without more the schedule could never speed up to
+#: what the worker can take; those that find it full are turned away again, at little cost.
+PROBE = 2.0
 #: Weight of the latest opening in the running mean of their durations.
 SMOOTHING = 0.1
 
@@ -83,8 +90,11 @@ class Admission:
     def admit(self) -> float | None:
         """A slot (the time it was taken, for :meth:`release`), or None: turn the opening away.
 
-        The queue drains at the slots over an opening's time in one (Little's law)."""
-        if (self._waiting + 1) * self._mean_s / self.limit > WAIT_S:
+        The queue drains at the faster of the rate openings were served lately and the slots
+        over an opening's time in one (Little's law: what they could serve)."""
+        now = time.monotonic()
+        drains = max(self.served_per_second(now), self.limit / max(self._mean_s, 1e-3))
+        if (self._waiting + 1) / drains > WAIT_S:
             return None
         self._waiting += 1
         try:
@@ -118,7 +128,7 @@ class Admission:
         place in a schedule of returns at the rate openings are served, jittered within it."""
         self.turned_away += 1
         now = time.monotonic()
-        per_second = self.served_per_second(now)
+        per_second = PROBE * self.served_per_second(now)
         at = max(self._next_return, now + COME_BACK_MIN_S)
         if now - self._logged[0] >= LOG_EVERY_S:
             log.info(
