@@ -10,7 +10,7 @@ from webapp.stream.admission import COME_BACK_MIN_S, COME_BACK_SPREAD_MAX_S, Adm
 def test_returns_are_spread_at_the_rate_openings_are_served() -> None:
     random.seed(13)
     admission = Admission(limit=2)
-    for _ in range(10):  # 10 served within the last second, so returns are planned at 20 a second
+    for _ in range(16):  # 16 served within the last second: returns planned at 20 a second
         admitted_at = admission.admit()
         assert admitted_at is not None
         admission.release(admitted_at)
@@ -33,7 +33,7 @@ def test_an_opening_is_turned_away_when_the_queue_ahead_would_take_too_long() ->
 
 def test_returns_past_the_longest_delay_are_spread_over_it_not_heaped_at_its_end() -> None:
     random.seed(13)
-    admission = Admission(limit=2)  # nothing served lately: taken as 2 a second, planned at 4
+    admission = Admission(limit=2)  # nothing served lately: taken as 2 a second
     delays = [admission.come_back_ms() / 1000 for _ in range(1000)]
     assert max(delays) <= COME_BACK_MIN_S + COME_BACK_SPREAD_MAX_S + 0.5  # plus its jitter
     last_second = COME_BACK_MIN_S + COME_BACK_SPREAD_MAX_S - 1

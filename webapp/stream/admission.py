@@ -15,9 +15,9 @@ Redis (the cheaper a turn-away, the more of the worker is left for the openings 
 ``EventSource`` reconnects after a stream that ends, with its ``Last-Event-ID``; the page
 (``static/js/stream.js``) obeys ``reconnect`` with its cursor.
 
-The delays schedule the returns at twice the rate this worker has lately served openings (the
-rate served is also the rate offered: twice lets the schedule find out whether it can serve
-more), after those already told to come back, each at a random moment within its place: a
+The delays schedule the returns a little faster than this worker has lately served openings
+(the rate served is also the rate offered: faster lets the schedule find out whether it can
+serve more), after those already told to come back, each at a random moment within its place: a
 burst comes back as a flow the worker can serve, not as the same burst a few seconds later.
 """
 
@@ -65,8 +65,10 @@ FIRST_GUESS_S = 0.01
 RATE_WINDOW_S = 1.0
 #: Returns are scheduled this many times faster than openings were served: the rate served is
 #: also the rate returns were offered, so without more the schedule could never speed up to
-#: what the worker can take; those that find it full are turned away again, at little cost.
-PROBE = 2.0
+#: what the worker can take; those that find it full are turned away again. More turns more
+#: away again (10,000 openings at 1,000/s: 2 turned 17,900 away and took 41 s, 1.25 turned
+#: 12,500 away and took 35 s; docs/benchmarks.md).
+PROBE = 1.25
 #: Weight of the latest opening in the running mean of their durations.
 SMOOTHING = 0.1
 
