@@ -5,6 +5,7 @@ Examples (see ``docs/benchmarks.md``)::
     python -m bench.run --scenario chat --streams 10000 --rate 1000 --duration 30
     python -m bench.run --scenario broadcast --streams 1000 --rate 50,100,200 --target both
     python -m bench.run --scenario chat --streams 200 --rate 0 --duration 10   # intake
+    python -m bench.run --scenario openings --streams 10000 --rate 1000,2000 --duration 600
 
 Each run starts its own redis-server and gunicorn on free 127.0.0.1 ports and stops them at
 the end; only 127.0.0.1 is ever contacted, and every loop is bounded in count and time.
@@ -26,7 +27,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import requests
+
 from bench import procs, profile, seed
+from bench.openings import print_openings, run_openings
 from bench.streams import StreamPool
 from bench.tally import Tally
 from bench.webhooks import Target, WebhookSender
@@ -64,14 +68,17 @@ def _raise_fd_limit() -> None:
 
 
 def _versions() -> dict[str, str]:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
     redis_version = subprocess.run(
         ["redis-server", "--version"], capture_output=True, text=True, check=False
     ).stdout.split()
     found = {"python": sys.version.split()[0]}
     for dist in ("gunicorn", "gevent", "flask", "redis", "flask-sse", "twilio"):
-        found[dist] = version(dist)
+        try:
+            found[dist] = version(dist)
+        except PackageNotFoundError:  # flask-sse is needed only for --target flask-sse
+            found[dist] = "not installed"
     found["redis-server"] = next((w[2:] for w in redis_version if w.startswith("v=")), "?")
     try:
         import uvloop
@@ -173,13 +180,15 @@ class Setup:
         minter = seed.CookieMinter(
             env["SECRET_KEY"], seed.login_through_form(self.server.url, names[0], PASSWORD)
         )
+        self.requests = [pool.request("/stream", minter.cookie(ids[n])) for n in names]
+        if self.opts.scenario == "openings":
+            return  # no conversations: only the openings are measured
         step = time.monotonic()
         groups = self.groups(names)
         emulator = seed.EmulatorConversations(emulator_url, AUTH_TOKEN)
         sids = emulator.create_many(groups)
         print(f"  conversations: {len(sids)} in {time.monotonic() - step:.1f}s", flush=True)
         self.targets = [Target(sid, g[0], len(g)) for sid, g in zip(sids, groups, strict=True)]
-        self.requests = [pool.request("/stream", minter.cookie(ids[n])) for n in names]
 
     async def confirmed(self) -> int:
         """Flask-SSE streams subscribed in Redis (it sends no bytes before its first event)."""
@@ -211,6 +220,8 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
         setup.start(pool)
         assert setup.server is not None
         worker = setup.server.worker_pid
+        if opts.scenario == "openings":
+            return await _openings(opts, setup, tally, worker)
         rclient = setup.redis.client()
         rss_before = procs.rss_kb(worker)
         step = time.monotonic()
@@ -304,6 +315,27 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
     finally:
         pool.close()
         setup.stop()
+    return records
+
+
+async def _openings(opts: Options, setup: Setup, tally: Tally, worker: int) -> list[dict[str, Any]]:
+    """One burst per rate, each on a fresh worker (its streams closed, then the worker
+    restarted), so that every burst meets a worker holding none."""
+    server = setup.server
+    assert server is not None
+    records = []
+    for n, rate in enumerate(opts.rates):
+        if n:
+            old = server.restart_worker()
+            procs.wait_for(lambda old=old: server.new_worker_up(old), 60, "a new worker")
+            procs.wait_for(lambda: requests.get(server.url + "/login", timeout=2).ok, 60, "it")
+            worker = server.worker_pid
+        pool, record = await run_openings(
+            setup.port, setup.requests, rate, opts.duration, worker, tally
+        )
+        pool.close()
+        records.append({"label": opts.label, "target": setup.target, **record})
+        print_openings(record)
     return records
 
 
@@ -449,15 +481,21 @@ def _print(r: dict[str, Any]) -> None:
 
 def _options(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    parser.add_argument("--scenario", choices=("chat", "broadcast"), default="chat")
+    parser.add_argument("--scenario", choices=("chat", "broadcast", "openings"), default="chat")
     parser.add_argument("--target", choices=("parley", "flask-sse", "both"), default="parley")
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument(
         "--rate",
         default="100",
-        help="webhooks/s; a comma list runs one phase per rate; 0 = flat out",
+        help="webhooks/s (openings: stream openings/s); a comma list runs one phase per rate; "
+        "0 = flat out",
     )
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=10.0,
+        help="seconds per phase (openings: the most to wait for every stream to be open)",
+    )
     parser.add_argument("--connections", type=int, default=16, help="webhook connections")
     parser.add_argument("--batch", type=int, default=500, help="streams opened at a time")
     parser.add_argument("--drain", type=float, default=20.0, help="max seconds to wait after")

@@ -40,6 +40,11 @@ class StreamStats:
     resyncs: int = 0
     reconnect_failures: int = 0
     last_reconnect_at: float = 0.0
+    #: Streams (by position) that got their ``resumed``/``resync``, i.e. are open, and when the
+    #: last one did; answers that ended before that (``: busy``: turned away at opening).
+    established: set[int] = field(default_factory=set)
+    last_established_at: float = 0.0
+    turned_away: int = 0
 
 
 class SseStream(asyncio.Protocol):
@@ -75,6 +80,7 @@ class SseStream(asyncio.Protocol):
         #: keeps it.
         self.retry_ms: int | None = resumed_from.retry_ms if resumed_from is not None else None
         self._closing = False
+        self._ended = False
         self.transport: asyncio.Transport | None = None
         self.ready = asyncio.get_running_loop().create_future()
 
@@ -84,6 +90,8 @@ class SseStream(asyncio.Protocol):
         self.transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._status == 0 and not self._closing and self._pool is not None:
+            self._pool.reconnect(self)  # a network error: EventSource tries again too
         if self._status == 200 and not self._closing:
             self._stats.closed_by_server += 1
             if self._pool is not None:
@@ -115,10 +123,11 @@ class SseStream(asyncio.Protocol):
             self._raw += data
             data = self._dechunk()
         self._text += data
-        if b"\n\n" not in self._text:
-            return
-        events, _, self._text = self._text.rpartition(b"\n\n")
-        self._scan(events, recv_us)
+        if b"\n\n" in self._text:
+            events, _, self._text = self._text.rpartition(b"\n\n")
+            self._scan(events, recv_us)
+        if self._ended and self.transport is not None:
+            self.transport.close()  # the response is complete: the stream ended
 
     def _dechunk(self) -> bytes:
         buf, pos, out = self._raw, 0, []
@@ -128,7 +137,10 @@ class SseStream(asyncio.Protocol):
                 break
             size = int(buf[pos:eol].split(b";", 1)[0], 16)
             end = eol + 2 + size
-            if size == 0 or len(buf) < end + 2:
+            if size == 0:
+                self._ended = True  # the last chunk
+                break
+            if len(buf) < end + 2:
                 break
             out.append(buf[eol + 2 : end])
             pos = end + 2
@@ -143,6 +155,12 @@ class SseStream(asyncio.Protocol):
             self.retry_ms = int(_RETRY.findall(events)[-1])
         if self._reconnect and b"event: resync" in events:
             self._stats.resyncs += 1
+        if b"event: resumed" in events or b"event: resync" in events:
+            if self.index not in self._stats.established:
+                self._stats.established.add(self.index)
+                self._stats.last_established_at = time.monotonic()
+        elif b": busy" in events:
+            self._stats.turned_away += 1
         if b"id:" in events:
             for match in _ID.finditer(events):
                 self.last_id = match.group(1)

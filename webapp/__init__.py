@@ -27,6 +27,7 @@ from webapp.models import User
 from webapp.ops import configure_logging, init_ops
 from webapp.security import init_security
 from webapp.services import Services, init_services
+from webapp.stream.admission import init_admission
 from webapp.twilio_gateway import ConversationsGateway
 from webapp.twilio_gateway.client import build_client
 from webapp.webhooks.fast_path import init_fast_path
@@ -63,6 +64,7 @@ def create_app(config: Config | None = None) -> Flask:
     init_ops(app, config)
     _register_cli(app)
     _mount_emulator(app, config)
+    init_admission(app)  # stream openings past what the worker serves are turned away first
     init_fast_path(app)  # Twilio's webhooks skip Flask's request cycle (docs/benchmarks.md)
     if config.TRUST_PROXY:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]

@@ -11,8 +11,10 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
+
+from sqlalchemy.engine import make_url
 
 from webapp.emulator.credentials import (
     EMULATOR_ACCOUNT_SID,
@@ -132,9 +134,13 @@ class Config:
     SESSION_COOKIE_SAMESITE: str = "Lax"
     SESSION_COOKIE_SECURE: bool = False
     WTF_CSRF_TIME_LIMIT: int | None = None
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = field(
-        default_factory=lambda: {"pool_pre_ping": True}
-    )
+    #: Database connections per worker process: the pool's size, how many more it opens at a
+    #: peak, and how long a request waits for one before it is answered 503 (a stream opening
+    #: is turned away to come back later instead, see ``webapp/stream/admission.py``). The
+    #: wait is short: SQLAlchemy's 30 s default let a burst of stream openings queue into 500s.
+    DB_POOL_SIZE: int = 5
+    DB_POOL_OVERFLOW: int = 10
+    DB_POOL_TIMEOUT: float = 2.0
     #: Twilio's limit for a chat message body (32 KB); Parley checks it before calling Twilio.
     MAX_MESSAGE_BODY: int = 32 * 1024
     #: Requests larger than this are refused with 413 before any handler runs.
@@ -152,6 +158,25 @@ class Config:
     @property
     def PERMANENT_SESSION_LIFETIME(self) -> timedelta:  # noqa: N802 - Flask reads app.config
         return timedelta(hours=self.SESSION_LIFETIME_HOURS)
+
+    @property
+    def SQLALCHEMY_ENGINE_OPTIONS(self) -> dict[str, object]:  # noqa: N802 - Flask-SQLAlchemy
+        options: dict[str, object] = {"pool_pre_ping": True}
+        url = make_url(self.SQLALCHEMY_DATABASE_URI)
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            return options  # one shared connection (Flask-SQLAlchemy's StaticPool): no pool
+        options.update(
+            pool_size=self.DB_POOL_SIZE,
+            max_overflow=self.DB_POOL_OVERFLOW,
+            pool_timeout=self.DB_POOL_TIMEOUT,
+        )
+        return options
+
+    @property
+    def stream_openings_in_flight(self) -> int:
+        """Stream openings a worker serves at once: as many as its pool has connections, so
+        that none waits for the pool behind the others (``webapp/stream/admission.py``)."""
+        return self.DB_POOL_SIZE + self.DB_POOL_OVERFLOW
 
     @property
     def RATELIMIT_STORAGE_URI(self) -> str:  # noqa: N802 - Flask-Limiter reads app.config

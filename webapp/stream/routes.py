@@ -10,13 +10,16 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, request
 from flask_login import current_user
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from webapp.errors import json_error
 from webapp.events.broker import Broker, BrokerUnavailable, Replay, Subscription
 from webapp.events.redis_broker import ReplayBroken
 from webapp.events.types import Delivery, EventId
+from webapp.extensions import db
 from webapp.ops.metrics import metrics
 from webapp.services import get_services
+from webapp.stream.admission import ADMISSION, STREAM_HEADERS, turned_away
 from webapp.stream.hangup import client_socket, watch_hangup
 from webapp.stream.heartbeat import heartbeats
 from webapp.stream.outbox import Outbox
@@ -33,10 +36,27 @@ REPLAY_CHUNK = 200
 
 @bp.get("/stream")
 def stream() -> Response:
-    if not current_user.is_authenticated:
+    """Reached with a slot (``admission.py``). An opening that could not get a database
+    connection or Redis in time is asked to come back later like those turned away before."""
+    try:
+        return _open()
+    except (PoolTimeout, BrokerUnavailable) as exc:
+        log.info("stream opening turned away: %s", exc.__class__.__name__)
+        return Response(
+            turned_away(request.environ, current_app.extensions[ADMISSION]),
+            mimetype="text/event-stream",
+            headers=STREAM_HEADERS,
+        )
+
+
+def _open() -> Response:
+    if not current_user.is_authenticated:  # loads the user: the pool's connection is taken
         return json_error(401, "unauthorized", "Log in to open the event stream.")
-    broker = get_services().broker
     identity: str = current_user.identity
+    # The stream needs nothing more from the database: give the connection back now rather
+    # than when the request ends (after the Redis round trips below).
+    db.session.close()
+    broker = get_services().broker
     cursor = EventId.parse(request.headers.get("Last-Event-ID") or request.args.get("cursor"))
     # Signals (typing, presence) are opt-in: clients that do not ask see only logged events.
     signals = request.args.get("signals") == "1"
@@ -50,7 +70,7 @@ def stream() -> Response:
         replay = broker.replay(identity, cursor)
     except BrokerUnavailable:
         broker.unsubscribe(subscription)
-        return json_error(503, "unavailable", "The event stream is unavailable; retrying.")
+        raise
     log.info("stream open: %s (%s)", identity, "resync" if replay.resync else "resumed")
     sock = client_socket(request.environ)
     hand_over = can_hand_over(request.environ, sock)
@@ -66,7 +86,7 @@ def stream() -> Response:
             hand_over,
         ),
         mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers=STREAM_HEADERS,
     )
     return response
 

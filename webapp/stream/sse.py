@@ -34,13 +34,12 @@ def retry(ms: int = RETRY_MS) -> str:
     return f"retry: {ms}\n\n"
 
 
-def closing(reconnect_ms: int | None = None) -> str:
+def closing(reconnect_ms: int | None = None, why: str = "closed") -> str:
     """What a stream ends with. ``reconnect_ms`` (a worker exiting, see
-    ``writer.reconnect_delays``) asks the client to wait that long before reconnecting:
-    ``retry:`` for EventSource itself, and a ``reconnect`` event for the page, which
-    reconnects by itself with its own back-off otherwise."""
+    ``writer.reconnect_delays``, or an opening turned away, see ``admission.py``) asks the
+    client to wait that long before reconnecting: ``retry:`` for EventSource itself, and a
+    ``reconnect`` event for the page, which reconnects by itself with its own back-off
+    otherwise. ``why`` is the last comment (``busy``: turned away)."""
     if reconnect_ms is None:
-        return retry() + comment("closed")
-    return (
-        control("reconnect", {"after_ms": reconnect_ms}) + retry(reconnect_ms) + comment("closed")
-    )
+        return retry() + comment(why)
+    return control("reconnect", {"after_ms": reconnect_ms}) + retry(reconnect_ms) + comment(why)

@@ -19,10 +19,11 @@ connection notices a hang-up at once (see ``hangup.py``).
 from __future__ import annotations
 
 import _socket
+import errno
 import logging
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gevent
@@ -329,6 +330,24 @@ class StreamWriter:
             conn.on_end(exiting)
         except Exception:
             log.exception("cleaning up the stream of %s failed", conn.outbox.identity)
+
+
+def close_after(body: bytes, sock: socket.socket | None, chunked: bool) -> Iterator[bytes]:
+    """A response of ``body`` alone that, with ``sock`` (see :func:`can_hand_over`), closes
+    its connection once sent: gunicorn would keep it open for another request, ignoring an
+    application's ``Connection: close``, and a turned-away stream opening comes back on a new
+    connection anyway, so its socket and greenlet are freed at once."""
+    yield body  # gunicorn sends it, headers first
+    if sock is None:
+        return
+    raw = _socket.socket(fileno=sock.detach())
+    try:
+        if chunked:
+            raw.send(_LAST_CHUNK)
+    except OSError:
+        pass
+    raw.close()
+    raise HandedOver(errno.EPIPE, "the response is complete and its connection closed")
 
 
 def reconnect_delays(streams: int) -> list[int]:

@@ -1,0 +1,69 @@
+"""A request that finds no free database connection within the pool's timeout gets a 503 it
+can retry (JSON for scripts, a page for people), never a 500; a stream opening is asked to come
+back instead, since ``EventSource`` gives up for good on anything but 200."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from webapp import create_app
+from webapp.config import Config
+from webapp.extensions import db
+from webapp.models import User
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    """One database connection per worker, waited for 0.2 s: easy to use up for real."""
+    env = {"SECRET_KEY": "busy-test", "DATABASE_URL": f"sqlite:///{tmp_path / 'busy.db'}"}
+    config = Config.from_env(
+        env, require_service_sid=False, DB_POOL_SIZE=1, DB_POOL_OVERFLOW=0, DB_POOL_TIMEOUT=0.2
+    )
+    app = create_app(config)
+    with app.app_context():
+        db.create_all()
+        alice = User(username="alice")
+        alice.set_password("not-used-here")
+        db.session.add(alice)
+        db.session.commit()
+    yield app
+    app.extensions["parley"].broker.close()
+
+
+@pytest.fixture
+def alice(app: Flask) -> FlaskClient:
+    client = app.test_client()
+    with app.app_context():
+        user = User.by_username("alice")
+        assert user is not None
+        session_id = user.get_id()
+    with client.session_transaction() as session:
+        session["_user_id"] = session_id
+        session["_fresh"] = True
+    return client
+
+
+def test_no_free_database_connection_is_a_503_to_retry_never_a_500(
+    app: Flask, alice: FlaskClient
+) -> None:
+    with app.app_context():
+        held = db.engine.connect()  # the pool's only connection
+        try:
+            api = alice.get("/api/users")
+            page = alice.get("/")
+            stream = alice.get("/stream")
+        finally:
+            held.close()
+    assert api.status_code == 503
+    assert api.get_json()["error"]["code"] == "busy"
+    assert api.headers["Retry-After"].isdigit()
+    assert page.status_code == 503 and page.headers["Retry-After"].isdigit()
+    assert stream.status_code == 200
+    body = stream.get_data(as_text=True)
+    assert "event: reconnect" in body and "retry: " in body and ": busy" in body
+    assert alice.get("/api/users").status_code == 200  # and served again once one is free
