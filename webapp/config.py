@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from webapp.emulator.credentials import (
+from twilio_emulator.credentials import (
     EMULATOR_ACCOUNT_SID,
     EMULATOR_API_KEY_SECRET,
     EMULATOR_API_KEY_SID,
