@@ -47,11 +47,12 @@ test: $(VENV)/.dev chromium
 	$(BIN)/python -m pytest
 	if [ "$(TEST_POSTGRES)" != 0 ]; then $(BIN)/python -m pytest --database=postgresql; fi
 
-## lint: ruff (lint + format check) and mypy
+## lint: ruff (lint + format check), mypy, and the import contracts in pyproject.toml
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 ## doctor: check the Twilio set-up of the configured environment (credentials, webhook, URL)
 doctor: $(VENV)/.runtime
