@@ -32,9 +32,12 @@ run: $(VENV)/.runtime
 	@echo "Parley: open http://$${HOST:-127.0.0.1}:$${PORT:-5000} and log in as alice, bob or carol."
 	exec $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-## emulator: a standalone Twilio emulator (for several workers); see README
+## emulator: a standalone Twilio emulator (for several workers), posting webhooks signed with
+## TWILIO_AUTH_TOKEN to the Parley at PUBLIC_BASE_URL (else 127.0.0.1:PORT); see README
 emulator: $(VENV)/.runtime
-	exec $(FLASK) emulator run --port $${EMULATOR_PORT:-4010}
+	exec $(BIN)/python -m twilio_emulator run --port $${EMULATOR_PORT:-4010} \
+	  --webhook-url "$${PUBLIC_BASE_URL:-http://127.0.0.1:$${PORT:-5000}}/twilio/webhook" \
+	  $${TWILIO_AUTH_TOKEN:+--auth-token "$$TWILIO_AUTH_TOKEN"}
 
 ## test: install what the tests need (Chromium included) and run every test on SQLite, then
 ## the tests that use Parley's database again on a scratch PostgreSQL database (127.0.0.1:5432,
@@ -44,11 +47,12 @@ test: $(VENV)/.dev chromium
 	$(BIN)/python -m pytest
 	if [ "$(TEST_POSTGRES)" != 0 ]; then $(BIN)/python -m pytest --database=postgresql; fi
 
-## lint: ruff (lint + format check) and mypy
+## lint: ruff (lint + format check), mypy, and the import contracts in pyproject.toml
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 ## doctor: check the Twilio set-up of the configured environment (credentials, webhook, URL)
 doctor: $(VENV)/.runtime

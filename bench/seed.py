@@ -126,7 +126,7 @@ class EmulatorConversations:
         # Imported here, in the calling thread: importing from the pool's threads deadlocks.
         from twilio.rest import Client
 
-        from webapp.emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
+        from twilio_emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
         from webapp.twilio_gateway.client import EmulatorHttpClient
 
         self._client_class = Client

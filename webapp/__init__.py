@@ -107,8 +107,7 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
-    from webapp.cli import init_db_command, twilio_cli, users_cli
-    from webapp.emulator.cli import emulator_cli
+    from webapp.cli import emulator_cli, init_db_command, twilio_cli, users_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(init_db_command)
@@ -120,7 +119,7 @@ def _mount_emulator(app: Flask, config: Config) -> None:
     """With no Twilio account and no standalone emulator, serve one inside this server."""
     if not config.emulator_in_process:
         return
-    from webapp.emulator import EmulatorSettings, create_emulator_app
+    from twilio_emulator import EmulatorSettings, create_emulator_app
 
     emulator = create_emulator_app(
         EmulatorSettings(

@@ -7,9 +7,13 @@ import re
 import secrets
 
 import click
+from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
+from twilio_emulator.cli import CommandDefaults, make_emulator_cli
+from twilio_emulator.credentials import EMULATOR_AUTH_TOKEN
+from webapp.config import EMULATOR_MOUNT_PATH
 from webapp.extensions import db
 from webapp.models import USERNAME_PATTERN, User
 from webapp.ops.doctor import Finding, run_checks
@@ -172,3 +176,27 @@ def twilio_doctor() -> None:
         click.echo(f"{problems} problem(s), {warnings} warning(s).")
         click.get_current_context().exit(1)
     click.echo(f"All checks passed ({warnings} warning(s)).")
+
+
+def _emulator_defaults() -> CommandDefaults:
+    """`flask emulator ...` follows this Parley: webhooks to its `/twilio/webhook`, signed with
+    its auth token; the emulator at TWILIO_EMULATOR_URL, else the one inside its server."""
+    config = current_app.config
+    base = str(config["PUBLIC_BASE_URL"]).rstrip("/")
+    url, note = config.get("TWILIO_EMULATOR_URL"), None
+    if not url:
+        url = f"http://127.0.0.1:{config.get('PORT', 5000)}{EMULATOR_MOUNT_PATH}"
+        note = (
+            "TWILIO_EMULATOR_URL is not set. The in-process emulator lives inside the running "
+            f"Parley server, at http://127.0.0.1:<PORT>{EMULATOR_MOUNT_PATH}; trying {url}"
+        )
+    return CommandDefaults(
+        auth_token=config.get("TWILIO_AUTH_TOKEN") or EMULATOR_AUTH_TOKEN,
+        webhook_url=f"{base}/twilio/webhook",
+        emulator_url=str(url),
+        emulator_url_note=note,
+    )
+
+
+#: The emulator's own commands (`python -m twilio_emulator`), as `flask emulator ...`.
+emulator_cli = make_emulator_cli(_emulator_defaults, AppGroup)

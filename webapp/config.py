@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import make_url
 
-from webapp.emulator.credentials import (
+from twilio_emulator.credentials import (
     EMULATOR_ACCOUNT_SID,
     EMULATOR_API_KEY_SECRET,
     EMULATOR_API_KEY_SID,

@@ -16,8 +16,8 @@ from playwright.sync_api import expect
 from tests.browser.conftest import alice_watching_bob
 from tests.support.servers import ParleyServer, RedisServer, Served, run_parley
 from tests.support.waiting import free_port, port_open, wait_until
-from webapp.emulator import EmulatorSettings, EmulatorState, create_emulator_app
-from webapp.emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
+from twilio_emulator import EmulatorSettings, EmulatorState, create_emulator_app
+from twilio_emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
 
 #: Long enough for the page's own back-off (it kept failing while Parley was down).
 BACK_MS = 40_000

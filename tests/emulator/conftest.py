@@ -1,6 +1,6 @@
 """Fixtures for the emulator's tests: the emulator on a real port, the official `twilio`
 client pointed at it, a webhook receiver, and a checker that holds every response to Twilio's
-OpenAPI spec (kept unchanged in ``webapp/emulator/twilio-oai``, MIT licensed)."""
+OpenAPI spec (kept unchanged in ``twilio_emulator/twilio-oai``, MIT licensed)."""
 
 from __future__ import annotations
 
@@ -22,13 +22,13 @@ from twilio.rest import Client
 from werkzeug.wrappers import Request, Response
 
 from tests.support.servers import Served
-from webapp.emulator import EmulatorSettings, EmulatorState, create_emulator_app
-from webapp.emulator.credentials import (
+from twilio_emulator import EmulatorSettings, EmulatorState, create_emulator_app
+from twilio_emulator.credentials import (
     EMULATOR_ACCOUNT_SID,
     EMULATOR_AUTH_TOKEN,
     EMULATOR_SERVICE_SID,
 )
-from webapp.emulator.params import SPEC_PATH, template
+from twilio_emulator.params import SPEC_PATH, template
 
 TWILIO_HOST = "https://conversations.twilio.com"
 WAIT = 10.0

@@ -26,8 +26,8 @@ from tests.emulator.conftest import (
     RunningEmulator,
     WebhookReceiver,
 )
+from twilio_emulator.credentials import EMULATOR_API_KEY_SECRET, EMULATOR_API_KEY_SID
 from webapp.config import Config
-from webapp.emulator.credentials import EMULATOR_API_KEY_SECRET, EMULATOR_API_KEY_SID
 from webapp.twilio_gateway.tokens import issue_access_token
 
 OTHER_SERVICE = "IS" + "1" * 32

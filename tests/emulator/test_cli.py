@@ -18,8 +18,8 @@ from tests.emulator.conftest import (
     RunningEmulator,
     Served,
 )
-from webapp.emulator import EmulatorSettings, cli, create_emulator_app
-from webapp.emulator.cli import emulator_cli
+from twilio_emulator import EmulatorSettings, cli, create_emulator_app
+from webapp.cli import emulator_cli
 
 PHONE, TWILIO_NUMBER = "+15551234567", "+15005550006"
 

@@ -19,7 +19,7 @@ from tests.emulator.conftest import (
     RecordingHttpClient,
     RunningEmulator,
 )
-from webapp.emulator.credentials import EMULATOR_API_KEY_SECRET, EMULATOR_API_KEY_SID
+from twilio_emulator.credentials import EMULATOR_API_KEY_SECRET, EMULATOR_API_KEY_SID
 
 DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 

@@ -23,7 +23,7 @@ SCRIPT = textwrap.dedent(
     from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
-    from webapp.emulator import EmulatorSettings, create_emulator_app
+    from twilio_emulator import EmulatorSettings, create_emulator_app
 
     received, done = [], threading.Event()
     hook = Flask("hook")

@@ -25,8 +25,8 @@ from tests.emulator.conftest import (
     start_emulator,
 )
 from tests.emulator.test_contract import twilio_error
-from webapp.emulator import EmulatorSettings
-from webapp.emulator.params import operation_params, spec, template
+from twilio_emulator import EmulatorSettings
+from twilio_emulator.params import operation_params, spec, template
 
 AUTH = (EMULATOR_ACCOUNT_SID, EMULATOR_AUTH_TOKEN)
 HOOKS = f"/v1/Services/{EMULATOR_SERVICE_SID}/Configuration/Webhooks"

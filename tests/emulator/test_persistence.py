@@ -17,7 +17,7 @@ from tests.emulator.conftest import (
     start_emulator,
 )
 from tests.emulator.test_contract import twilio_error
-from webapp.emulator import EmulatorSettings, create_emulator_app
+from twilio_emulator import EmulatorSettings, create_emulator_app
 
 PHONE, TWILIO_NUMBER = "+15551234567", "+15005550006"
 

@@ -21,7 +21,7 @@ from tests.emulator.conftest import (
 )
 from tests.emulator.test_contract import twilio_error
 from tests.emulator.test_webhooks import ON, services, signature_valid
-from webapp.emulator import EmulatorSettings
+from twilio_emulator import EmulatorSettings
 
 PRE_FILTERS = ["onMessageAdd", "onMessageUpdate", "onConversationAdd", "onParticipantAdd"]
 

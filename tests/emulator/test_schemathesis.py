@@ -44,10 +44,10 @@ from tests.emulator.conftest import (
     RunningEmulator,
     start_emulator,
 )
-from webapp.emulator import EmulatorSettings
-from webapp.emulator.errors import TwilioError
-from webapp.emulator.params import SPEC_PATH, template
-from webapp.emulator.store import WebhookSpec
+from twilio_emulator import EmulatorSettings
+from twilio_emulator.errors import TwilioError
+from twilio_emulator.params import SPEC_PATH, template
+from twilio_emulator.store import WebhookSpec
 
 #: Operations of Twilio's spec the emulator does not serve (Parley uses none of them); the
 #: test below keeps this list equal to what the emulator really leaves out.

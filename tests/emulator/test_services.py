@@ -15,7 +15,7 @@ from tests.emulator.conftest import (
 )
 from tests.emulator.test_contract import sid_of, twilio_error
 from tests.emulator.test_persistence import restart, stop
-from webapp.emulator import EmulatorSettings
+from twilio_emulator import EmulatorSettings
 
 
 def test_a_created_service_is_listed_fetched_and_starts_without_webhooks(

@@ -19,7 +19,7 @@ from tests.emulator.conftest import (
     WebhookReceiver,
     start_emulator,
 )
-from webapp.emulator import EmulatorSettings
+from twilio_emulator import EmulatorSettings
 
 ON = {"x_twilio_webhook_enabled": "true"}
 PHONE, TWILIO_NUMBER = "+15551234567", "+15005550006"

@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from tests.support.clients import ApiClient, StreamReader, message_added_params
 from tests.support.servers import ParleyServer, RedisServer, run_parley
-from webapp.emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
+from twilio_emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
 
 
 class Watching(NamedTuple):

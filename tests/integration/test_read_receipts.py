@@ -12,7 +12,7 @@ import requests
 
 from tests.support.clients import ApiClient, StreamReader
 from tests.support.servers import ParleyServer
-from webapp.emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
+from twilio_emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
 from webapp.webhooks.translate import LIVE_RECEIPTS_MAX_MEMBERS, SUBSCRIBED_EVENTS
 
 Login = Callable[[str], ApiClient]

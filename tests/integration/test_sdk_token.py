@@ -8,7 +8,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from webapp.emulator.credentials import EMULATOR_API_KEY_SID, EMULATOR_SERVICE_SID
+from twilio_emulator.credentials import EMULATOR_API_KEY_SID, EMULATOR_SERVICE_SID
 
 
 def jwt_claims(token: str) -> dict[str, Any]:

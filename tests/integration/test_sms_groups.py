@@ -13,7 +13,7 @@ from tests.support.clients import ApiClient, StreamReader, text_from_phone
 from tests.support.servers import TWILIO_TEST_NUMBER as TWILIO_NUMBER
 from tests.support.servers import ParleyServer
 from tests.support.waiting import wait_until
-from webapp.emulator.credentials import EMULATOR_ACCOUNT_SID
+from twilio_emulator.credentials import EMULATOR_ACCOUNT_SID
 
 
 @pytest.fixture

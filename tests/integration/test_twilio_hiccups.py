@@ -21,9 +21,9 @@ from werkzeug.routing import Rule
 from tests.security.conftest import app_for
 from tests.support.clients import ApiClient
 from tests.support.servers import ParleyServer, Served, run_parley
+from twilio_emulator import EmulatorSettings, create_emulator_app
+from twilio_emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
 from webapp import create_app
-from webapp.emulator import EmulatorSettings, create_emulator_app
-from webapp.emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
 from webapp.twilio_gateway.client import ParleyHttpClient, TwilioUnreachable
 
 #: Parley's answer when Twilio cannot be reached, whatever the route.

@@ -31,7 +31,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from tests.support.clients import ApiClient, StreamReader, message_added_params
 from tests.support.proxy import FaultyProxy
 from tests.support.servers import ParleyServer, Served, run_parley, start_redis
-from webapp.emulator import EmulatorSettings, create_emulator_app
+from twilio_emulator import EmulatorSettings, create_emulator_app
 from webapp.twilio_gateway import is_conversation_sid
 from webapp.twilio_gateway.client import EmulatorHttpClient
 from webapp.webhooks.translate import TRANSLATORS

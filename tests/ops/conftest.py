@@ -17,9 +17,9 @@ from werkzeug.wrappers import Request
 from tests.ops.postgres import scratch_database
 from tests.support.servers import Served
 from tests.support.waiting import free_port
+from twilio_emulator import EmulatorSettings, EmulatorState, create_emulator_app
 from webapp import create_app
 from webapp.config import Config
-from webapp.emulator import EmulatorSettings, EmulatorState, create_emulator_app
 from webapp.twilio_gateway.client import EmulatorHttpClient
 
 #: The emulator's auth token in these tests; Parley must use the same one.

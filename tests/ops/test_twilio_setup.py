@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tests.ops.conftest import RunningEmulator, parley_config
+from twilio_emulator.credentials import EMULATOR_SERVICE_SID
 from webapp import create_app
-from webapp.emulator.credentials import EMULATOR_SERVICE_SID
 from webapp.twilio_gateway import GatewayError
 from webapp.twilio_gateway.service_setup import set_up_service, wanted_webhooks
 from webapp.webhooks.translate import SUBSCRIBED_EVENTS

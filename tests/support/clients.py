@@ -15,7 +15,7 @@ import requests
 
 from tests.support.servers import ParleyServer
 from tests.support.waiting import wait_until
-from webapp.emulator.credentials import EMULATOR_ACCOUNT_SID
+from twilio_emulator.credentials import EMULATOR_ACCOUNT_SID
 
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 _CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from twilio_emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_AUTH_TOKEN
 from webapp.config import Config, ConfigError
-from webapp.emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_AUTH_TOKEN
 
 LIVE = {
     "TWILIO_ACCOUNT_SID": "AC" + "a" * 32,
