@@ -22,7 +22,7 @@ from tests.support.clients import ApiClient, StreamReader, delete_in_twilio
 from tests.support.servers import ParleyServer, RedisServer, run_parley
 from tests.support.waiting import wait_until
 from webapp.events.membership import RedisMembershipCache
-from webapp.events.redis_broker import RedisBroker, connect
+from webapp.events.redis_broker import Frame, RedisBroker, connect
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def bus(private_redis: RedisServer) -> Iterator[RedisBroker]:
 def expire_cached_list(client: redis.Redis, bus: RedisBroker, sid: str) -> None:
     """The cached participant list gone everywhere, as MEMBERSHIP_TTL seconds would leave it."""
     client.delete(RedisMembershipCache._key(sid))
-    bus.announce_membership_change(sid)
+    bus.announce(Frame.MEMBERSHIP, sid)
 
 
 def test_a_deletion_after_the_cached_list_expired_still_reaches_every_member(

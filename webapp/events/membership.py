@@ -24,6 +24,7 @@ from typing import Protocol
 import redis
 
 from webapp.events.broker import LOG_MAX_AGE, BrokerUnavailable
+from webapp.events.redis_broker import Frame
 from webapp.twilio_gateway import GatewayError, ParticipantRecord
 
 log = logging.getLogger(__name__)
@@ -89,16 +90,17 @@ class MembershipCache(Protocol):
 
 
 class InvalidationBus(Protocol):
-    """How processes tell each other a list changed (the Redis broker's pub/sub channel)."""
+    """How processes tell each other a list changed: :attr:`Frame.MEMBERSHIP` frames on the
+    Redis broker's pub/sub channel, the conversation's sid their payload."""
 
     def live(self) -> bool:
         """True while this process would receive every invalidation (subscribed)."""
 
-    def announce_membership_change(self, conversation_sid: str) -> None:
-        """Tell every process (this one included) to drop its copy of the list."""
+    def announce(self, kind: Frame, payload: str) -> None:
+        """Send a frame to every process (this one included)."""
 
-    def on_membership_change(self, callback: Callable[[str | None], None]) -> None:
-        """Call ``callback(sid)`` for each announced change, ``callback(None)`` when changes
+    def on_frame(self, kind: Frame, handler: Callable[[str | None], None]) -> None:
+        """Call ``handler(payload)`` for each frame of ``kind``, ``handler(None)`` when frames
         may have been missed (the subscription was re-established)."""
 
 
@@ -326,7 +328,7 @@ class RedisMembershipCache:
         self._local: dict[str, tuple[float, list[ParticipantRecord]]] = {}
         self._generation = 0
         if bus is not None:
-            bus.on_membership_change(self._changed)
+            bus.on_frame(Frame.MEMBERSHIP, self._changed)
         # The last list decoded per conversation, with the exact bytes it came from: Redis
         # stays the only source of truth (every lookup still reads it), but an unchanged
         # entry (the usual case) is not decoded again (a 1,000-member group is 1,000 records).
@@ -403,7 +405,7 @@ class RedisMembershipCache:
             # Every other process drops its copy; if this fails, Redis is down and their
             # subscriptions with it, which makes them drop every copy when it comes back.
             try:
-                self._bus.announce_membership_change(conversation_sid)
+                self._bus.announce(Frame.MEMBERSHIP, conversation_sid)
             except redis.RedisError:
                 pass
         self.contacts.drop(conversation_sid, [*before, *_members_now(self, conversation_sid)])

@@ -5,16 +5,17 @@ Redis stream capped by length, with an expiry) under the next id for that user, 
 one wake-up message naming each recipient's new id. Each process holds exactly one pub/sub
 connection and fans deliveries out to its own open streams. Pub/sub can drop messages while
 the connection is down; after reconnecting, every local stream is told to catch up from its log.
+Each message on the channel is a :class:`Frame`, dispatched by its kind to a handler.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
+from enum import StrEnum
 from typing import Any
 
 import redis
@@ -39,12 +40,40 @@ log = logging.getLogger(__name__)
 CHANNEL = "parley:events"
 REPLAY_PAGE = 200
 
+
+class Frame(StrEnum):
+    """The kinds of message on :data:`CHANNEL`: the kind's letter, a newline, then its payload.
+
+    Flat text, one letter: every process's listener reads every message, and for a large group
+    its parsing is a share of broadcast (``docs/benchmarks.md``, "Dispatch"). The letters and
+    layouts are the wire format between workers of different versions during a rolling
+    deploy (they share Redis): a kind's layout never changes; a new layout gets a new letter,
+    which older workers ignore.
+    """
+
+    EVENT = "t"
+    """``t\\n<event JSON>\\n<identity> <epoch>-<seq>.<tag>\\n…``: an event appended to each
+    identity's log, with its new id (written by the publish script)."""
+    UNTAGGED_EVENT = "e"
+    """As ``t``, ids ``<epoch>-<seq>`` without a tag: what workers that predate tags publish."""
+    SIGNAL = "s"
+    """``s\\n<event JSON>\\n<identity>\\n…``: a signal (typing, presence), in no log."""
+    CLOSE = "c"
+    """``c\\n<identity>``: close that user's streams."""
+    MEMBERSHIP = "m"
+    """``m\\n<conversation sid>``: a participant list changed (handled by whoever registered
+    for it with :meth:`RedisBroker.on_frame`: the membership cache)."""
+
+
+#: Called with a frame's payload (everything after the kind's line).
+FrameHandler = Callable[[str], None]
+
 # ARGV: event, fresh epoch, maxlen, ttl, now_ms, channel, once key ('' for none), once ttl,
 # tag, identity_1, identity_2, ...  Key names are derived here from the identities (half the
 # arguments to pack; a standalone or managed Redis, not Cluster, is what Parley runs on).
-# The wake-up message is flat text, not JSON: "t", the event, then "<identity> <id>" per line,
-# ids with their tag ("t", not the "e" of untagged ids: a worker from before tags, still
-# running during a rolling deploy, skips these instead of failing to parse them).
+# The wake-up message is a Frame.EVENT: "t", the event, then "<identity> <id>" per line, ids
+# with their tag ("t", not the "e" of untagged ids: a worker from before tags, still running
+# during a rolling deploy, skips these instead of failing to parse them).
 _PUBLISH = """
 if ARGV[7] ~= '' then
   if not redis.call('SET', ARGV[7], '1', 'NX', 'EX', ARGV[8]) then
@@ -137,7 +166,14 @@ class RedisBroker:
         self._dispatched = 0  # recipients since the dispatcher last yielded
         self._stopped = threading.Event()
         self._connected = threading.Event()
-        self._membership_watchers: list[Callable[[str | None], None]] = []
+        # Keyed by the plain letters: cheaper for the listener to look up than enum members.
+        self._handlers: dict[str, FrameHandler] = {
+            Frame.EVENT.value: self._dispatch_event,
+            Frame.UNTAGGED_EVENT.value: self._dispatch_event,
+            Frame.SIGNAL.value: self._dispatch_signal,
+            Frame.CLOSE.value: self._close_streams,
+        }
+        self._resubscribe_watchers: list[Callable[[None], None]] = []
         self._reconnect_watchers: list[Callable[[], None]] = []
         self._listener = threading.Thread(target=self._listen, name="parley-redis", daemon=True)
         self._listener.start()
@@ -177,13 +213,13 @@ class RedisBroker:
             raise _unavailable(exc) from exc
 
     def signal(self, event: Event, recipients: Collection[str]) -> None:
-        """One PUBLISH on the events channel, kind ``s``: the event, then one identity a line.
-        Nothing is written to any log."""
+        """One PUBLISH on the events channel, a :attr:`Frame.SIGNAL`. Nothing is written to
+        any log."""
         identities = {i for i in recipients if "\n" not in i}
         if not identities:
             return
         try:
-            self._redis.publish(CHANNEL, "\n".join(["s", event.to_json(), *identities]))
+            self._redis.publish(CHANNEL, "\n".join([Frame.SIGNAL, event.to_json(), *identities]))
         except redis.RedisError as exc:
             raise _unavailable(exc) from exc
 
@@ -206,27 +242,30 @@ class RedisBroker:
 
     def close_user_streams(self, identity: str) -> None:
         try:
-            self._redis.publish(CHANNEL, f"c\n{identity}")
+            self._redis.publish(CHANNEL, f"{Frame.CLOSE}\n{identity}")
         except redis.RedisError as exc:
             raise _unavailable(exc) from exc
 
-    # Membership invalidation (the per-process copies of participant lists) ---------------
+    # Frames for other parts of the app (e.g. the membership cache's invalidations) --------
 
     def live(self) -> bool:
-        """True while this process's subscription is up (it hears every invalidation)."""
+        """True while this process's subscription is up (it hears every frame)."""
         return self._connected.is_set()
 
-    def announce_membership_change(self, conversation_sid: str) -> None:
-        """One PUBLISH, kind ``m``: every process drops its copy of the list. Raises
-        ``redis.RedisError`` (the cache has already dropped the shared copy)."""
-        self._redis.publish(CHANNEL, f"m\n{conversation_sid}")
+    def announce(self, kind: Frame, payload: str) -> None:
+        """One PUBLISH of a frame to every process, this one included. Raises
+        ``redis.RedisError`` (the caller knows what a lost frame costs)."""
+        self._redis.publish(CHANNEL, f"{kind}\n{payload}")
 
-    def on_membership_change(self, callback: Callable[[str | None], None]) -> None:
-        self._membership_watchers.append(callback)
-
-    def _membership_changed(self, conversation_sid: str | None) -> None:
-        for callback in self._membership_watchers:
-            callback(conversation_sid)
+    def on_frame(self, kind: Frame, handler: Callable[[str | None], None]) -> None:
+        """Call ``handler(payload)`` for each frame of ``kind``, and ``handler(None)`` each time
+        the subscription is (re-)established, before :meth:`live` turns true: frames sent
+        meanwhile were lost. Called from the listener's thread: it must not block. One
+        handler per kind."""
+        if kind.value in self._handlers:
+            raise ValueError(f"frames of kind {kind!r} already have a handler")
+        self._handlers[kind.value] = handler
+        self._resubscribe_watchers.append(handler)
 
     # Subscribing -------------------------------------------------------------------------
 
@@ -257,7 +296,8 @@ class RedisBroker:
                 client = redis.Redis.from_url(self._url, socket_timeout=30, socket_keepalive=True)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(CHANNEL)
-                self._membership_changed(None)  # changes may have been missed: drop every copy
+                for handler in self._resubscribe_watchers:
+                    handler(None)  # frames may have been missed meanwhile
                 self._connected.set()
                 backoff = 0.1
                 if missed:
@@ -286,21 +326,19 @@ class RedisBroker:
 
     def _dispatch(self, data: bytes) -> None:
         text = data.decode() if isinstance(data, bytes) else str(data)
-        kind, _, rest = text.partition("\n")
-        if kind == "c":
-            for sub in self.subscriptions.of(rest):
-                sub.close()
+        kind, _, payload = text.partition("\n")
+        handler = self._handlers.get(kind)
+        if handler is None:
+            log.warning("ignored a pub/sub message of unknown kind %r", kind[:16])
             return
-        if kind == "s":
-            self._dispatch_signal(rest)
-            return
-        if kind == "m":
-            self._membership_changed(rest)
-            return
-        if kind not in ("t", "e"):  # "e": untagged ids, from a worker from before tags
-            self._dispatch_json(text)
-            return
-        event_json, _, lines = rest.partition("\n")
+        handler(payload)
+
+    def _close_streams(self, identity: str) -> None:
+        for sub in self.subscriptions.of(identity):
+            sub.close()
+
+    def _dispatch_event(self, payload: str) -> None:
+        event_json, _, lines = payload.partition("\n")
         if not lines or not len(self.subscriptions):
             return
         body = frame_body(event_json)
@@ -317,8 +355,8 @@ class RedisBroker:
                 self._offer(subs, raw_id, event_json, body)
             self._pace()
 
-    def _dispatch_signal(self, rest: str) -> None:
-        event_json, _, lines = rest.partition("\n")
+    def _dispatch_signal(self, payload: str) -> None:
+        event_json, _, lines = payload.partition("\n")
         signal: Signal | None = None
         for identity in lines.split("\n"):
             subs = self.subscriptions.of(identity)
@@ -354,25 +392,6 @@ class RedisBroker:
         delivery = Delivery(EventId(epoch, int(seq), tag), event_json, body, raw_id)
         for sub in subs:
             sub.offer(delivery)
-
-    def _dispatch_json(self, text: str) -> None:
-        """The JSON wake-up messages of earlier versions (a rolling deploy shares Redis)."""
-        try:
-            message = json.loads(text)
-        except ValueError:
-            log.warning("ignored a malformed pub/sub message")
-            return
-        if "close" in message:
-            for sub in self.subscriptions.of(message["close"]):
-                sub.close()
-            return
-        event_json = message["event"]
-        for identity, raw_id in message["ids"].items():
-            subs = self.subscriptions.of(identity)
-            event_id = EventId.parse(raw_id)
-            if subs and event_id is not None:
-                for sub in subs:
-                    sub.offer(Delivery(event_id, event_json))
 
     # Replay ------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from prometheus_client import (
 from prometheus_client import values as prometheus_values
 from prometheus_client.multiprocess import MultiProcessCollector
 
-#: The answers ``POST /twilio/webhook`` gives (see ``webapp/webhooks/routes.py``).
+#: The answers ``POST /twilio/webhook`` gives (see ``webapp/webhooks/handler.py``).
 WEBHOOK_OUTCOMES = (
     "accepted",
     "duplicate",

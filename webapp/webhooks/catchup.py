@@ -65,7 +65,7 @@ T = TypeVar("T")
 
 def once_key(message_sid: str) -> str:
     """The ``once`` key a message's ``onMessageAdded`` webhook publishes it under (the key of
-    the webhook's first and only event: ``webapp.webhooks.routes`` adds ``:<n>``)."""
+    the webhook's first and only event: ``webapp.webhooks.handler`` adds ``:<n>``)."""
     return f"{message_added_key(message_sid)}:0"
 
 

@@ -4,7 +4,7 @@ Why it exists: webhook intake is CPU-bound on one gevent worker, and Flask's req
 hooks and teardown cost about as much as the webhook's own work (``docs/benchmarks.md``,
 "Round 2": "Where the time goes now" and "What is left"). This middleware serves the requests
 Twilio sends — ``POST``, form-encoded, with a ``Content-Length`` within the app's limit — by
-calling the same :func:`~webapp.webhooks.routes.handle_webhook` as the blueprint route, and
+calling the same :func:`~webapp.webhooks.handler.handle_webhook` as the blueprint route, and
 gives them what Flask's cycle would: the request id (incoming ``X-Request-Id`` kept when sane,
 echoed in the response and on every line logged meanwhile), the one request log line, the
 security headers. Everything else, including any other shape of request to the webhook's path
@@ -36,7 +36,8 @@ from webapp.ops.logs import (
 )
 from webapp.security import response_headers
 from webapp.services import Services
-from webapp.webhooks.routes import WEBHOOK_PATH, WebhookResult, handle_webhook
+from webapp.webhooks.handler import WebhookResult, handle_webhook
+from webapp.webhooks.routes import WEBHOOK_PATH
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -1,58 +1,22 @@
-"""The webhook endpoint. It answers fast: Twilio gives up after 5 seconds and retries.
+"""``POST /twilio/webhook`` as a Flask route, around :func:`~.handler.handle_webhook`.
 
-The handling is one plain function, :func:`handle_webhook` (parameters, URL, signature in; a
-:class:`WebhookResult` out). Twilio's requests normally reach it through the lean WSGI path
-in :mod:`webapp.webhooks.fast_path`, without Flask's request cycle; the blueprint route below
-serves whatever that path leaves to Flask (and keeps the endpoint known to ``url_for``).
+Twilio's requests normally skip it: the lean WSGI path in :mod:`webapp.webhooks.fast_path`
+serves them without Flask's request cycle. This route serves whatever that path leaves to
+Flask (any other shape of request to the path) and keeps the endpoint known to ``url_for``.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from dataclasses import dataclass
-
 from flask import Blueprint, Response, request
 
-from webapp import deadline
-from webapp.events.broker import BrokerBusy, BrokerUnavailable
 from webapp.ops.logs import describe_request
-from webapp.ops.metrics import metrics
-from webapp.services import Services, get_services
-from webapp.twilio_gateway import GatewayError, is_conversation_sid
-from webapp.webhooks.dedupe import delivery_key
-from webapp.webhooks.signature import candidate_urls, is_valid_signature
-from webapp.webhooks.translate import TRANSLATORS, Params
+from webapp.services import get_services
+from webapp.webhooks.handler import handle_webhook
 
-log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 #: Where Twilio posts its events (``Config.webhook_url`` ends with it).
 WEBHOOK_PATH = "/twilio/webhook"
-#: Seconds a webhook may spend on Twilio lookups and Redis before it answers 503: Twilio waits
-#: 5 s for the answer (then logs an error and retries), and the request may have queued first.
-DEADLINE = 3.0
-
-
-@dataclass(frozen=True)
-class WebhookResult:
-    """The answer to one webhook: HTTP status, plain-text body, the metrics outcome, and
-    what the request's log line says about it (failures also log their own warning)."""
-
-    status: int
-    text: str
-    outcome: str
-    #: After the outcome on the log line, e.g. ``onMessageAdded CH…``.
-    detail: str = ""
-
-    @property
-    def body(self) -> bytes:
-        return (self.text + "\n").encode()
-
-    @property
-    def summary(self) -> str:
-        """For the request's log line: ``accepted onMessageAdded CH…``."""
-        return f"{self.outcome} {self.detail}" if self.detail else self.outcome
 
 
 @bp.post(WEBHOOK_PATH)
@@ -65,82 +29,3 @@ def twilio_webhook() -> Response:
     )
     describe_request(result.summary, webhook=result.outcome)
     return Response(result.body, status=result.status, mimetype="text/plain")
-
-
-def handle_webhook(
-    services: Services, params: Params, url: str, signature: str | None
-) -> WebhookResult:
-    """Verify, de-duplicate, translate and publish one webhook, and count it in the metrics.
-
-    ``params`` are the form parameters (first value per name, as Flask's
-    ``request.form.to_dict()``), ``url`` the URL the request arrived at (after ``ProxyFix``).
-    Every Twilio call and Redis command made meanwhile shares one :data:`DEADLINE`.
-    """
-    started = time.perf_counter()
-    with deadline.within(DEADLINE):
-        result = _handle(services, params, url, signature)
-    metrics.webhook(result.outcome, time.perf_counter() - started)
-    return result
-
-
-def _handle(services: Services, params: Params, url: str, signature: str | None) -> WebhookResult:
-    urls = candidate_urls(url, services.config.webhook_url)
-    if not is_valid_signature(services.config.TWILIO_AUTH_TOKEN, urls, params, signature):
-        log.warning("webhook rejected: bad or missing signature (url=%s)", url)
-        return WebhookResult(403, "invalid signature", "bad_signature")
-
-    event_type = params.get("EventType", "")
-    translate = TRANSLATORS.get(event_type)
-    if translate is None:
-        return WebhookResult(200, "ignored", "ignored", event_type or "(no EventType)")
-    conversation_sid = params.get("ConversationSid", "")
-    if not is_conversation_sid(conversation_sid):
-        # Twilio could never find it: asking would only turn bad input into a retry loop.
-        log.warning("webhook rejected: %s without a valid ConversationSid", event_type)
-        return WebhookResult(400, "malformed parameters", "malformed", event_type)
-    about = f"{event_type} {conversation_sid}"
-    # De-duplication is folded into the publish (one Redis round trip claims, publishes and
-    # remembers): each event a webhook produces is published at most once, so a retry after a
-    # partial failure publishes only what is missing.
-    key = delivery_key(params)
-    published = duplicates = 0
-    try:
-        if not services.catch_up.before_publish(params):  # missed messages first, in order
-            return WebhookResult(503, "catching up; retry", "deferred", about)
-        for n, outgoing in enumerate(translate(services, params)):
-            if services.broker.publish(outgoing.event, outgoing.recipients, once=f"{key}:{n}"):
-                published += 1
-            else:
-                duplicates += 1
-    except (KeyError, ValueError):
-        log.warning("webhook rejected: malformed %s parameters", event_type)
-        return WebhookResult(400, "malformed parameters", "malformed", event_type)
-    except GatewayError as exc:
-        if exc.not_found:
-            # Deleted, or never existed: a retry would get the same 404, and nobody is left
-            # to tell. Answered 200 so that Twilio stops asking.
-            return WebhookResult(200, "nothing to deliver", "unknown_conversation", about)
-        return _retry_later(f"Twilio lookup failed: {exc.message}", "Twilio lookup failed", about)
-    except BrokerBusy as exc:
-        return _retry_later(f"worker overloaded: {exc}", "busy", about)
-    except BrokerUnavailable as exc:
-        return _retry_later(str(exc), "broker unavailable", about)
-    except deadline.DeadlineExceeded as exc:
-        return _retry_later(str(exc), "too slow", about)
-    finally:
-        if published:
-            metrics.events_published(published)
-    if duplicates and not published:
-        retry = params.get("RetryCount")
-        return WebhookResult(200, "duplicate", "duplicate", f"{about} (retry {retry})")
-    return WebhookResult(200, "ok", "accepted", about)
-
-
-def _retry_later(reason: str, text: str, about: str) -> WebhookResult:
-    """A 503, so that Twilio retries: ``deferred``, or ``timed_out`` once the deadline has
-    passed (whatever failed then, it failed for want of time)."""
-    if deadline.expired():
-        log.error("webhook deferred: no answer within %.1f s (%s; %s)", DEADLINE, reason, about)
-        return WebhookResult(503, "too slow; retry", "timed_out", about)
-    log.error("webhook deferred: %s (%s)", reason, about)
-    return WebhookResult(503, f"{text}; retry", "deferred", about)
