@@ -4,8 +4,9 @@
 //   → views/conversation-pane.js (now "Sent") and views/conversation-list.js (preview, unread).
 
 import { Api, newClientId } from './api.js';
-import { displayName, isGroup, isSmsAuthor, looksLikePhone } from './format.js';
+import { displayName, isGroup, isSmsAuthor } from './format.js';
 import { Notifier } from './notifications.js';
+import { ReadReceipts } from './read-receipts.js';
 import { SavedText } from './saved.js';
 import { ChatState } from './state.js';
 import { EventStream } from './stream.js';
@@ -13,6 +14,7 @@ import { Banners } from './views/banners.js';
 import { ComposerView } from './views/composer.js';
 import { ConversationListView } from './views/conversation-list.js';
 import { ConversationPaneView } from './views/conversation-pane.js';
+import { GroupActions } from './views/group-actions.js';
 import { GroupDialog } from './views/group-dialog.js';
 import { NewConversationDialog } from './views/new-conversation.js';
 import { PresenceView } from './views/presence.js';
@@ -20,9 +22,6 @@ import { SmsMembersView } from './views/sms-members.js';
 import { TypingView } from './views/typing.js';
 
 const byId = (id) => document.getElementById(id);
-/** Reads seen on screen go to the server this long after the last one, or at most this late. */
-const READ_DEBOUNCE_MS = 400;
-const READ_MAX_WAIT_MS = 2000;
 /** A new message is read out up to this many characters (a long one is on screen to read). */
 const ANNOUNCED_MAX = 300;
 
@@ -39,102 +38,57 @@ class ChatApp {
     this.renderQueued = false;
     this.conversationsRequest = null;
     this.conversationsStale = false;
-    /** sid → the newest index this page told the server was read */
-    this.readUpTo = new Map();
-    /** sid → the newest index seen on screen and not yet told (sent in one batched call) */
-    this.unsentReads = new Map();
-    this.readTimer = null;
-    this.readBatchStartedAt = 0;
 
-    this.banners = new Banners({
-      connection: byId('connection-banner'),
-      error: byId('error-banner'),
-      errorText: byId('error-banner-text'),
-      errorDismiss: byId('error-banner-dismiss'),
-      announcer: byId('announcer'),
-    });
+    this.banners = new Banners(byId('banners'));
     this.list = new ConversationListView({
-      list: byId('conversation-list'),
-      status: byId('conversation-list-status'),
+      root: byId('sidebar'),
       me: identity,
-      root,
+      urlRoot: root,
       onOpen: (sid) => this.navigate(sid),
     });
     this.pane = new ConversationPaneView({
-      els: {
-        empty: byId('pane-empty'),
-        notFound: byId('pane-not-found'),
-        notFoundHome: byId('not-found-home'),
-        removed: byId('pane-removed'),
-        removedHome: byId('removed-home'),
-        conversation: byId('pane-conversation'),
-        back: byId('back-to-list'),
-        title: byId('pane-title'),
-        subtitle: byId('pane-subtitle'),
-        history: byId('history'),
-        loadOlder: byId('load-older'),
-        historyStatus: byId('history-status'),
-        messages: byId('messages'),
-        groupActions: byId('group-actions'),
-        rename: byId('group-rename'),
-        addPerson: byId('group-add-person'),
-        removePerson: byId('group-remove-person'),
-        leave: byId('group-leave'),
-        jumpLatest: byId('jump-latest'),
-      },
+      root: byId('pane'),
       me: identity,
-      onSeen: () => this.noteSeen(),
+      onSeen: () => this.reads.noteSeen(),
       onLoadOlder: () => this.loadOlder(),
       onRetry: (clientId) => this.post(clientId),
       onBack: () => this.navigate(null),
       onEdit: (message, body) => this.edit(message, body),
       onDelete: (message) => this.remove(message),
-      onRename: () => this.askRename(),
-      onAddPerson: () => this.askAddPerson(),
-      onRemovePerson: () => this.askRemovePerson(),
-      onLeave: () => this.leave(),
     });
-    this.groupDialog = new GroupDialog({
-      dialog: byId('group-dialog'),
-      form: byId('group-dialog-form'),
-      title: byId('group-dialog-title'),
-      label: byId('group-dialog-label'),
-      input: byId('group-dialog-input'),
-      error: byId('group-dialog-error'),
-      cancel: byId('group-dialog-cancel'),
-      submit: byId('group-dialog-submit'),
-      hint: byId('group-dialog-hint'),
+    this.reads = new ReadReceipts({
+      state: this.state,
+      api: this.api,
+      me: identity,
+      newestOnScreen: () => this.pane.newestOnScreen(),
+      onChange: () => this.render(),
     });
-    this.smsMembers = new SmsMembersView({ list: byId('pane-sms'), onRemove: (number) => this.removePhone(number) });
+    this.groups = new GroupActions({
+      root: byId('group-actions'),
+      dialog: new GroupDialog(byId('group-dialog')),
+      api: this.api,
+      state: this.state,
+      banners: this.banners,
+      onChange: () => this.render(),
+      onLeft: (sid) => {
+        this.#forget(sid);
+        this.navigate(null);
+      },
+    });
+    this.smsMembers = new SmsMembersView({ root: byId('pane-sms'), onRemove: (number) => this.groups.removePhone(number) });
     this.notifier = new Notifier({ control: byId('enable-notifications'), onOpen: (sid) => this.navigate(sid) });
     this.composer = new ComposerView({
-      form: byId('composer'),
-      input: byId('composer-input'),
-      send: byId('composer-send'),
-      hint: byId('composer-hint'),
+      root: byId('composer'),
       maxBody: Number(maxBody) || 1600,
       onSend: (sid, body) => this.send(sid, body),
       onDraft: (sid, text) => this.saved.setDraft(sid, text),
     });
     this.newConversation = new NewConversationDialog({
-      els: {
-        opener: byId('new-conversation'),
-        dialog: byId('new-conversation-dialog'),
-        form: byId('new-conversation-form'),
-        input: byId('new-conversation-username'),
-        options: byId('new-conversation-options'),
-        people: byId('new-conversation-people'),
-        peopleStatus: byId('new-conversation-people-status'),
-        error: byId('new-conversation-error'),
-        cancel: byId('new-conversation-cancel'),
-        groupForm: byId('new-group-form'),
-        groupName: byId('new-group-name'),
-        groupPeople: byId('new-group-people'),
-        groupError: byId('new-group-error'),
-      },
+      root: byId('new-conversation-dialog'),
+      opener: byId('new-conversation'),
       loadUsers: () => this.api.listUsers(),
-      start: (username) => this.startConversation([username]),
-      startGroup: (name, usernames) => this.startConversation(usernames, name),
+      start: (username) => this.groups.start([username]),
+      startGroup: (name, usernames) => this.groups.start(usernames, name),
       onStarted: (conversation) => this.navigate(conversation.sid),
     });
   }
@@ -265,16 +219,7 @@ class ChatApp {
     }
   }
 
-  // --- sending -------------------------------------------------------------------------------
-
-  async startConversation(usernames, friendlyName) {
-    const { conversation } = await this.api.createConversation(usernames, friendlyName);
-    this.state.upsertConversation(conversation);
-    this.render();
-    return conversation;
-  }
-
-  // --- changing messages and groups (everyone, this page included, sees it by stream event) ---
+  // --- changing messages (everyone, this page included, sees it by stream event) --------------
 
   async edit(message, body) {
     try {
@@ -296,95 +241,7 @@ class ChatApp {
     }
   }
 
-  askRename() {
-    const sid = this.state.openSid;
-    const conversation = this.state.conversations.get(sid);
-    this.groupDialog.ask({
-      title: 'Rename group',
-      label: 'Group name',
-      submit: 'Save',
-      value: conversation?.friendly_name ?? '',
-      action: async (name) => {
-        const { conversation: renamed } = await this.api.renameConversation(sid, name);
-        this.state.upsertConversation(renamed);
-        this.render();
-      },
-    });
-  }
-
-  askAddPerson() {
-    const sid = this.state.openSid;
-    this.groupDialog.ask({
-      title: 'Add person',
-      label: 'Username or phone number',
-      hint: 'A phone number in international form, like +15551234567, joins by SMS.',
-      submit: 'Add',
-      action: async (username) => {
-        const before = this.state.conversations.get(sid)?.participants ?? [];
-        const { conversation } = looksLikePhone(username)
-          ? await this.api.addPhoneParticipant(sid, username)
-          : await this.api.addParticipant(sid, username);
-        const added = conversation.participants.find((name) => !before.includes(name));
-        if (added) this.state.addNote(sid, `You added ${added}`);
-        this.state.upsertConversation(conversation);
-        this.render();
-      },
-    });
-  }
-
-  /** Remove a chat user from the open group; everyone (them included) sees who did it. */
-  askRemovePerson() {
-    const sid = this.state.openSid;
-    this.groupDialog.ask({
-      title: 'Remove person',
-      label: 'Username or phone number',
-      hint: 'They stop seeing the group at once; everyone sees who removed them.',
-      submit: 'Remove',
-      action: async (who) => {
-        let name = who.trim().toLowerCase();
-        if (looksLikePhone(name)) {
-          name = name.replace(/[\s\-.()]/g, '');
-          if (!name.startsWith('+')) throw new Error('Write the number with its country code, like +15551234567.');
-        }
-        await this.api.removeParticipant(sid, name);
-        const conversation = this.state.conversations.get(sid);
-        if (conversation?.participants.includes(name)) {
-          conversation.participants = conversation.participants.filter((p) => p !== name);
-          this.state.addNote(sid, `You removed ${name}`);
-        }
-        this.render();
-      },
-    });
-  }
-
-  /** Remove an SMS participant (a phone cannot leave by itself); everyone sees a system line. */
-  async removePhone(number) {
-    const sid = this.state.openSid;
-    if (!sid || !window.confirm(`Remove ${number} from this group? It will stop getting the group's texts.`)) return;
-    try {
-      await this.api.removeParticipant(sid, number);
-      const conversation = this.state.conversations.get(sid);
-      if (conversation?.participants.includes(number)) {
-        conversation.participants = conversation.participants.filter((name) => name !== number);
-        this.state.addNote(sid, `You removed ${number}`);
-      }
-      this.render();
-    } catch (error) {
-      this.banners.showError(`${number} is still in the group: ${error.message}`);
-    }
-  }
-
-  async leave() {
-    const sid = this.state.openSid;
-    if (!sid || !window.confirm('Leave this group? You will no longer see its messages.')) return;
-    try {
-      await this.api.leaveConversation(sid);
-      this.#forget(sid);
-      this.navigate(null);
-    } catch (error) {
-      this.banners.showError(`You are still in the group: ${error.message}`);
-    }
-  }
+  // --- sending -------------------------------------------------------------------------------
 
   /** `sid` is the conversation the text was typed in, whichever is open by the time it goes. */
   send(sid, body) {
@@ -433,17 +290,14 @@ class ChatApp {
 
   #startSignals() {
     this.typing = new TypingView({
-      line: byId('typing-indicator'),
-      list: byId('conversation-list'),
-      input: byId('composer-input'),
+      root: this.app,
       me: this.me,
       openSid: () => this.state.openSid,
       send: (sid) => this.api.sendTyping(sid),
       onChange: () => this.render(),
     });
     this.presence = new PresenceView({
-      list: byId('conversation-list'),
-      header: byId('pane-presence'),
+      root: this.app,
       me: this.me,
       load: () => this.api.getPresence(),
       onChange: () => this.render(),
@@ -539,50 +393,6 @@ class ChatApp {
     return participant.added_by ? `${who(participant.added_by)} added ${name}` : `${name} joined`;
   }
 
-  // --- read receipts -------------------------------------------------------------------------
-
-  /**
-   * A message that has been on screen while the page was visible is read (not merely one in the
-   * open conversation). Reads are batched: one call per burst of scrolling or arrivals.
-   */
-  noteSeen() {
-    const { state } = this;
-    const sid = state.openSid;
-    if (!sid || !state.isViewing(sid) || state.history?.unreadFrom === undefined) return;
-    const index = this.pane.newestOnScreen();
-    if (index === null || index <= Math.max(this.readUpTo.get(sid) ?? -1, state.myHorizon(sid))) return;
-    if (index <= (this.unsentReads.get(sid) ?? -1)) return;
-    this.unsentReads.set(sid, index);
-    // Debounced, but never held back for longer than READ_MAX_WAIT_MS by a steady trickle.
-    const now = performance.now();
-    if (this.readTimer === null) this.readBatchStartedAt = now;
-    clearTimeout(this.readTimer);
-    const wait = Math.min(READ_DEBOUNCE_MS, READ_MAX_WAIT_MS - (now - this.readBatchStartedAt));
-    this.readTimer = setTimeout(() => this.flushReads(), Math.max(0, wait));
-  }
-
-  /** Tell the server (Twilio's LastReadMessageIndex) what was read, one call per conversation. */
-  flushReads() {
-    this.readTimer = null;
-    const reads = [...this.unsentReads];
-    this.unsentReads.clear();
-    for (const [sid, index] of reads) {
-      if (index <= Math.max(this.readUpTo.get(sid) ?? -1, this.state.myHorizon(sid))) continue;
-      const before = this.readUpTo.get(sid) ?? -1;
-      this.readUpTo.set(sid, index);
-      this.api
-        .markRead(sid, index)
-        .then(() => {
-          this.state.applyRead(sid, this.me, index);
-          this.render();
-        })
-        .catch(() => {
-          // Forget this attempt, so that the next render tries again.
-          if (this.readUpTo.get(sid) === index) this.readUpTo.set(sid, before);
-        });
-    }
-  }
-
   // --- notifications -------------------------------------------------------------------------
 
   /** A browser notification when the tab is hidden (the Notifier checks that, and permission). */
@@ -609,10 +419,12 @@ class ChatApp {
     this.pane.render(this.state);
     this.typing.render(this.state);
     this.presence.render(this.state);
-    this.smsMembers.render(this.state.history ? this.state.conversations.get(this.state.history.sid) ?? null : null);
+    const open = this.state.history ? this.state.conversations.get(this.state.history.sid) ?? null : null;
+    this.groups.render(open);
+    this.smsMembers.render(open);
     const unread = this.state.totalUnread();
     document.title = unread ? `(${unread}) Parley` : 'Parley';
-    this.noteSeen();
+    this.reads.noteSeen();
   }
 }
 

@@ -52,3 +52,16 @@ export function reconcile(container, items, keyOf, create, update) {
   }
   for (const stale of existing.values()) stale.remove();
 }
+
+/**
+ * A view's elements, found under its root: `{name: selector}` in, `{name: element}` out. A
+ * selector that finds nothing throws at once, naming it, rather than failing on first use.
+ */
+export function elementsUnder(root, selectors) {
+  const found = {};
+  for (const [name, selector] of Object.entries(selectors)) {
+    found[name] = root.querySelector(selector);
+    if (!found[name]) throw new Error(`${selector} is missing under #${root.id}`);
+  }
+  return found;
+}

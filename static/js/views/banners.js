@@ -1,16 +1,24 @@
 // The connection banner, the error banner and the screen-reader announcer.
 
-import { setText } from '../dom.js';
+import { elementsUnder, setText } from '../dom.js';
 
 const CONNECTION_TEXT = { connecting: 'Connecting…', reconnecting: 'Reconnecting…' };
 
 export class Banners {
-  constructor({ connection, error, errorText, errorDismiss, announcer }) {
-    this.connectionEl = connection;
-    this.errorEl = error;
-    this.errorText = errorText;
-    this.announcer = announcer;
-    errorDismiss.addEventListener('click', () => this.clearError());
+  /** @param {HTMLElement} root holds the banners and the announcer (#banners) */
+  constructor(root) {
+    const els = elementsUnder(root, {
+      connection: '#connection-banner',
+      error: '#error-banner',
+      errorText: '#error-banner-text',
+      errorDismiss: '#error-banner-dismiss',
+      announcer: '#announcer',
+    });
+    this.connectionEl = els.connection;
+    this.errorEl = els.error;
+    this.errorText = els.errorText;
+    this.announcer = els.announcer;
+    els.errorDismiss.addEventListener('click', () => this.clearError());
   }
 
   /** @param {'connecting'|'open'|'reconnecting'} status */

@@ -1,17 +1,19 @@
 // The message box: Enter sends, Shift+Enter is a new line; empty or over-long bodies are refused.
 // It holds one conversation's draft at a time, and sends only into that conversation.
 
-import { setText } from '../dom.js';
+import { elementsUnder, setText } from '../dom.js';
 import { bodyLength } from '../format.js';
 
 const WARN_AT = 0.9; // show the count from 90% of the limit
 
 export class ComposerView {
   /**
-   * @param {{form, input, send, hint, maxBody: number,
+   * @param {{root: HTMLFormElement, maxBody: number,
    *   onSend: (sid: string, body: string) => void, onDraft: (sid: string, text: string) => void}} options
+   * `root` is the composer's form (#composer).
    */
-  constructor({ form, input, send, hint, maxBody, onSend, onDraft }) {
+  constructor({ root: form, maxBody, onSend, onDraft }) {
+    const { input, send, hint } = elementsUnder(form, { input: '#composer-input', send: '#composer-send', hint: '#composer-hint' });
     Object.assign(this, { form, input, send, hint, maxBody, onSend, onDraft });
     /** The conversation whose draft is in the box. */
     this.sid = null;

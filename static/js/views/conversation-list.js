@@ -1,15 +1,19 @@
 // The sidebar: one row per conversation, most recent first, with preview and unread badge.
 
-import { h, reconcile, setText } from '../dom.js';
+import { elementsUnder, h, reconcile, setText } from '../dom.js';
 import { displayName, listTime, preview } from '../format.js';
 
 export class ConversationListView {
-  /** @param {{list: HTMLElement, status: HTMLElement, me: string, root: string, onOpen: (sid: string) => void}} options */
-  constructor({ list, status, me, root, onOpen }) {
+  /**
+   * @param {{root: HTMLElement, me: string, urlRoot: string, onOpen: (sid: string) => void}} options
+   * `root` is the sidebar (#sidebar); `urlRoot` is the path Parley is mounted under.
+   */
+  constructor({ root, me, urlRoot, onOpen }) {
+    const { list, status } = elementsUnder(root, { list: '#conversation-list', status: '#conversation-list-status' });
     this.list = list;
     this.status = status;
     this.me = me;
-    this.root = root;
+    this.urlRoot = urlRoot;
     list.addEventListener('click', (event) => {
       const link = event.target.closest('a[data-sid]');
       if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
@@ -47,7 +51,7 @@ export class ConversationListView {
     parts.badge = h('span', { className: 'badge' }, parts.badgeCount, h('span', { className: 'visually-hidden' }, ' unread'));
     const link = h(
       'a',
-      { className: 'conversation', href: `${this.root}/c/${encodeURIComponent(conversation.sid)}`, dataset: { sid: conversation.sid } },
+      { className: 'conversation', href: `${this.urlRoot}/c/${encodeURIComponent(conversation.sid)}`, dataset: { sid: conversation.sid } },
       parts.avatar,
       h(
         'span',

@@ -1,9 +1,8 @@
 // The main pane: the open conversation's header and its history, oldest at the top.
 
-import { h, reconcile, setText } from '../dom.js';
+import { elementsUnder, h, reconcile, setText } from '../dom.js';
 import {
   DELETED_TEXT,
-  canChangeMembers,
   displayName,
   fullTime,
   isGroup,
@@ -12,17 +11,31 @@ import {
   setLinkedText,
   shortTime,
 } from '../format.js';
+import { seenReceipt } from '../read-receipts.js';
 
 const BOTTOM_SLACK_PX = 48; // "at the bottom" within this distance
 const LOAD_OLDER_PX = 200; // scrolled this close to the top: load the previous page
 const STATUS_TEXT = { sending: 'Sending…', failed: 'Failed', sent: 'Sent' };
 
 export class ConversationPaneView {
-  /**
-   * onEdit(message, body) and onDelete(message) change one's own message; onRename, onAddPerson,
-   * onRemovePerson and onLeave act on the open group.
-   */
-  constructor({ els, me, onSeen, onLoadOlder, onRetry, onBack, onEdit, onDelete, onRename, onAddPerson, onRemovePerson, onLeave }) {
+  /** `root` is the pane (#pane); onEdit(message, body) and onDelete(message) change one's own message. */
+  constructor({ root, me, onSeen, onLoadOlder, onRetry, onBack, onEdit, onDelete }) {
+    const els = elementsUnder(root, {
+      empty: '#pane-empty',
+      notFound: '#pane-not-found',
+      notFoundHome: '#not-found-home',
+      removed: '#pane-removed',
+      removedHome: '#removed-home',
+      conversation: '#pane-conversation',
+      back: '#back-to-list',
+      title: '#pane-title',
+      subtitle: '#pane-subtitle',
+      history: '#history',
+      loadOlder: '#load-older',
+      historyStatus: '#history-status',
+      messages: '#messages',
+      jumpLatest: '#jump-latest',
+    });
     this.els = els;
     this.me = me;
     /** The sid of the message being edited in place, if any. */
@@ -44,10 +57,6 @@ export class ConversationPaneView {
       const retry = event.target.closest('button[data-retry]');
       if (retry) onRetry(retry.dataset.retry);
     });
-    els.rename.addEventListener('click', onRename);
-    els.addPerson.addEventListener('click', onAddPerson);
-    els.removePerson.addEventListener('click', onRemovePerson);
-    els.leave.addEventListener('click', onLeave);
     this.#watchHistory(onSeen, onLoadOlder);
   }
 
@@ -77,7 +86,6 @@ export class ConversationPaneView {
     setText(els.subtitle, subtitle);
     els.title.title = els.title.textContent; // the full name and member list, when cut short
     els.subtitle.title = subtitle;
-    els.groupActions.hidden = !conversation || !canChangeMembers(conversation);
 
     els.loadOlder.hidden = !history.hasMore || status !== 'ready';
     els.loadOlder.disabled = history.loadingOlder;
@@ -123,7 +131,12 @@ export class ConversationPaneView {
       messages.splice(at === -1 ? messages.length : at, 0, { note, key: note.key });
     }
     this.#placeDivider(messages, history);
-    this.#placeReceipt(messages, state.conversations.get(history.sid));
+    const receipt = seenReceipt(
+      state.conversations.get(history.sid),
+      messages.map((item) => item.message),
+      this.me,
+    );
+    if (receipt) messages.find((item) => item.message === receipt.message).receipt = receipt.text;
     const items = [
       ...messages,
       ...state.pendingFor(history.sid).map((pending) => ({
@@ -378,23 +391,9 @@ export class ConversationPaneView {
     return true;
   }
 
-  /** "Seen" (1:1) or "Seen by bob, carol" (group) under my newest message someone has read. */
-  #placeReceipt(items, conversation) {
-    const horizons = conversation?.read_horizons ?? {};
-    const members = new Set(conversation?.participants ?? []);
-    const others = Object.keys(horizons).filter((name) => name !== this.me && members.has(name));
-    for (let i = items.length - 1; i >= 0; i -= 1) {
-      const { message } = items[i];
-      if (!message?.sid || message.author !== this.me || message.deleted) continue;
-      const readers = others.filter((name) => horizons[name] >= message.index).sort();
-      if (!readers.length) continue;
-      items[i].receipt = isGroup(conversation) ? `Seen by ${readers.join(', ')}` : 'Seen';
-      return;
-    }
-  }
-
+  /** "Seen…" stands in for "Sent" under the message read receipts put it under. */
   #updateReceipt(el, item) {
-    el.classList.toggle('message--seen', Boolean(item.receipt)); // "Seen…" stands in for "Sent"
+    el.classList.toggle('message--seen', Boolean(item.receipt));
     el.parts.receipt.hidden = !item.receipt;
     setText(el.parts.receipt, item.receipt ?? '');
   }

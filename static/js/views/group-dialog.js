@@ -1,11 +1,22 @@
 // One small dialog with one field, for "Rename" (the group's name) and "Add person" (a username
 // or a phone number).
 
-import { setText } from '../dom.js';
+import { elementsUnder, setText } from '../dom.js';
 
 export class GroupDialog {
-  /** @param {{dialog, form, title, label, input, error, cancel, submit, hint?}} els */
-  constructor(els) {
+  /** @param {HTMLDialogElement} dialog */
+  constructor(dialog) {
+    const els = elementsUnder(dialog, {
+      form: '#group-dialog-form',
+      title: '#group-dialog-title',
+      label: '#group-dialog-label',
+      input: '#group-dialog-input',
+      error: '#group-dialog-error',
+      cancel: '#group-dialog-cancel',
+      submit: '#group-dialog-submit',
+      hint: '#group-dialog-hint',
+    });
+    els.dialog = dialog;
     this.els = els;
     this.action = null;
     els.cancel.addEventListener('click', () => els.dialog.close());
@@ -23,10 +34,8 @@ export class GroupDialog {
     const { els } = this;
     setText(els.title, title);
     setText(els.label, label);
-    if (els.hint) {
-      setText(els.hint, hint);
-      els.hint.hidden = !hint;
-    }
+    setText(els.hint, hint);
+    els.hint.hidden = !hint;
     setText(els.submit, submit);
     els.input.value = value;
     this.action = action;

@@ -1,26 +1,40 @@
 // "New conversation": pick someone from /api/users or type a username, then start or reopen
 // the conversation with them; or name a group and list its people ("New group").
 
-import { h, setText } from '../dom.js';
+import { elementsUnder, h, setText } from '../dom.js';
 
 export class NewConversationDialog {
   /**
    * @param {object} options
-   * @param {{opener, dialog, form, input, options, people, peopleStatus, error, cancel,
-   *          groupForm, groupName, groupPeople, groupError}} options.els
+   * @param {HTMLDialogElement} options.root  the dialog (#new-conversation-dialog)
+   * @param {HTMLElement} options.opener  the button that opens it
    * @param {() => Promise<{users: {username: string}[]}>} options.loadUsers
    * @param {(username: string) => Promise<object>} options.start  the conversation; rejects with a readable Error
    * @param {(name: string, usernames: string[]) => Promise<object>} options.startGroup  likewise
    * @param {(conversation: object) => void} options.onStarted  after the dialog has closed
    */
-  constructor({ els, loadUsers, start, startGroup, onStarted }) {
+  constructor({ root, opener, loadUsers, start, startGroup, onStarted }) {
+    const els = elementsUnder(root, {
+      form: '#new-conversation-form',
+      input: '#new-conversation-username',
+      options: '#new-conversation-options',
+      people: '#new-conversation-people',
+      peopleStatus: '#new-conversation-people-status',
+      error: '#new-conversation-error',
+      cancel: '#new-conversation-cancel',
+      groupForm: '#new-group-form',
+      groupName: '#new-group-name',
+      groupPeople: '#new-group-people',
+      groupError: '#new-group-error',
+    });
+    els.dialog = root;
     this.els = els;
     this.loadUsers = loadUsers;
     this.start = start;
     this.startGroup = startGroup;
     this.onStarted = onStarted;
     this.busy = false;
-    els.opener.addEventListener('click', () => this.open());
+    opener.addEventListener('click', () => this.open());
     els.cancel.addEventListener('click', () => els.dialog.close());
     els.form.addEventListener('submit', (event) => {
       event.preventDefault();

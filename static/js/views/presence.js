@@ -3,15 +3,19 @@
 // stream's `presence` signals; it is reloaded whenever the stream (re)opens, since signals
 // missed while disconnected are never replayed.
 
-import { h, setText } from '../dom.js';
+import { elementsUnder, h, setText } from '../dom.js';
 import { isGroup, isSmsAuthor } from '../format.js';
 
 /** Don't reload presence for a newly seen contact more often than this. */
 const RELOAD_AT_MOST_EVERY_MS = 5000;
 
 export class PresenceView {
-  /** @param {{list: HTMLElement, header: HTMLElement, me: string, load: () => Promise<{presence: object}>, onChange: () => void}} options */
-  constructor({ list, header, me, load, onChange }) {
+  /**
+   * @param {{root: HTMLElement, me: string, load: () => Promise<{presence: object}>, onChange: () => void}} options
+   * `root` is the whole page (#app): the dots show in the list's rows and in the pane's header.
+   */
+  constructor({ root, me, load, onChange }) {
+    const { list, header } = elementsUnder(root, { list: '#conversation-list', header: '#pane-presence' });
     Object.assign(this, { list, header, me, loadPresence: load, onChange });
     /** identity → true (online) / false (offline); absent: not known yet */
     this.online = new Map();

@@ -5,8 +5,8 @@ import { h, reconcile, setText } from '../dom.js';
 import { canChangeMembers, isGroup, phoneMembers } from '../format.js';
 
 export class SmsMembersView {
-  /** @param {{list: HTMLElement, onRemove: (number: string) => void}} options */
-  constructor({ list, onRemove }) {
+  /** @param {{root: HTMLElement, onRemove: (number: string) => void}} options  `root` is the list (#pane-sms) */
+  constructor({ root: list, onRemove }) {
     this.list = list;
     list.addEventListener('click', (event) => {
       const button = event.target.closest('button[data-phone]');

@@ -3,7 +3,7 @@
 // user types) and Parley relays a `typing` signal to the others' streams. Each indicator lasts
 // SHOW_MS after its last signal, and goes at once when that person's message arrives.
 
-import { h, setText } from '../dom.js';
+import { elementsUnder, h, setText } from '../dom.js';
 
 export const SEND_EVERY_MS = 2500;
 export const SHOW_MS = 5000;
@@ -18,10 +18,12 @@ export function typingText(names) {
 
 export class TypingView {
   /**
-   * @param {{line: HTMLElement, list: HTMLElement, input: HTMLTextAreaElement, me: string,
-   *          openSid: () => string|null, send: (sid: string) => Promise<unknown>, onChange: () => void}} options
+   * @param {{root: HTMLElement, me: string, openSid: () => string|null,
+   *          send: (sid: string) => Promise<unknown>, onChange: () => void}} options
+   * `root` is the whole page (#app): the indicator shows in the pane and in the list's rows.
    */
-  constructor({ line, list, input, me, openSid, send, onChange }) {
+  constructor({ root, me, openSid, send, onChange }) {
+    const { line, list, input } = elementsUnder(root, { line: '#typing-indicator', list: '#conversation-list', input: '#composer-input' });
     Object.assign(this, { line, list, me, openSid, send, onChange });
     /** sid → Map(identity → expiry timer) */
     this.typing = new Map();
