@@ -15,9 +15,7 @@ from webapp.events.membership import identities
 from webapp.presenters import conversation_json, message_json
 from webapp.services import Services, get_services
 from webapp.twilio_gateway import (
-    UNREACHABLE,
     ConversationRecord,
-    GatewayError,
     MessageRecord,
     ParticipantRecord,
     is_conversation_sid,
@@ -31,16 +29,6 @@ PAGE_LIMIT = 100
 RETRY_WINDOW = 50
 
 
-def gateway_error(exc: GatewayError) -> ApiError:
-    if exc.status == 404:
-        return ApiError(404, "not_found", "Conversation not found.")
-    if exc.status >= 500:
-        # 503 when no answer came at all (a retry soon may work), 502 for Twilio's own failure.
-        status = 503 if exc.status == UNREACHABLE else 502
-        return ApiError(status, "twilio_unavailable", "Twilio could not be reached; try again.")
-    return ApiError(exc.status, "twilio_error", exc.message)
-
-
 def _dm_unique_name(a: str, b: str) -> str:
     """The same pair of users always maps to the same conversation, whoever starts it."""
     first, second = sorted((a, b))
@@ -51,10 +39,7 @@ def require_member(services: Services, sid: str) -> list[ParticipantRecord]:
     """The conversation's participants; 404 (never 403) for anyone who is not one of them."""
     if not is_conversation_sid(sid):
         raise ApiError(404, "not_found", "Conversation not found.")
-    try:
-        participants = services.membership.participants(sid)
-    except GatewayError as exc:
-        raise gateway_error(exc) from exc
+    participants = services.membership.participants(sid)
     if current_user.identity not in identities(participants):
         raise ApiError(404, "not_found", "Conversation not found.")
     return participants
@@ -79,13 +64,10 @@ def conversation_view(services: Services, conversation: ConversationRecord) -> d
 @login_required
 def list_conversations() -> Response:
     services = get_services()
-    try:
-        views = [
-            conversation_view(services, c)
-            for c in services.gateway.conversations_of(current_user.identity)
-        ]
-    except GatewayError as exc:
-        raise gateway_error(exc) from exc
+    views = [
+        conversation_view(services, c)
+        for c in services.gateway.conversations_of(current_user.identity)
+    ]
     views.sort(key=lambda view: view["last_activity"], reverse=True)
     return jsonify({"conversations": views})
 
@@ -111,19 +93,16 @@ def create_conversation() -> tuple[Response, int]:
 
     services = get_services()
     is_dm = len(others) == 1 and not friendly_name
-    try:
-        conversation, created = services.gateway.create_conversation(
-            unique_name=_dm_unique_name(me, others[0]) if is_dm else None,
-            friendly_name=friendly_name,
-        )
-        present = {p.identity for p in services.gateway.participants(conversation.sid)}
-        missing = [i for i in [me, *others] if i not in present]
-        services.gateway.add_chat_participants(conversation.sid, missing, added_by=me)
-        if missing:
-            services.membership.forget(conversation.sid)
-        view = conversation_view(services, conversation)
-    except GatewayError as exc:
-        raise gateway_error(exc) from exc
+    conversation, created = services.gateway.create_conversation(
+        unique_name=_dm_unique_name(me, others[0]) if is_dm else None,
+        friendly_name=friendly_name,
+    )
+    present = {p.identity for p in services.gateway.participants(conversation.sid)}
+    missing = [i for i in [me, *others] if i not in present]
+    services.gateway.add_chat_participants(conversation.sid, missing, added_by=me)
+    if missing:
+        services.membership.forget(conversation.sid)
+    view = conversation_view(services, conversation)
     return jsonify({"conversation": view}), 201 if created else 200
 
 
@@ -132,10 +111,7 @@ def create_conversation() -> tuple[Response, int]:
 def get_conversation(sid: str) -> Response:
     services = get_services()
     require_member(services, sid)
-    try:
-        view = conversation_view(services, services.gateway.fetch_conversation(sid))
-    except GatewayError as exc:
-        raise gateway_error(exc) from exc
+    view = conversation_view(services, services.gateway.fetch_conversation(sid))
     return jsonify({"conversation": view})
 
 
@@ -146,10 +122,7 @@ def list_messages(sid: str) -> Response:
     require_member(services, sid)
     limit = int_arg("limit", 50, low=1, high=PAGE_LIMIT) or 50
     before = int_arg("before", None, low=0, high=2**31)
-    try:
-        page, has_more = services.gateway.message_page(sid, limit=limit, before=before)
-    except GatewayError as exc:
-        raise gateway_error(exc) from exc
+    page, has_more = services.gateway.message_page(sid, limit=limit, before=before)
     return jsonify({"messages": [message_json(m) for m in page], "has_more": has_more})
 
 
@@ -164,16 +137,13 @@ def send_message(sid: str) -> tuple[Response, int]:
         raise ApiError(400, "empty_message", "A message cannot be empty.")
     client_id = string_field(body, "client_id", max_length=MAX_CLIENT_ID, required=False)
     attributes = {"client_id": client_id} if client_id else {}
-    try:
-        earlier = _already_sent(services, sid, client_id) if client_id else None
-        if earlier is not None:
-            return jsonify({"message": message_json(earlier)}), 200
-        message = services.gateway.send_message(sid, current_user.identity, text, attributes)
-        typing_ended(services, current_user.identity, sid)  # a quick reply may show "typing…"
-        # One's own message is read: it must not count as unread on one's other devices.
-        services.gateway.mark_read(sid, own_participant(participants).sid, message.index)
-    except GatewayError as exc:
-        raise gateway_error(exc) from exc
+    earlier = _already_sent(services, sid, client_id) if client_id else None
+    if earlier is not None:
+        return jsonify({"message": message_json(earlier)}), 200
+    message = services.gateway.send_message(sid, current_user.identity, text, attributes)
+    typing_ended(services, current_user.identity, sid)  # a quick reply may show "typing…"
+    # One's own message is read: it must not count as unread on one's other devices.
+    services.gateway.mark_read(sid, own_participant(participants).sid, message.index)
     return jsonify({"message": message_json(message)}), 201
 
 
@@ -201,10 +171,5 @@ def mark_read(sid: str) -> Response:
     index = body.get("index")
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise ApiError(400, "invalid_field", "'index' must be a message index (0 or more).")
-    try:
-        horizon = services.gateway.advance_read_horizon(
-            sid, own_participant(participants).sid, index
-        )
-    except GatewayError as exc:
-        raise gateway_error(exc) from exc
+    horizon = services.gateway.advance_read_horizon(sid, own_participant(participants).sid, index)
     return jsonify({"conversation_sid": sid, "last_read_message_index": horizon})

@@ -17,7 +17,6 @@ from webapp.api.conversations import (
     MAX_FRIENDLY_NAME,
     MAX_GROUP_SIZE,
     conversation_view,
-    gateway_error,
     own_participant,
     require_member,
 )
@@ -25,7 +24,7 @@ from webapp.api.validation import json_body, known_username, phone_number, strin
 from webapp.errors import ApiError
 from webapp.services import Services, get_services
 from webapp.twilio_gateway import ConversationRecord, GatewayError, ParticipantRecord
-from webapp.twilio_gateway.conversations import (
+from webapp.twilio_gateway.errors import (
     ADDRESS_EQUALS_PROXY,
     BINDING_PAIR_IN_USE,
     NON_CHAT_PARTICIPANTS_LIMIT,
@@ -36,10 +35,7 @@ MAX_SMS_PARTICIPANTS = 50
 
 
 def _group(services: Services, sid: str) -> ConversationRecord:
-    try:
-        conversation = services.gateway.fetch_conversation(sid)
-    except GatewayError as exc:
-        raise gateway_error(exc) from exc
+    conversation = services.gateway.fetch_conversation(sid)
     if (conversation.unique_name or "").startswith("dm:"):
         raise ApiError(
             400, "not_a_group", "A conversation between two people cannot change; start a group."
@@ -57,11 +53,8 @@ def rename_conversation(sid: str) -> Response:
     if not name:
         raise ApiError(400, "missing_field", "A group needs a name.")
     _group(services, sid)
-    try:
-        renamed = services.gateway.rename_conversation(sid, name)
-        view = conversation_view(services, renamed)
-    except GatewayError as exc:
-        raise gateway_error(exc) from exc
+    renamed = services.gateway.rename_conversation(sid, name)
+    view = conversation_view(services, renamed)
     return jsonify({"conversation": view})
 
 
@@ -83,13 +76,10 @@ def add_participant(sid: str) -> tuple[Response, int]:
     present = any(p.identity == username for p in participants)
     if not present and len(participants) >= MAX_GROUP_SIZE:
         raise ApiError(400, "too_many", f"A conversation has at most {MAX_GROUP_SIZE} people.")
-    try:
-        if not present:
-            services.gateway.add_chat_participants(sid, [username], added_by=current_user.identity)
-            services.membership.forget(sid)
-        view = conversation_view(services, conversation)
-    except GatewayError as exc:
-        raise gateway_error(exc) from exc
+    if not present:
+        services.gateway.add_chat_participants(sid, [username], added_by=current_user.identity)
+        services.membership.forget(sid)
+    view = conversation_view(services, conversation)
     return jsonify({"conversation": view}), 200 if present else 201
 
 
@@ -123,12 +113,16 @@ def _add_phone(
             services.membership.forget(sid)
         view = conversation_view(services, conversation)
     except GatewayError as exc:
-        raise _sms_error(exc, number) from exc
+        refusal = _sms_refusal(exc, number)
+        if refusal is None:
+            raise
+        raise refusal from exc
     return jsonify({"conversation": view}), 200 if present else 201
 
 
-def _sms_error(exc: GatewayError, number: str) -> ApiError:
-    """Twilio's refusals of an SMS participant, in words the person adding it understands."""
+def _sms_refusal(exc: GatewayError, number: str) -> ApiError | None:
+    """Twilio's refusals of an SMS participant, in words the person adding it understands
+    (``None``: one the API's error handler says as it says any other)."""
     if exc.code == BINDING_PAIR_IN_USE:
         return ApiError(
             409,
@@ -144,7 +138,7 @@ def _sms_error(exc: GatewayError, number: str) -> ApiError:
         return ApiError(
             400, "too_many", f"A conversation has at most {MAX_SMS_PARTICIPANTS} phone numbers."
         )
-    return gateway_error(exc)
+    return None
 
 
 @bp.delete("/conversations/<sid>/participants/me")
@@ -152,10 +146,7 @@ def _sms_error(exc: GatewayError, number: str) -> ApiError:
 def leave_conversation(sid: str) -> tuple[str, int]:
     services = get_services()
     me = own_participant(require_member(services, sid))
-    try:
-        services.gateway.remove_participant(sid, me.sid)
-    except GatewayError as exc:
-        raise gateway_error(exc) from exc
+    services.gateway.remove_participant(sid, me.sid)
     services.membership.forget(sid)
     return "", 204
 
@@ -171,13 +162,10 @@ def remove_participant(sid: str, who: str) -> tuple[str, int]:
     if name == current_user.identity:
         raise ApiError(400, "leave_instead", "To leave the group, use Leave.")
     _group(services, sid)
-    try:
-        current = services.gateway.participants(sid)  # uncached: the attributes are kept
-        target = next((p for p in current if name in (p.identity, p.address)), None)
-        if target is None:
-            raise ApiError(404, "not_found", f"{name} is not in this group.")
-        services.gateway.remove_participant_by(sid, target, current_user.identity)
-    except GatewayError as exc:
-        raise gateway_error(exc) from exc
+    current = services.gateway.participants(sid)  # uncached: the attributes are kept
+    target = next((p for p in current if name in (p.identity, p.address)), None)
+    if target is None:
+        raise ApiError(404, "not_found", f"{name} is not in this group.")
+    services.gateway.remove_participant_by(sid, target, current_user.identity)
     services.membership.forget(sid)
     return "", 204

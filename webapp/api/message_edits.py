@@ -12,7 +12,7 @@ from flask import Response, jsonify
 from flask_login import current_user, login_required
 
 from webapp.api import bp
-from webapp.api.conversations import gateway_error, require_member
+from webapp.api.conversations import require_member
 from webapp.api.validation import json_body, string_field
 from webapp.errors import ApiError
 from webapp.presenters import message_json
@@ -30,9 +30,9 @@ def _own_message(services: Services, sid: str, message_sid: str) -> MessageRecor
     try:
         message = services.gateway.fetch_message(sid, message_sid)
     except GatewayError as exc:
-        if exc.status == 404:
+        if exc.not_found:  # the conversation exists (its member asked): the message does not
             raise ApiError(404, "not_found", "Message not found.") from exc
-        raise gateway_error(exc) from exc
+        raise
     if message.author != current_user.identity:
         raise ApiError(403, "not_author", "Only the author can change a message.")
     return message
@@ -48,10 +48,7 @@ def edit_message(sid: str, message_sid: str) -> Response:
         raise ApiError(400, "empty_message", "A message cannot be empty; delete it instead.")
     message = _own_message(services, sid, message_sid)
     attributes = {**message.attributes, "edited": True}
-    try:
-        edited = services.gateway.update_message(sid, message_sid, text, attributes)
-    except GatewayError as exc:
-        raise gateway_error(exc) from exc
+    edited = services.gateway.update_message(sid, message_sid, text, attributes)
     return jsonify({"message": message_json(edited)})
 
 
@@ -60,8 +57,5 @@ def edit_message(sid: str, message_sid: str) -> Response:
 def delete_message(sid: str, message_sid: str) -> tuple[str, int]:
     services = get_services()
     _own_message(services, sid, message_sid)
-    try:
-        services.gateway.delete_message(sid, message_sid)
-    except GatewayError as exc:
-        raise gateway_error(exc) from exc
+    services.gateway.delete_message(sid, message_sid)
     return "", 204

@@ -9,10 +9,8 @@ from flask import Response, jsonify
 from flask_login import current_user, login_required
 
 from webapp.api import bp
-from webapp.api.conversations import gateway_error
 from webapp.services import get_services
 from webapp.stream.presence_relay import contacts_of
-from webapp.twilio_gateway import GatewayError
 
 
 @bp.get("/presence")
@@ -20,9 +18,6 @@ from webapp.twilio_gateway import GatewayError
 def presence() -> Response:
     """``{"presence": {"bob": true, "carol": false}}`` for everyone sharing a conversation."""
     services = get_services()
-    try:
-        contacts = contacts_of(services, current_user.identity)
-    except GatewayError as exc:
-        raise gateway_error(exc) from exc
+    contacts = contacts_of(services, current_user.identity)
     online = services.presence.online(contacts)
     return jsonify({"presence": {name: name in online for name in sorted(contacts)}})

@@ -18,7 +18,7 @@ from twilio.rest import Client
 
 from webapp.config import Config
 from webapp.twilio_gateway import GatewayError
-from webapp.twilio_gateway.conversations import NOT_FOUND
+from webapp.twilio_gateway.errors import NOT_FOUND
 from webapp.twilio_gateway.service_setup import (
     UNREACHABLE,
     check_credentials,

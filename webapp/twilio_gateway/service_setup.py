@@ -11,13 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 
 from webapp.config import Config
 from webapp.twilio_gateway.client import build_client
-from webapp.twilio_gateway.conversations import UNREACHABLE as UNREACHABLE  # for the commands
-from webapp.twilio_gateway.conversations import GatewayError
+from webapp.twilio_gateway.errors import UNREACHABLE as UNREACHABLE  # for the commands
+from webapp.twilio_gateway.errors import twilio_errors
 
 #: The friendly name ``twilio setup`` looks for, and gives a service it creates.
 SERVICE_NAME = "Parley"
@@ -69,12 +68,9 @@ def wanted_webhooks(public_url: str, events: tuple[str, ...]) -> WebhookSettings
 
 
 def _call(action: str, thunk: Callable[[], T]) -> T:
-    """Run one REST call, turning the library's exceptions into :class:`GatewayError`."""
-    try:
+    """Run one REST call; a failure is a :class:`GatewayError` that says what was being done."""
+    with twilio_errors(action):
         return thunk()
-    except TwilioException as exc:  # Twilio's refusals, and no answer at all (TwilioUnreachable)
-        error = GatewayError.from_twilio(exc)
-        raise GatewayError(f"{action}: {error.message}", error.status, error.code) from exc
 
 
 def api_key_client(config: Config) -> Client:

@@ -1,0 +1,106 @@
+"""Parley's own small records of Twilio's resources, and the converters that make them.
+
+Code outside the gateway sees these frozen records only, never the ``twilio`` library's
+objects: they hold what Parley uses, with attributes parsed and times in UTC.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ConversationRecord:
+    sid: str
+    unique_name: str | None
+    friendly_name: str | None
+    attributes: dict[str, Any]
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(frozen=True)
+class ParticipantRecord:
+    sid: str
+    identity: str | None
+    address: str | None
+    last_read_message_index: int | None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    sid: str
+    index: int
+    conversation_sid: str
+    author: str | None
+    body: str | None
+    attributes: dict[str, Any]
+    date_created: datetime
+    date_updated: datetime | None
+    participant_sid: str | None
+
+
+def _attributes(raw: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _utc(value: datetime | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def conversation_record(obj: Any) -> ConversationRecord:
+    return ConversationRecord(
+        sid=obj.sid if hasattr(obj, "sid") else obj.conversation_sid,
+        unique_name=obj.unique_name,
+        friendly_name=obj.friendly_name,
+        attributes=_attributes(obj.attributes),
+        date_created=_utc(obj.date_created),
+        date_updated=_utc(obj.date_updated),
+    )
+
+
+def membership_conversation_record(row: Any) -> ConversationRecord:
+    """The conversation in a row of Twilio's participant-conversations list."""
+    return ConversationRecord(
+        sid=row.conversation_sid,
+        unique_name=row.conversation_unique_name,
+        friendly_name=row.conversation_friendly_name,
+        attributes=_attributes(row.conversation_attributes),
+        date_created=_utc(row.conversation_date_created),
+        date_updated=_utc(row.conversation_date_updated),
+    )
+
+
+def participant_record(obj: Any) -> ParticipantRecord:
+    binding = obj.messaging_binding or {}
+    return ParticipantRecord(
+        sid=obj.sid,
+        identity=obj.identity,
+        address=binding.get("address"),
+        last_read_message_index=obj.last_read_message_index,
+        attributes=_attributes(obj.attributes),
+    )
+
+
+def message_record(obj: Any) -> MessageRecord:
+    return MessageRecord(
+        sid=obj.sid,
+        index=int(obj.index),
+        conversation_sid=obj.conversation_sid,
+        author=obj.author,
+        body=obj.body,
+        attributes=_attributes(obj.attributes),
+        date_created=_utc(obj.date_created),
+        date_updated=obj.date_updated and _utc(obj.date_updated),
+        participant_sid=obj.participant_sid,
+    )
