@@ -44,10 +44,12 @@ class MessageRecord:
     participant_sid: str | None
 
 
-def _attributes(raw: str | None) -> dict[str, Any]:
+def attributes_from_json(raw: str | None) -> dict[str, Any]:
+    """Twilio's ``Attributes`` (a JSON string anyone with the credentials may set): an object,
+    or empty when it is not one, is not JSON, or is nested too deep to read."""
     try:
         value = json.loads(raw or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
 
@@ -63,7 +65,7 @@ def conversation_record(obj: Any) -> ConversationRecord:
         sid=obj.sid if hasattr(obj, "sid") else obj.conversation_sid,
         unique_name=obj.unique_name,
         friendly_name=obj.friendly_name,
-        attributes=_attributes(obj.attributes),
+        attributes=attributes_from_json(obj.attributes),
         date_created=_utc(obj.date_created),
         date_updated=_utc(obj.date_updated),
     )
@@ -75,7 +77,7 @@ def membership_conversation_record(row: Any) -> ConversationRecord:
         sid=row.conversation_sid,
         unique_name=row.conversation_unique_name,
         friendly_name=row.conversation_friendly_name,
-        attributes=_attributes(row.conversation_attributes),
+        attributes=attributes_from_json(row.conversation_attributes),
         date_created=_utc(row.conversation_date_created),
         date_updated=_utc(row.conversation_date_updated),
     )
@@ -88,7 +90,7 @@ def participant_record(obj: Any) -> ParticipantRecord:
         identity=obj.identity,
         address=binding.get("address"),
         last_read_message_index=obj.last_read_message_index,
-        attributes=_attributes(obj.attributes),
+        attributes=attributes_from_json(obj.attributes),
     )
 
 
@@ -99,7 +101,7 @@ def message_record(obj: Any) -> MessageRecord:
         conversation_sid=obj.conversation_sid,
         author=obj.author,
         body=obj.body,
-        attributes=_attributes(obj.attributes),
+        attributes=attributes_from_json(obj.attributes),
         date_created=_utc(obj.date_created),
         date_updated=obj.date_updated and _utc(obj.date_updated),
         participant_sid=obj.participant_sid,

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from webapp.events import types
 from webapp.events.membership import identities
@@ -15,6 +13,7 @@ from webapp.events.types import Event
 from webapp.presenters import conversation_json, message_json, participant_json
 from webapp.services import Services
 from webapp.twilio_gateway import GatewayError, MessageRecord, ParticipantRecord
+from webapp.twilio_gateway.records import attributes_from_json
 
 Params = Mapping[str, str]
 
@@ -37,14 +36,6 @@ def _date(value: str | None) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _attributes(raw: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(raw or "{}")
-    except (ValueError, RecursionError):  # not JSON, or nested too deep to read
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _sid(params: Params, name: str, prefix: str) -> str | None:
     """``params[name]`` if it is a SID of that kind (``prefix`` + 32 hex), None if absent or
     blank; anything else is malformed (``ValueError``: a 400, before any lookup)."""
@@ -64,7 +55,7 @@ def message_from_params(params: Params) -> MessageRecord:
         conversation_sid=params["ConversationSid"],
         author=params.get("Author"),
         body=params.get("Body"),
-        attributes=_attributes(params.get("Attributes")),
+        attributes=attributes_from_json(params.get("Attributes")),
         date_created=_date(params.get("DateCreated")),
         date_updated=_date(params["DateUpdated"]) if params.get("DateUpdated") else None,
         participant_sid=_sid(params, "ParticipantSid", "MB"),
@@ -77,7 +68,7 @@ def participant_from_params(params: Params) -> ParticipantRecord:
         identity=params.get("Identity") or None,
         address=params.get("MessagingBinding.Address") or None,
         last_read_message_index=None,
-        attributes=_attributes(params.get("Attributes")),
+        attributes=attributes_from_json(params.get("Attributes")),
     )
 
 
