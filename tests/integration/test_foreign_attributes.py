@@ -15,7 +15,7 @@ def test_history_loads_when_another_client_wrote_unreadable_attributes(
 ) -> None:
     alice = ApiClient(parley_server.url).login("alice", parley_server.password)
     sid = alice.start_dm("bob")["sid"]
-    for attributes in ("[" * 1500 + "]" * 1500, "[1, 2]", "\"a string\""):
+    for attributes in ("[" * 1500 + "]" * 1500, "[1, 2]", '"a string"'):
         answer = requests.post(
             f"{parley_server.url}/_emulator/v1/Conversations/{sid}/Messages",
             data={"Author": "bob", "Body": "from elsewhere", "Attributes": attributes},
