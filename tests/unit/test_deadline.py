@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import gevent
 import pytest
 import redis
+from gevent.event import Event
 
 from tests.support.proxy import FaultyProxy
 from tests.support.servers import RedisServer
@@ -25,16 +26,21 @@ BOUND = 3.0
 
 def test_each_greenlet_has_its_own_deadline_and_none_leaks() -> None:
     seen: dict[str, float | None] = {}
+    inside = {"short": Event(), "long": Event()}
+    everyone_inside = Event()
 
     def request(name: str, seconds: float) -> None:
         with deadline.within(seconds):
-            gevent.sleep(0.01)  # the other requests run meanwhile
+            inside[name].set()
+            assert everyone_inside.wait(5)  # the other requests run meanwhile
             seen[name] = deadline.time_left()
         seen[name + " after"] = deadline.time_left()
 
     def outsider() -> None:
-        gevent.sleep(0.005)
+        for entered in inside.values():
+            assert entered.wait(5)
         seen["outsider"] = deadline.time_left()
+        everyone_inside.set()
 
     with deadline.within(100):
         gevent.joinall(
