@@ -12,15 +12,17 @@ Twilio-style signed webhooks: pre-events inline (a non-2xx answer rejects the ch
 in order from one background thread, to the service's (or else the account's global) webhook and
 to conversation-scoped ones. Tests wait for delivery with
 `app.extensions["twilio_emulator"].wait_idle(timeout) -> bool` (True once the queue is
-drained). `GET /_dev/outbox` lists what the emulator 'sent' by SMS. With
+drained). `GET /_dev/outbox` lists what the emulator 'sent' by SMS. Twilio's Media Content
+Service (`mcs.us1.twilio.com`) is a second app mounted at `/mcs` (`mcs.py`). With
 `settings.persist_path`, the store lives on in a SQLite file. See docs/emulator.md.
 """
 
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from twilio_emulator import auth, config_routes, dev, errors, routes, views
+from twilio_emulator import auth, config_routes, dev, errors, mcs, routes, views
 from twilio_emulator.settings import EmulatorSettings
 from twilio_emulator.state import EmulatorState
 
@@ -40,4 +42,8 @@ def create_emulator_app(settings: EmulatorSettings) -> Flask:
     auth.init_app(app)
     app.register_blueprint(views.bp)  # carries the views of `routes` and `config_routes`
     app.register_blueprint(dev.bp)
+    media_service = mcs.create_mcs_app(app.extensions["twilio_emulator"])
+    app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, {mcs.MOUNT_PATH: media_service}
+    )
     return app

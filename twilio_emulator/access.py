@@ -34,6 +34,8 @@ IN_CONVERSATION = {
     "create_message": {"POST"},
     "list_messages": {"GET"},
     "message": {"GET", "POST", "DELETE"},
+    "list_receipts": {"GET"},
+    "receipt": {"GET"},
 }
 TOP_LEVEL = {"list_conversations": {"GET"}}
 

@@ -1,4 +1,4 @@
-"""The emulator's commands: serve it, or play a phone texting it.
+"""The emulator's commands: serve it, play a phone texting it, make a phone fail.
 
 `python -m twilio_emulator run|sms|outbox` runs them alone, with the emulator's own defaults. A
 host application offers them as `flask emulator ...` through `make_emulator_cli(defaults)`, so
@@ -8,8 +8,11 @@ without the emulator knowing anything of that application.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import mimetypes
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 import click
 import requests
@@ -88,18 +91,57 @@ def make_emulator_cli(
         "--from", "sender", required=True, help="The texting phone, E.164 (+15551234567)."
     )
     @click.option("--to", "target", required=True, help="Conversation SID or unique name.")
-    @click.option("--body", required=True, help="The text.")
+    @click.option("--body", default=None, help="The text (optional with --media).")
+    @click.option(
+        "--media",
+        "media_paths",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False),
+        help="A file sent as MMS media (repeatable).",
+    )
     @click.option("--url", default=None, help=_URL_HELP)
     @click.option("--auth-token", default=None, help=_TOKEN_HELP)
-    def sms(sender: str, target: str, body: str, url: str | None, auth_token: str | None) -> None:
-        """Text a conversation from a phone participant, as an inbound SMS would arrive."""
-        data = {"From": sender, "To": target, "Body": body}
-        message = _Caller(defaults(), url, auth_token).request("POST", "/_dev/sms", data)
+    def sms(
+        sender: str,
+        target: str,
+        body: str | None,
+        media_paths: tuple[str, ...],
+        url: str | None,
+        auth_token: str | None,
+    ) -> None:
+        """Text a conversation from a phone participant, as an inbound SMS (or, with --media,
+        MMS) would arrive."""
+        if not body and not media_paths:
+            raise click.UsageError("Give --body, --media or both.")
+        caller = _Caller(defaults(), url, auth_token)
+        media_sids = [caller.upload(path) for path in media_paths]
+        data = {"From": sender, "To": target, "Body": body or "", "MediaSid": media_sids}
+        message = caller.request("POST", "/_dev/sms", data)
         assert isinstance(message, dict)
         click.echo(
             f"Message {message['sid']} (index {message['index']}) from {sender} "
             f"added to {message['conversation_sid']}"
         )
+
+    @group.command("sms-fail")
+    @click.argument("number")
+    @click.option(
+        "--code",
+        default=30006,
+        show_default=True,
+        type=click.IntRange(min=0),
+        help="The Twilio error code its delivery receipts get; 0 delivers to it again.",
+    )
+    @click.option("--url", default=None, help=_URL_HELP)
+    @click.option("--auth-token", default=None, help=_TOKEN_HELP)
+    def sms_fail(number: str, code: int, url: str | None, auth_token: str | None) -> None:
+        """Make texts to a phone participant fail, as a carrier would report."""
+        data = {"Number": number, "Code": str(code)}
+        _Caller(defaults(), url, auth_token).request("POST", "/_dev/sms-fail", data)
+        if code:
+            click.echo(f"Texts to {number} now fail with Twilio error {code}")
+        else:
+            click.echo(f"Texts to {number} are delivered again")
 
     @group.command("outbox")
     @click.option("--url", default=None, help=_URL_HELP)
@@ -109,8 +151,15 @@ def make_emulator_cli(
         body = _Caller(defaults(), url, auth_token).request("GET", "/_dev/outbox")
         assert isinstance(body, dict)
         for sms in body["messages"]:
-            click.echo(f"{sms['date_created']}  {sms['from']} -> {sms['to']}  [{sms['status']}]")
-            click.echo(f"    {sms['body']}")
+            error = f" error {sms['error_code']}" if sms.get("error_code") else ""
+            click.echo(
+                f"{sms['date_created']}  {sms['from']} -> {sms['to']}  [{sms['status']}{error}]"
+            )
+            if sms["body"]:
+                click.echo(f"    {sms['body']}")
+            for media in sms.get("media", []):
+                name = media["filename"] or media["sid"]
+                click.echo(f"    [MMS] {name} ({media['content_type']}, {media['size']} bytes)")
 
     return group
 
@@ -135,10 +184,27 @@ class _Caller:
         self.url = (url or defaults.emulator_url).rstrip("/")
         self.auth = (EmulatorSettings().account_sid, auth_token or defaults.auth_token)
 
-    def request(self, method: str, path: str, data: dict[str, str] | None = None) -> object:
+    def upload(self, path: str) -> str:
+        """Put a file in the emulator's Media Content Service; its `ME…` SID."""
+        service = EmulatorSettings().service_sid
+        with open(path, "rb") as file:
+            files = {"Media": (os.path.basename(path), file, _content_type(path))}
+            media = self.request("POST", f"/mcs/v1/Services/{service}/Media", files=files)
+        assert isinstance(media, dict)
+        return str(media["sid"])
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        data: Mapping[str, str | Sequence[str]] | None = None,
+        files: Mapping[str, tuple[str, IO[bytes], str]] | None = None,
+    ) -> object:
         url = self.url + path
         try:
-            response = requests.request(method, url, data=data, auth=self.auth, timeout=10)
+            response = requests.request(
+                method, url, data=data, files=files, auth=self.auth, timeout=60
+            )
         except requests.RequestException as exc:
             raise click.ClickException(f"Cannot reach the emulator at {url}: {exc}") from exc
         try:
@@ -150,6 +216,11 @@ class _Caller:
         if not response.ok:
             raise click.ClickException(f"{body.get('message')} (Twilio error {body.get('code')})")
         return body
+
+
+def _content_type(path: str) -> str:
+    guessed, _ = mimetypes.guess_type(path)
+    return guessed or "application/octet-stream"
 
 
 #: The commands with the emulator's own defaults, as `python -m twilio_emulator` runs them.

@@ -17,6 +17,7 @@ MORE_INFO = "https://www.twilio.com/docs/errors/{code}"
 INVALID_PARAMETER = 20001  # UNCONFIRMED for Conversations parameters without a code of their own
 AUTHENTICATION_FAILED = 20003
 PRE_EVENT_REJECTED = 20403  # UNCONFIRMED: Twilio's generic "403 Forbidden"
+FORBIDDEN = 20403
 NOT_FOUND = 20404
 METHOD_NOT_ALLOWED = 20004
 PAGE_SIZE_TOO_LARGE = 20007
@@ -62,10 +63,18 @@ PROJECTED_WITH_BINDING = 50443
 IDENTITY_AND_ADDRESS = 50451
 MESSAGE_BODY_TOO_LONG = 50504
 MEDIA_NOT_FOUND = 50507
+MEDIA_ALREADY_SENT = 50508
 INVALID_MEDIA_SID = 50510
 INVALID_CONTENT_SID = 50526
 CONTENT_SID_MISSING = 50528
 CONTENT_NOT_FOUND = 21655
+INVALID_UPLOAD_CONTENT_TYPE = 12301  # UNCONFIRMED for MCS: the error dictionary's upload code
+UPLOAD_TOO_LARGE = 20001  # UNCONFIRMED: MCS's code for a file over 150 MB is not documented
+
+# Delivery receipt codes (Twilio's messaging error dictionary), for phones the emulator fails.
+SMS_BODY_TOO_LONG = 21617  # "The concatenated message body exceeds the 1600 character limit"
+MMS_TOO_LARGE = 30019  # UNCONFIRMED as a receipt code: "Content size exceeds carrier limit"
+MMS_CONTENT_REJECTED = 63021  # UNCONFIRMED as a receipt code: "Channel invalid content error"
 
 
 class TwilioError(Exception):

@@ -13,13 +13,21 @@ milliseconds, as Twilio sends them in webhooks.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from twilio_emulator.records import Conversation, Message, Participant, User
+from twilio_emulator.records import (
+    Conversation,
+    DeliveryReceipt,
+    MediaRef,
+    Message,
+    Participant,
+    User,
+)
 
 ADDED, UPDATED, REMOVED = "Added", "Updated", "Removed"
 ADD, UPDATE, REMOVE = "Add", "Update", "Remove"  # the pre-event forms
@@ -128,12 +136,41 @@ def message_event(change: str, msg: Message, source: str, now: datetime) -> Even
         "MessageSid": _own(change, msg.sid),
         "Index": _own(change, str(msg.index)),
         "Author": msg.author,
-        "Body": msg.body,
+        "Body": msg.body,  # left out when None: a media-only message's webhook has no Body
         "Attributes": msg.attributes,
+        "Media": media_param(msg.media),
         "ParticipantSid": msg.participant_sid,
         **_when(change, msg.date_created, msg.date_updated, now),
     }
     return _event("Message", change, msg.service_sid, source, params)
+
+
+def media_param(media: tuple[MediaRef, ...]) -> str | None:
+    """Twilio's `Media` webhook parameter: a JSON list with PascalCase keys, or absent."""
+    if not media:
+        return None
+    return json.dumps(
+        [
+            {"Sid": m.sid, "Filename": m.filename, "ContentType": m.content_type, "Size": m.size}
+            for m in media
+        ]
+    )
+
+
+def delivery_event(receipt: DeliveryReceipt, source: str) -> Event:
+    """`onDeliveryUpdated`: a receipt's status changed (Twilio's "Conversations Webhooks")."""
+    params = {
+        "ConversationSid": receipt.conversation_sid,
+        "MessageSid": receipt.message_sid,
+        "DeliveryReceiptSid": receipt.sid,
+        "ChannelMessageSid": receipt.channel_message_sid,
+        "ParticipantSid": receipt.participant_sid,
+        "Status": receipt.status,
+        "ErrorCode": receipt.error_code,
+        "DateCreated": webhook_date(receipt.date_created),
+        "DateUpdated": webhook_date(receipt.date_updated),
+    }
+    return _event("Delivery", UPDATED, receipt.service_sid, source, params)
 
 
 def user_event(change: str, user: User, source: str, now: datetime) -> Event:

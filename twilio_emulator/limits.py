@@ -25,7 +25,7 @@ ADDRESS_CHARS = 256
 PARTICIPANTS_PER_CONVERSATION = 1000
 NON_CHAT_PARTICIPANTS_PER_CONVERSATION = 50
 
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 #: ISO 8601 durations in weeks, days, hours, minutes and seconds (years and months have no
 #: fixed length, so Twilio's timers are written in these: PT10M, P1D, ...).
 _DURATION = re.compile(
@@ -93,7 +93,7 @@ def identity(value: str) -> str:
 
 def phone_address(value: str, *, proxy: bool) -> str:
     """SMS addresses are E.164 phone numbers of at most 256 characters."""
-    if len(value) > ADDRESS_CHARS or not _E164.fullmatch(value):
+    if len(value) > ADDRESS_CHARS or not E164.fullmatch(value):
         if proxy:
             raise errors.bad_request(
                 errors.INVALID_PROXY_ADDRESS,
@@ -126,14 +126,9 @@ def timer(name: str, value: str | None) -> timedelta | None:
     return length
 
 
-def message_content(
-    media_sid: str | None, content_sid: str | None, content_variables: str | None
-) -> None:
-    """Media (Twilio's Media Content Service) and content templates (its Content API) are not
-    emulated, so a message can name none: Twilio answers the same for media or a template that
-    does not exist."""
-    if media_sid:
-        raise errors.bad_request(errors.MEDIA_NOT_FOUND, f"Media not found: {media_sid}")
+def message_content(content_sid: str | None, content_variables: str | None) -> None:
+    """Content templates (Twilio's Content API) are not emulated, so a message can name none:
+    Twilio answers the same for a template that does not exist. (Media is: `MediaSid`.)"""
     if content_sid:
         raise errors.bad_request(errors.CONTENT_NOT_FOUND, f"Content not found: {content_sid}")
     if content_variables:

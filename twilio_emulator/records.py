@@ -189,6 +189,55 @@ class Message:
     date_created: datetime
     date_updated: datetime
     delivery: dict[str, object] | None = None
+    media: tuple[MediaRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """What a message (and its webhooks) says of one attached media file."""
+
+    sid: str
+    filename: str | None
+    content_type: str
+    size: int
+
+
+@dataclass
+class Media:
+    """A file in the Media Content Service; its bytes are kept by `media_files.MediaFiles`.
+    `message_sid`/`conversation_sid` stay None until a message takes it (once only)."""
+
+    sid: str
+    service_sid: str
+    size: int
+    content_type: str
+    filename: str | None
+    author: str | None
+    date_created: datetime
+    date_updated: datetime
+    message_sid: str | None = None
+    conversation_sid: str | None = None
+
+    def ref(self) -> MediaRef:
+        return MediaRef(self.sid, self.filename, self.content_type, self.size)
+
+
+@dataclass
+class DeliveryReceipt:
+    """Whether one message reached one SMS participant (`sent`, `delivered`, `failed`,
+    `undelivered`); `error_code` is 0 unless it failed."""
+
+    sid: str
+    service_sid: str
+    conversation_sid: str
+    message_sid: str
+    participant_sid: str
+    channel_message_sid: str
+    seq: int
+    status: str
+    error_code: int
+    date_created: datetime
+    date_updated: datetime
 
 
 @dataclass
@@ -204,9 +253,10 @@ class User:
     role_sid: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class OutboundSms:
-    """A message the emulator 'sent' to a phone participant; inspect at `GET /_dev/outbox`."""
+    """A message the emulator 'sent' to a phone participant (an MMS when it has media);
+    inspect at `GET /_dev/outbox`. `status` follows its delivery receipt."""
 
     to: str
     from_: str
@@ -216,3 +266,5 @@ class OutboundSms:
     participant_sid: str
     status: str
     date_created: datetime
+    media: tuple[MediaRef, ...] = ()
+    error_code: int = 0

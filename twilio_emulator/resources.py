@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from twilio_emulator.records import Conversation, Message, Participant, User
+from twilio_emulator.records import Conversation, DeliveryReceipt, Message, Participant, User
 
 HOST = "https://conversations.twilio.com"
 Json = dict[str, object]
@@ -133,7 +133,7 @@ def message(scope: Scope, record: Message) -> Json:
             "index": record.index,
             "author": record.author,
             "body": record.body,
-            "media": None,
+            "media": _media(record),
             "attributes": record.attributes,
             "participant_sid": record.participant_sid,
             "date_created": rest_date(record.date_created),
@@ -145,6 +145,42 @@ def message(scope: Scope, record: Message) -> Json:
                 "channel_metadata": f"{url}/ChannelMetadata",
             },
             "content_sid": None,
+        },
+    )
+
+
+def _media(record: Message) -> list[Json] | None:
+    """The message's media as Twilio lists it (null when it has none)."""
+    if not record.media:
+        return None
+    return [
+        {
+            "sid": m.sid,
+            "size": m.size,
+            "content_type": m.content_type,
+            "filename": m.filename,
+            "category": "media",
+        }
+        for m in record.media
+    ]
+
+
+def receipt(scope: Scope, record: DeliveryReceipt) -> Json:
+    conv_url = scope.conversation_url(record.conversation_sid)
+    return with_service(
+        scope,
+        {
+            "account_sid": scope.account_sid,
+            "conversation_sid": record.conversation_sid,
+            "sid": record.sid,
+            "message_sid": record.message_sid,
+            "channel_message_sid": record.channel_message_sid,
+            "participant_sid": record.participant_sid,
+            "status": record.status,
+            "error_code": record.error_code,
+            "date_created": rest_date(record.date_created),
+            "date_updated": rest_date(record.date_updated),
+            "url": f"{conv_url}/Messages/{record.message_sid}/Receipts/{record.sid}",
         },
     )
 

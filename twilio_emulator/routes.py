@@ -179,7 +179,7 @@ def participant(service_sid: str | None, conversation_sid: str, sid: str) -> Res
 @route("/Conversations/<conversation_sid>/Messages", ["POST"])
 def create_message(service_sid: str | None, conversation_sid: str) -> Response:
     where = scope(service_sid)
-    limits.message_content(form("MediaSid"), form("ContentSid"), form("ContentVariables"))
+    limits.message_content(form("ContentSid"), form("ContentVariables"))
     msg = store().create_message(
         where.service_sid,
         conversation_sid,
@@ -189,6 +189,7 @@ def create_message(service_sid: str | None, conversation_sid: str) -> Response:
         source=source(),
         date_created=form_date("DateCreated"),
         date_updated=form_date("DateUpdated"),
+        media_sids=tuple(sid for sid in request.form.getlist("MediaSid") if sid),
     )
     return reply(resources.message(where, msg), 201)
 
@@ -233,6 +234,22 @@ def message(service_sid: str | None, conversation_sid: str, sid: str) -> Respons
             dates=dates(),
         )
     return reply(resources.message(where, msg))
+
+
+@route("/Conversations/<conversation_sid>/Messages/<message_sid>/Receipts", ["GET"])
+def list_receipts(service_sid: str | None, conversation_sid: str, message_sid: str) -> Response:
+    where = scope(service_sid)
+    found = store().list_receipts(where.service_sid, conversation_sid, message_sid)
+    return listing(
+        "delivery_receipts", found, lambda r: resources.receipt(where, r), lambda r: r.seq, MAX_PAGE
+    )
+
+
+@route("/Conversations/<conversation_sid>/Messages/<message_sid>/Receipts/<sid>", ["GET"])
+def receipt(service_sid: str | None, conversation_sid: str, message_sid: str, sid: str) -> Response:
+    where = scope(service_sid)
+    found = store().get_receipt(where.service_sid, conversation_sid, message_sid, sid)
+    return reply(resources.receipt(where, found))
 
 
 # -- users and who takes part where -------------------------------------------------------

@@ -34,6 +34,11 @@ class EmulatorSettings:
     for long. `persist_path` names a SQLite file that keeps the store across restarts (None:
     memory only); `post_webhook_url`, when set, still wins over the saved one, so a Parley
     started on another address gets its webhooks.
+
+    `mcs_url` is the origin of this emulator's Media Content Service, Twilio's
+    `https://mcs.us1.twilio.com` (served at `/mcs` below the emulator's own address); None
+    takes the address each request came in on. Its signed temporary links point there and
+    live `media_link_lifetime` seconds. `media_max_bytes` is MCS's limit per file.
     """
 
     account_sid: str = EMULATOR_ACCOUNT_SID
@@ -47,3 +52,6 @@ class EmulatorSettings:
     webhook_retries: int = 2
     webhook_retry_delay: float = 0.25
     persist_path: str | None = None
+    mcs_url: str | None = None
+    media_max_bytes: int = 150 * 1024 * 1024
+    media_link_lifetime: float = 300.0

@@ -11,6 +11,10 @@ MESSAGE = "IM"
 SERVICE = "IS"
 USER = "US"
 WEBHOOK = "WH"
+MEDIA = "ME"
+DELIVERY_RECEIPT = "DY"
+SMS_MESSAGE = "SM"
+MMS_MESSAGE = "MM"
 
 
 def new_sid(prefix: str) -> str:

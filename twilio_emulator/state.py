@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from twilio_emulator.media_files import MediaFiles
 from twilio_emulator.persistence import SnapshotFile
 from twilio_emulator.settings import EmulatorSettings
 from twilio_emulator.store import Store
@@ -9,14 +10,16 @@ from twilio_emulator.webhooks import WebhookDispatcher
 
 
 class EmulatorState:
-    """The settings, the store, the webhook dispatcher the store publishes to, and (with
-    `settings.persist_path`) the SQLite file the store is reloaded from and saved to."""
+    """The settings, the store, the webhook dispatcher the store publishes to, the media
+    files, and (with `settings.persist_path`) the SQLite file the store is reloaded from and
+    saved to."""
 
     def __init__(self, settings: EmulatorSettings) -> None:
         self.settings = settings
         self.webhooks = WebhookDispatcher(settings)
         self.store = Store(settings, self.webhooks)
         self.snapshots: SnapshotFile | None = None
+        self.media_files = MediaFiles(settings.persist_path)
         if settings.persist_path:
             self.snapshots = SnapshotFile(settings.persist_path)
             saved = self.snapshots.load()
@@ -32,6 +35,7 @@ class EmulatorState:
 
     def close(self) -> None:
         self.webhooks.close()
+        self.media_files.close()
         if self.snapshots is not None:
             self.store.on_change = None
             self.snapshots.close()

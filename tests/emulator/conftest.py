@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import requests
+import yaml
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from twilio.http.http_client import TwilioHttpClient
@@ -22,7 +24,7 @@ from twilio.rest import Client
 from werkzeug.wrappers import Request, Response
 
 from tests.support.servers import Served
-from twilio_emulator import EmulatorSettings, EmulatorState, create_emulator_app
+from twilio_emulator import EmulatorSettings, EmulatorState, create_emulator_app, mcs
 from twilio_emulator.credentials import (
     EMULATOR_ACCOUNT_SID,
     EMULATOR_AUTH_TOKEN,
@@ -289,11 +291,86 @@ def api(request: pytest.FixtureRequest, emulator: RunningEmulator) -> Any:
     return v1.services(EMULATOR_SERVICE_SID) if request.param == "service" else v1
 
 
+# -- the Media Content Service ---------------------------------------------------------------
+
+AUTH = (EMULATOR_ACCOUNT_SID, EMULATOR_AUTH_TOKEN)
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+MCS_HOST = "https://mcs.us1.twilio.com"
+
+
+class McsChecker:
+    """Holds every MCS answer to the emulator's MCS schema (openapi-core, like the
+    Conversations answers are held to Twilio's spec), and error bodies to Twilio's shape."""
+
+    def __init__(self) -> None:
+        self.openapi = OpenAPI.from_dict(yaml.safe_load(mcs.SPEC_PATH.read_text()))
+
+    def check(self, method: str, path: str, response: requests.Response) -> None:
+        if response.status_code >= 400:
+            ContractChecker.check_error(response.status_code, response.json())
+        if path.endswith("/Content") or not path.startswith("/v1/"):
+            return  # bytes: nothing to validate but the status, which the tests check
+        request = MockRequest(MCS_HOST, method.lower(), path)
+        answer = MockResponse(
+            response.content,
+            status_code=response.status_code,
+            content_type=response.headers.get("Content-Type", ""),
+        )
+        self.openapi.validate_response(request, answer)
+
+
+class Mcs:
+    """The emulator's MCS at `<emulator>/mcs`, as Parley would reach `mcs.us1.twilio.com`."""
+
+    def __init__(self, origin: str, checker: McsChecker) -> None:
+        self.origin = origin + mcs.MOUNT_PATH
+        self.checker = checker
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("auth", AUTH)
+        response = requests.request(method, self.origin + path, timeout=30, **kwargs)
+        self.checker.check(method, path, response)
+        return response
+
+    def upload(
+        self, data: bytes, content_type: str, service: str = EMULATOR_SERVICE_SID
+    ) -> dict[str, Any]:
+        response = self.call(
+            "POST",
+            f"/v1/Services/{service}/Media",
+            data=data,
+            headers={"Content-Type": content_type},
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def upload_file(self, data: bytes, filename: str, content_type: str) -> dict[str, Any]:
+        response = self.call(
+            "POST",
+            f"/v1/Services/{EMULATOR_SERVICE_SID}/Media",
+            files={"Media": (filename, data, content_type)},
+            data={"FileName": filename},
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture(scope="session")
+def mcs_checker() -> McsChecker:
+    return McsChecker()
+
+
 __all__ = [
+    "AUTH",
     "EMULATOR_ACCOUNT_SID",
     "EMULATOR_AUTH_TOKEN",
     "EMULATOR_SERVICE_SID",
     "WAIT",
+    "PNG",
+    "Mcs",
+    "McsChecker",
     "RunningEmulator",
     "Served",
     "WebhookReceiver",

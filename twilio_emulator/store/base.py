@@ -23,6 +23,8 @@ from twilio_emulator.records import (
     Binding,
     Conversation,
     ConversationWebhook,
+    DeliveryReceipt,
+    Media,
     Message,
     OutboundSms,
     Participant,
@@ -81,6 +83,11 @@ class StoreBase:
         self._conversation_webhooks: dict[str, dict[str, ConversationWebhook]] = {}
         self._users: dict[str, User] = {}
         self._outbox: list[OutboundSms] = []
+        self._media: dict[str, Media] = {}
+        #: Delivery receipts by message SID, in the order they were made.
+        self._receipts: dict[str, list[DeliveryReceipt]] = {}
+        #: Phone numbers made to fail (`/_dev/sms-fail`), with the error code they fail with.
+        self._failing_numbers: dict[str, int] = {}
 
     @contextmanager
     def _mutation(self) -> Iterator[None]:

@@ -1,4 +1,5 @@
-"""Message operations, inbound SMS, and the outbox of SMS sent to phone participants."""
+"""Message operations (with media) and inbound SMS/MMS; what is sent to phones is in
+`delivery`."""
 
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ from twilio_emulator.records import (
     Participant,
     utcnow,
 )
-from twilio_emulator.store.base import StoreBase
+from twilio_emulator.store.delivery import DeliveryOperations
+from twilio_emulator.store.media import MediaOperations
 
 
-class MessageOperations(StoreBase):
+class MessageOperations(DeliveryOperations, MediaOperations):
     """Messages get the next index of their conversation; indices are never reused."""
 
     def create_message(
@@ -40,27 +42,31 @@ class MessageOperations(StoreBase):
         source: str | None,
         date_created: datetime | None = None,
         date_updated: datetime | None = None,
+        media_sids: tuple[str, ...] = (),
     ) -> Message:
         """`date_created`/`date_updated` override the clock, as Twilio's `DateCreated` and
-        `DateUpdated` parameters do (for importing history); the index is still the next."""
+        `DateUpdated` parameters do (for importing history); the index is still the next.
+        `media_sids` name uploaded media (`MediaSid`); with media the body may be left out."""
         _check_content(body, attributes)
-        if not body:
+        if not body and not media_sids:
             raise errors.bad_request(errors.INVALID_PARAMETER, "Body or MediaSid is required")
         now = utcnow()
         with self._lock:
             conv = self._conversation(service_sid, conversation)
             sender = self._author_participant(conv, author or "system")
+            media = self._claim_media(service_sid, media_sids)
         msg = Message(
             sid=sids.new_sid(sids.MESSAGE),
             service_sid=service_sid,
             conversation_sid=conv.sid,
             index=-1,
             author=author or "system",
-            body=body,
+            body=body or None,
             attributes=attributes or "{}",
             participant_sid=sender.sid if sender else None,
             date_created=date_created or now,
             date_updated=date_updated or date_created or now,
+            media=media,
         )
         if source:
             msg = self._screen(message_event(ADD, msg, source, now), msg)
@@ -69,13 +75,18 @@ class MessageOperations(StoreBase):
             conv = self._conversation(service_sid, conversation)
             sender = self._author_participant(conv, msg.author)
             msg.participant_sid = sender.sid if sender else None
+            self._claim_media(service_sid, media_sids)  # nobody took them meanwhile
+            self._attach_media(msg.media, msg.sid, conv.sid, now)
             msg.index = conv.next_message_index
             conv.next_message_index += 1
-            msg.delivery = self._send_sms_copies(conv, msg, sender)
             self._messages[conv.sid][msg.sid] = msg
             if source:
                 self._emit(message_event(ADDED, msg, source, now))
-            return replace(msg)
+            sent_to_phones = bool(self._send_to_phones(conv, msg, sender))
+            created = replace(msg)
+        if sent_to_phones:
+            self._deliver_sent(service_sid, conv.sid, msg.sid)
+        return created
 
     def _author_participant(self, conv: Conversation, author: str) -> Participant | None:
         """Twilio links a message to the participant whose identity or phone is the author."""
@@ -83,38 +94,6 @@ class MessageOperations(StoreBase):
             if part.identity == author or (part.binding and part.binding.address == author):
                 return part
         return None
-
-    def _send_sms_copies(
-        self, conv: Conversation, msg: Message, sender: Participant | None
-    ) -> dict[str, object] | None:
-        """Record an outbound SMS for every phone participant except the author; summarise
-        them as Twilio's `delivery` field (None when nobody is reached by SMS)."""
-        phones = [p for p in self._participants[conv.sid].values() if p.binding and p is not sender]
-        if not phones:
-            return None
-        too_long = len(msg.body or "") > limits.SMS_BODY_CHARS
-        for part in phones:
-            assert part.binding is not None
-            self._outbox.append(
-                OutboundSms(
-                    to=part.binding.address,
-                    from_=part.binding.proxy_address,
-                    body=msg.body,
-                    conversation_sid=conv.sid,
-                    message_sid=msg.sid,
-                    participant_sid=part.sid,
-                    status="failed" if too_long else "sent",
-                    date_created=msg.date_created,
-                )
-            )
-        return {
-            "total": len(phones),
-            "sent": "none" if too_long else "all",
-            "delivered": "none",
-            "read": "none",
-            "failed": "all" if too_long else "none",
-            "undelivered": "none",
-        }
 
     def get_message(self, service_sid: str, conversation: str, sid: str) -> Message:
         with self._lock:
@@ -188,9 +167,18 @@ class MessageOperations(StoreBase):
 
     # -- inbound SMS ----------------------------------------------------------------------
 
-    def receive_sms(self, service_sid: str, *, from_: str, to: str, body: str) -> Message:
-        """An SMS from a phone participant arrives: `to` is the conversation (SID or unique
-        name) or the Twilio number, which Twilio routes by the (phone, number) pair."""
+    def receive_sms(
+        self,
+        service_sid: str,
+        *,
+        from_: str,
+        to: str,
+        body: str | None,
+        media_sids: tuple[str, ...] = (),
+    ) -> Message:
+        """An SMS (an MMS with `media_sids`) from a phone participant arrives: `to` is the
+        conversation (SID or unique name) or the Twilio number, which Twilio routes by the
+        (phone, number) pair."""
         with self._lock:
             conv = self._sms_conversation(service_sid, from_, to)
             if not any(
@@ -202,7 +190,13 @@ class MessageOperations(StoreBase):
                     f"{from_} is not an SMS participant of conversation {conv.sid}",
                 )
         return self.create_message(
-            service_sid, conv.sid, author=from_, body=body, attributes=None, source="SMS"
+            service_sid,
+            conv.sid,
+            author=from_,
+            body=body,
+            attributes=None,
+            source="SMS",
+            media_sids=media_sids,
         )
 
     def _sms_conversation(self, service_sid: str, from_: str, to: str) -> Conversation:
@@ -218,7 +212,7 @@ class MessageOperations(StoreBase):
 
     def outbox(self) -> list[OutboundSms]:
         with self._lock:
-            return list(self._outbox)
+            return [replace(sms) for sms in self._outbox]
 
 
 def _check_content(body: str | None, attributes: str | None) -> None:

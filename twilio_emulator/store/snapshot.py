@@ -16,6 +16,8 @@ from twilio_emulator.records import (
     AccountConfig,
     Conversation,
     ConversationWebhook,
+    DeliveryReceipt,
+    Media,
     Message,
     OutboundSms,
     Participant,
@@ -48,6 +50,9 @@ class SnapshotOperations(StoreBase):
                 ],
                 "users": [_encode(u) for u in self._users.values()],
                 "outbox": [_encode(o) for o in self._outbox],
+                "media": [_encode(m) for m in self._media.values()],
+                "receipts": [_encode(r) for rs in self._receipts.values() for r in rs],
+                "failing_numbers": dict(self._failing_numbers),
             }
 
     def restore(self, data: dict[str, Any], *, keep_post_webhook_url: bool = False) -> None:
@@ -83,6 +88,11 @@ class SnapshotOperations(StoreBase):
                 self._conversation_webhooks[hook.conversation_sid][hook.sid] = hook
             self._users = {u.sid: u for u in _decode_all(User, data["users"])}
             self._outbox = _decode_all(OutboundSms, data["outbox"])
+            self._media = {m.sid: m for m in _decode_all(Media, data.get("media", []))}
+            self._receipts = {}
+            for receipt in _decode_all(DeliveryReceipt, data.get("receipts", [])):
+                self._receipts.setdefault(receipt.message_sid, []).append(receipt)
+            self._failing_numbers = dict(data.get("failing_numbers", {}))
             self._rebuild_indexes()
 
     def _rebuild_indexes(self) -> None:
@@ -135,5 +145,6 @@ def _value(hint: Any, raw: Any) -> Any:
     if is_dataclass(hint) and isinstance(hint, type):
         return _decode(hint, raw)
     if origin is tuple:
-        return tuple(raw)
+        item = get_args(hint)[0] if get_args(hint) else None
+        return tuple(_value(item, v) if item is not None else v for v in raw)
     return raw
