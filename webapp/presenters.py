@@ -21,7 +21,11 @@ def message_json(message: MessageRecord) -> dict[str, Any]:
         "index": message.index,
         "conversation_sid": message.conversation_sid,
         "author": message.author,
-        "body": message.body,
+        "body": message.body or "",  # a message may carry media and no text
+        "media": [
+            {"sid": m.sid, "filename": m.filename, "content_type": m.content_type, "size": m.size}
+            for m in message.media
+        ],
         "attributes": message.attributes,
         "edited": bool(message.attributes.get("edited")),
         "date_created": iso(message.date_created),

@@ -32,16 +32,27 @@ class ParticipantRecord:
 
 
 @dataclass(frozen=True)
+class MediaRecord:
+    """One file attached to a message (its bytes stay in Twilio's Media Content Service)."""
+
+    sid: str
+    filename: str | None
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
 class MessageRecord:
     sid: str
     index: int
     conversation_sid: str
     author: str | None
-    body: str | None
+    body: str | None  # None for a message with media and no text
     attributes: dict[str, Any]
     date_created: datetime
     date_updated: datetime | None
     participant_sid: str | None
+    media: tuple[MediaRecord, ...] = ()
 
 
 def attributes_from_json(raw: str | None) -> dict[str, Any]:
@@ -52,6 +63,42 @@ def attributes_from_json(raw: str | None) -> dict[str, Any]:
     except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def media_from_items(items: object, *, webhook: bool = False) -> tuple[MediaRecord, ...]:
+    """A message's media: the REST resource's ``media`` list (snake_case keys), or, with
+    ``webhook``, the parsed ``Media`` webhook parameter (PascalCase keys). Anyone with the
+    credentials can shape these, so entries that are not what Twilio sends are left out."""
+    keys = ("Sid", "Filename", "ContentType", "Size") if webhook else _MEDIA_KEYS
+    found = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        sid, filename, content_type, size = (item.get(key) for key in keys)
+        if not isinstance(sid, str) or not isinstance(content_type, str):
+            continue
+        found.append(
+            MediaRecord(
+                sid=sid,
+                filename=filename if isinstance(filename, str) else None,
+                content_type=content_type,
+                size=size if isinstance(size, int) and not isinstance(size, bool) else 0,
+            )
+        )
+    return tuple(found)
+
+
+_MEDIA_KEYS = ("sid", "filename", "content_type", "size")
+
+
+def media_from_json(raw: str | None) -> tuple[MediaRecord, ...]:
+    """The ``Media`` webhook parameter (a JSON string), or nothing when it is absent or not
+    the JSON Twilio sends."""
+    try:
+        value = json.loads(raw or "[]")
+    except (ValueError, RecursionError):
+        return ()
+    return media_from_items(value, webhook=True)
 
 
 def _utc(value: datetime | None) -> datetime:
@@ -105,4 +152,5 @@ def message_record(obj: Any) -> MessageRecord:
         date_created=_utc(obj.date_created),
         date_updated=obj.date_updated and _utc(obj.date_updated),
         participant_sid=obj.participant_sid,
+        media=media_from_items(obj.media),
     )

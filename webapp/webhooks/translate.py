@@ -13,7 +13,7 @@ from webapp.events.types import Event
 from webapp.presenters import conversation_json, message_json, participant_json
 from webapp.services import Services
 from webapp.twilio_gateway import GatewayError, MessageRecord, ParticipantRecord
-from webapp.twilio_gateway.records import attributes_from_json
+from webapp.twilio_gateway.records import attributes_from_json, media_from_json
 
 Params = Mapping[str, str]
 
@@ -54,7 +54,8 @@ def message_from_params(params: Params) -> MessageRecord:
         index=int(params.get("Index", "0")),
         conversation_sid=params["ConversationSid"],
         author=params.get("Author"),
-        body=params.get("Body"),
+        body=params.get("Body"),  # absent from a media-only message's webhook
+        media=media_from_json(params.get("Media")),
         attributes=attributes_from_json(params.get("Attributes")),
         date_created=_date(params.get("DateCreated")),
         date_updated=_date(params["DateUpdated"]) if params.get("DateUpdated") else None,
