@@ -13,7 +13,7 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from tests.integration.test_sms_groups import add_phone, new_phone, start_group
-from tests.support.clients import StreamReader, message_added_params
+from tests.support.clients import StreamReader, message_added_params, text_from_phone
 from tests.support.servers import ParleyServer
 from twilio_emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
 
@@ -39,6 +39,13 @@ def upload(server: ParleyServer, data: bytes, filename: str, content_type: str) 
     return sid
 
 
+def post_webhook(server: ParleyServer, params: dict[str, str]) -> requests.Response:
+    """Parameters signed as Twilio signs them, posted to Parley's webhook."""
+    url = server.url + "/twilio/webhook"
+    signature = RequestValidator(server.auth_token).compute_signature(url, params)
+    return requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
+
+
 def test_a_media_only_mms_reaches_the_stream_and_history(
     login: Any, parley_server: ParleyServer
 ) -> None:
@@ -49,13 +56,7 @@ def test_a_media_only_mms_reaches_the_stream_and_history(
     stream = StreamReader(bob, bob.stream_cursor())
     media_sid = upload(parley_server, PNG, "sunset.png", "image/png")
 
-    sent = requests.post(
-        parley_server.url + "/_emulator/_dev/sms",
-        data={"From": phone, "To": sid, "MediaSid": media_sid},
-        auth=(EMULATOR_ACCOUNT_SID, parley_server.auth_token),
-        timeout=10,
-    )
-    assert sent.status_code == 201, sent.text
+    text_from_phone(parley_server, phone, sid, "", (media_sid,))
     got = stream.wait_for("message_added", lambda d: d["message"]["media"])
     message = got.data["message"]
     assert (message["body"], message["author"], message["source"]) == ("", phone, "SMS")
@@ -136,9 +137,7 @@ def test_media_names_survive_json_round_trips(login: Any, parley_server: ParleyS
     params["Media"] = json.dumps(
         [{"Sid": "ME" + "a" * 32, "Filename": name, "ContentType": "application/pdf", "Size": 9}]
     )
-    url = parley_server.url + "/twilio/webhook"
-    signature = RequestValidator(parley_server.auth_token).compute_signature(url, params)
-    requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
+    assert post_webhook(parley_server, params).status_code == 200
     got = stream.wait_for("message_added", lambda d: d["message"]["sid"] == params["MessageSid"])
     assert got.data["message"]["media"][0]["filename"] == name
     stream.close()

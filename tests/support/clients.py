@@ -165,12 +165,15 @@ class StreamReader:
         self._thread.join(5)
 
 
-def text_from_phone(server: ParleyServer, number: str, sid: str, body: str) -> None:
+def text_from_phone(
+    server: ParleyServer, number: str, sid: str, body: str, media_sids: tuple[str, ...] = ()
+) -> None:
     """What `flask emulator sms --from <number> --to <sid> --body <body>` does: an inbound
-    SMS through the emulator's development endpoint."""
+    SMS (an MMS with `media_sids`, files uploaded to the emulator's MCS) through the
+    emulator's development endpoint."""
     answer = requests.post(
         server.url + "/_emulator/_dev/sms",
-        data={"From": number, "To": sid, "Body": body},
+        data={"From": number, "To": sid, "Body": body, "MediaSid": list(media_sids)},
         auth=(EMULATOR_ACCOUNT_SID, server.auth_token),
         timeout=10,
     )
