@@ -42,6 +42,7 @@ class CommandDefaults:
 _PERSIST_HELP = "Keep conversations, messages and settings in this SQLite file across restarts."
 _WEBHOOK_HELP = "Where post-event webhooks go (default: the host application's, else none)."
 _TOKEN_HELP = "The auth token: basic auth and webhook signatures (default: the emulator's)."
+_MCS_HELP = "The public origin of its media service, for signed links (default: ORIGIN/mcs)."
 _URL_HELP = "Where the emulator answers (default: the host application's, else local)."
 
 
@@ -69,12 +70,14 @@ def make_emulator_cli(
     )
     @click.option("--webhook-url", default=None, help=_WEBHOOK_HELP)
     @click.option("--auth-token", default=None, help=_TOKEN_HELP)
+    @click.option("--mcs-url", default=None, help=_MCS_HELP)
     def run(
         host: str,
         port: int,
         persist_path: str | None,
         webhook_url: str | None,
         auth_token: str | None,
+        mcs_url: str | None,
     ) -> None:
         """Serve the emulator on its own port."""
         fallback = defaults()
@@ -82,6 +85,7 @@ def make_emulator_cli(
             auth_token=auth_token or fallback.auth_token,
             post_webhook_url=webhook_url or fallback.webhook_url,
             persist_path=persist_path,
+            mcs_url=mcs_url,
         )
         _print_credentials(settings, f"http://{host}:{port}")
         run_simple(host, port, create_emulator_app(settings), threaded=True)
@@ -172,6 +176,7 @@ def _print_credentials(settings: EmulatorSettings, origin: str) -> None:
     click.echo(f"  API key      {settings.api_key_sid} / {settings.api_key_secret}")
     click.echo(f"  webhooks to  {settings.post_webhook_url or 'none set (use --webhook-url URL)'}")
     click.echo(f"  state kept   {settings.persist_path or 'in memory only (use --persist FILE)'}")
+    click.echo(f"  media (MCS)  {settings.mcs_url or origin + '/mcs'}")
     click.echo(f"Set TWILIO_EMULATOR_URL={origin} for `flask emulator sms` and Parley.")
 
 
