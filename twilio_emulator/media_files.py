@@ -3,12 +3,12 @@
 Files rather than memory so that a 150 MB upload costs disk, not the emulator's RAM: uploads
 are copied in chunks as they arrive and served back with `send_file`. With persistence the
 folder sits beside the SQLite file (`<file>.media/`) and outlives the process, as the records
-that name the files do; without it, a temporary folder removed when the emulator closes.
+that name the files do; without it, a temporary folder removed when the emulator closes (or,
+for a server stopped by Ctrl-C, when the interpreter exits).
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 from typing import IO
@@ -24,9 +24,10 @@ class TooLarge(Exception):
 
 class MediaFiles:
     def __init__(self, persist_path: str | None) -> None:
-        self._temporary = persist_path is None
+        self._temporary: tempfile.TemporaryDirectory[str] | None = None
         if persist_path is None:
-            self.folder = Path(tempfile.mkdtemp(prefix="twilio-emulator-media-"))
+            self._temporary = tempfile.TemporaryDirectory(prefix="twilio-emulator-media-")
+            self.folder = Path(self._temporary.name)
         else:
             self.folder = Path(persist_path + ".media")
             self.folder.mkdir(exist_ok=True)
@@ -56,5 +57,5 @@ class MediaFiles:
         self.path(sid).unlink(missing_ok=True)
 
     def close(self) -> None:
-        if self._temporary:
-            shutil.rmtree(self.folder, ignore_errors=True)
+        if self._temporary is not None:
+            self._temporary.cleanup()

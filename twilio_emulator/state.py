@@ -19,7 +19,6 @@ class EmulatorState:
         self.webhooks = WebhookDispatcher(settings)
         self.store = Store(settings, self.webhooks)
         self.snapshots: SnapshotFile | None = None
-        self.media_files = MediaFiles(settings.persist_path)
         if settings.persist_path:
             self.snapshots = SnapshotFile(settings.persist_path)
             saved = self.snapshots.load()
@@ -28,6 +27,7 @@ class EmulatorState:
                 self.store.restore(saved, keep_post_webhook_url=keep_url)
             snapshots = self.snapshots
             self.store.on_change = lambda: snapshots.save(self.store.snapshot())
+        self.media_files = MediaFiles(settings.persist_path)
 
     def wait_idle(self, timeout: float) -> bool:
         """True once every webhook queued so far has been delivered or given up on."""
