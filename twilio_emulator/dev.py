@@ -54,10 +54,10 @@ def inbound_sms() -> Response:
 
 @bp.post("/sms-fail")
 def fail_number() -> Response:
-    """`Number` (E.164): texts to it fail from now on with `Code` (a Twilio error code,
-    default 30006); `Code=0` lets them through again."""
+    """`Number` (E.164, or `whatsapp:` and E.164): texts to it fail from now on with `Code`
+    (a Twilio error code, default 30006); `Code=0` lets them through again."""
     number, raw_code = request.form.get("Number", ""), request.form.get("Code", "30006")
-    if not limits.E164.fullmatch(number) or not raw_code.isdigit():
+    if not limits.CHANNEL_ADDRESS.fullmatch(number) or not raw_code.isdigit():
         raise errors.bad_request(
             errors.INVALID_PARAMETER, "Number must be E.164 and Code a Twilio error code"
         )

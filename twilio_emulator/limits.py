@@ -26,6 +26,9 @@ PARTICIPANTS_PER_CONVERSATION = 1000
 NON_CHAT_PARTICIPANTS_PER_CONVERSATION = 50
 
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+#: A phone reached over SMS (`+1…`) or WhatsApp (`whatsapp:+1…`, Twilio's address form).
+CHANNEL_ADDRESS = re.compile(r"(?:whatsapp:)?\+[1-9][0-9]{1,14}")
+WHATSAPP_PREFIX = "whatsapp:"
 #: ISO 8601 durations in weeks, days, hours, minutes and seconds (years and months have no
 #: fixed length, so Twilio's timers are written in these: PT10M, P1D, ...).
 _DURATION = re.compile(
@@ -91,19 +94,34 @@ def identity(value: str) -> str:
     return value
 
 
-def phone_address(value: str, *, proxy: bool) -> str:
-    """SMS addresses are E.164 phone numbers of at most 256 characters."""
-    if len(value) > ADDRESS_CHARS or not E164.fullmatch(value):
+def phone_address(value: str, *, proxy: bool, channel: str = "sms") -> str:
+    """SMS addresses are E.164 phone numbers of at most 256 characters; WhatsApp ones the
+    same behind `whatsapp:`."""
+    number = value.removeprefix(WHATSAPP_PREFIX) if channel == "whatsapp" else value
+    if channel == "whatsapp" and number == value:
+        number = ""
+    if len(value) > ADDRESS_CHARS or not E164.fullmatch(number):
         if proxy:
             raise errors.bad_request(
                 errors.INVALID_PROXY_ADDRESS,
-                "MessagingBinding.ProxyAddress must be an E.164 phone number",
+                f"MessagingBinding.ProxyAddress must be {_ADDRESS_FORM[channel]}",
             )
         raise errors.bad_request(
             errors.INVALID_BINDING_ADDRESS,
-            "MessagingBinding.Address must be an E.164 phone number",
+            f"MessagingBinding.Address must be {_ADDRESS_FORM[channel]}",
         )
     return value
+
+
+_ADDRESS_FORM = {
+    "sms": "an E.164 phone number",
+    "whatsapp": "whatsapp: and an E.164 phone number",
+}
+
+
+def channel_of(address: str) -> str:
+    """The binding type Twilio gives an address: `whatsapp` for `whatsapp:+…`, else `sms`."""
+    return "whatsapp" if address.startswith(WHATSAPP_PREFIX) else "sms"
 
 
 def timer(name: str, value: str | None) -> timedelta | None:

@@ -262,3 +262,58 @@ def test_receipts_and_failing_numbers_survive_a_restart(tmp_path: Path) -> None:
     finally:
         second.state.close()
         second.served.stop()
+
+
+WHATSAPP, WHATSAPP_SENDER = "whatsapp:+15551112222", "whatsapp:+14155238886"
+
+
+def test_whatsapp_participants_get_receipts_and_media_up_to_16_mb(
+    receipts_emulator: RunningEmulator, receiver: WebhookReceiver, mcs_checker: McsChecker
+) -> None:
+    api = receipts_emulator.client.conversations.v1.services(EMULATOR_SERVICE_SID)
+    conv = api.conversations.create()
+    part = api.conversations(conv.sid).participants.create(
+        messaging_binding_address=WHATSAPP, messaging_binding_proxy_address=WHATSAPP_SENDER
+    )
+    assert part.messaging_binding == {
+        "type": "whatsapp",
+        "address": WHATSAPP,
+        "proxy_address": WHATSAPP_SENDER,
+    }
+    svg = Mcs(receipts_emulator.url, mcs_checker).upload(b"<svg/>", "image/svg+xml")
+    msg = api.conversations(conv.sid).messages.create(author="alice", media_sid=svg["sid"])
+    (receipt,) = api.conversations(conv.sid).messages(msg.sid).delivery_receipts.list()
+    assert receipt.status == "delivered"  # WhatsApp is not bound by MMS's list of types
+
+    reply = requests.post(
+        f"{receipts_emulator.url}/_dev/sms",
+        data={"From": WHATSAPP, "To": WHATSAPP_SENDER, "Body": "Got it"},
+        auth=AUTH,
+        timeout=10,
+    )
+    assert reply.status_code == 201, reply.text
+    receipts_emulator.wait_idle()
+    sources = {(h.params["EventType"], h.params["Source"]) for h in receiver.received}
+    assert ("onDeliveryUpdated", "WHATSAPP") in sources
+    assert ("onMessageAdded", "WHATSAPP") in sources
+
+
+@pytest.mark.parametrize(
+    ("address", "proxy", "code"),
+    [
+        (WHATSAPP, "+15005550006", 50408),  # one channel per participant
+        ("whatsapp:5551112222", WHATSAPP_SENDER, 50407),
+        ("whatsapp:", WHATSAPP_SENDER, 50407),
+    ],
+)
+def test_whatsapp_addresses_are_checked(
+    receipts_emulator: RunningEmulator, address: str, proxy: str, code: int
+) -> None:
+    api = receipts_emulator.client.conversations.v1
+    conv = api.conversations.create()
+    error = twilio_error(
+        api.conversations(conv.sid).participants.create,
+        messaging_binding_address=address,
+        messaging_binding_proxy_address=proxy,
+    )
+    assert (error.status, error.code) == (400, code)

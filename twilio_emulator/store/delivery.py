@@ -1,10 +1,11 @@
-"""What happens to a message sent to phone participants: the outbox, one delivery receipt per
-phone, `onDeliveryUpdated` webhooks, and the numbers made to fail.
+"""What happens to a message sent to phone participants (SMS or WhatsApp): the outbox, one
+delivery receipt per phone, `onDeliveryUpdated` webhooks, and the numbers made to fail.
 
 A phone gets `sent` and then, unless it fails, `delivered`, each with its webhook. Failing is
 decided when the message is sent: a number made to fail (`/_dev/sms-fail`, or a magic number
 `+1555003XXXX`, which fails with code `3XXXX`), a body over SMS's 1,600 characters, or media
-that cannot go as MMS (JPG, PNG, MP3, AMR, MP4 and PDF under 5 MB in all, at most 10 files).
+that cannot go as MMS (JPG, PNG, MP3, AMR, MP4 and PDF under 5 MB in all, at most 10 files;
+over WhatsApp, any file up to 16 MB).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ MMS_TYPES = frozenset(
 )
 MMS_MAX_BYTES = 5 * 1024 * 1024
 MMS_MAX_FILES = 10
+WHATSAPP_MAX_BYTES = 16 * 1024 * 1024
 
 
 def status_for(code: int) -> str:
@@ -63,15 +65,18 @@ class DeliveryOperations(StoreBase):
             else:
                 self._failing_numbers[address] = code
 
-    def _failure_code(self, address: str, msg: Message) -> int:
+    def _failure_code(self, address: str, channel: str, msg: Message) -> int:
         """Why a text to this phone fails (a Twilio error code), or 0 when it is delivered."""
         if address in self._failing_numbers:
             return self._failing_numbers[address]
-        magic = MAGIC_FAILING_NUMBER.fullmatch(address)
+        magic = MAGIC_FAILING_NUMBER.fullmatch(address.removeprefix(limits.WHATSAPP_PREFIX))
         if magic:
             return int("3" + magic.group(1))
         if len(msg.body or "") > limits.SMS_BODY_CHARS:
             return errors.SMS_BODY_TOO_LONG
+        if channel == "whatsapp":  # Twilio's limit is the size alone (16 MB)
+            too_large = any(m.size > WHATSAPP_MAX_BYTES for m in msg.media)
+            return errors.MMS_TOO_LARGE if too_large else 0
         if len(msg.media) > MMS_MAX_FILES or sum(m.size for m in msg.media) >= MMS_MAX_BYTES:
             return errors.MMS_TOO_LARGE
         if any(m.content_type.lower() not in MMS_TYPES for m in msg.media):
@@ -84,10 +89,10 @@ class DeliveryOperations(StoreBase):
         """Under the lock: an outbox entry and a receipt (`sent`, or its failure) for every
         phone participant but the author, each receipt announced by `onDeliveryUpdated`."""
         phones = [p for p in self._participants[conv.sid].values() if p.binding and p is not sender]
-        receipts = []
+        receipts: list[tuple[DeliveryReceipt, str]] = []
         for part in phones:
             assert part.binding is not None
-            code = self._failure_code(part.binding.address, msg)
+            code = self._failure_code(part.binding.address, part.binding.type, msg)
             channel = sids.MMS_MESSAGE if msg.media else sids.SMS_MESSAGE
             receipt = DeliveryReceipt(
                 sid=sids.new_sid(sids.DELIVERY_RECEIPT),
@@ -116,13 +121,13 @@ class DeliveryOperations(StoreBase):
                     error_code=code,
                 )
             )
-            receipts.append(receipt)
+            receipts.append((receipt, part.binding.type))
         if receipts:
-            self._receipts[msg.sid] = receipts
-            msg.delivery = delivery_summary(receipts)
-            for receipt in receipts:
-                self._emit(delivery_event(receipt, "SMS"))
-        return receipts
+            self._receipts[msg.sid] = [receipt for receipt, _ in receipts]
+            msg.delivery = delivery_summary(self._receipts[msg.sid])
+            for receipt, channel in receipts:
+                self._emit(delivery_event(receipt, channel.upper()))
+        return [receipt for receipt, _ in receipts]
 
     def _deliver_sent(self, service_sid: str, conversation_sid: str, message_sid: str) -> None:
         """The carriers report back: every `sent` receipt of the message becomes `delivered`."""
@@ -134,12 +139,14 @@ class DeliveryOperations(StoreBase):
                 if receipt.status != "sent":
                     continue
                 receipt.status, receipt.date_updated = "delivered", now
+                channel = "sms"
                 for sms in self._outbox:
                     if sms.message_sid == message_sid and sms.participant_sid == (
                         receipt.participant_sid
                     ):
                         sms.status = "delivered"
-                self._emit(delivery_event(receipt, "SMS"))
+                        channel = limits.channel_of(sms.to)
+                self._emit(delivery_event(receipt, channel.upper()))
             if msg is not None and receipts:
                 msg.delivery = delivery_summary(receipts)
 

@@ -181,10 +181,15 @@ class MessageOperations(DeliveryOperations, MediaOperations):
         (phone, number) pair."""
         with self._lock:
             conv = self._sms_conversation(service_sid, from_, to)
-            if not any(
-                p.binding and p.binding.address == from_
-                for p in self._participants[conv.sid].values()
-            ):
+            phone = next(
+                (
+                    p
+                    for p in self._participants[conv.sid].values()
+                    if p.binding and p.binding.address == from_
+                ),
+                None,
+            )
+            if phone is None or phone.binding is None:
                 raise errors.bad_request(
                     errors.INVALID_PARAMETER,
                     f"{from_} is not an SMS participant of conversation {conv.sid}",
@@ -195,12 +200,12 @@ class MessageOperations(DeliveryOperations, MediaOperations):
             author=from_,
             body=body,
             attributes=None,
-            source="SMS",
+            source=phone.binding.type.upper(),  # SMS or WHATSAPP, as Twilio's Source says
             media_sids=media_sids,
         )
 
     def _sms_conversation(self, service_sid: str, from_: str, to: str) -> Conversation:
-        if not to.startswith("+"):
+        if not limits.CHANNEL_ADDRESS.fullmatch(to):
             return self._conversation(service_sid, to)
         part_sid = self._bindings.get((from_, to))
         owner = next((c for c, ps in self._participants.items() if part_sid in ps), None)

@@ -185,7 +185,7 @@ class ParticipantOperations(StoreBase):
             raise errors.bad_request(
                 errors.INVALID_PARAMETER, "Removing a proxy address is not emulated"
             )
-        limits.phone_address(proxy, proxy=True)
+        limits.phone_address(proxy, proxy=True, channel=part.binding.type)
         if proxy == part.binding.address:
             raise errors.bad_request(
                 errors.ADDRESS_EQUALS_PROXY, "Participant address must not equal its proxy address"
@@ -245,10 +245,11 @@ def _binding(identity: str | None, address: str | None, proxy: str | None) -> Bi
         raise errors.bad_request(
             errors.IDENTITY_WITH_BINDING, "Identity parameter not acceptable for this Participant"
         )
-    limits.phone_address(address or "", proxy=False)
-    limits.phone_address(proxy or "", proxy=True)
+    channel = limits.channel_of(address or "")
+    limits.phone_address(address or "", proxy=False, channel=channel)
+    limits.phone_address(proxy or "", proxy=True, channel=channel)
     if address == proxy:
         raise errors.bad_request(
             errors.ADDRESS_EQUALS_PROXY, "Participant address must not equal its proxy address"
         )
-    return Binding(address=address or "", proxy_address=proxy or "")
+    return Binding(address=address or "", proxy_address=proxy or "", type=channel)
