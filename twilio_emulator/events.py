@@ -157,8 +157,9 @@ def media_param(media: tuple[MediaRef, ...]) -> str | None:
     )
 
 
-def delivery_event(receipt: DeliveryReceipt, source: str) -> Event:
-    """`onDeliveryUpdated`: a receipt's status changed (Twilio's "Conversations Webhooks")."""
+def delivery_event(receipt: DeliveryReceipt) -> Event:
+    """`onDeliveryUpdated`: a receipt's status changed (Twilio's "Conversations Webhooks");
+    its `Source` is the phone's channel (`SMS`, `WHATSAPP`)."""
     params = {
         "ConversationSid": receipt.conversation_sid,
         "MessageSid": receipt.message_sid,
@@ -170,7 +171,7 @@ def delivery_event(receipt: DeliveryReceipt, source: str) -> Event:
         "DateCreated": webhook_date(receipt.date_created),
         "DateUpdated": webhook_date(receipt.date_updated),
     }
-    return _event("Delivery", UPDATED, receipt.service_sid, source, params)
+    return _event("Delivery", UPDATED, receipt.service_sid, receipt.channel.upper(), params)
 
 
 def user_event(change: str, user: User, source: str, now: datetime) -> Event:

@@ -238,6 +238,7 @@ class DeliveryReceipt:
     error_code: int
     date_created: datetime
     date_updated: datetime
+    channel: str = "sms"  # the phone's binding type: `sms` or `whatsapp`
 
 
 @dataclass

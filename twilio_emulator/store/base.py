@@ -171,6 +171,18 @@ class StoreBase:
         if part.binding and self._bindings.get(pair(part.binding)) == part.sid:
             del self._bindings[pair(part.binding)]
 
+    def _drop_messages(self, conversation_sid: str, *message_sids: str) -> None:
+        """Forget these messages of a conversation (all of them, and the conversation's
+        message table, when none are named), with their delivery receipts."""
+        if message_sids:
+            messages = self._messages[conversation_sid]
+            for sid in message_sids:
+                messages.pop(sid, None)
+        else:
+            message_sids = tuple(self._messages.pop(conversation_sid))
+        for sid in message_sids:
+            self._receipts.pop(sid, None)
+
     def _message(self, conv: Conversation, sid: str) -> Message:
         msg = self._messages[conv.sid].get(sid)
         if msg is None:

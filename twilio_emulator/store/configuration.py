@@ -59,7 +59,7 @@ class ConfigurationOperations(StoreBase):
             for conv in [c for c in self._conversations.values() if c.service_sid == sid]:
                 for part in self._participants.pop(conv.sid).values():
                     self._release_binding(part)
-                self._messages.pop(conv.sid)
+                self._drop_messages(conv.sid)
                 self._conversation_webhooks.pop(conv.sid)
                 self._unique_names.pop((sid, conv.unique_name or ""), None)
                 del self._conversations[conv.sid]

@@ -186,7 +186,7 @@ class ConversationOperations(StoreBase):
             conv = self._conversation(service_sid, ref)
             for part in self._participants.pop(conv.sid).values():
                 self._release_binding(part)
-            self._messages.pop(conv.sid)
+            self._drop_messages(conv.sid)
             self._unique_names.pop((service_sid, conv.unique_name or ""), None)
             del self._conversations[conv.sid]
             if source:  # before its scoped webhooks go, so they hear of it too

@@ -89,23 +89,24 @@ class DeliveryOperations(StoreBase):
         """Under the lock: an outbox entry and a receipt (`sent`, or its failure) for every
         phone participant but the author, each receipt announced by `onDeliveryUpdated`."""
         phones = [p for p in self._participants[conv.sid].values() if p.binding and p is not sender]
-        receipts: list[tuple[DeliveryReceipt, str]] = []
+        receipts: list[DeliveryReceipt] = []
         for part in phones:
             assert part.binding is not None
             code = self._failure_code(part.binding.address, part.binding.type, msg)
-            channel = sids.MMS_MESSAGE if msg.media else sids.SMS_MESSAGE
+            prefix = sids.MMS_MESSAGE if msg.media else sids.SMS_MESSAGE
             receipt = DeliveryReceipt(
                 sid=sids.new_sid(sids.DELIVERY_RECEIPT),
                 service_sid=msg.service_sid,
                 conversation_sid=conv.sid,
                 message_sid=msg.sid,
                 participant_sid=part.sid,
-                channel_message_sid=sids.new_sid(channel),
+                channel_message_sid=sids.new_sid(prefix),
                 seq=self._next_seq(),
                 status=status_for(code) if code else "sent",
                 error_code=code,
                 date_created=msg.date_created,
                 date_updated=msg.date_created,
+                channel=part.binding.type,
             )
             self._outbox.append(
                 OutboundSms(
@@ -121,15 +122,15 @@ class DeliveryOperations(StoreBase):
                     error_code=code,
                 )
             )
-            receipts.append((receipt, part.binding.type))
+            receipts.append(receipt)
         if receipts:
-            self._receipts[msg.sid] = [receipt for receipt, _ in receipts]
-            msg.delivery = delivery_summary(self._receipts[msg.sid])
-            for receipt, channel in receipts:
-                self._emit(delivery_event(receipt, channel.upper()))
-        return [receipt for receipt, _ in receipts]
+            self._receipts[msg.sid] = receipts
+            msg.delivery = delivery_summary(receipts)
+            for receipt in receipts:
+                self._emit(delivery_event(receipt))
+        return receipts
 
-    def _deliver_sent(self, service_sid: str, conversation_sid: str, message_sid: str) -> None:
+    def _deliver_sent(self, conversation_sid: str, message_sid: str) -> None:
         """The carriers report back: every `sent` receipt of the message becomes `delivered`."""
         with self._mutation():
             msg = self._messages.get(conversation_sid, {}).get(message_sid)
@@ -139,16 +140,19 @@ class DeliveryOperations(StoreBase):
                 if receipt.status != "sent":
                     continue
                 receipt.status, receipt.date_updated = "delivered", now
-                channel = "sms"
-                for sms in self._outbox:
-                    if sms.message_sid == message_sid and sms.participant_sid == (
-                        receipt.participant_sid
-                    ):
-                        sms.status = "delivered"
-                        channel = limits.channel_of(sms.to)
-                self._emit(delivery_event(receipt, channel.upper()))
+                self._outbox_entry(receipt).status = "delivered"
+                self._emit(delivery_event(receipt))
             if msg is not None and receipts:
                 msg.delivery = delivery_summary(receipts)
+
+    def _outbox_entry(self, receipt: DeliveryReceipt) -> OutboundSms:
+        """The text a receipt is about; searched from the newest, where it almost always is."""
+        return next(
+            sms
+            for sms in reversed(self._outbox)
+            if (sms.message_sid, sms.participant_sid)
+            == (receipt.message_sid, receipt.participant_sid)
+        )
 
     def list_receipts(
         self, service_sid: str, conversation: str, message_sid: str

@@ -85,7 +85,7 @@ class MessageOperations(DeliveryOperations, MediaOperations):
             sent_to_phones = bool(self._send_to_phones(conv, msg, sender))
             created = replace(msg)
         if sent_to_phones:
-            self._deliver_sent(service_sid, conv.sid, msg.sid)
+            self._deliver_sent(conv.sid, msg.sid)
         return created
 
     def _author_participant(self, conv: Conversation, author: str) -> Participant | None:
@@ -161,7 +161,7 @@ class MessageOperations(DeliveryOperations, MediaOperations):
         with self._mutation():
             conv = self._conversation(service_sid, conversation)
             msg = self._message(conv, sid)
-            del self._messages[conv.sid][msg.sid]
+            self._drop_messages(conv.sid, msg.sid)
             if source:
                 self._emit(message_event(REMOVED, msg, source, utcnow()))
 
