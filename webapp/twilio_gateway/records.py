@@ -65,11 +65,16 @@ def attributes_from_json(raw: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+#: The keys of one media entry: sid, file name, content type, size (in that order).
+_MEDIA_KEYS = ("sid", "filename", "content_type", "size")
+_WEBHOOK_MEDIA_KEYS = ("Sid", "Filename", "ContentType", "Size")
+
+
 def media_from_items(items: object, *, webhook: bool = False) -> tuple[MediaRecord, ...]:
     """A message's media: the REST resource's ``media`` list (snake_case keys), or, with
     ``webhook``, the parsed ``Media`` webhook parameter (PascalCase keys). Anyone with the
     credentials can shape these, so entries that are not what Twilio sends are left out."""
-    keys = ("Sid", "Filename", "ContentType", "Size") if webhook else _MEDIA_KEYS
+    keys = _WEBHOOK_MEDIA_KEYS if webhook else _MEDIA_KEYS
     found = []
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
@@ -86,9 +91,6 @@ def media_from_items(items: object, *, webhook: bool = False) -> tuple[MediaReco
             )
         )
     return tuple(found)
-
-
-_MEDIA_KEYS = ("sid", "filename", "content_type", "size")
 
 
 def media_from_json(raw: str | None) -> tuple[MediaRecord, ...]:
