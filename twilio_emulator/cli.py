@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import signal
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -88,6 +90,8 @@ def make_emulator_cli(
             mcs_url=mcs_url,
         )
         _print_credentials(settings, f"http://{host}:{port}")
+        # Stopped by a signal, exit as on Ctrl-C, so the temporary media folder is removed.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         run_simple(host, port, create_emulator_app(settings), threaded=True)
 
     @group.command("sms")
