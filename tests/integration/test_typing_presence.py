@@ -183,7 +183,7 @@ def test_contacts_are_cached_in_redis_and_a_new_member_is_a_contact_at_once(
     assert created.status_code == 201, created.text
     sid = created.json()["conversation"]["sid"]
     redis_client = connect(parley_server.env["REDIS_URL"])
-    key = f"parley:contacts:{alice.username}"
+    key = f"parley:contacts:of:{alice.username}"
     assert alice.get("/api/presence").json() == {"presence": {bob.username: False}}
 
     def cached_now() -> bool:

@@ -142,10 +142,10 @@ def register() -> ResponseReturnValue:
     form = RegisterForm()
     if form.validate_on_submit():
         username = form.username.data or ""
-        if User.by_username(username) is not None:
+        if User.by_username(username) is not None or User.by_identity(username) is not None:
             form.username.errors = ["That username is taken."]
         else:
-            user = User(username=username)
+            user = User(username=username, identity=username)
             user.set_password(form.password.data or "")
             db.session.add(user)
             db.session.commit()
@@ -163,7 +163,7 @@ def logout() -> ResponseReturnValue:
     # Void every copy of this user's session cookie (all devices, like the streams below).
     user = db.session.get(User, current_user.id)
     if user is not None:
-        user.session_version += 1
+        user.end_sessions()
         db.session.commit()
     logout_user()
     session.clear()
