@@ -42,7 +42,7 @@ def _dm_unique_name(a: str, b: str) -> str:
     if USERNAME_PATTERN.fullmatch(first) and USERNAME_PATTERN.fullmatch(second):
         return f"dm:{first}:{second}"
     pair = json.dumps([first, second], ensure_ascii=False).encode()
-    return "dm#" + hashlib.sha256(pair).hexdigest()
+    return "dmh:" + hashlib.sha256(pair).hexdigest()  # URL-safe: Twilio reads it in paths
 
 
 def require_member(services: Services, sid: str) -> list[ParticipantRecord]:

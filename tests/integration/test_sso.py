@@ -1,0 +1,117 @@
+"""A host site's users in Parley over real HTTP (gunicorn + gevent, Redis, the emulator):
+identities that are no usernames (``42``, ``user|42``) chat, type and show up through the API
+and the stream; the host's back-channel logout ends an open stream; a token works once,
+whichever worker sees it again (the jti is remembered in Redis)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.support import host_site
+from tests.support.clients import ApiClient, SignalReader, StreamReader
+from tests.support.servers import ParleyServer, run_parley, start_redis
+from tests.support.waiting import free_port, wait_until
+
+
+@pytest.fixture(scope="module")
+def sso_parley(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParleyServer]:
+    """A Parley that trusts :mod:`tests.support.host_site`, with a Redis of its own."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    redis = start_redis()
+    try:
+        with run_parley(
+            tmp_path_factory.mktemp("sso"),
+            PORT=str(port),
+            REDIS_URL=redis.url,
+            **host_site.parley_env(url),
+        ) as server:
+            yield server
+    finally:
+        redis.stop()
+
+
+def host_user(server: ParleyServer, identity: str, name: str | None = None) -> ApiClient:
+    claims = {"name": name} if name else {}
+    token = host_site.generate_token(identity, server.url, **claims)
+    return ApiClient(server.url).sign_in_from_host(identity, token)
+
+
+def test_identities_that_are_not_usernames_chat_live(sso_parley: ParleyServer) -> None:
+    forty_two = host_user(sso_parley, "42", "Forty Two")
+    other = host_user(sso_parley, "user|42", "Another 42")
+    stream = StreamReader(other, other.stream_cursor())
+    signals = SignalReader(other)
+    try:
+        listed = forty_two.get("/api/users").json()["users"]
+        them = {"identity": "user|42", "display_name": "Another 42", "username": "user|42"}
+        assert them in listed
+        sid = forty_two.start_dm("user|42")["sid"]
+        assert forty_two.send(sid, "hello from 42").status_code == 201
+        event = stream.wait_for("message_added", lambda d: d["message"]["body"] == "hello from 42")
+        assert event.data["message"]["author"] == "42"
+        assert forty_two.post(f"/api/conversations/{sid}/typing").status_code == 204
+        typing = signals.wait_for("typing")
+        assert typing.data == {"conversation_sid": sid, "identity": "42"}
+        presence = forty_two.get("/api/presence").json()["presence"]
+        assert presence == {"user|42": True}
+        reply = other.send(sid, "and back from user|42")
+        assert reply.status_code == 201
+        assert other.get(f"/api/conversations/{sid}/messages").json()["messages"][-1]["author"] == (
+            "user|42"
+        )
+        # The same pair always finds the same conversation, from either side.
+        assert other.start_dm("42")["sid"] == sid
+    finally:
+        stream.close()
+        signals.close()
+
+
+def test_an_identity_with_a_slash_can_be_removed_from_a_group(sso_parley: ParleyServer) -> None:
+    owner = host_user(sso_parley, "team/owner")
+    host_user(sso_parley, "team/7")
+    host_user(sso_parley, "8")
+    created = owner.post(
+        "/api/conversations", {"participants": ["team/7", "8"], "friendly_name": "Team"}
+    )
+    assert created.status_code == 201, created.text
+    sid = created.json()["conversation"]["sid"]
+    gone = owner.session.delete(
+        f"{owner.base_url}/api/conversations/{sid}/participants/{quote('team/7', safe='')}",
+        headers={"X-CSRFToken": owner.csrf_token},
+        timeout=10,
+    )
+    assert gone.status_code == 204, gone.text
+    people = owner.get(f"/api/conversations/{sid}").json()["conversation"]["participants"]
+    assert people == ["8", "team/owner"]
+
+
+def test_the_host_logout_ends_the_open_stream_and_every_session(
+    sso_parley: ParleyServer,
+) -> None:
+    leaving = host_user(sso_parley, "user|99")
+    second_device = host_user(sso_parley, "user|99")
+    stream = StreamReader(leaving, leaving.stream_cursor())
+    try:
+        assert stream.next_event().event == "resumed"  # subscribed
+        answer = host_site.log_out("user|99", sso_parley.url)
+        assert answer.status_code == 200 and answer.json() == {"ended": True}
+        wait_until(stream.ended, 10, "the stream to end")
+        for client in (leaving, second_device):
+            assert client.get("/api/conversations").status_code == 401
+    finally:
+        stream.close()
+
+
+def test_a_token_is_accepted_once(sso_parley: ParleyServer, tmp_path: Path) -> None:
+    token = host_site.generate_token("user|5", sso_parley.url)
+    ApiClient(sso_parley.url).sign_in_from_host("user|5", token)
+    again = ApiClient(sso_parley.url).session.post(
+        sso_parley.url + "/sso/login", data={"token": token}, timeout=10, allow_redirects=False
+    )
+    assert again.status_code == 401
+    assert "already used" in again.text
