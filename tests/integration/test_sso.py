@@ -5,34 +5,12 @@ whichever worker sees it again (the jti is remembered in Redis)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
-
-import pytest
 
 from tests.support import host_site
 from tests.support.clients import ApiClient, SignalReader, StreamReader
-from tests.support.servers import ParleyServer, run_parley, start_redis
-from tests.support.waiting import free_port, wait_until
-
-
-@pytest.fixture(scope="module")
-def sso_parley(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParleyServer]:
-    """A Parley that trusts :mod:`tests.support.host_site`, with a Redis of its own."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    redis = start_redis()
-    try:
-        with run_parley(
-            tmp_path_factory.mktemp("sso"),
-            PORT=str(port),
-            REDIS_URL=redis.url,
-            **host_site.parley_env(url),
-        ) as server:
-            yield server
-    finally:
-        redis.stop()
+from tests.support.servers import ParleyServer
+from tests.support.waiting import wait_until
 
 
 def host_user(server: ParleyServer, identity: str, name: str | None = None) -> ApiClient:
@@ -41,9 +19,9 @@ def host_user(server: ParleyServer, identity: str, name: str | None = None) -> A
     return ApiClient(server.url).sign_in_from_host(identity, token)
 
 
-def test_identities_that_are_not_usernames_chat_live(sso_parley: ParleyServer) -> None:
-    forty_two = host_user(sso_parley, "42", "Forty Two")
-    other = host_user(sso_parley, "user|42", "Another 42")
+def test_identities_that_are_not_usernames_chat_live(sso_parley_server: ParleyServer) -> None:
+    forty_two = host_user(sso_parley_server, "42", "Forty Two")
+    other = host_user(sso_parley_server, "user|42", "Another 42")
     stream = StreamReader(other, other.stream_cursor())
     signals = SignalReader(other)
     try:
@@ -71,10 +49,12 @@ def test_identities_that_are_not_usernames_chat_live(sso_parley: ParleyServer) -
         signals.close()
 
 
-def test_an_identity_with_a_slash_can_be_removed_from_a_group(sso_parley: ParleyServer) -> None:
-    owner = host_user(sso_parley, "team/owner")
-    host_user(sso_parley, "team/7")
-    host_user(sso_parley, "8")
+def test_an_identity_with_a_slash_can_be_removed_from_a_group(
+    sso_parley_server: ParleyServer,
+) -> None:
+    owner = host_user(sso_parley_server, "team/owner")
+    host_user(sso_parley_server, "team/7")
+    host_user(sso_parley_server, "8")
     created = owner.post(
         "/api/conversations", {"participants": ["team/7", "8"], "friendly_name": "Team"}
     )
@@ -91,14 +71,14 @@ def test_an_identity_with_a_slash_can_be_removed_from_a_group(sso_parley: Parley
 
 
 def test_the_host_logout_ends_the_open_stream_and_every_session(
-    sso_parley: ParleyServer,
+    sso_parley_server: ParleyServer,
 ) -> None:
-    leaving = host_user(sso_parley, "user|99")
-    second_device = host_user(sso_parley, "user|99")
+    leaving = host_user(sso_parley_server, "user|99")
+    second_device = host_user(sso_parley_server, "user|99")
     stream = StreamReader(leaving, leaving.stream_cursor())
     try:
         assert stream.next_event().event == "resumed"  # subscribed
-        answer = host_site.log_out("user|99", sso_parley.url)
+        answer = host_site.log_out("user|99", sso_parley_server.url)
         assert answer.status_code == 200 and answer.json() == {"ended": True}
         wait_until(stream.ended, 10, "the stream to end")
         for client in (leaving, second_device):
@@ -107,11 +87,14 @@ def test_the_host_logout_ends_the_open_stream_and_every_session(
         stream.close()
 
 
-def test_a_token_is_accepted_once(sso_parley: ParleyServer, tmp_path: Path) -> None:
-    token = host_site.generate_token("user|5", sso_parley.url)
-    ApiClient(sso_parley.url).sign_in_from_host("user|5", token)
-    again = ApiClient(sso_parley.url).session.post(
-        sso_parley.url + "/sso/login", data={"token": token}, timeout=10, allow_redirects=False
+def test_a_token_is_accepted_once(sso_parley_server: ParleyServer) -> None:
+    token = host_site.generate_token("user|5", sso_parley_server.url)
+    ApiClient(sso_parley_server.url).sign_in_from_host("user|5", token)
+    again = ApiClient(sso_parley_server.url).session.post(
+        sso_parley_server.url + "/sso/login",
+        data={"token": token},
+        timeout=10,
+        allow_redirects=False,
     )
     assert again.status_code == 401
     assert "already used" in again.text
