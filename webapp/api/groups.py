@@ -163,16 +163,21 @@ def remove_participant(sid: str, who: str) -> tuple[str, int]:
     before being read as a phone number."""
     services = get_services()
     require_member(services, sid)
-    if who.startswith("+") and User.by_identity(who) is None:
+    user = User.by_identity(who)
+    is_phone = who.startswith("+") and user is None
+    if is_phone:
         name = phone_number(who)
     else:
-        user = User.by_identity(who) or User.by_username(who)
+        # Not only Parley's users: the host's backend may have added people who never came.
+        user = user or User.by_username(who)
         name = user.identity if user is not None else identity_arg(who)
     if name == current_user.identity:
         raise ApiError(400, "leave_instead", "To leave the group, use Leave.")
     _group(services, sid)
     current = services.gateway.participants(sid)  # uncached: the attributes are kept
     target = next((p for p in current if name in (p.identity, p.address)), None)
+    if target is None and user is None and not is_phone:
+        raise ApiError(404, "unknown_user", f"There is no user called '{name[:40]}'.")
     if target is None:
         raise ApiError(404, "not_found", f"{name} is not in this group.")
     services.gateway.remove_participant_by(sid, target, current_user.identity)
