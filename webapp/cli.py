@@ -52,7 +52,7 @@ def _save_user(username: str, password: str) -> bool:
             raise click.ClickException(
                 f"{username!r} is already the identity of a user the host site signs in."
             )
-        user = User(username=username, identity=username)
+        user = User.password_account(username)
         db.session.add(user)
     user.set_password(password)
     db.session.commit()

@@ -55,6 +55,11 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     #: Part of the id kept in the session cookie; bumped at logout to void every copy of it.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
+    @classmethod
+    def password_account(cls, username: str) -> User:
+        """A new account of Parley's own: its username is its Twilio identity."""
+        return cls(username=username, identity=username)
+
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
 

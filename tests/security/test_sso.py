@@ -285,7 +285,7 @@ def test_a_password_account_is_not_taken_over(
     app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     with app.app_context():
-        alice = User(username="alice", identity="alice")
+        alice = User.password_account("alice")
         alice.set_password("long-enough-1")
         db.session.add(alice)
         db.session.commit()
@@ -365,7 +365,7 @@ def test_sso_only_turns_passwords_off_and_points_to_the_host(make_app: Any) -> N
         **SSO_ENV, PARLEY_SSO_ONLY="1", PARLEY_SSO_LOGIN_URL="https://host.example/login"
     )
     with app.app_context():
-        alice = User(username="alice", identity="alice")
+        alice = User.password_account("alice")
         alice.set_password("long-enough-1")
         db.session.add(alice)
         db.session.commit()

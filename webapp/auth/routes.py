@@ -149,7 +149,7 @@ def register() -> ResponseReturnValue:
         if User.by_username(username) is not None or User.by_identity(username) is not None:
             form.username.errors = ["That username is taken."]
         else:
-            user = User(username=username, identity=username)
+            user = User.password_account(username)
             user.set_password(form.password.data or "")
             db.session.add(user)
             db.session.commit()

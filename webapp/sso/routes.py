@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("sso", __name__, url_prefix="/sso")
 
 TOO_MANY = "Too many sign-ins that did not work. Wait a minute, then try again."
+INVALID_LOGOUT = "The logout token was refused; Parley's log says why (sso logout refused)."
 BUSY = "Parley could not check the sign-in just now. Go back and try again in a moment."
 
 
@@ -104,18 +105,16 @@ def login() -> ResponseReturnValue:
 
 
 def _user_for(who: HostIdentity) -> User:
-    """The user, saved; a first sign-in racing another one of the same identity (two tabs)
-    loses the insert and finds the winner's user."""
-    for attempt in (1, 2):
-        try:
-            user = load_user(who)
-            db.session.commit()
-            return user
-        except IntegrityError:
-            db.session.rollback()
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    """The user, saved. A first sign-in racing another of the same identity (two tabs) loses
+    the insert; the second try finds the winner's user."""
+    try:
+        user = load_user(who)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        user = load_user(who)
+        db.session.commit()
+    return user
 
 
 @bp.post("/logout")
@@ -127,7 +126,7 @@ def logout() -> ResponseReturnValue:
         who = _verified(purpose=LOGOUT_PURPOSE)
     except TokenRefused as refusal:
         log.warning("sso logout refused: %s", refusal.detail)
-        return json_error(401, "invalid_token", refusal.public.replace("sign-in", "logout"))
+        return json_error(401, "invalid_token", INVALID_LOGOUT)
     except BrokerUnavailable:
         return json_error(503, "unavailable", "The logout could not be checked; try again.")
     user = User.by_identity(who.identity)

@@ -75,11 +75,10 @@ class TokenRules:
         if len(token.encode(errors="replace")) > MAX_TOKEN_BYTES:
             raise TokenRefused(INVALID, f"token longer than {MAX_TOKEN_BYTES} bytes")
         claims = self._decode(token)
-        if claims.get(PURPOSE_CLAIM) != purpose:
-            raise TokenRefused(
-                INVALID,
-                f"claim {PURPOSE_CLAIM!r} is {claims.get(PURPOSE_CLAIM)!r}, not {purpose!r}",
-            )
+        found = claims.get(PURPOSE_CLAIM)
+        if found != purpose:
+            detail = f"{PURPOSE_CLAIM!r} is {str(found)[:40]!r}, not {purpose!r}"
+            raise TokenRefused(INVALID, detail)
         return _identity(claims)
 
     def _decode(self, token: str) -> dict[str, Any]:
