@@ -53,13 +53,15 @@ def test_an_identity_with_a_slash_can_be_removed_from_a_group(
     sso_parley_server: ParleyServer,
 ) -> None:
     owner = host_user(sso_parley_server, "team/owner")
-    host_user(sso_parley_server, "team/7")
+    seven = host_user(sso_parley_server, "team/7")
     host_user(sso_parley_server, "8")
     created = owner.post(
         "/api/conversations", {"participants": ["team/7", "8"], "friendly_name": "Team"}
     )
     assert created.status_code == 201, created.text
     sid = created.json()["conversation"]["sid"]
+    listed = seven.get("/api/conversations").json()["conversations"]
+    assert [c["sid"] for c in listed] == [sid]
     gone = owner.session.delete(
         f"{owner.base_url}/api/conversations/{sid}/participants/{quote('team/7', safe='')}",
         headers={"X-CSRFToken": owner.csrf_token},
