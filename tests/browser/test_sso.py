@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import PAGE_MS, ChatWindow
+from tests.browser.test_accessibility import serious_violations
 from tests.support import host_site
 from tests.support.servers import ParleyServer, Served
 
@@ -35,5 +36,35 @@ def test_the_host_page_signs_user_42_into_the_chat(
         assert window.page.locator("[data-identity]").get_attribute("data-identity") == "42"
         window.wait_for_conversations()
         assert not window.script_errors
+    finally:
+        context.close()
+
+
+def test_a_refused_sign_in_says_why_readably(
+    browser: Browser, sso_parley_server: ParleyServer
+) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(sso_parley_server.url + "/login")  # any page of Parley's, to post from
+        forged = host_site.generate_token("42", sso_parley_server.url).rsplit(".", 1)[0] + ".x"
+        page.evaluate(
+            """(token) => {
+                const form = document.createElement('form');
+                form.method = 'post';
+                form.action = '/sso/login';
+                const field = document.createElement('input');
+                Object.assign(field, {type: 'hidden', name: 'token', value: token});
+                form.append(field);
+                document.body.append(form);
+                form.submit();
+            }""",
+            forged,
+        )
+        expect(page.get_by_role("heading", name="You are not signed in")).to_be_visible()
+        expect(page.get_by_role("alert")).to_have_text(
+            "The sign-in link from your site is not valid."
+        )
+        assert serious_violations(page) == []
     finally:
         context.close()
