@@ -92,12 +92,17 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
         """Void every copy of this user's session cookie (all devices); the caller commits."""
         self.session_version += 1
 
+    # Both lookups answer None for what no user can have, before asking the database:
+    # PostgreSQL refuses a NUL in a query parameter with an error, which would be a 500.
     @classmethod
     def by_username(cls, username: str) -> User | None:
-        return db.session.execute(
-            db.select(cls).filter_by(username=username.strip().lower())
-        ).scalar_one_or_none()
+        name = username.strip().lower()
+        if not is_valid_identity(name):
+            return None
+        return db.session.execute(db.select(cls).filter_by(username=name)).scalar_one_or_none()
 
     @classmethod
     def by_identity(cls, identity: str) -> User | None:
+        if not is_valid_identity(identity):
+            return None
         return db.session.execute(db.select(cls).filter_by(identity=identity)).scalar_one_or_none()

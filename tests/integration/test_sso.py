@@ -100,3 +100,24 @@ def test_a_token_is_accepted_once(sso_parley_server: ParleyServer) -> None:
     )
     assert again.status_code == 401
     assert "already used" in again.text
+
+
+def test_identities_no_user_can_have_are_400_on_any_database(
+    sso_parley_server: ParleyServer,
+) -> None:
+    """A NUL or a newline is no identity: refused before the database sees it (PostgreSQL
+    would fail the query)."""
+    who = host_user(sso_parley_server, "user|77")
+    for bad in ("a\x00b", "a\nb", "x" * 300):
+        answer = who.post("/api/conversations", {"participants": [bad]})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == "invalid_identity"
+    host_user(sso_parley_server, "user|78")
+    group = who.post("/api/conversations", {"participants": ["user|78"], "friendly_name": "G"})
+    sid = group.json()["conversation"]["sid"]
+    gone = who.session.delete(
+        f"{who.base_url}/api/conversations/{sid}/participants/a%00b",
+        headers={"X-CSRFToken": who.csrf_token},
+        timeout=10,
+    )
+    assert gone.status_code == 400 and gone.json()["error"]["code"] == "invalid_identity"

@@ -75,8 +75,7 @@ def identity_arg(raw: str) -> str:
 def known_user(raw: str) -> User:
     """The user an identity names. Identities are exact (a host's ``User|42`` is not
     ``user|42``); a username typed with capitals or spaces still finds its password account."""
-    user = User.by_identity(raw) if is_valid_identity(raw) else None
-    user = user or User.by_username(raw)
+    user = User.by_identity(raw) or User.by_username(raw)
     if user is None:
         identity_arg(raw)  # 400 for what cannot be an identity, 404 for nobody
         raise ApiError(404, "unknown_user", f"There is no user called '{raw[:40]}'.")
