@@ -176,26 +176,6 @@ class StreamReader:
         self._thread.join(5)
 
 
-class SignalReader(StreamReader):
-    """A stream that asks for signals, as the chat page does (``/stream?signals=1``)."""
-
-    def __init__(self, client: ApiClient) -> None:
-        self.events: queue.Queue[SseEvent] = queue.Queue()
-        self.seen: list[SseEvent] = []
-        self.response = client.session.get(
-            client.base_url + "/stream", params={"signals": "1"}, stream=True, timeout=(5, 60)
-        )
-        self.status_code = self.response.status_code
-        self.headers = self.response.headers
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        assert self.status_code == 200
-        self._thread.start()
-        self.wait_for("resync")
-
-    def signals(self, name: str, timeout: float = 1.0) -> list[SseEvent]:
-        return [e for e in self.drain(timeout) if e.event == name]
-
-
 def text_from_phone(server: ParleyServer, number: str, sid: str, body: str) -> None:
     """What `flask emulator sms --from <number> --to <sid> --body <body>` does: an inbound
     SMS through the emulator's development endpoint."""
@@ -235,3 +215,23 @@ def message_added_params(sid: str, body: str) -> dict[str, str]:
         "Source": "SMS",
         "DateCreated": "2026-11-25T10:00:00.000Z",
     }
+
+
+class SignalReader(StreamReader):
+    """A stream that asks for signals, as the chat page does (``/stream?signals=1``)."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.events: queue.Queue[SseEvent] = queue.Queue()
+        self.seen: list[SseEvent] = []
+        self.response = client.session.get(
+            client.base_url + "/stream", params={"signals": "1"}, stream=True, timeout=(5, 60)
+        )
+        self.status_code = self.response.status_code
+        self.headers = self.response.headers
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        assert self.status_code == 200
+        self._thread.start()
+        self.wait_for("resync")
+
+    def signals(self, name: str, timeout: float = 1.0) -> list[SseEvent]:
+        return [e for e in self.drain(timeout) if e.event == name]
