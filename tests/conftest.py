@@ -16,7 +16,7 @@ from typing import NamedTuple
 import pytest
 from hypothesis import settings
 
-from tests.support import databases
+from tests.support import databases, host_site
 from tests.support.clients import ApiClient, StreamReader
 from tests.support.servers import (
     TWILIO_TEST_NUMBER,
@@ -25,6 +25,7 @@ from tests.support.servers import (
     run_parley,
     start_redis,
 )
+from tests.support.waiting import free_port
 
 # In CI the property tests replay the same examples every run: a red CI then means a change
 # broke something, never that a new random input turned up. Locally they keep exploring.
@@ -125,6 +126,24 @@ def sms_parley_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parl
     try:
         phone = TWILIO_TEST_NUMBER
         with run_parley(tmp, REDIS_URL=redis.url, TWILIO_PHONE_NUMBER=phone) as server:
+            yield server
+    finally:
+        redis.stop()
+
+
+@pytest.fixture(scope="session")
+def sso_parley_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParleyServer]:
+    """A Parley that trusts the host site of :mod:`tests.support.host_site` (sign-in handed
+    over by ``POST /sso/login``), with a Redis of its own (see :func:`sms_parley_server`)."""
+    port = free_port()
+    redis = start_redis()
+    try:
+        with run_parley(
+            tmp_path_factory.mktemp("parley-sso"),
+            PORT=str(port),
+            REDIS_URL=redis.url,
+            **host_site.parley_env(f"http://127.0.0.1:{port}"),
+        ) as server:
             yield server
     finally:
         redis.stop()

@@ -27,6 +27,7 @@ from webapp.models import User
 from webapp.ops import configure_logging, init_ops
 from webapp.security import init_security
 from webapp.services import Services, init_services
+from webapp.sso import sso
 from webapp.stream.admission import init_admission
 from webapp.twilio_gateway import ConversationsGateway
 from webapp.twilio_gateway.client import build_client
@@ -61,6 +62,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     init_services(app, services)
     _register_blueprints(app)
+    sso.init_app(app)  # after the auth blueprint: it signs people in the same way
     init_ops(app, config)
     _register_cli(app)
     _mount_emulator(app, config)

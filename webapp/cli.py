@@ -48,7 +48,11 @@ def _save_user(username: str, password: str) -> bool:
     user = User.by_username(username)
     created = user is None
     if user is None:
-        user = User(username=username)
+        if User.by_identity(username) is not None:
+            raise click.ClickException(
+                f"{username!r} is already the identity of a user the host site signs in."
+            )
+        user = User.password_account(username)
         db.session.add(user)
     user.set_password(password)
     db.session.commit()

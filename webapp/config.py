@@ -102,6 +102,52 @@ def _session_lifetime(env: Mapping[str, str]) -> float:
     return hours
 
 
+def _sso_settings(env: Mapping[str, str], public_base_url: str) -> dict[str, object]:
+    """The ``PARLEY_SSO_*`` variables (sign-in handed over by a host site, ``webapp/sso``).
+
+    With SSO on, open registration is refused: a stranger could otherwise register the
+    username ``42`` and so become the host's user 42 in every conversation the host made.
+    """
+    from webapp.sso.keys import verification_key
+
+    secret = env.get("PARLEY_SSO_SECRET")
+    public_key = env.get("PARLEY_SSO_PUBLIC_KEY")
+    try:
+        key = verification_key(secret, public_key)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    sso_only = _flag(env.get("PARLEY_SSO_ONLY"))
+    issuer = env.get("PARLEY_SSO_ISSUER")
+    login_url = env.get("PARLEY_SSO_LOGIN_URL")
+    if sso_only and key is None:
+        raise ConfigError(
+            "PARLEY_SSO_ONLY=1 turns password login off, so it needs PARLEY_SSO_SECRET or "
+            "PARLEY_SSO_PUBLIC_KEY: without a key nobody could sign in."
+        )
+    if key is not None and not issuer:
+        raise ConfigError(
+            "PARLEY_SSO_ISSUER is required with an SSO key: the `iss` your site puts in its "
+            "tokens (e.g. https://www.example.com)."
+        )
+    if login_url and not re.match(r"https?://", login_url):
+        raise ConfigError("PARLEY_SSO_LOGIN_URL must start with http:// or https://.")
+    registration = _flag(env.get("REGISTRATION_OPEN", "0" if key else "1"))
+    if key is not None and registration:
+        raise ConfigError(
+            "REGISTRATION_OPEN=1 cannot go with SSO: a self-registered username could be one "
+            "of your site's identities. Unset REGISTRATION_OPEN (accounts come from your site)."
+        )
+    return {
+        "PARLEY_SSO_SECRET": secret,
+        "PARLEY_SSO_PUBLIC_KEY": public_key,
+        "PARLEY_SSO_ISSUER": issuer,
+        "PARLEY_SSO_AUDIENCE": env.get("PARLEY_SSO_AUDIENCE", public_base_url),
+        "PARLEY_SSO_ONLY": sso_only,
+        "PARLEY_SSO_LOGIN_URL": login_url,
+        "REGISTRATION_OPEN": registration,
+    }
+
+
 @dataclass(frozen=True)
 class Config:
     """Every setting Parley has. Upper-case fields are copied into ``app.config`` too."""
@@ -154,6 +200,20 @@ class Config:
     #: Whether anyone who reaches the site may create an account (``/register``). Off, only
     #: ``flask users create`` makes accounts, as a private deployment wants.
     REGISTRATION_OPEN: bool = True
+    #: Sign-in handed over by a host site (``webapp/sso``): the key its tokens are checked
+    #: with (a shared secret for HS256, or a PEM public key), the ``iss`` and ``aud`` they
+    #: must carry, password login off, and where people sign in instead.
+    PARLEY_SSO_SECRET: str | None = None
+    PARLEY_SSO_PUBLIC_KEY: str | None = None
+    PARLEY_SSO_ISSUER: str | None = None
+    PARLEY_SSO_AUDIENCE: str | None = None
+    PARLEY_SSO_ONLY: bool = False
+    PARLEY_SSO_LOGIN_URL: str | None = None
+
+    @property
+    def sso_enabled(self) -> bool:
+        """A host site may sign its users in (``POST /sso/login``)."""
+        return bool(self.PARLEY_SSO_SECRET or self.PARLEY_SSO_PUBLIC_KEY)
 
     @property
     def PERMANENT_SESSION_LIFETIME(self) -> timedelta:  # noqa: N802 - Flask reads app.config
@@ -330,7 +390,7 @@ class Config:
             "LOG_FORMAT": log_format,
             **_login_limits(env),
             "SESSION_LIFETIME_HOURS": _session_lifetime(env),
-            "REGISTRATION_OPEN": _flag(env.get("REGISTRATION_OPEN", "1")),
+            **_sso_settings(env, public_base_url.rstrip("/")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
@@ -12,23 +13,52 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
 
-#: A username is also the user's Twilio chat identity, so keep it simple and URL-safe.
+#: Password accounts choose a username, which is also their Twilio identity: kept simple and
+#: URL-safe. Identities handed over by a host site (``webapp/sso``) are far freer.
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{1,31}")
+
+#: Twilio refuses a participant identity longer than this (error 50207).
+IDENTITY_MAX_CHARS = 256
+#: Display names are shown, never used as keys; Twilio's ``friendly_name`` takes 256 too.
+DISPLAY_NAME_MAX_CHARS = 256
+#: Twilio refuses an identity shaped like a User SID (error 50206).
+_USER_SID = re.compile(r"US[0-9a-fA-F]{32}")
+
+
+def is_valid_identity(value: str) -> bool:
+    """Any string Twilio accepts as an identity, minus what would break Parley's own framing:
+    no control characters (the broker separates identities by newlines), no blank edges (an
+    identity that looks like another one when displayed)."""
+    return (
+        0 < len(value) <= IDENTITY_MAX_CHARS
+        and value == value.strip()
+        and not _USER_SID.fullmatch(value)
+        and not any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value)
+    )
 
 
 class User(UserMixin, db.Model):  # type: ignore[name-defined]
-    """A person who can log in; ``username`` is their Twilio Conversations identity."""
+    """A person who can log in. ``identity`` is their Twilio Conversations identity: the
+    username of a password account, or the host site's user id for one signed in by the host
+    (those have no username and no password)."""
 
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    username: Mapped[str | None] = mapped_column(String(32), unique=True, index=True)
+    identity: Mapped[str] = mapped_column(String(IDENTITY_MAX_CHARS), unique=True, index=True)
+    display_name: Mapped[str | None] = mapped_column(String(DISPLAY_NAME_MAX_CHARS))
     password_hash: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=lambda: datetime.now(UTC)
     )
     #: Part of the id kept in the session cookie; bumped at logout to void every copy of it.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    @classmethod
+    def password_account(cls, username: str) -> User:
+        """A new account of Parley's own: its username is its Twilio identity."""
+        return cls(username=username, identity=username)
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
@@ -46,15 +76,33 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return self.has_password and check_password_hash(self.password_hash, password)
 
     @property
-    def identity(self) -> str:
-        """The Twilio chat identity of this user."""
-        return self.username
+    def has_password(self) -> bool:
+        """False for accounts the host site signs in: nobody can log in to them with a form."""
+        return bool(self.password_hash)
 
+    @property
+    def name(self) -> str:
+        """What the page calls this person: the display name, else the identity."""
+        return self.display_name or self.identity
+
+    def end_sessions(self) -> None:
+        """Void every copy of this user's session cookie (all devices); the caller commits."""
+        self.session_version += 1
+
+    # Both lookups answer None for what no user can have, before asking the database:
+    # PostgreSQL refuses a NUL in a query parameter with an error, which would be a 500.
     @classmethod
     def by_username(cls, username: str) -> User | None:
-        return db.session.execute(
-            db.select(cls).filter_by(username=username.strip().lower())
-        ).scalar_one_or_none()
+        name = username.strip().lower()
+        if not is_valid_identity(name):
+            return None
+        return db.session.execute(db.select(cls).filter_by(username=name)).scalar_one_or_none()
+
+    @classmethod
+    def by_identity(cls, identity: str) -> User | None:
+        if not is_valid_identity(identity):
+            return None
+        return db.session.execute(db.select(cls).filter_by(identity=identity)).scalar_one_or_none()

@@ -171,7 +171,7 @@ def test_bad_input_gets_clear_json_errors(login: Login) -> None:
         (
             alice.post("/api/conversations", {"participants": ["<b>" * 500]}),
             400,
-            "invalid_username",
+            "invalid_identity",
         ),
         (alice.post("/api/conversations", {"participants": "bob"}), 400, "invalid_field"),
         (alice.post("/api/conversations", {"participants": ["alice"]}), 400, "invalid_field"),

@@ -58,7 +58,7 @@ def test_a_deletion_after_the_cached_list_expired_still_reaches_every_member(
         # Opening a stream looks up its user's contacts: done before the conversation exists,
         # so that once its list has expired nothing but the deletion looks it up again.
         for who in streams:
-            wait_until(partial(client.exists, f"parley:contacts:{who}"), 10, "contacts")
+            wait_until(partial(client.exists, f"parley:contacts:of:{who}"), 10, "contacts")
         name = f"Doomed {uuid.uuid4().hex[:6]}"
         created = alice.post(
             "/api/conversations", {"participants": ["bob", "carol"], "friendly_name": name}

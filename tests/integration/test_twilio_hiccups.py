@@ -3,6 +3,7 @@ through a proxy that drops keep-alive connections, loses answers, or is not ther
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import threading
@@ -318,7 +319,7 @@ def test_a_twilio_that_cannot_be_reached_is_503_on_every_route(
     _assert_unreachable(alice.send(sid, "during the outage", client_id=uuid.uuid4().hex))
     values = {"sid": sid, "message_sid": message_sid, "who": "bob"}
     for rule in api_rules:
-        path = rule.rule.replace("<", "{").replace(">", "}").format(**values)
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule).format(**values)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             answer = stack.call(method, path, BODIES.get(rule.endpoint))
             if answer.status_code >= 500:

@@ -8,15 +8,13 @@ Fresh users per test, so that streams left by other tests cannot make anyone loo
 from __future__ import annotations
 
 import json
-import queue
 import re
-import threading
 import uuid
 from collections.abc import Callable
 
 import pytest
 
-from tests.support.clients import ApiClient, SseEvent, StreamReader
+from tests.support.clients import ApiClient, SignalReader, StreamReader
 from tests.support.servers import ParleyServer, run_parley
 from tests.support.waiting import wait_until
 from webapp.events.presence import RedisPresence
@@ -24,26 +22,6 @@ from webapp.events.redis_broker import connect
 from webapp.events.types import EventId
 
 PASSWORD = "typing-presence-pw"
-
-
-class SignalReader(StreamReader):
-    """A stream that asks for signals, as the chat page does (``/stream?signals=1``)."""
-
-    def __init__(self, client: ApiClient) -> None:
-        self.events: queue.Queue[SseEvent] = queue.Queue()
-        self.seen: list[SseEvent] = []
-        self.response = client.session.get(
-            client.base_url + "/stream", params={"signals": "1"}, stream=True, timeout=(5, 60)
-        )
-        self.status_code = self.response.status_code
-        self.headers = self.response.headers
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        assert self.status_code == 200
-        self._thread.start()
-        self.wait_for("resync")
-
-    def signals(self, name: str, timeout: float = 1.0) -> list[SseEvent]:
-        return [e for e in self.drain(timeout) if e.event == name]
 
 
 def register(server: ParleyServer, prefix: str) -> ApiClient:
@@ -183,7 +161,7 @@ def test_contacts_are_cached_in_redis_and_a_new_member_is_a_contact_at_once(
     assert created.status_code == 201, created.text
     sid = created.json()["conversation"]["sid"]
     redis_client = connect(parley_server.env["REDIS_URL"])
-    key = f"parley:contacts:{alice.username}"
+    key = f"parley:contacts:of:{alice.username}"
     assert alice.get("/api/presence").json() == {"presence": {bob.username: False}}
 
     def cached_now() -> bool:

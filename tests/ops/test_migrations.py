@@ -38,7 +38,7 @@ def test_upgrade_creates_the_users_table_and_records_the_revision(
     env = env_for(tmp_path, database_url)
     flask_cli(env, "db", "upgrade")
     assert tables(database_url) == {"users", "alembic_version"}
-    assert "0002_session_version (head)" in flask_cli(env, "db", "current")
+    assert "0003_identity (head)" in flask_cli(env, "db", "current")
     # The models need no migration that is not written yet.
     flask_cli(env, "db", "check")
     flask_cli(env, "users", "demo")
@@ -58,7 +58,7 @@ def test_init_db_runs_the_migrations_and_can_run_again(tmp_path: Path) -> None:
     env = env_for(tmp_path, url)
     assert "Database ready." in flask_cli(env, "init-db")
     assert "Database ready." in flask_cli(env, "init-db")
-    assert "0002_session_version (head)" in flask_cli(env, "db", "current")
+    assert "0003_identity (head)" in flask_cli(env, "db", "current")
 
 
 def test_a_database_made_before_migrations_is_adopted(tmp_path: Path) -> None:
@@ -80,6 +80,47 @@ def test_a_database_made_before_migrations_is_adopted(tmp_path: Path) -> None:
 
     flask_cli(env, "db", "upgrade")
 
-    assert "0002_session_version (head)" in flask_cli(env, "db", "current")
+    assert "0003_identity (head)" in flask_cli(env, "db", "current")
     with sa.create_engine(url).connect() as connection:
         assert connection.execute(sa.text("SELECT username FROM users")).scalars().all() == ["dora"]
+
+
+def test_identities_migrate_from_usernames_and_free_identities_fit(
+    tmp_path: Path, database_url: str
+) -> None:
+    """0003 gives each existing user their username as identity; afterwards a host site's user
+    has an identity of up to 256 characters, a display name and no username; the identity is
+    unique. On SQLite and on PostgreSQL."""
+    env = env_for(tmp_path, database_url)
+    flask_cli(env, "db", "upgrade", "0002_session_version")
+    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO users (username, password_hash, created_at) "
+                    "VALUES ('dora', 'x', '2026-01-01 00:00:00')"
+                )
+            )
+        flask_cli(env, "db", "upgrade")
+        long_identity = "user|" + "9" * 251
+        with engine.begin() as connection:
+            rows = connection.execute(sa.text("SELECT username, identity FROM users")).all()
+            assert [tuple(row) for row in rows] == [("dora", "dora")]
+            connection.execute(
+                sa.text(
+                    "INSERT INTO users (identity, display_name, password_hash, created_at) "
+                    "VALUES (:identity, 'Ada', '', '2026-01-01 00:00:00')"
+                ),
+                {"identity": long_identity},
+            )
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO users (identity, password_hash, created_at) "
+                    "VALUES ('dora', '', '2026-01-01 00:00:00')"
+                )
+            )
+    finally:
+        engine.dispose()
+    flask_cli(env, "db", "downgrade", "0002_session_version")  # the host's users go with it

@@ -68,6 +68,18 @@ CASES = {
         {"PARLEY_ENV": "production", "SECRET_KEY": None},
         ["SECRET_KEY is required in production", "secrets.token_hex"],
     ),
+    "sign-in from a host site only, without its key": (
+        {"PARLEY_SSO_ONLY": "1"},
+        ["PARLEY_SSO_ONLY=1", "PARLEY_SSO_SECRET or PARLEY_SSO_PUBLIC_KEY"],
+    ),
+    "both a host secret and a host public key": (
+        {
+            "PARLEY_SSO_SECRET": "s" * 32,
+            "PARLEY_SSO_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----",
+            "PARLEY_SSO_ISSUER": "https://host.example",
+        },
+        ["PARLEY_SSO_SECRET", "PARLEY_SSO_PUBLIC_KEY", "not both"],
+    ),
 }
 
 

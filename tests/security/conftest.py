@@ -55,8 +55,10 @@ def app_for(tmp: Path, **env: str) -> Config:
 
 @pytest.fixture(scope="session")
 def url_rules(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Rule]]:
-    """Every route the app serves, read from a real ``create_app()``'s URL map."""
-    app = create_app(app_for(tmp_path_factory.mktemp("routes")))
+    """Every route the app serves, read from a real ``create_app()``'s URL map (with sign-in
+    from a host site configured, so that its routes exist too)."""
+    sso = {"PARLEY_SSO_SECRET": "s" * 32, "PARLEY_SSO_ISSUER": "https://host.example"}
+    app = create_app(app_for(tmp_path_factory.mktemp("routes"), **sso))
     try:
         yield list(app.url_map.iter_rules())
     finally:

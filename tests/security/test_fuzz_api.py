@@ -4,6 +4,7 @@ the API, nothing published to anyone's stream, and the server keeps serving."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -212,7 +213,7 @@ def json_routes(fuzz: Fuzzing, url_rules: list[Rule]) -> list[tuple[str, str]]:
     read from the app's URL map, so a new route is fuzzed without being listed here."""
     values = {"sid": fuzz.own_sid, "message_sid": "IM" + "0" * 32, "who": "nobody"}
     routes = [
-        (method, rule.rule.replace("<", "{").replace(">", "}").format(**values))
+        (method, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule).format(**values))
         for rule in url_rules
         if rule.rule.startswith("/api/")
         for method in sorted((rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"})

@@ -40,11 +40,22 @@ class ApiClient:
             timeout=10,
         )
         assert response.status_code == 200 and "/login" not in response.url, "login failed"
+        return self._open_chat(username)
+
+    def sign_in_from_host(self, identity: str, token: str) -> ApiClient:
+        """Log in as a host site hands its user over (``POST /sso/login``)."""
+        response = self.session.post(
+            self.base_url + "/sso/login", data={"token": token}, timeout=10
+        )
+        assert response.status_code == 200 and "/login" not in response.url, response.text
+        return self._open_chat(identity)
+
+    def _open_chat(self, identity: str) -> ApiClient:
         chat = self.session.get(self.base_url + "/", timeout=10)
         meta = _CSRF_META.search(chat.text)
         assert meta, "chat page has no csrf-token meta"
         self.csrf_token = meta.group(1)
-        self.username = username
+        self.username = identity
         return self
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
@@ -207,3 +218,23 @@ def message_added_params(sid: str, body: str) -> dict[str, str]:
         "Source": "SMS",
         "DateCreated": "2026-11-25T10:00:00.000Z",
     }
+
+
+class SignalReader(StreamReader):
+    """A stream that asks for signals, as the chat page does (``/stream?signals=1``)."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.events: queue.Queue[SseEvent] = queue.Queue()
+        self.seen: list[SseEvent] = []
+        self.response = client.session.get(
+            client.base_url + "/stream", params={"signals": "1"}, stream=True, timeout=(5, 60)
+        )
+        self.status_code = self.response.status_code
+        self.headers = self.response.headers
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        assert self.status_code == 200
+        self._thread.start()
+        self.wait_for("resync")
+
+    def signals(self, name: str, timeout: float = 1.0) -> list[SseEvent]:
+        return [e for e in self.drain(timeout) if e.event == name]

@@ -130,7 +130,7 @@ def test_redis_contacts_are_shared_by_every_process_and_expire(
     _put(one, "alice", {"bob", "carol"}, [SID])
     assert _cached(two, "alice") == {"bob", "carol"}  # another worker, or after a deploy
     _put(two, "zoe", {"yan"}, [OTHER])
-    ttl = client.ttl("parley:contacts:zoe")
+    ttl = client.ttl("parley:contacts:of:zoe")
     assert 0 < ttl <= 1
     two.drop(SID, [])
     assert _cached(one, "alice") is None

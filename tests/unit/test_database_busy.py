@@ -27,7 +27,7 @@ def app(tmp_path: Path) -> Iterator[Flask]:
     app = create_app(config)
     with app.app_context():
         db.create_all()
-        alice = User(username="alice")
+        alice = User.password_account("alice")
         alice.set_password("not-used-here")
         db.session.add(alice)
         db.session.commit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from flask import Response, jsonify
@@ -9,9 +11,10 @@ from flask_login import current_user, login_required
 
 from webapp.api import bp
 from webapp.api.typing_throttle import typing_ended
-from webapp.api.validation import int_arg, json_body, known_username, string_field
+from webapp.api.validation import int_arg, json_body, known_user, string_field
 from webapp.errors import ApiError
 from webapp.events.membership import identities
+from webapp.models import USERNAME_PATTERN
 from webapp.presenters import conversation_json, message_json
 from webapp.services import Services, get_services
 from webapp.twilio_gateway import (
@@ -30,9 +33,16 @@ RETRY_WINDOW = 50
 
 
 def _dm_unique_name(a: str, b: str) -> str:
-    """The same pair of users always maps to the same conversation, whoever starts it."""
+    """The same pair of users always maps to the same conversation, whoever starts it, and
+    no other pair does: usernames have no ``:``, so ``dm:alice:bob`` is unambiguous; any other
+    identity may hold a ``:`` (``dm:a:b:c`` would be both ``a:b``+``c`` and ``a``+``b:c``),
+    so those pairs are named by a digest of both identities, which fits Twilio's 256
+    characters whatever their length."""
     first, second = sorted((a, b))
-    return f"dm:{first}:{second}"
+    if USERNAME_PATTERN.fullmatch(first) and USERNAME_PATTERN.fullmatch(second):
+        return f"dm:{first}:{second}"
+    pair = json.dumps([first, second], ensure_ascii=False).encode()
+    return "dmh:" + hashlib.sha256(pair).hexdigest()  # URL-safe: Twilio reads it in paths
 
 
 def require_member(services: Services, sid: str) -> list[ParticipantRecord]:
@@ -78,18 +88,16 @@ def create_conversation() -> tuple[Response, int]:
     body = json_body({"participants", "friendly_name"})
     names = body.get("participants")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise ApiError(400, "invalid_field", "'participants' must be a list of usernames.")
+        raise ApiError(400, "invalid_field", "'participants' must be a list of identities.")
     if len(names) > MAX_GROUP_SIZE:
         raise ApiError(400, "too_many", f"A conversation has at most {MAX_GROUP_SIZE} people.")
     friendly_name = string_field(
         body, "friendly_name", max_length=MAX_FRIENDLY_NAME, required=False
     )
     me = current_user.identity
-    others = sorted({n.strip().lower() for n in names} - {me})
+    others = sorted({known_user(name).identity for name in names} - {me})
     if not others:
         raise ApiError(400, "invalid_field", "Pick someone other than yourself.")
-    for name in others:
-        known_username(name)
 
     services = get_services()
     is_dm = len(others) == 1 and not friendly_name

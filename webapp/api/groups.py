@@ -20,8 +20,9 @@ from webapp.api.conversations import (
     own_participant,
     require_member,
 )
-from webapp.api.validation import json_body, known_username, phone_number, string_field
+from webapp.api.validation import identity_arg, json_body, known_user, phone_number, string_field
 from webapp.errors import ApiError
+from webapp.models import User
 from webapp.services import Services, get_services
 from webapp.twilio_gateway import ConversationRecord, GatewayError, ParticipantRecord
 from webapp.twilio_gateway.errors import (
@@ -61,17 +62,19 @@ def rename_conversation(sid: str) -> Response:
 @bp.post("/conversations/<sid>/participants")
 @login_required
 def add_participant(sid: str) -> tuple[Response, int]:
-    """Add ``{"username": ...}`` (a chat user) or ``{"phone_number": ...}`` (SMS)."""
+    """Add ``{"identity": ...}`` (a chat user; ``username`` is the same field under its older
+    name) or ``{"phone_number": ...}`` (SMS)."""
     services = get_services()
     participants = require_member(services, sid)
-    body = json_body({"username", "phone_number"})
-    if ("username" in body) == ("phone_number" in body):
+    body = json_body({"identity", "username", "phone_number"})
+    if sum(field in body for field in ("identity", "username", "phone_number")) != 1:
         raise ApiError(
-            400, "missing_field", "Give either 'username' or 'phone_number' (one of the two)."
+            400, "missing_field", "Give either 'identity' or 'phone_number' (one of the two)."
         )
     if "phone_number" in body:
         return _add_phone(services, sid, participants, body)
-    username = known_username(string_field(body, "username", max_length=256) or "")
+    field = "identity" if "identity" in body else "username"
+    username = known_user(string_field(body, field, max_length=1024) or "").identity
     conversation = _group(services, sid)
     present = any(p.identity == username for p in participants)
     if not present and len(participants) >= MAX_GROUP_SIZE:
@@ -151,19 +154,30 @@ def leave_conversation(sid: str) -> tuple[str, int]:
     return "", 204
 
 
-@bp.delete("/conversations/<sid>/participants/<who>")
+@bp.delete("/conversations/<sid>/participants/<path:who>")
 @login_required
 def remove_participant(sid: str, who: str) -> tuple[str, int]:
-    """Remove someone from a group, a chat user (by username) or an SMS participant (by
-    number): ``204``. Like renaming and adding, any member may; everyone sees who did it."""
+    """Remove someone from a group, a chat user (by identity, which may hold a ``/``) or an
+    SMS participant (by number): ``204``. Like renaming and adding, any member may; everyone
+    sees who did it. A chat user whose identity starts with ``+`` is matched as an identity
+    before being read as a phone number."""
     services = get_services()
     require_member(services, sid)
-    name = phone_number(who) if who.startswith("+") else known_username(who)
+    user = User.by_identity(who)
+    is_phone = who.startswith("+") and user is None
+    if is_phone:
+        name = phone_number(who)
+    else:
+        # Not only Parley's users: the host's backend may have added people who never came.
+        user = user or User.by_username(who)
+        name = user.identity if user is not None else identity_arg(who)
     if name == current_user.identity:
         raise ApiError(400, "leave_instead", "To leave the group, use Leave.")
     _group(services, sid)
     current = services.gateway.participants(sid)  # uncached: the attributes are kept
     target = next((p for p in current if name in (p.identity, p.address)), None)
+    if target is None and user is None and not is_phone:
+        raise ApiError(404, "unknown_user", f"There is no user called '{name[:40]}'.")
     if target is None:
         raise ApiError(404, "not_found", f"{name} is not in this group.")
     services.gateway.remove_participant_by(sid, target, current_user.identity)

@@ -20,10 +20,19 @@ from webapp.twilio_gateway.tokens import DEFAULT_TOKEN_TTL
 @bp.get("/users")
 @login_required
 def list_users() -> Response:
+    """Everyone else, by identity (what the API takes) and display name (what people read).
+    ``username`` repeats the identity for clients written before identities and usernames
+    differed."""
     rows = db.session.execute(
-        db.select(User.username).where(User.id != current_user.id).order_by(User.username)
-    ).scalars()
-    return jsonify({"users": [{"username": name} for name in rows]})
+        db.select(User.identity, User.display_name)
+        .where(User.id != current_user.id)
+        .order_by(User.identity)
+    ).all()
+    users = [
+        {"identity": identity, "display_name": name or identity, "username": identity}
+        for identity, name in rows
+    ]
+    return jsonify({"users": users})
 
 
 @bp.get("/token")

@@ -9,7 +9,7 @@ from flask import g, request
 
 from webapp.errors import ApiError
 from webapp.json_input import InvalidJson, loads
-from webapp.models import USERNAME_PATTERN, User
+from webapp.models import User, is_valid_identity
 
 
 def request_json() -> Any:
@@ -65,14 +65,21 @@ def int_arg(name: str, default: int | None, *, low: int, high: int) -> int | Non
     return value
 
 
-def known_username(raw: str) -> str:
-    """A username that is well formed (it is also a Twilio identity) and belongs to a user."""
-    name = raw.strip().lower()
-    if not USERNAME_PATTERN.fullmatch(name):
-        raise ApiError(400, "invalid_username", f"'{name[:40]}' is not a valid username.")
-    if User.by_username(name) is None:
-        raise ApiError(404, "unknown_user", f"There is no user called '{name}'.")
-    return name
+def identity_arg(raw: str) -> str:
+    """A well-formed Twilio identity (a username, or a host site's user id such as ``42``)."""
+    if not is_valid_identity(raw):
+        raise ApiError(400, "invalid_identity", f"'{raw[:40]}' is not a valid identity.")
+    return raw
+
+
+def known_user(raw: str) -> User:
+    """The user an identity names. Identities are exact (a host's ``User|42`` is not
+    ``user|42``); a username typed with capitals or spaces still finds its password account."""
+    user = User.by_identity(raw) or User.by_username(raw)
+    if user is None:
+        identity_arg(raw)  # 400 for what cannot be an identity, 404 for nobody
+        raise ApiError(404, "unknown_user", f"There is no user called '{raw[:40]}'.")
+    return user
 
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")

@@ -23,11 +23,11 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_limiter import RequestLimit, RouteLimit
 from flask_limiter.util import get_remote_address
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.auth.forms import LoginForm, RegisterForm
-from webapp.events.broker import BrokerUnavailable
+from webapp.auth.sessions import end_sessions, start_session
 from webapp.extensions import db, limiter
 from webapp.models import User
 from webapp.services import get_services
@@ -101,6 +101,8 @@ def _demo_hint() -> str | None:
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("chat.index"))
+    if current_app.config["PARLEY_SSO_ONLY"]:
+        return _sign_in_on_host_site(200 if request.method == "GET" else 403)
     form = LoginForm()
     error = None
     if form.validate_on_submit():
@@ -109,7 +111,7 @@ def login() -> ResponseReturnValue:
         if user is None:
             _spend_a_password_check(password)  # as slow as a wrong password: no timing leak
         elif user.check_password(password):
-            _start_session(user)
+            start_session(user)
             return redirect(_safe_next(request.args.get("next")))
         error = INVALID_LOGIN
     elif request.method == "POST":
@@ -125,31 +127,33 @@ def login() -> ResponseReturnValue:
     )
 
 
-def _start_session(user: User) -> None:
-    """A fresh session (nothing planted before login survives it) that expires
-    ``SESSION_LIFETIME_HOURS`` after the user's last request."""
-    session.clear()
-    session.permanent = True
-    login_user(user)
+def _sign_in_on_host_site(status: int) -> ResponseReturnValue:
+    """With ``PARLEY_SSO_ONLY`` people sign in on the host site, which hands them over."""
+    page = render_template(
+        "auth/sign_in_on_host.html", login_url=current_app.config["PARLEY_SSO_LOGIN_URL"]
+    )
+    return page, status
 
 
 @bp.route("/register", methods=["GET", "POST"])
 def register() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("chat.index"))
+    if current_app.config["PARLEY_SSO_ONLY"]:
+        return _sign_in_on_host_site(403)
     if not current_app.config["REGISTRATION_OPEN"]:
         return render_template("auth/registration_closed.html"), 403
     form = RegisterForm()
     if form.validate_on_submit():
         username = form.username.data or ""
-        if User.by_username(username) is not None:
+        if User.by_username(username) is not None or User.by_identity(username) is not None:
             form.username.errors = ["That username is taken."]
         else:
-            user = User(username=username)
+            user = User.password_account(username)
             user.set_password(form.password.data or "")
             db.session.add(user)
             db.session.commit()
-            _start_session(user)
+            start_session(user)
             flash(f"Welcome, {username}!", "info")
             return redirect(url_for("chat.index"))
     status = 400 if request.method == "POST" else 200
@@ -159,17 +163,10 @@ def register() -> ResponseReturnValue:
 @bp.post("/logout")
 @login_required
 def logout() -> ResponseReturnValue:
-    identity = current_user.identity
-    # Void every copy of this user's session cookie (all devices, like the streams below).
     user = db.session.get(User, current_user.id)
-    if user is not None:
-        user.session_version += 1
-        db.session.commit()
     logout_user()
     session.clear()
-    try:
-        get_services().broker.close_user_streams(identity)
-    except BrokerUnavailable:
-        pass  # the streams end at their next read of the session anyway
+    if user is not None:
+        end_sessions(user)
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

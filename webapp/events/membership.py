@@ -179,9 +179,11 @@ class RedisContacts:
         self._ttl = ttl
         self._put = client.register_script(_PUT_CONTACTS)
 
+    # Each key kind has its own fixed prefix before the identity, which may be any string:
+    # with ``parley:contacts:<identity>`` the user ``gen:alice`` would read alice's generation.
     @staticmethod
     def _key(identity: str) -> str:
-        return f"parley:contacts:{identity}"
+        return f"parley:contacts:of:{identity}"
 
     @staticmethod
     def _generation_key(identity: str) -> str:

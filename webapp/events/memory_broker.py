@@ -23,6 +23,9 @@ from webapp.events.broker import (
 )
 from webapp.events.types import Delivery, Event, EventId, Signal, event_tag, frame_body
 
+#: Live claims one process keeps at most (``claim``).
+MAX_CLAIMS = 100_000
+
 
 class _UserLog:
     def __init__(self) -> None:
@@ -81,12 +84,17 @@ class MemoryBroker:
             return self._once.get(once, 0.0) > time.monotonic()
 
     def claim(self, key: str, seconds: float) -> bool:
+        """As Redis's ``SET NX``, in a bounded table: when it is full of live claims, new ones
+        are refused (a typing signal dropped, a sign-in token turned away) rather than memory
+        growing without limit."""
         now = time.monotonic()
         with self._lock:
             if self._claims.get(key, 0.0) > now:
                 return False
-            if len(self._claims) > 100_000:
+            if len(self._claims) >= MAX_CLAIMS:
                 self._claims = {k: t for k, t in self._claims.items() if t > now}
+                if len(self._claims) >= MAX_CLAIMS:
+                    return False
             self._claims[key] = now + seconds
             return True
 

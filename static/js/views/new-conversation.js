@@ -8,7 +8,7 @@ export class NewConversationDialog {
    * @param {object} options
    * @param {HTMLDialogElement} options.root  the dialog (#new-conversation-dialog)
    * @param {HTMLElement} options.opener  the button that opens it
-   * @param {() => Promise<{users: {username: string}[]}>} options.loadUsers
+   * @param {() => Promise<{users: {identity: string, display_name: string}[]}>} options.loadUsers
    * @param {(username: string) => Promise<object>} options.start  the conversation; rejects with a readable Error
    * @param {(name: string, usernames: string[]) => Promise<object>} options.startGroup  likewise
    * @param {(conversation: object) => void} options.onStarted  after the dialog has closed
@@ -62,14 +62,17 @@ export class NewConversationDialog {
     els.peopleStatus.hidden = false;
     try {
       const { users } = await this.loadUsers();
-      const names = users.map((user) => user.username);
       els.people.replaceChildren(
-        ...names.map((name) =>
-          h('li', {}, h('button', { type: 'button', className: 'person', dataset: { username: name } }, name)),
+        ...users.map((user) =>
+          h(
+            'li',
+            {},
+            h('button', { type: 'button', className: 'person', dataset: { username: user.identity } }, user.display_name),
+          ),
         ),
       );
-      els.options.replaceChildren(...names.map((name) => h('option', { value: name })));
-      els.peopleStatus.hidden = names.length > 0;
+      els.options.replaceChildren(...users.map((user) => h('option', { value: user.identity })));
+      els.peopleStatus.hidden = users.length > 0;
       setText(els.peopleStatus, 'Nobody else is on Parley yet. You can still type a username.');
     } catch (error) {
       setText(els.peopleStatus, `People could not be loaded: ${error.message}`);
