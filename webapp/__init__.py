@@ -15,21 +15,25 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from webapp.config import EMULATOR_MOUNT_PATH, Config
 from webapp.errors import json_error, wants_json
 from webapp.events.broker import Broker
-from webapp.events.membership import (
-    MembershipCache,
-    MemoryMembershipCache,
-    RedisMembershipCache,
-)
 from webapp.events.memory_broker import MemoryBroker
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
 from webapp.json_input import StrictJSONProvider
 from webapp.models import User
 from webapp.ops import configure_logging, init_ops
+from webapp.people.contacts import Contacts, ContactsCache, MemoryContacts, RedisContacts
+from webapp.people.participants import (
+    MembershipCache,
+    MemoryMembershipCache,
+    RedisMembershipCache,
+)
+from webapp.people.presence import MemoryPresence, Presence, RedisPresence
+from webapp.people.presence_relay import PresenceRelay
 from webapp.security import init_security
 from webapp.services import Services, init_services
 from webapp.stream.admission import init_admission
 from webapp.twilio_gateway import ConversationsGateway
 from webapp.twilio_gateway.client import build_client
+from webapp.webhooks.catchup import CatchUp
 from webapp.webhooks.fast_path import init_fast_path
 
 log = logging.getLogger("webapp")
@@ -76,21 +80,38 @@ def _build_services(config: Config) -> Services:
     gateway = ConversationsGateway(build_client(config), config.TWILIO_CONVERSATIONS_SERVICE_SID)
     broker: Broker
     membership: MembershipCache
+    contacts_cache: ContactsCache
+    presence: Presence
     if config.REDIS_URL:
-        from webapp.events.redis_broker import RedisBroker, connect
+        from webapp.events.redis_broker import Frame, RedisBroker, connect
 
         client = connect(config.REDIS_URL)
         broker = RedisBroker(client, config.REDIS_URL)
-        membership = RedisMembershipCache(gateway.participants, client, bus=broker)
+        contacts_cache = RedisContacts(client)
+        membership = RedisMembershipCache(
+            gateway.participants,
+            client,
+            bus=broker.bus(Frame.MEMBERSHIP),
+            contacts=contacts_cache,
+        )
+        presence = RedisPresence(client)
     else:
         broker = MemoryBroker()
-        membership = MemoryMembershipCache(gateway.participants)
-    return Services(
+        contacts_cache = MemoryContacts()
+        membership = MemoryMembershipCache(gateway.participants, contacts=contacts_cache)
+        presence = MemoryPresence()
+    contacts = Contacts(contacts_cache, gateway.conversations_of, membership.participants)
+    services = Services(
         config=config,
         gateway=gateway,
         broker=broker,
         membership=membership,
+        contacts=contacts,
+        presence=presence,
+        presence_relay=PresenceRelay(presence, contacts, broker),
     )
+    services.catch_up = CatchUp(services)
+    return services
 
 
 def _register_blueprints(app: Flask) -> None:

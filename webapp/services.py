@@ -7,13 +7,16 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
-from webapp.config import Config
-from webapp.events.broker import Broker
-from webapp.events.membership import MembershipCache
-from webapp.events.presence import Presence, presence_for
-from webapp.twilio_gateway import ConversationsGateway
-
+# Only for the type checker (and so not an import the layer contracts see): every area reaches
+# this home, which holds the objects of every area.
 if TYPE_CHECKING:
+    from webapp.config import Config
+    from webapp.events.broker import Broker
+    from webapp.people.contacts import Contacts
+    from webapp.people.participants import MembershipCache
+    from webapp.people.presence import Presence
+    from webapp.people.presence_relay import PresenceRelay
+    from webapp.twilio_gateway import ConversationsGateway
     from webapp.webhooks.catchup import CatchUp
 
 
@@ -23,16 +26,12 @@ class Services:
     gateway: ConversationsGateway
     broker: Broker
     membership: MembershipCache
-    presence: Presence = field(init=False)
-    #: Publishes messages whose webhooks never arrived (``webapp.webhooks.catchup``).
+    contacts: Contacts
+    presence: Presence
+    presence_relay: PresenceRelay
+    #: Publishes messages whose webhooks never arrived (``webapp.webhooks.catchup``); it is
+    #: handed these services, so it is added once they exist.
     catch_up: CatchUp = field(init=False)
-
-    def __post_init__(self) -> None:
-        # Chosen with the broker (and sharing its Redis pool), wherever the broker is chosen.
-        self.presence = presence_for(self.broker)
-        from webapp.webhooks.catchup import CatchUp  # it uses the services: imported late
-
-        self.catch_up = CatchUp(self)
 
 
 def init_services(app: Flask, services: Services) -> None:

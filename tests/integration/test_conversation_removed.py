@@ -21,8 +21,8 @@ import redis
 from tests.support.clients import ApiClient, StreamReader, delete_in_twilio
 from tests.support.servers import ParleyServer, RedisServer, run_parley
 from tests.support.waiting import wait_until
-from webapp.events.membership import RedisMembershipCache
 from webapp.events.redis_broker import Frame, RedisBroker, connect
+from webapp.people.participants import RedisMembershipCache
 
 
 @pytest.fixture

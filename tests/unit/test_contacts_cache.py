@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.servers import RedisServer
-from webapp.events.membership import (
+from webapp.events.redis_broker import connect
+from webapp.people.participants import (
     ContactsCache,
     MembershipCache,
     MemoryContacts,
@@ -18,8 +19,7 @@ from webapp.events.membership import (
     RedisContacts,
     RedisMembershipCache,
 )
-from webapp.events.redis_broker import connect
-from webapp.stream.presence_relay import Changes
+from webapp.people.presence_relay import Changes
 from webapp.twilio_gateway import GatewayError, ParticipantRecord
 
 SID = "CH00000000000000000000000000000007"

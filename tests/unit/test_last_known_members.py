@@ -11,14 +11,17 @@ from tests.unit import test_contacts_cache
 from tests.unit.test_contacts_cache import SID, Twilio, _people
 from webapp.config import Config
 from webapp.events.broker import BrokerUnavailable
-from webapp.events.membership import (
+from webapp.events.memory_broker import MemoryBroker
+from webapp.events.redis_broker import connect
+from webapp.people.contacts import Contacts
+from webapp.people.participants import (
     LAST_KNOWN_TTL,
     MembershipCache,
     MemoryLastKnown,
     RedisMembershipCache,
 )
-from webapp.events.memory_broker import MemoryBroker
-from webapp.events.redis_broker import connect
+from webapp.people.presence import MemoryPresence
+from webapp.people.presence_relay import PresenceRelay
 from webapp.services import Services
 from webapp.twilio_gateway import ConversationsGateway
 from webapp.twilio_gateway.client import build_client
@@ -35,7 +38,17 @@ def _services(membership: MembershipCache) -> Services:
         require_service_sid=False,
     )
     gateway = ConversationsGateway(build_client(config), config.TWILIO_CONVERSATIONS_SERVICE_SID)
-    return Services(config=config, gateway=gateway, broker=MemoryBroker(), membership=membership)
+    broker, presence = MemoryBroker(), MemoryPresence()
+    contacts = Contacts(membership.contacts, gateway.conversations_of, membership.participants)
+    return Services(
+        config=config,
+        gateway=gateway,
+        broker=broker,
+        membership=membership,
+        contacts=contacts,
+        presence=presence,
+        presence_relay=PresenceRelay(presence, contacts, broker),
+    )
 
 
 def test_a_deletion_after_the_list_expired_goes_to_the_last_known_members(

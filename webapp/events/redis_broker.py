@@ -61,8 +61,8 @@ class Frame(StrEnum):
     CLOSE = "c"
     """``c\\n<identity>``: close that user's streams."""
     MEMBERSHIP = "m"
-    """``m\\n<conversation sid>``: a participant list changed (handled by whoever registered
-    for it with :meth:`RedisBroker.on_frame`: the membership cache)."""
+    """``m\\n<conversation sid>``: a participant list changed (handled by the membership
+    cache, which registers for it through :meth:`RedisBroker.bus`)."""
 
 
 #: Called with a frame's payload (everything after the kind's line).
@@ -267,6 +267,11 @@ class RedisBroker:
         self._handlers[kind.value] = handler
         self._resubscribe_watchers.append(handler)
 
+    def bus(self, kind: Frame) -> FrameBus:
+        """Frames of one ``kind``, for a part of the app that needs no other (it then knows
+        nothing of frames: the membership cache's invalidations)."""
+        return FrameBus(self, kind)
+
     # Subscribing -------------------------------------------------------------------------
 
     def subscribe(self, identity: str) -> Subscription:
@@ -462,6 +467,23 @@ class RedisBroker:
         self._stopped.set()
         for sub in self.subscriptions.all():
             sub.close()
+
+
+class FrameBus:
+    """One kind of frame on the broker's channel: what another part of the app sends and hears."""
+
+    def __init__(self, broker: RedisBroker, kind: Frame) -> None:
+        self._broker = broker
+        self._kind = kind
+
+    def live(self) -> bool:
+        return self._broker.live()
+
+    def announce(self, payload: str) -> None:
+        self._broker.announce(self._kind, payload)
+
+    def on_message(self, handler: Callable[[str | None], None]) -> None:
+        self._broker.on_frame(self._kind, handler)
 
 
 def connect(url: str, max_connections: int = 2) -> redis.Redis:

@@ -7,6 +7,7 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
+from typing import Protocol
 
 from flask import Blueprint, Response, current_app, request
 from flask_login import current_user
@@ -23,7 +24,6 @@ from webapp.stream.admission import ADMISSION, STREAM_HEADERS, turned_away
 from webapp.stream.hangup import client_socket, watch_hangup
 from webapp.stream.heartbeat import heartbeats
 from webapp.stream.outbox import Outbox
-from webapp.stream.presence_relay import PresenceRelay, presence_relay
 from webapp.stream.sse import closing, comment, control, retry
 from webapp.stream.writer import HandedOver, can_hand_over, stream_writer
 
@@ -32,6 +32,15 @@ bp = Blueprint("stream", __name__)
 
 #: Replayed events written per chunk.
 REPLAY_CHUNK = 200
+
+
+class PresenceHooks(Protocol):
+    """What a stream tells of its user coming and going (``webapp.people.presence_relay``
+    answers: the stream itself never looks up anyone's contacts)."""
+
+    def opened(self, identity: str) -> None: ...
+
+    def closed(self, identity: str) -> None: ...
 
 
 @bp.get("/stream")
@@ -56,7 +65,8 @@ def _open() -> Response:
     # The stream needs nothing more from the database: give the connection back now rather
     # than when the request ends (after the Redis round trips below).
     db.session.close()
-    broker = get_services().broker
+    services = get_services()
+    broker = services.broker
     cursor = EventId.parse(request.headers.get("Last-Event-ID") or request.args.get("cursor"))
     # Signals (typing, presence) are opt-in: clients that do not ask see only logged events.
     signals = request.args.get("signals") == "1"
@@ -80,7 +90,7 @@ def _open() -> Response:
             subscription,
             cursor,
             replay,
-            presence_relay(),
+            services.presence_relay,
             sock,
             hand_over and request.environ["SERVER_PROTOCOL"] == "HTTP/1.1",
             hand_over,
@@ -96,7 +106,7 @@ def _events(
     subscription: Subscription,
     cursor: EventId | None,
     replay: Replay,
-    relay: PresenceRelay,
+    relay: PresenceHooks,
     sock: socket.socket | None,
     chunked: bool,
     hand_over: bool,

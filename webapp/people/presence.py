@@ -229,12 +229,3 @@ class RedisPresence:
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def presence_for(broker: object) -> Presence:
-    """Presence to match the broker: Redis shares the broker's connection pool."""
-    from webapp.events.redis_broker import RedisBroker
-
-    if isinstance(broker, RedisBroker):
-        return RedisPresence(broker.client)
-    return MemoryPresence()
