@@ -154,6 +154,8 @@ class Config:
     #: Whether anyone who reaches the site may create an account (``/register``). Off, only
     #: ``flask users create`` makes accounts, as a private deployment wants.
     REGISTRATION_OPEN: bool = True
+    #: gunicorn's worker processes (``gunicorn.conf.py``; Heroku sets it per dyno size).
+    WEB_CONCURRENCY: int = 1
 
     @property
     def PERMANENT_SESSION_LIFETIME(self) -> timedelta:  # noqa: N802 - Flask reads app.config
@@ -255,6 +257,11 @@ class Config:
             port = int(env.get("PORT", "5000"))
         except ValueError:
             raise ConfigError(f"PORT must be a number, got {env['PORT']!r}.") from None
+        raw_workers = env.get("WEB_CONCURRENCY", "1")
+        if not raw_workers.strip().isdigit() or int(raw_workers) < 1:
+            raise ConfigError(
+                f"WEB_CONCURRENCY must be a whole number from 1, got {raw_workers!r}."
+            )
 
         secret_key = env.get("SECRET_KEY")
         if not secret_key:
@@ -331,6 +338,7 @@ class Config:
             **_login_limits(env),
             "SESSION_LIFETIME_HOURS": _session_lifetime(env),
             "REGISTRATION_OPEN": _flag(env.get("REGISTRATION_OPEN", "1")),
+            "WEB_CONCURRENCY": int(raw_workers),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

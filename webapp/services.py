@@ -1,4 +1,5 @@
-"""The outside systems one app talks to, chosen once in ``create_app`` from the config."""
+"""The one home of an app's process-wide objects: built once by ``create_app``, kept in
+``app.extensions["parley"]``, reached with :func:`get_services` (or handed down)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,24 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
-# Only for the type checker (and so not an import the layer contracts see): every area reaches
-# this home, which holds the objects of every area.
+# For the type checker only, so no layer imports another through this home: every area
+# reaches it, and it holds objects of every area.
 if TYPE_CHECKING:
+    import redis
+
+    from webapp.api.typing_throttle import TypingThrottle
     from webapp.config import Config
     from webapp.events.broker import Broker
+    from webapp.events.published_index import PublishedIndex
+    from webapp.ops.health import RedisCheck, TwilioCheck
+    from webapp.ops.metrics import Metrics
     from webapp.people.contacts import Contacts
     from webapp.people.participants import MembershipCache
     from webapp.people.presence import Presence
     from webapp.people.presence_relay import PresenceRelay
+    from webapp.stream.admission import Admission
+    from webapp.stream.heartbeat import HeartbeatTicker
+    from webapp.stream.writer import StreamWriter
     from webapp.twilio_gateway import ConversationsGateway
     from webapp.webhooks.catchup import CatchUp
 
@@ -23,12 +33,25 @@ if TYPE_CHECKING:
 @dataclass
 class Services:
     config: Config
+    #: The process's one Redis command client (a small pool) that every Redis user shares;
+    #: None with the in-process broker.
+    redis: redis.Redis | None
     gateway: ConversationsGateway
     broker: Broker
+    #: Marks of what was published per conversation, beside the broker's de-duplication keys.
+    published: PublishedIndex
     membership: MembershipCache
     contacts: Contacts
     presence: Presence
     presence_relay: PresenceRelay
+    metrics: Metrics
+    #: Streams past their first bytes, written by one writer and woken by one ticker.
+    stream_writer: StreamWriter
+    heartbeats: HeartbeatTicker
+    admission: Admission
+    typing: TypingThrottle
+    twilio_check: TwilioCheck
+    redis_check: RedisCheck | None
     #: Publishes messages whose webhooks never arrived (``webapp.webhooks.catchup``); it is
     #: handed these services, so it is added once they exist.
     catch_up: CatchUp = field(init=False)

@@ -9,13 +9,28 @@ import pytest
 
 from tests.support.waiting import wait_until
 from webapp.events.broker import Broker
-from webapp.events.published_index import PublishedIndex, published_index_for
+from webapp.events.memory_broker import MemoryBroker
+from webapp.events.published_index import (
+    IN_FLIGHT_SECONDS,
+    MemoryPublishedIndex,
+    PublishedIndex,
+    RedisPublishedIndex,
+)
+from webapp.events.redis_broker import RedisBroker, once_redis_key
 from webapp.events.types import Event
+
+
+def marks_for(broker: Broker, in_flight: float = IN_FLIGHT_SECONDS) -> PublishedIndex:
+    """Marks beside ``broker``'s de-duplication keys, as ``create_app`` pairs them."""
+    if isinstance(broker, RedisBroker):
+        return RedisPublishedIndex(broker.client, once_redis_key, in_flight=in_flight)
+    assert isinstance(broker, MemoryBroker)
+    return MemoryPublishedIndex(broker.published, in_flight=in_flight)
 
 
 @pytest.fixture
 def marks(broker: Broker) -> PublishedIndex:
-    return published_index_for(broker)
+    return marks_for(broker)
 
 
 def _sid() -> str:
@@ -32,7 +47,7 @@ def test_a_new_conversation_starts_at_the_first_webhook(marks: PublishedIndex) -
 
 
 def test_the_mark_moves_only_over_confirmed_publishes(broker: Broker) -> None:
-    marks = published_index_for(broker, in_flight=0)  # no webhook is still being handled
+    marks = marks_for(broker, in_flight=0)  # no webhook is still being handled
     sid = _sid()
     key = f"once-{uuid.uuid4().hex}"
     assert marks.note(sid, 0, f"{key}:0", touch=True).published == -1

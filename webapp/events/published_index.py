@@ -299,16 +299,3 @@ class RedisPublishedIndex:
     def claim(self, conversation_sid: str, since: float) -> bool:
         args = [int(since * 1000), MARK_SECONDS]
         return bool(self._claim(keys=[_checked_key(conversation_sid)], args=args))
-
-
-def published_index_for(broker: object, in_flight: float = IN_FLIGHT_SECONDS) -> PublishedIndex:
-    """Marks to match the broker: in Redis beside the broker's de-duplication keys, or in
-    this process beside the in-process broker's."""
-    from webapp.events.memory_broker import MemoryBroker
-    from webapp.events.redis_broker import RedisBroker, _once_key
-
-    if isinstance(broker, RedisBroker):
-        return RedisPublishedIndex(broker.client, _once_key, in_flight=in_flight)
-    if isinstance(broker, MemoryBroker):
-        return MemoryPublishedIndex(broker.published, in_flight=in_flight)
-    raise TypeError(f"no published index for {type(broker).__name__}")

@@ -195,7 +195,7 @@ class RedisBroker:
             self._max_age,
             int(time.time() * 1000),
             CHANNEL,
-            _once_key(once) if once is not None else "",
+            once_redis_key(once) if once is not None else "",
             ONCE_SECONDS,
             event_tag(event_json, once),
             *identities,
@@ -503,7 +503,8 @@ def connect(url: str, max_connections: int = 2) -> redis.Redis:
     return redis.Redis(connection_pool=pool)
 
 
-def _once_key(once: str) -> str:
+def once_redis_key(once: str) -> str:
+    """The Redis key that marks ``once`` as published (set by the publish script)."""
     return f"parley:webhook:{once}"
 
 

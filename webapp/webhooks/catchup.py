@@ -33,9 +33,8 @@ import redis
 
 from webapp.events import types
 from webapp.events.broker import BrokerUnavailable
-from webapp.events.published_index import PublishedIndex, published_index_for
+from webapp.events.published_index import PublishedIndex
 from webapp.events.redis_broker import _unavailable
-from webapp.ops.metrics import metrics
 from webapp.services import Services
 from webapp.twilio_gateway import GatewayError, MessageRecord
 from webapp.webhooks.dedupe import message_added_key
@@ -73,17 +72,16 @@ class CatchUp:
     """One per app (``Services.catch_up``): the marks, and this process's reconciler."""
 
     def __init__(self, services: Services) -> None:
+        """Call :meth:`reconcile_recent` each time the Redis broker's subscription is back
+        after a loss (webhooks may have failed meanwhile)."""
         self.services = services
-        self.published: PublishedIndex = published_index_for(services.broker)
+        self.published: PublishedIndex = services.published
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._serving = False
         self._sweep_grace: float | None = None  # a sweep is due; checks this old still count
         self._soon: set[str] = set()
-        on_reconnect = getattr(services.broker, "on_reconnect", None)
-        if on_reconnect is not None:
-            on_reconnect(self.reconcile_recent)
 
     # The webhook -------------------------------------------------------------------------
 
@@ -241,7 +239,7 @@ class CatchUp:
                     published += 1
         finally:
             if published:
-                metrics.events_published(published)
+                self.services.metrics.events_published(published)
         self._store(lambda: self.published.advance(conversation_sid, upto))
         if published:
             log.info("catch-up: %d missed messages of %s published", published, conversation_sid)
