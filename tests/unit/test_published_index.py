@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from tests.support.waiting import wait_until
-from webapp.events.broker import Broker
+from webapp.events.broker import Broker, BrokerUnavailable
 from webapp.events.memory_broker import MemoryBroker
 from webapp.events.published_index import (
     IN_FLIGHT_SECONDS,
@@ -16,7 +16,7 @@ from webapp.events.published_index import (
     PublishedIndex,
     RedisPublishedIndex,
 )
-from webapp.events.redis_broker import RedisBroker, once_redis_key
+from webapp.events.redis_broker import RedisBroker, connect, once_redis_key
 from webapp.events.types import Event
 
 
@@ -97,3 +97,18 @@ def test_a_conversation_is_checked_once_per_sweep_whichever_process_sweeps(
     assert not marks.claim(sid, sweep)  # another worker, same sweep: already done
     later = marks.now() + 0.01
     assert marks.claim(sid, later)  # a sweep that began afterwards checks again
+
+
+def test_redis_down_is_reported_as_the_broker_reports_it() -> None:
+    """The catch-up and the webhook handle one error whatever store they asked."""
+    marks = RedisPublishedIndex(connect("redis://127.0.0.1:1/0"), once_redis_key)
+    for call in (
+        lambda: marks.note(_sid(), 3, "a", touch=True),
+        lambda: marks.advance(_sid(), 3),
+        marks.recent,
+        lambda: marks.forget(_sid()),
+        marks.now,
+        lambda: marks.claim(_sid(), 0.0),
+    ):
+        with pytest.raises(BrokerUnavailable):
+            call()

@@ -25,14 +25,13 @@ from webapp.events.broker import (
     LOG_MAX_AGE,
     LOG_MAX_EVENTS,
     ONCE_SECONDS,
-    BrokerBusy,
-    BrokerUnavailable,
     Replay,
     Subscription,
     SubscriptionRegistry,
     resumable,
 )
 from webapp.events.redis_deadline import DeadlineQueue, connection_class_for
+from webapp.events.redis_errors import unavailable
 from webapp.events.types import Delivery, Event, EventId, Signal, event_tag, frame_body
 
 log = logging.getLogger(__name__)
@@ -210,7 +209,7 @@ class RedisBroker:
                 self._publish.sha = self._redis.script_load(_PUBLISH)
                 return bool(self._redis.execute_command("EVALSHA", self._publish.sha, 0, *args))
         except redis.RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
     def signal(self, event: Event, recipients: Collection[str]) -> None:
         """One PUBLISH on the events channel, a :attr:`Frame.SIGNAL`. Nothing is written to
@@ -221,19 +220,19 @@ class RedisBroker:
         try:
             self._redis.publish(CHANNEL, "\n".join([Frame.SIGNAL, event.to_json(), *identities]))
         except redis.RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
     def claim(self, key: str, seconds: float) -> bool:
         try:
             return bool(self._redis.set(key, "1", nx=True, px=max(1, int(seconds * 1000))))
         except redis.RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
     def release(self, key: str) -> None:
         try:
             self._redis.delete(key)
         except redis.RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
     @property
     def client(self) -> redis.Redis:
@@ -244,7 +243,7 @@ class RedisBroker:
         try:
             self._redis.publish(CHANNEL, f"{Frame.CLOSE}\n{identity}")
         except redis.RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
     # Frames for other parts of the app (e.g. the membership cache's invalidations) --------
 
@@ -407,7 +406,7 @@ class RedisBroker:
                 args=[_fresh_epoch(), self._max_age],
             )
         except redis.RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         return EventId(epoch.decode(), int(seq), _text(tag[0]) if tag else "")
 
     def replay(self, identity: str, after: EventId | None) -> Replay:
@@ -428,7 +427,7 @@ class RedisBroker:
         try:
             rows: Any = self._redis.xrange(_log_key(identity), f"{seq}-1", "+", count=1)
         except redis.RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         if not rows or float(rows[0][1][b"t"]) < (time.time() - self._max_age) * 1000:
             return None
         raw_id, fields = rows[0]
@@ -506,13 +505,6 @@ def connect(url: str, max_connections: int = 2) -> redis.Redis:
 def once_redis_key(once: str) -> str:
     """The Redis key that marks ``once`` as published (set by the publish script)."""
     return f"parley:webhook:{once}"
-
-
-def _unavailable(exc: redis.RedisError) -> BrokerUnavailable:
-    """The error a webhook or stream sees: a pool wait that timed out is not an outage."""
-    if isinstance(exc, redis.ConnectionError) and "No connection available" in str(exc):
-        return BrokerBusy("every Redis connection of this worker stayed busy (overloaded)")
-    return BrokerUnavailable(f"Redis is unavailable: {exc.__class__.__name__}")
 
 
 def _seq(raw_id: Any) -> int:
