@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,18 @@ def test_a_forbidden_import_breaks_a_contract(
     result = lint_imports(copy_with_import(tmp_path, module, line))
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"{contract} BROKEN" in result.stdout and broken in result.stdout, result.stdout
+
+
+def test_the_readme_draws_every_layer_the_contract_holds() -> None:
+    """The README's layers diagram names each package or module of the layers contract."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    (layers,) = [
+        c["layers"] for c in config["tool"]["importlinter"]["contracts"] if c["id"] == "layers"
+    ]
+    readme = (ROOT / "README.md").read_text()
+    drawing = readme[readme.index("**Layers.**") : readme.index("**Architecture in a paragraph")]
+    for layer in layers:
+        for module in layer.split(" | "):
+            name = module.removeprefix("webapp.")
+            package = (ROOT / "webapp" / name).is_dir()
+            assert (f"{name}/" if package else f"{name}.py") in drawing, module
