@@ -41,7 +41,7 @@ def workers(private_redis: RedisServer) -> Iterator[tuple[Twilio, list[RedisMemb
     for _ in range(2):
         client = connect(private_redis.url)
         broker = RedisBroker(client, private_redis.url)
-        assert broker.wait_connected(10)
+        wait_until(broker.live, 10, "the subscription")
         brokers.append(broker)
         caches.append(
             RedisMembershipCache(twilio.participants, client, bus=broker.bus(Frame.MEMBERSHIP))

@@ -4,9 +4,11 @@ confirms, a catch-up moves it on, and one reconcile of a conversation serves eve
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 
+from tests.support.servers import RedisServer
 from tests.support.waiting import wait_until
 from webapp.events.broker import Broker, BrokerUnavailable
 from webapp.events.memory_broker import MemoryBroker
@@ -19,18 +21,26 @@ from webapp.events.published_index import (
 from webapp.events.redis_broker import RedisBroker, connect, once_redis_key
 from webapp.events.types import Event
 
-
-def marks_for(broker: Broker, in_flight: float = IN_FLIGHT_SECONDS) -> PublishedIndex:
-    """Marks beside ``broker``'s de-duplication keys, as ``create_app`` pairs them."""
-    if isinstance(broker, RedisBroker):
-        return RedisPublishedIndex(broker.client, once_redis_key, in_flight=in_flight)
-    assert isinstance(broker, MemoryBroker)
-    return MemoryPublishedIndex(broker.published, in_flight=in_flight)
+MarksFor = Callable[..., PublishedIndex]
 
 
 @pytest.fixture
-def marks(broker: Broker) -> PublishedIndex:
-    return marks_for(broker)
+def marks_for(broker: Broker, request: pytest.FixtureRequest) -> MarksFor:
+    """Makes marks beside ``broker``'s de-duplication keys, as ``create_app`` pairs them."""
+
+    def make(in_flight: float = IN_FLIGHT_SECONDS) -> PublishedIndex:
+        if isinstance(broker, RedisBroker):
+            server: RedisServer = request.getfixturevalue("redis_server")
+            return RedisPublishedIndex(connect(server.url), once_redis_key, in_flight=in_flight)
+        assert isinstance(broker, MemoryBroker)
+        return MemoryPublishedIndex(broker.published, in_flight=in_flight)
+
+    return make
+
+
+@pytest.fixture
+def marks(marks_for: MarksFor) -> PublishedIndex:
+    return marks_for()
 
 
 def _sid() -> str:
@@ -46,8 +56,8 @@ def test_a_new_conversation_starts_at_the_first_webhook(marks: PublishedIndex) -
     assert marks.note(sid, 7, f"{sid}:7", touch=True) == (6, 6)  # nothing before it to catch up
 
 
-def test_the_mark_moves_only_over_confirmed_publishes(broker: Broker) -> None:
-    marks = marks_for(broker, in_flight=0)  # no webhook is still being handled
+def test_the_mark_moves_only_over_confirmed_publishes(broker: Broker, marks_for: MarksFor) -> None:
+    marks = marks_for(in_flight=0)  # no webhook is still being handled
     sid = _sid()
     key = f"once-{uuid.uuid4().hex}"
     assert marks.note(sid, 0, f"{key}:0", touch=True).published == -1

@@ -234,11 +234,6 @@ class RedisBroker:
         except redis.RedisError as exc:
             raise unavailable(exc) from exc
 
-    @property
-    def client(self) -> redis.Redis:
-        """The process's command client (its small pool), for presence to share."""
-        return self._redis
-
     def close_user_streams(self, identity: str) -> None:
         try:
             self._redis.publish(CHANNEL, f"{Frame.CLOSE}\n{identity}")
@@ -285,10 +280,6 @@ class RedisBroker:
         """Call ``callback()`` (from the listener's thread; it must not block) each time the
         subscription is back after a loss: webhooks may have failed meanwhile."""
         self._reconnect_watchers.append(callback)
-
-    def wait_connected(self, timeout: float) -> bool:
-        """True once the pub/sub subscription is live (tests and start-up checks use it)."""
-        return self._connected.wait(timeout)
 
     def _listen(self) -> None:
         """Hold this process's one subscription; re-establish it with back-off."""
