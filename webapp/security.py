@@ -59,7 +59,7 @@ def response_headers(config: Config) -> dict[str, str]:
     return headers
 
 
-def init_security(app: Flask, config: Config, client: redis.Redis | None = None) -> None:
+def init_security(app: Flask, config: Config, client: redis.Redis | None) -> None:
     """Security headers on every response, and the login rate limiter (Flask-Limiter).
 
     With Redis, the limiter counts through the process's one command ``client`` (its pool): a

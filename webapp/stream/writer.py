@@ -1,10 +1,11 @@
 """One writer per process for every open stream, once its first bytes are out.
 
-A stream's request greenlet used to live as long as the stream: each event woke it (a greenlet
-switch) and gunicorn wrote it as one chunk (``sendall`` through its response writer), per
-stream and per event. For a message to a 1,000-member group that is 1,000 switches and 1,000
-passes through gunicorn's writer, and every idle stream kept a greenlet's saved stack plus
-gunicorn's and werkzeug's request objects (≈ 28 KB, see ``docs/benchmarks.md``).
+Left to gunicorn, a stream's request greenlet lives as long as the stream: each event wakes
+it (a greenlet switch) and gunicorn writes it as one chunk (``sendall`` through its response
+writer), per stream and per event. For a message to a 1,000-member group that is 1,000
+switches and 1,000 passes through gunicorn's writer, and every idle stream keeps a greenlet's
+saved stack plus gunicorn's and werkzeug's request objects (≈ 28 KB, see
+``docs/benchmarks.md``).
 
 So under gunicorn's gevent worker, once a stream has written its headers, its first event and
 any replay through gunicorn, its socket is *handed over*: detached from gunicorn (which then
