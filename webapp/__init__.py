@@ -137,9 +137,7 @@ def _build_services(config: Config) -> Services:
         redis_check=RedisCheck(config.REDIS_URL) if config.REDIS_URL else None,
     )
     services.catch_up = CatchUp(services)
-    if config.REDIS_URL:
-        # Webhooks may have failed while the subscription was down: catch up on them.
-        redis_broker.on_reconnect(services.catch_up.reconcile_recent)
+    broker.on_reconnect(services.catch_up.reconcile_recent)  # webhooks may have failed meanwhile
     return services
 
 
