@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Protocol
 
 import redis
+from redis.utils import str_if_bytes
 
 from webapp.twilio_gateway import ConversationRecord, ParticipantRecord
 
@@ -150,7 +151,8 @@ class RedisContacts:
 
     def drop(self, conversation_sid: str, members: Iterable[str]) -> None:
         try:
-            users = {_text(u) for u in self._redis.smembers(self._users_key(conversation_sid))}
+            rows = self._redis.smembers(self._users_key(conversation_sid))
+            users = {str_if_bytes(row) for row in rows}
             pipe = self._redis.pipeline(transaction=False)
             for identity in users | set(members):
                 # The generation first: a lookup of theirs under way is then not kept.
@@ -161,10 +163,6 @@ class RedisContacts:
             pipe.execute()
         except redis.RedisError as exc:
             log.warning("contacts not dropped (%s); they expire", exc.__class__.__name__)
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 #: Presence is shared through conversations of at most this many people: in a larger group
