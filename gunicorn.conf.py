@@ -32,6 +32,7 @@ def _remove_own_metrics_dir() -> None:
 
 
 from webapp.config import Config, ConfigError  # noqa: E402
+from webapp.services import get_services  # noqa: E402
 
 
 def _refuse(error: ConfigError) -> NoReturn:
@@ -79,8 +80,7 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
 
     gevent.spawn(end_streams_on_exit)
     # Messages whose webhooks failed while no worker was up: published in the background.
-    services = worker.wsgi.extensions["parley"]
-    services.catch_up.start()
+    get_services(worker.wsgi).catch_up.start()
 
     # Every held stream is an open socket: allow as many as the system lets this process have.
     import resource
@@ -110,7 +110,7 @@ def worker_exit(server, worker):  # type: ignore[no-untyped-def]
 def _end_streams(worker):  # type: ignore[no-untyped-def]
     """Every stream of this worker: the stream writer's at once, each told when to come back,
     then those still written by their own request (their broker subscriptions closed)."""
-    services = worker.wsgi.extensions["parley"]
+    services = get_services(worker.wsgi)
     services.stream_writer.close_all()
     services.broker.close()
 

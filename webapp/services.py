@@ -61,7 +61,7 @@ def init_services(app: Flask, services: Services) -> None:
     app.extensions["parley"] = services
 
 
-def get_services() -> Services:
-    """The current app's services (inside a request or app context)."""
-    services: Services = current_app.extensions["parley"]
+def get_services(app: Flask | None = None) -> Services:
+    """``app``'s services; without ``app``, the current app's (in a request or app context)."""
+    services: Services = (app or current_app).extensions["parley"]
     return services
