@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 @dataclass
 class Services:
+    """Every object one app's process shares: made once, so that none is made on first use
+    and each outside system (Redis, Twilio) is reached through one client."""
+
     config: Config
     #: The process's one Redis command client (a small pool) that every Redis user shares;
     #: None with the in-process broker.

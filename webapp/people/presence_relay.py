@@ -2,8 +2,8 @@
 
 A contact is anyone who shares a conversation with the user (Twilio's participant lists,
 through the membership cache): nobody else learns when a user comes and goes. Announcing
-costs a Twilio call, so it runs on one background worker per process, never in the stream's
-or a request's path; the same worker refreshes this process's presence entries and reports
+may cost a Twilio call, so it runs on background workers of each process, never in the
+stream's or a request's path; one more refreshes this process's presence entries and reports
 the users whose entries expired elsewhere (a crashed worker's).
 """
 
