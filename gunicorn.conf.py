@@ -1,9 +1,9 @@
 """gunicorn settings for Parley: gevent workers holding many long-lived SSE streams.
 
-``WEB_CONCURRENCY`` sets the number of worker processes (Heroku sets it per dyno size);
-``PORT`` and ``HOST`` the address. Before forking, :meth:`Config.check_can_serve` refuses
-set-ups that cannot work (more than one worker without Redis, live Twilio without a service),
-each with one line naming the problem and the fix.
+The settings come from :class:`Config` (``WEB_CONCURRENCY``: worker processes, which Heroku
+sets per dyno size; ``HOST`` and ``PORT``: the address; ``TRUST_PROXY``). Before forking,
+:meth:`Config.check_can_serve` refuses set-ups that cannot work (more than one worker without
+Redis, live Twilio without a service), each with one line naming the problem and the fix.
 """
 
 from gevent import monkey
@@ -16,6 +16,7 @@ import os  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+from typing import NoReturn  # noqa: E402
 
 # Workers keep their metrics in files here so that whichever answers /metrics reports the
 # whole server (prometheus_client's multiprocess mode). It must be set before the app, and
@@ -24,15 +25,35 @@ _OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
 if _OWN_METRICS_DIR:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="parley-metrics-")
 
+
+def _remove_own_metrics_dir() -> None:
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
 from webapp.config import Config, ConfigError  # noqa: E402
+from webapp.services import get_services  # noqa: E402
+
+
+def _refuse(error: ConfigError) -> NoReturn:
+    """One line on stderr naming the problem and its fix (a traceback would bury it)."""
+    print(f"Parley cannot start: {error}", file=sys.stderr, flush=True)
+    _remove_own_metrics_dir()
+    os._exit(3)  # gunicorn would print a traceback for SystemExit
+
+
+try:
+    _config = Config.from_env(require_service_sid=False)
+except ConfigError as exc:
+    _refuse(exc)
 
 worker_class = "gevent"
-workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+workers = _config.WEB_CONCURRENCY
 # Requests in progress per worker. A stream counts only until its first bytes are out: then
 # the stream writer holds its connection (docs/stream.md), so what bounds streams per worker
 # is the open-file limit, raised to its hard maximum in post_worker_init.
 worker_connections = 12000
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
+bind = f"{_config.HOST}:{_config.PORT}"
 # Streams are long-lived but gevent keeps the worker's heartbeat going, so the usual timeout
 # only catches a truly stuck worker. On SIGTERM, streams get a few seconds to end cleanly
 # (Heroku allows 30 s between SIGTERM and SIGKILL).
@@ -44,9 +65,7 @@ accesslog = None
 errorlog = "-"
 # No runtime control socket: several Parleys (tests, dynos) may share a machine.
 control_socket_disable = True
-# TRUST_PROXY read as Config reads it: "0" or "off" is off, not "set".
-_TRUST_PROXY = os.environ.get("TRUST_PROXY", "").strip().lower() in ("1", "true", "yes", "on")
-forwarded_allow_ips = "*" if _TRUST_PROXY else "127.0.0.1"
+forwarded_allow_ips = "*" if _config.TRUST_PROXY else "127.0.0.1"
 
 
 def post_worker_init(worker):  # type: ignore[no-untyped-def]
@@ -61,7 +80,7 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
 
     gevent.spawn(end_streams_on_exit)
     # Messages whose webhooks failed while no worker was up: published in the background.
-    worker.wsgi.extensions["parley"].catch_up.start()
+    get_services(worker.wsgi).catch_up.start()
 
     # Every held stream is an open socket: allow as many as the system lets this process have.
     import resource
@@ -91,20 +110,17 @@ def worker_exit(server, worker):  # type: ignore[no-untyped-def]
 def _end_streams(worker):  # type: ignore[no-untyped-def]
     """Every stream of this worker: the stream writer's at once, each told when to come back,
     then those still written by their own request (their broker subscriptions closed)."""
-    from webapp.stream.writer import stream_writer
-
-    stream_writer.close_all()
-    worker.wsgi.extensions["parley"].broker.close()
+    services = get_services(worker.wsgi)
+    services.stream_writer.close_all()
+    services.broker.close()
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]
     """Refuse set-ups that cannot work, with one line on stderr, before any worker starts."""
     try:
-        Config.from_env(require_service_sid=False).check_can_serve(server.cfg.workers)
+        _config.check_can_serve(server.cfg.workers)
     except ConfigError as exc:
-        print(f"Parley cannot start: {exc}", file=sys.stderr, flush=True)
-        on_exit(server)
-        os._exit(3)  # gunicorn would print a traceback for SystemExit
+        _refuse(exc)
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]
@@ -115,5 +131,4 @@ def child_exit(server, worker):  # type: ignore[no-untyped-def]
 
 
 def on_exit(server):  # type: ignore[no-untyped-def]
-    if _OWN_METRICS_DIR:
-        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    _remove_own_metrics_dir()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import redis
 from flask import Flask, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
@@ -12,25 +13,40 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from webapp.api.typing_throttle import TypingThrottle
 from webapp.config import EMULATOR_MOUNT_PATH, Config
 from webapp.errors import json_error, wants_json
 from webapp.events.broker import Broker
-from webapp.events.membership import (
-    MembershipCache,
-    MemoryMembershipCache,
-    RedisMembershipCache,
-)
 from webapp.events.memory_broker import MemoryBroker
+from webapp.events.published_index import (
+    MemoryPublishedIndex,
+    PublishedIndex,
+    RedisPublishedIndex,
+)
+from webapp.events.redis_broker import Frame, RedisBroker, connect, once_redis_key
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
 from webapp.json_input import StrictJSONProvider
 from webapp.models import User
 from webapp.ops import configure_logging, init_ops
-from webapp.security import init_security
+from webapp.ops.health import RedisCheck, TwilioCheck
+from webapp.ops.metrics import Metrics
+from webapp.people.contacts import Contacts, ContactsCache, MemoryContacts, RedisContacts
+from webapp.people.participants import (
+    MembershipCache,
+    MemoryMembershipCache,
+    RedisMembershipCache,
+)
+from webapp.people.presence import MemoryPresence, Presence, RedisPresence
+from webapp.people.presence_relay import PresenceRelay
+from webapp.security import init_security, response_headers
 from webapp.services import Services, init_services
 from webapp.sso import sso
-from webapp.stream.admission import init_admission
+from webapp.stream.admission import Admission, init_admission
+from webapp.stream.heartbeat import HeartbeatTicker
+from webapp.stream.writer import StreamWriter
 from webapp.twilio_gateway import ConversationsGateway
 from webapp.twilio_gateway.client import build_client
+from webapp.webhooks.catchup import CatchUp
 from webapp.webhooks.fast_path import init_fast_path
 
 log = logging.getLogger("webapp")
@@ -58,15 +74,16 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_error_handler(HTTPException, _http_error)
     services = _build_services(config)
-    init_security(app, config, services.broker)  # the login limiter shares the broker's pool
+    init_security(app, config, services.redis)  # the login limiter shares the Redis pool
 
     init_services(app, services)
     _register_blueprints(app)
     sso.init_app(app)  # after the auth blueprint: it signs people in the same way
-    init_ops(app, config)
+    init_ops(app)
     _register_cli(app)
     _mount_emulator(app, config)
-    init_admission(app)  # stream openings past what the worker serves are turned away first
+    # Stream openings past what the worker serves are turned away first.
+    init_admission(app, services.admission, response_headers(config))
     init_fast_path(app)  # Twilio's webhooks skip Flask's request cycle (docs/benchmarks.md)
     if config.TRUST_PROXY:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
@@ -75,24 +92,55 @@ def create_app(config: Config | None = None) -> Flask:
 
 
 def _build_services(config: Config) -> Services:
+    """Every process-wide object, once; with ``REDIS_URL``, all of them on one Redis client."""
     gateway = ConversationsGateway(build_client(config), config.TWILIO_CONVERSATIONS_SERVICE_SID)
+    client: redis.Redis | None = None
     broker: Broker
+    published: PublishedIndex
     membership: MembershipCache
+    contacts_cache: ContactsCache
+    presence: Presence
     if config.REDIS_URL:
-        from webapp.events.redis_broker import RedisBroker, connect
-
         client = connect(config.REDIS_URL)
-        broker = RedisBroker(client, config.REDIS_URL)
-        membership = RedisMembershipCache(gateway.participants, client, bus=broker)
+        redis_broker = broker = RedisBroker(client, config.REDIS_URL)
+        published = RedisPublishedIndex(client, once_redis_key)
+        contacts_cache = RedisContacts(client)
+        membership = RedisMembershipCache(
+            gateway.participants,
+            client,
+            bus=redis_broker.bus(Frame.MEMBERSHIP),
+            contacts=contacts_cache,
+        )
+        presence = RedisPresence(client)
     else:
-        broker = MemoryBroker()
-        membership = MemoryMembershipCache(gateway.participants)
-    return Services(
+        memory_broker = broker = MemoryBroker()
+        published = MemoryPublishedIndex(memory_broker.published)
+        contacts_cache = MemoryContacts()
+        membership = MemoryMembershipCache(gateway.participants, contacts=contacts_cache)
+        presence = MemoryPresence()
+    contacts = Contacts(contacts_cache, gateway.conversations_of, membership.participants)
+    metrics = Metrics()
+    services = Services(
         config=config,
+        redis=client,
         gateway=gateway,
         broker=broker,
+        published=published,
         membership=membership,
+        contacts=contacts,
+        presence=presence,
+        presence_relay=PresenceRelay(presence, contacts, broker),
+        metrics=metrics,
+        stream_writer=StreamWriter(metrics),
+        heartbeats=HeartbeatTicker(metrics),
+        admission=Admission(config.stream_openings_in_flight),
+        typing=TypingThrottle(),
+        twilio_check=TwilioCheck(config),
+        redis_check=RedisCheck(config.REDIS_URL) if config.REDIS_URL else None,
     )
+    services.catch_up = CatchUp(services)
+    broker.on_reconnect(services.catch_up.reconcile_recent)  # webhooks may have failed meanwhile
+    return services
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -130,7 +178,6 @@ def _mount_emulator(app: Flask, config: Config) -> None:
             persist_path=config.TWILIO_EMULATOR_PERSIST,
         )
     )
-    app.extensions["twilio_emulator_app"] = emulator
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, {EMULATOR_MOUNT_PATH: emulator}
     )

@@ -215,6 +215,9 @@ class Config:
         """A host site may sign its users in (``POST /sso/login``)."""
         return bool(self.PARLEY_SSO_SECRET or self.PARLEY_SSO_PUBLIC_KEY)
 
+    #: gunicorn's worker processes (``gunicorn.conf.py``; Heroku sets it per dyno size).
+    WEB_CONCURRENCY: int = 1
+
     @property
     def PERMANENT_SESSION_LIFETIME(self) -> timedelta:  # noqa: N802 - Flask reads app.config
         return timedelta(hours=self.SESSION_LIFETIME_HOURS)
@@ -315,6 +318,11 @@ class Config:
             port = int(env.get("PORT", "5000"))
         except ValueError:
             raise ConfigError(f"PORT must be a number, got {env['PORT']!r}.") from None
+        raw_workers = env.get("WEB_CONCURRENCY", "1")
+        if not raw_workers.strip().isdigit() or int(raw_workers) < 1:
+            raise ConfigError(
+                f"WEB_CONCURRENCY must be a whole number from 1, got {raw_workers!r}."
+            )
 
         secret_key = env.get("SECRET_KEY")
         if not secret_key:
@@ -391,6 +399,7 @@ class Config:
             **_login_limits(env),
             "SESSION_LIFETIME_HOURS": _session_lifetime(env),
             **_sso_settings(env, public_base_url.rstrip("/")),
+            "WEB_CONCURRENCY": int(raw_workers),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -59,10 +59,10 @@ def response_headers(config: Config) -> dict[str, str]:
     return headers
 
 
-def init_security(app: Flask, config: Config, broker: object | None = None) -> None:
+def init_security(app: Flask, config: Config, client: redis.Redis | None) -> None:
     """Security headers on every response, and the login rate limiter (Flask-Limiter).
 
-    With the Redis broker, the limiter counts through the broker's own connection pool: a
+    With Redis, the limiter counts through the process's one command ``client`` (its pool): a
     worker then holds at most 3 Redis connections (2 pooled + pub/sub), not a 4th of its own.
     """
     headers = response_headers(config)
@@ -74,9 +74,8 @@ def init_security(app: Flask, config: Config, broker: object | None = None) -> N
             response.headers.setdefault(name, value)
         return response
 
-    pool = _shared_redis_pool(broker)
-    if pool is not None:
-        app.config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": pool}
+    if client is not None:  # limits' RedisStorage accepts a ``connection_pool``
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": client.connection_pool}
     limiter.init_app(app)
     _skip_limiter_hooks(app, UNLIMITED_BLUEPRINTS)
 
@@ -106,13 +105,3 @@ def _skip_limiter_hooks(app: Flask, blueprints: frozenset[str]) -> None:
     for n, after_hook in enumerate(afters):
         if isinstance(after_hook, partial) and after_hook.args[:1] == (limiter,):
             afters[n] = unless_exempt_after(after_hook)
-
-
-def _shared_redis_pool(broker: object | None) -> redis.ConnectionPool | None:
-    """The Redis broker's command pool (``limits``' RedisStorage accepts ``connection_pool``)."""
-    from webapp.events.redis_broker import RedisBroker
-
-    if isinstance(broker, RedisBroker):
-        pool: redis.ConnectionPool = broker.client.connection_pool
-        return pool
-    return None

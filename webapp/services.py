@@ -1,4 +1,5 @@
-"""The outside systems one app talks to, chosen once in ``create_app`` from the config."""
+"""The one home of an app's process-wide objects: built once by ``create_app``, kept in
+``app.extensions["parley"]``, reached with :func:`get_services` (or handed down)."""
 
 from __future__ import annotations
 
@@ -7,39 +8,63 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
-from webapp.config import Config
-from webapp.events.broker import Broker
-from webapp.events.membership import MembershipCache
-from webapp.events.presence import Presence, presence_for
-from webapp.twilio_gateway import ConversationsGateway
-
+# For the type checker only, so no layer imports another through this home: every area
+# reaches it, and it holds objects of every area.
 if TYPE_CHECKING:
+    import redis
+
+    from webapp.api.typing_throttle import TypingThrottle
+    from webapp.config import Config
+    from webapp.events.broker import Broker
+    from webapp.events.published_index import PublishedIndex
+    from webapp.ops.health import RedisCheck, TwilioCheck
+    from webapp.ops.metrics import Metrics
+    from webapp.people.contacts import Contacts
+    from webapp.people.participants import MembershipCache
+    from webapp.people.presence import Presence
+    from webapp.people.presence_relay import PresenceRelay
+    from webapp.stream.admission import Admission
+    from webapp.stream.heartbeat import HeartbeatTicker
+    from webapp.stream.writer import StreamWriter
+    from webapp.twilio_gateway import ConversationsGateway
     from webapp.webhooks.catchup import CatchUp
 
 
 @dataclass
 class Services:
+    """Every object one app's process shares: made once, so that none is made on first use
+    and each outside system (Redis, Twilio) is reached through one client."""
+
     config: Config
+    #: The process's one Redis command client (a small pool) that every Redis user shares;
+    #: None with the in-process broker.
+    redis: redis.Redis | None
     gateway: ConversationsGateway
     broker: Broker
+    #: Marks of what was published per conversation, beside the broker's de-duplication keys.
+    published: PublishedIndex
     membership: MembershipCache
-    presence: Presence = field(init=False)
-    #: Publishes messages whose webhooks never arrived (``webapp.webhooks.catchup``).
+    contacts: Contacts
+    presence: Presence
+    presence_relay: PresenceRelay
+    metrics: Metrics
+    #: Streams past their first bytes, written by one writer and woken by one ticker.
+    stream_writer: StreamWriter
+    heartbeats: HeartbeatTicker
+    admission: Admission
+    typing: TypingThrottle
+    twilio_check: TwilioCheck
+    redis_check: RedisCheck | None
+    #: Publishes messages whose webhooks never arrived (``webapp.webhooks.catchup``); it is
+    #: handed these services, so it is added once they exist.
     catch_up: CatchUp = field(init=False)
-
-    def __post_init__(self) -> None:
-        # Chosen with the broker (and sharing its Redis pool), wherever the broker is chosen.
-        self.presence = presence_for(self.broker)
-        from webapp.webhooks.catchup import CatchUp  # it uses the services: imported late
-
-        self.catch_up = CatchUp(self)
 
 
 def init_services(app: Flask, services: Services) -> None:
     app.extensions["parley"] = services
 
 
-def get_services() -> Services:
-    """The current app's services (inside a request or app context)."""
-    services: Services = current_app.extensions["parley"]
+def get_services(app: Flask | None = None) -> Services:
+    """``app``'s services; without ``app``, the current app's (in a request or app context)."""
+    services: Services = (app or current_app).extensions["parley"]
     return services

@@ -21,8 +21,8 @@ import redis
 from tests.support.clients import ApiClient, StreamReader, delete_in_twilio
 from tests.support.servers import ParleyServer, RedisServer, run_parley
 from tests.support.waiting import wait_until
-from webapp.events.membership import RedisMembershipCache
 from webapp.events.redis_broker import Frame, RedisBroker, connect
+from webapp.people.participants import RedisMembershipCache
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def parley(tmp_path: Path, private_redis: RedisServer) -> Iterator[ParleyServer]
 def bus(private_redis: RedisServer) -> Iterator[RedisBroker]:
     """Another worker's broker: how the test tells Parley's processes to drop their copies."""
     broker = RedisBroker(connect(private_redis.url), private_redis.url)
-    assert broker.wait_connected(10)
+    wait_until(broker.live, 10, "the subscription")
     yield broker
     broker.close()
 

@@ -17,9 +17,9 @@ import pytest
 from tests.support.clients import ApiClient, SignalReader, StreamReader
 from tests.support.servers import ParleyServer, run_parley
 from tests.support.waiting import wait_until
-from webapp.events.presence import RedisPresence
 from webapp.events.redis_broker import connect
 from webapp.events.types import EventId
+from webapp.people.presence import RedisPresence
 
 PASSWORD = "typing-presence-pw"
 

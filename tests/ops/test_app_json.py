@@ -20,10 +20,6 @@ NOT_ASKED = {
 }
 
 
-#: Read by gunicorn.conf.py, not by Config.
-READ_BY_GUNICORN = {"WEB_CONCURRENCY"}
-
-
 def variables_config_reads() -> set[str]:
     source = (ROOT / "webapp" / "config.py").read_text()
     read = set(re.findall(r'env(?:\.get\(|\[)"([A-Z_]+)"', source))
@@ -53,15 +49,13 @@ def test_app_json_adds_postgres_and_redis_and_a_web_dyno() -> None:
 def test_app_json_asks_for_nothing_parley_does_not_read() -> None:
     """A misspelt name in app.json would be asked for, and then silently ignored."""
     app = json.loads((ROOT / "app.json").read_text())
-    stray = set(app["env"]) - variables_config_reads() - READ_BY_GUNICORN
+    stray = set(app["env"]) - variables_config_reads()
     assert not stray, stray
-    gunicorn_conf = (ROOT / "gunicorn.conf.py").read_text()
-    assert all(name in gunicorn_conf for name in READ_BY_GUNICORN)
 
 
 def test_env_example_lists_every_setting() -> None:
     """`.env.example` is the one place that shows every variable with an example value."""
     example = (ROOT / ".env.example").read_text()
     listed = set(re.findall(r"^#?([A-Z_]+)=", example, flags=re.MULTILINE))
-    wanted = variables_config_reads() | READ_BY_GUNICORN
+    wanted = variables_config_reads()
     assert wanted <= listed, wanted - listed

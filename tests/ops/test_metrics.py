@@ -12,7 +12,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.ops.conftest import parley_config
 from tests.support.servers import ROOT
 from webapp import create_app
-from webapp.ops.metrics import metrics
 
 TOKEN = "metrics-secret-token"
 
@@ -44,7 +43,9 @@ def test_metrics_need_the_bearer_token(tmp_path: Path) -> None:
 
 
 def test_what_the_code_reports_is_what_prometheus_reads(tmp_path: Path) -> None:
-    client = create_app(parley_config(tmp_path, METRICS_TOKEN=TOKEN)).test_client()
+    app = create_app(parley_config(tmp_path, METRICS_TOKEN=TOKEN))
+    client = app.test_client()
+    metrics = app.extensions["parley"].metrics
 
     def read() -> dict[str, float]:
         response = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
@@ -78,12 +79,13 @@ def test_what_the_code_reports_is_what_prometheus_reads(tmp_path: Path) -> None:
 
 
 WORKER = """
-from webapp.ops.metrics import metrics
+from webapp.ops.metrics import Metrics
+metrics = Metrics()
 metrics.events_published({n})
 metrics.webhook("accepted", 0.01)
 metrics.stream_opened()
 """
-READER = "from webapp.ops.metrics import metrics; print(metrics.render())"
+READER = "from webapp.ops.metrics import Metrics; print(Metrics().render())"
 
 
 def run_python(code: str, metrics_dir: Path) -> str:

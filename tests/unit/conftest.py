@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.servers import RedisServer
+from tests.support.waiting import wait_until
 from webapp.events.broker import Broker
 from webapp.events.memory_broker import MemoryBroker
 from webapp.events.redis_broker import RedisBroker, connect
@@ -22,6 +23,6 @@ def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
     client = connect(server.url)
     client.flushdb()
     redis_broker = RedisBroker(client, server.url, max_events=5)
-    assert redis_broker.wait_connected(10)
+    wait_until(redis_broker.live, 10, "the subscription")
     yield redis_broker
     redis_broker.close()

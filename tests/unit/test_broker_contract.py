@@ -81,7 +81,7 @@ def test_redis_log_is_capped_and_a_trimmed_gap_resyncs(redis_server: RedisServer
     client = connect(redis_server.url)
     broker = RedisBroker(client, redis_server.url, max_events=5)
     try:
-        assert broker.wait_connected(10)
+        wait_until(broker.live, 10, "the subscription")
         cursor = broker.cursor("gina")
         sub = broker.subscribe("gina")
         for n in range(8):

@@ -6,21 +6,26 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
 from tests.support.servers import RedisServer
-from webapp.events.membership import (
+from webapp.events.redis_broker import connect
+from webapp.people.contacts import (
+    PRESENCE_MAX_GROUP,
+    Contacts,
     ContactsCache,
-    MembershipCache,
     MemoryContacts,
-    MemoryMembershipCache,
     RedisContacts,
+)
+from webapp.people.participants import (
+    MembershipCache,
+    MemoryMembershipCache,
     RedisMembershipCache,
 )
-from webapp.events.redis_broker import connect
-from webapp.stream.presence_relay import Changes
-from webapp.twilio_gateway import GatewayError, ParticipantRecord
+from webapp.people.presence_relay import Changes
+from webapp.twilio_gateway import ConversationRecord, GatewayError, ParticipantRecord
 
 SID = "CH00000000000000000000000000000007"
 OTHER = "CH00000000000000000000000000000008"
@@ -166,3 +171,19 @@ def test_changes_are_coalesced_to_the_latest_state_per_user() -> None:
         changes.get(0)
     changes.put("alice", False)  # announced already: a new change is queued again
     assert changes.get(0) == ("alice", False)
+
+
+def test_contacts_are_everyone_sharing_a_small_enough_conversation_looked_up_once() -> None:
+    crowd = [f"user{n}" for n in range(PRESENCE_MAX_GROUP)]  # with alice: one too many
+    members = {SID: _people("alice", "bob"), OTHER: _people("alice", *crowd)}
+    lookups: list[str] = []
+
+    def conversations_of(identity: str) -> list[ConversationRecord]:
+        lookups.append(identity)
+        now = datetime.now(UTC)
+        return [ConversationRecord(sid, None, None, {}, now, now) for sid in members]
+
+    contacts = Contacts(MemoryContacts(), conversations_of, lambda sid: members[sid])
+    assert contacts.of("alice") == {"bob"}  # not herself, not the crowd of a large group
+    assert contacts.of("alice") == {"bob"}
+    assert lookups == ["alice"]  # the second answer came from the cache

@@ -7,6 +7,7 @@ import time
 
 from webapp.events.broker import Subscription
 from webapp.events.types import Delivery, EventId
+from webapp.ops.metrics import Metrics
 from webapp.stream.heartbeat import HeartbeatTicker
 
 
@@ -34,7 +35,7 @@ def test_a_beat_that_finds_events_queued_delivers_them_and_is_spent() -> None:
 
 
 def test_each_stream_gets_one_beat_per_period_in_groups_and_closed_ones_none() -> None:
-    ticker = HeartbeatTicker(interval=3600, slots=3)  # never ticks by itself here
+    ticker = HeartbeatTicker(Metrics(), interval=3600, slots=3)  # never ticks by itself here
     subs = [Subscription(f"user{n}") for n in range(7)]
     for sub in subs:
         ticker.add(sub)
@@ -51,7 +52,7 @@ def test_each_stream_gets_one_beat_per_period_in_groups_and_closed_ones_none() -
 
 
 def test_the_ticker_thread_keeps_beating() -> None:
-    ticker = HeartbeatTicker(interval=0.05)
+    ticker = HeartbeatTicker(Metrics(), interval=0.05)
     sub = Subscription("alice")
     ticker.add(sub)
     started = time.monotonic()
@@ -62,7 +63,7 @@ def test_the_ticker_thread_keeps_beating() -> None:
 
 
 def test_a_stream_whose_session_expired_is_ended_instead_of_beaten() -> None:
-    ticker = HeartbeatTicker(interval=3600, slots=1)
+    ticker = HeartbeatTicker(Metrics(), interval=3600, slots=1)
     expired, alive = Subscription("alice"), Subscription("bob")
     expired.expires = time.monotonic() - 1
     alive.expires = time.monotonic() + 3600

@@ -4,24 +4,24 @@ goes to those members, however long after the list expired."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tests.support.servers import RedisServer
 from tests.unit import test_contacts_cache
 from tests.unit.test_contacts_cache import SID, Twilio, _people
+from webapp import create_app
 from webapp.config import Config
 from webapp.events.broker import BrokerUnavailable
-from webapp.events.membership import (
+from webapp.events.redis_broker import connect
+from webapp.people.participants import (
     LAST_KNOWN_TTL,
     MembershipCache,
     MemoryLastKnown,
     RedisMembershipCache,
 )
-from webapp.events.memory_broker import MemoryBroker
-from webapp.events.redis_broker import connect
 from webapp.services import Services
-from webapp.twilio_gateway import ConversationsGateway
-from webapp.twilio_gateway.client import build_client
 from webapp.webhooks.translate import TRANSLATORS
 
 #: The contacts tests' memory and Redis caches, over a Twilio whose conversation can be gone.
@@ -34,8 +34,8 @@ def _services(membership: MembershipCache) -> Services:
         {"SECRET_KEY": "k", "DATABASE_URL": "sqlite://", "TWILIO_AUTH_TOKEN": "t"},
         require_service_sid=False,
     )
-    gateway = ConversationsGateway(build_client(config), config.TWILIO_CONVERSATIONS_SERVICE_SID)
-    return Services(config=config, gateway=gateway, broker=MemoryBroker(), membership=membership)
+    services: Services = create_app(config).extensions["parley"]
+    return replace(services, membership=membership)
 
 
 def test_a_deletion_after_the_list_expired_goes_to_the_last_known_members(

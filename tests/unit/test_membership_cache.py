@@ -11,8 +11,8 @@ import pytest
 
 from tests.support.servers import RedisServer
 from tests.support.waiting import wait_until
-from webapp.events.membership import RedisMembershipCache
-from webapp.events.redis_broker import RedisBroker, connect
+from webapp.events.redis_broker import Frame, RedisBroker, connect
+from webapp.people.participants import RedisMembershipCache
 from webapp.twilio_gateway import ParticipantRecord
 
 SID = "CH00000000000000000000000000000001"
@@ -41,9 +41,11 @@ def workers(private_redis: RedisServer) -> Iterator[tuple[Twilio, list[RedisMemb
     for _ in range(2):
         client = connect(private_redis.url)
         broker = RedisBroker(client, private_redis.url)
-        assert broker.wait_connected(10)
+        wait_until(broker.live, 10, "the subscription")
         brokers.append(broker)
-        caches.append(RedisMembershipCache(twilio.participants, client, bus=broker))
+        caches.append(
+            RedisMembershipCache(twilio.participants, client, bus=broker.bus(Frame.MEMBERSHIP))
+        )
     yield twilio, caches
     for broker in brokers:
         broker.close()

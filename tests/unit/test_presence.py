@@ -9,15 +9,13 @@ import pytest
 
 from tests.support.servers import RedisServer
 from tests.support.waiting import wait_until
-from webapp.events.memory_broker import MemoryBroker
-from webapp.events.presence import (
+from webapp.events.redis_broker import connect
+from webapp.people.presence import (
     REFRESH_SLICE,
     MemoryPresence,
     Presence,
     RedisPresence,
-    presence_for,
 )
-from webapp.events.redis_broker import RedisBroker, connect
 
 Factory = Callable[[], Presence]
 
@@ -98,18 +96,6 @@ def test_a_refresh_in_slices_keeps_every_local_user_online(redis_server: RedisSe
         return lasted >= 30  # ~1.5 s of 50 ms polls, well past the 0.5 s ttl
 
     wait_until(everyone_stayed_online, 20, "presence of every sliced user to outlive its ttl")
-
-
-def test_redis_presence_shares_the_brokers_pool(redis_server: RedisServer) -> None:
-    client = connect(redis_server.url)
-    broker = RedisBroker(client, redis_server.url)
-    try:
-        presence = presence_for(broker)
-        assert isinstance(presence, RedisPresence)
-        assert presence._redis is client
-    finally:
-        broker.close()
-    assert isinstance(presence_for(MemoryBroker()), MemoryPresence)
 
 
 def test_redis_down_never_raises(redis_server: RedisServer) -> None:

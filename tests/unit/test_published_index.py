@@ -4,18 +4,43 @@ confirms, a catch-up moves it on, and one reconcile of a conversation serves eve
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 
+from tests.support.servers import RedisServer
 from tests.support.waiting import wait_until
-from webapp.events.broker import Broker
-from webapp.events.published_index import PublishedIndex, published_index_for
+from webapp.events.broker import Broker, BrokerUnavailable
+from webapp.events.memory_broker import MemoryBroker
+from webapp.events.published_index import (
+    IN_FLIGHT_SECONDS,
+    MemoryPublishedIndex,
+    PublishedIndex,
+    RedisPublishedIndex,
+)
+from webapp.events.redis_broker import RedisBroker, connect, once_redis_key
 from webapp.events.types import Event
+
+MarksFor = Callable[..., PublishedIndex]
 
 
 @pytest.fixture
-def marks(broker: Broker) -> PublishedIndex:
-    return published_index_for(broker)
+def marks_for(broker: Broker, request: pytest.FixtureRequest) -> MarksFor:
+    """Makes marks beside ``broker``'s de-duplication keys, as ``create_app`` pairs them."""
+
+    def make(in_flight: float = IN_FLIGHT_SECONDS) -> PublishedIndex:
+        if isinstance(broker, RedisBroker):
+            server: RedisServer = request.getfixturevalue("redis_server")
+            return RedisPublishedIndex(connect(server.url), once_redis_key, in_flight=in_flight)
+        assert isinstance(broker, MemoryBroker)
+        return MemoryPublishedIndex(broker.published, in_flight=in_flight)
+
+    return make
+
+
+@pytest.fixture
+def marks(marks_for: MarksFor) -> PublishedIndex:
+    return marks_for()
 
 
 def _sid() -> str:
@@ -31,8 +56,8 @@ def test_a_new_conversation_starts_at_the_first_webhook(marks: PublishedIndex) -
     assert marks.note(sid, 7, f"{sid}:7", touch=True) == (6, 6)  # nothing before it to catch up
 
 
-def test_the_mark_moves_only_over_confirmed_publishes(broker: Broker) -> None:
-    marks = published_index_for(broker, in_flight=0)  # no webhook is still being handled
+def test_the_mark_moves_only_over_confirmed_publishes(broker: Broker, marks_for: MarksFor) -> None:
+    marks = marks_for(in_flight=0)  # no webhook is still being handled
     sid = _sid()
     key = f"once-{uuid.uuid4().hex}"
     assert marks.note(sid, 0, f"{key}:0", touch=True).published == -1
@@ -82,3 +107,18 @@ def test_a_conversation_is_checked_once_per_sweep_whichever_process_sweeps(
     assert not marks.claim(sid, sweep)  # another worker, same sweep: already done
     later = marks.now() + 0.01
     assert marks.claim(sid, later)  # a sweep that began afterwards checks again
+
+
+def test_redis_down_is_reported_as_the_broker_reports_it() -> None:
+    """The catch-up and the webhook handle one error whatever store they asked."""
+    marks = RedisPublishedIndex(connect("redis://127.0.0.1:1/0"), once_redis_key)
+    for call in (
+        lambda: marks.note(_sid(), 3, "a", touch=True),
+        lambda: marks.advance(_sid(), 3),
+        marks.recent,
+        lambda: marks.forget(_sid()),
+        marks.now,
+        lambda: marks.claim(_sid(), 0.0),
+    ):
+        with pytest.raises(BrokerUnavailable):
+            call()

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from webapp.events.types import Delivery, Event, EventId
 from webapp.presenters import message_json
-from webapp.stream.sse import comment, control, frame_delivery
+from webapp.stream.sse import comment, control
 from webapp.twilio_gateway import MessageRecord
 
 
@@ -52,7 +52,7 @@ def test_every_id_round_trips_through_its_text(epoch: str, seq: int, tag: str) -
 
 def test_delivery_frame_carries_the_users_id() -> None:
     delivery = Delivery(EventId("e1", 3), Event("message_added", {"a": 1}).to_json())
-    assert frame_delivery(delivery) == 'id: e1-3\nevent: message_added\ndata: {"a":1}\n\n'
+    assert delivery.framed() == 'id: e1-3\nevent: message_added\ndata: {"a":1}\n\n'
 
 
 def test_control_events_and_comments() -> None:

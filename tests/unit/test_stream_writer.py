@@ -19,6 +19,7 @@ from gevent.socket import wait_read
 from webapp.events.broker import CATCH_UP
 from webapp.events.memory_broker import MemoryBroker
 from webapp.events.types import Delivery, Event, EventId
+from webapp.ops.metrics import Metrics
 from webapp.stream.outbox import Outbox
 from webapp.stream.writer import (
     RECONNECT_MIN_MS,
@@ -99,7 +100,7 @@ def broker() -> MemoryBroker:
 
 @pytest.fixture
 def writer() -> Iterator[StreamWriter]:
-    writer = StreamWriter(max_pending=16 * 1024)
+    writer = StreamWriter(Metrics(), max_pending=16 * 1024)
     yield writer
     writer.close_all()
 

@@ -29,7 +29,6 @@ from webapp.config import Config
 from webapp.events.redis_broker import RedisBroker, connect
 from webapp.events.types import Event
 from webapp.ops.logs import configure_logging
-from webapp.ops.metrics import metrics
 from webapp.webhooks import translate
 from webapp.webhooks.fast_path import WebhookFastPath, parse_form
 
@@ -238,7 +237,7 @@ def test_each_answer_is_counted_by_outcome(
 
     def count(outcome: str) -> float:
         pattern = rf'^parley_webhooks_total\{{outcome="{outcome}"\}} (\S+)$'
-        match = re.search(pattern, metrics.render(), re.MULTILINE)
+        match = re.search(pattern, app.extensions["parley"].metrics.render(), re.MULTILINE)
         assert match, outcome
         return float(match.group(1))
 

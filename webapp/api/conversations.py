@@ -13,8 +13,8 @@ from webapp.api import bp
 from webapp.api.typing_throttle import typing_ended
 from webapp.api.validation import int_arg, json_body, known_user, string_field
 from webapp.errors import ApiError
-from webapp.events.membership import identities
 from webapp.models import USERNAME_PATTERN
+from webapp.people.participants import identities
 from webapp.presenters import conversation_json, message_json
 from webapp.services import Services, get_services
 from webapp.twilio_gateway import (

@@ -10,7 +10,6 @@ from flask_login import current_user, login_required
 
 from webapp.api import bp
 from webapp.services import get_services
-from webapp.stream.presence_relay import contacts_of
 
 
 @bp.get("/presence")
@@ -18,6 +17,6 @@ from webapp.stream.presence_relay import contacts_of
 def presence() -> Response:
     """``{"presence": {"bob": true, "carol": false}}`` for everyone sharing a conversation."""
     services = get_services()
-    contacts = contacts_of(services, current_user.identity)
+    contacts = services.contacts.of(current_user.identity)
     online = services.presence.online(contacts)
     return jsonify({"presence": {name: name in online for name in sorted(contacts)}})

@@ -15,8 +15,8 @@ from webapp.api.conversations import require_member
 from webapp.api.typing_throttle import allow_typing
 from webapp.errors import ApiError
 from webapp.events.broker import BrokerUnavailable
-from webapp.events.membership import identities
 from webapp.events.types import TYPING, Event
+from webapp.people.participants import identities
 from webapp.services import get_services
 
 

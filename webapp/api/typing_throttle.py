@@ -11,8 +11,6 @@ from __future__ import annotations
 import threading
 import time
 
-from flask import current_app
-
 from webapp.errors import ApiError
 from webapp.events.broker import BrokerUnavailable
 from webapp.services import Services
@@ -48,7 +46,7 @@ class TypingThrottle:
 
 def allow_typing(services: Services, identity: str, sid: str) -> bool:
     """True when a typing signal from ``identity`` in ``sid`` may go out now."""
-    if not _throttle().allow(identity, sid):
+    if not services.typing.allow(identity, sid):
         return False
     try:
         return services.broker.claim(_key(identity, sid), TYPING_MIN_INTERVAL)
@@ -58,7 +56,7 @@ def allow_typing(services: Services, identity: str, sid: str) -> bool:
 
 def typing_ended(services: Services, identity: str, sid: str) -> None:
     """``identity`` sent a message in ``sid``: their next keystroke starts a new burst."""
-    _throttle().forget(identity, sid)
+    services.typing.forget(identity, sid)
     try:
         services.broker.release(_key(identity, sid))
     except BrokerUnavailable:
@@ -67,10 +65,3 @@ def typing_ended(services: Services, identity: str, sid: str) -> None:
 
 def _key(identity: str, sid: str) -> str:
     return f"parley:typing:{{{identity}}}:{sid}"
-
-
-def _throttle() -> TypingThrottle:
-    throttle: TypingThrottle | None = current_app.extensions.get("parley.typing")
-    if throttle is None:
-        throttle = current_app.extensions.setdefault("parley.typing", TypingThrottle())
-    return throttle

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from webapp.events.broker import BrokerUnavailable
-from webapp.events.membership import identities
+from webapp.people.participants import identities
 from webapp.services import get_services
 from webapp.twilio_gateway import GatewayError, is_conversation_sid
 

@@ -1,1 +1,2 @@
-"""Events and their delivery: types, the broker (memory or Redis), per-user logs, membership."""
+"""Events and their delivery: the ground floor. Event types, the broker (memory or Redis), the
+per-user logs, the marks of what was published."""

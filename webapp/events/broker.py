@@ -220,6 +220,10 @@ class Broker(Protocol):
     def close_user_streams(self, identity: str) -> None:
         """End every open stream of ``identity`` (logout), in every process."""
 
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` (it must not block) each time the broker is back after a loss
+        during which publishes may have failed (webhooks answered 503 meanwhile)."""
+
     def close(self) -> None: ...
 
 

@@ -10,7 +10,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 
 from webapp.events.broker import (
     LOG_MAX_AGE,
@@ -138,6 +138,9 @@ class MemoryBroker:
     def close_user_streams(self, identity: str) -> None:
         for sub in self.subscriptions.of(identity):
             sub.close()
+
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        """Never called back: this process's broker cannot be lost while the process lives."""
 
     def close(self) -> None:
         for sub in self.subscriptions.all():

@@ -30,6 +30,7 @@ from typing import NamedTuple, Protocol
 import redis
 
 from webapp.events.broker import LOG_MAX_AGE
+from webapp.events.redis_errors import translated
 
 #: A conversation's mark lives this long after its last webhook: a log's window, since what
 #: is older than every log cannot reach a page anyway.
@@ -51,7 +52,8 @@ class Mark(NamedTuple):
 
 
 class PublishedIndex(Protocol):
-    """The marks, shared by every process (Redis) or this process's own (in memory)."""
+    """The marks, shared by every process (Redis) or this process's own (in memory). Any
+    method may raise :class:`BrokerUnavailable` (Redis down or busy)."""
 
     def note(self, conversation_sid: str, index: int, once: str | None, touch: bool) -> Mark:
         """The mark of ``conversation_sid``, first moved over the messages below ``index``
@@ -249,7 +251,7 @@ def _checked_key(conversation_sid: str) -> str:
 class RedisPublishedIndex:
     """The marks in Redis, shared by every worker and dyno (the broker's command pool).
     ``redis_key(once)`` names the key the broker keeps a de-duplication key under.
-    Redis errors propagate (``redis.RedisError``): the caller decides what they mean."""
+    Redis errors are raised as the broker raises them (:mod:`.redis_errors`)."""
 
     def __init__(
         self,
@@ -264,6 +266,7 @@ class RedisPublishedIndex:
         self._advance = client.register_script(_ADVANCE)
         self._claim = client.register_script(_CLAIM)
 
+    @translated
     def note(self, conversation_sid: str, index: int, once: str | None, touch: bool) -> Mark:
         args: list[str | int] = [
             conversation_sid,
@@ -279,36 +282,28 @@ class RedisPublishedIndex:
         published, heard = self._note(keys=[_mark_key(conversation_sid), RECENT_KEY], args=args)
         return Mark(int(published), int(heard))
 
+    @translated
     def advance(self, conversation_sid: str, index: int) -> None:
         self._advance(keys=[_mark_key(conversation_sid)], args=[index, MARK_SECONDS])
 
+    @translated
     def recent(self) -> list[str]:
         rows = self._redis.zrevrange(RECENT_KEY, 0, RECENT_MAX - 1)
         return [row.decode() if isinstance(row, bytes) else str(row) for row in rows]
 
+    @translated
     def forget(self, conversation_sid: str) -> None:
         pipe = self._redis.pipeline(transaction=False)
         pipe.zrem(RECENT_KEY, conversation_sid)
         pipe.delete(_mark_key(conversation_sid), _checked_key(conversation_sid))
         pipe.execute()
 
+    @translated
     def now(self) -> float:
         seconds, micros = self._redis.time()
         return float(seconds) + micros / 1_000_000
 
+    @translated
     def claim(self, conversation_sid: str, since: float) -> bool:
         args = [int(since * 1000), MARK_SECONDS]
         return bool(self._claim(keys=[_checked_key(conversation_sid)], args=args))
-
-
-def published_index_for(broker: object, in_flight: float = IN_FLIGHT_SECONDS) -> PublishedIndex:
-    """Marks to match the broker: in Redis beside the broker's de-duplication keys, or in
-    this process beside the in-process broker's."""
-    from webapp.events.memory_broker import MemoryBroker
-    from webapp.events.redis_broker import RedisBroker, _once_key
-
-    if isinstance(broker, RedisBroker):
-        return RedisPublishedIndex(broker.client, _once_key, in_flight=in_flight)
-    if isinstance(broker, MemoryBroker):
-        return MemoryPublishedIndex(broker.published, in_flight=in_flight)
-    raise TypeError(f"no published index for {type(broker).__name__}")

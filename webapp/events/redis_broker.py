@@ -25,14 +25,13 @@ from webapp.events.broker import (
     LOG_MAX_AGE,
     LOG_MAX_EVENTS,
     ONCE_SECONDS,
-    BrokerBusy,
-    BrokerUnavailable,
     Replay,
     Subscription,
     SubscriptionRegistry,
     resumable,
 )
 from webapp.events.redis_deadline import DeadlineQueue, connection_class_for
+from webapp.events.redis_errors import unavailable
 from webapp.events.types import Delivery, Event, EventId, Signal, event_tag, frame_body
 
 log = logging.getLogger(__name__)
@@ -61,8 +60,8 @@ class Frame(StrEnum):
     CLOSE = "c"
     """``c\\n<identity>``: close that user's streams."""
     MEMBERSHIP = "m"
-    """``m\\n<conversation sid>``: a participant list changed (handled by whoever registered
-    for it with :meth:`RedisBroker.on_frame`: the membership cache)."""
+    """``m\\n<conversation sid>``: a participant list changed (handled by the membership
+    cache, which registers for it through :meth:`RedisBroker.bus`)."""
 
 
 #: Called with a frame's payload (everything after the kind's line).
@@ -195,7 +194,7 @@ class RedisBroker:
             self._max_age,
             int(time.time() * 1000),
             CHANNEL,
-            _once_key(once) if once is not None else "",
+            once_redis_key(once) if once is not None else "",
             ONCE_SECONDS,
             event_tag(event_json, once),
             *identities,
@@ -210,7 +209,7 @@ class RedisBroker:
                 self._publish.sha = self._redis.script_load(_PUBLISH)
                 return bool(self._redis.execute_command("EVALSHA", self._publish.sha, 0, *args))
         except redis.RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
     def signal(self, event: Event, recipients: Collection[str]) -> None:
         """One PUBLISH on the events channel, a :attr:`Frame.SIGNAL`. Nothing is written to
@@ -221,30 +220,25 @@ class RedisBroker:
         try:
             self._redis.publish(CHANNEL, "\n".join([Frame.SIGNAL, event.to_json(), *identities]))
         except redis.RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
     def claim(self, key: str, seconds: float) -> bool:
         try:
             return bool(self._redis.set(key, "1", nx=True, px=max(1, int(seconds * 1000))))
         except redis.RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
     def release(self, key: str) -> None:
         try:
             self._redis.delete(key)
         except redis.RedisError as exc:
-            raise _unavailable(exc) from exc
-
-    @property
-    def client(self) -> redis.Redis:
-        """The process's command client (its small pool), for presence to share."""
-        return self._redis
+            raise unavailable(exc) from exc
 
     def close_user_streams(self, identity: str) -> None:
         try:
             self._redis.publish(CHANNEL, f"{Frame.CLOSE}\n{identity}")
         except redis.RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
     # Frames for other parts of the app (e.g. the membership cache's invalidations) --------
 
@@ -267,6 +261,11 @@ class RedisBroker:
         self._handlers[kind.value] = handler
         self._resubscribe_watchers.append(handler)
 
+    def bus(self, kind: Frame) -> FrameBus:
+        """Frames of one ``kind``, for a part of the app that needs no other (it then knows
+        nothing of frames: the membership cache's invalidations)."""
+        return FrameBus(self, kind)
+
     # Subscribing -------------------------------------------------------------------------
 
     def subscribe(self, identity: str) -> Subscription:
@@ -281,10 +280,6 @@ class RedisBroker:
         """Call ``callback()`` (from the listener's thread; it must not block) each time the
         subscription is back after a loss: webhooks may have failed meanwhile."""
         self._reconnect_watchers.append(callback)
-
-    def wait_connected(self, timeout: float) -> bool:
-        """True once the pub/sub subscription is live (tests and start-up checks use it)."""
-        return self._connected.wait(timeout)
 
     def _listen(self) -> None:
         """Hold this process's one subscription; re-establish it with back-off."""
@@ -402,7 +397,7 @@ class RedisBroker:
                 args=[_fresh_epoch(), self._max_age],
             )
         except redis.RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         return EventId(epoch.decode(), int(seq), _text(tag[0]) if tag else "")
 
     def replay(self, identity: str, after: EventId | None) -> Replay:
@@ -423,7 +418,7 @@ class RedisBroker:
         try:
             rows: Any = self._redis.xrange(_log_key(identity), f"{seq}-1", "+", count=1)
         except redis.RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         if not rows or float(rows[0][1][b"t"]) < (time.time() - self._max_age) * 1000:
             return None
         raw_id, fields = rows[0]
@@ -464,6 +459,23 @@ class RedisBroker:
             sub.close()
 
 
+class FrameBus:
+    """One kind of frame on the broker's channel: what another part of the app sends and hears."""
+
+    def __init__(self, broker: RedisBroker, kind: Frame) -> None:
+        self._broker = broker
+        self._kind = kind
+
+    def live(self) -> bool:
+        return self._broker.live()
+
+    def announce(self, payload: str) -> None:
+        self._broker.announce(self._kind, payload)
+
+    def on_message(self, handler: Callable[[str | None], None]) -> None:
+        self._broker.on_frame(self._kind, handler)
+
+
 def connect(url: str, max_connections: int = 2) -> redis.Redis:
     """The process's command client: a small blocking pool, so connections stay bounded
     (2 pooled + the pub/sub one = 3 per worker). A webhook makes at most two short round trips
@@ -481,15 +493,9 @@ def connect(url: str, max_connections: int = 2) -> redis.Redis:
     return redis.Redis(connection_pool=pool)
 
 
-def _once_key(once: str) -> str:
+def once_redis_key(once: str) -> str:
+    """The Redis key that marks ``once`` as published (set by the publish script)."""
     return f"parley:webhook:{once}"
-
-
-def _unavailable(exc: redis.RedisError) -> BrokerUnavailable:
-    """The error a webhook or stream sees: a pool wait that timed out is not an outage."""
-    if isinstance(exc, redis.ConnectionError) and "No connection available" in str(exc):
-        return BrokerBusy("every Redis connection of this worker stayed busy (overloaded)")
-    return BrokerUnavailable(f"Redis is unavailable: {exc.__class__.__name__}")
 
 
 def _seq(raw_id: Any) -> int:

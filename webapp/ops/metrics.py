@@ -1,4 +1,5 @@
-"""Parley's Prometheus metrics: one module-level ``metrics`` object the code reports to.
+"""Parley's Prometheus metrics: one :class:`Metrics` per app (``Services.metrics``), which the
+webhook handler and the stream report to.
 
 Several gunicorn workers each count in their own process. Under gunicorn,
 ``gunicorn.conf.py`` gives every start a fresh ``PROMETHEUS_MULTIPROC_DIR`` before the app is
@@ -51,7 +52,10 @@ def multiprocess_mode() -> bool:
 
 
 class Metrics:
-    """What Parley counts. Methods are cheap and never raise into request handling."""
+    """What Parley counts. Methods are cheap and never raise into request handling.
+
+    With ``PROMETHEUS_MULTIPROC_DIR`` the values live in this process's files, so a process
+    holds one (its app's): a second would write over the first one's numbers."""
 
     def __init__(self) -> None:
         self._multiprocess = multiprocess_mode()
@@ -132,6 +136,3 @@ class Metrics:
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
         return generate_latest(registry).decode()
-
-
-metrics = Metrics()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from webapp.ops.health import Check, RedisCheck, TwilioCheck, check_database
-from webapp.ops.metrics import metrics
+from webapp.ops.health import Check, check_database
 from webapp.services import get_services
 
 bp = Blueprint("ops", __name__)
@@ -20,11 +19,9 @@ def healthz() -> Response:
     """200 when every outside system answers, 503 naming the one that does not."""
     services = get_services()
     checks: dict[str, Check] = {"database": check_database()}
-    redis_check: RedisCheck | None = current_app.extensions.get("parley_redis_check")
-    if redis_check is not None:
-        checks["redis"] = redis_check()
-    twilio_check: TwilioCheck = current_app.extensions["parley_twilio_check"]
-    checks["twilio"] = twilio_check(services.gateway.client)
+    if services.redis_check is not None:
+        checks["redis"] = services.redis_check()
+    checks["twilio"] = services.twilio_check(services.gateway.client)
     healthy = all(check.ok for check in checks.values())
     response = jsonify(
         {
@@ -41,7 +38,8 @@ def healthz() -> Response:
 def prometheus_metrics() -> Response:
     """Prometheus text format, for ``Authorization: Bearer <METRICS_TOKEN>`` only; without a
     token configured the endpoint does not exist (404)."""
-    token = get_services().config.METRICS_TOKEN
+    services = get_services()
+    token = services.config.METRICS_TOKEN
     if not token:
         return Response("not found\n", status=404, mimetype="text/plain")
     given = request.headers.get("Authorization", "")
@@ -52,4 +50,4 @@ def prometheus_metrics() -> Response:
             mimetype="text/plain",
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
-    return Response(metrics.render(), mimetype=PROMETHEUS_TEXT)
+    return Response(services.metrics.render(), mimetype=PROMETHEUS_TEXT)

@@ -33,8 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
-from webapp.security import response_headers
-from webapp.services import Services
 from webapp.stream.hangup import client_socket
 from webapp.stream.sse import closing
 from webapp.stream.writer import can_hand_over, close_after
@@ -44,8 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Where the app keeps its :class:`Admission`.
-ADMISSION = "parley.stream_admission"
 STREAM_PATH = "/stream"
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -182,12 +178,6 @@ class AdmissionGate:
             self.admission.release(admitted_at)
 
 
-def init_admission(app: Flask) -> None:
-    """Put the gate in front of the app's WSGI stack, with as many slots as the database pool
-    has connections (:attr:`Config.stream_openings_in_flight`)."""
-    services: Services = app.extensions["parley"]
-    admission = Admission(services.config.stream_openings_in_flight)
-    app.extensions[ADMISSION] = admission
-    app.wsgi_app = AdmissionGate(  # type: ignore[method-assign]
-        app.wsgi_app, admission, response_headers(services.config)
-    )
+def init_admission(app: Flask, admission: Admission, headers: dict[str, str]) -> None:
+    """Put the gate in front of the app's WSGI stack."""
+    app.wsgi_app = AdmissionGate(app.wsgi_app, admission, headers)  # type: ignore[method-assign]

@@ -13,7 +13,7 @@ import threading
 import time
 
 from webapp.events.broker import Subscription
-from webapp.ops.metrics import metrics
+from webapp.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,10 @@ class HeartbeatTicker:
     starts with the first stream, so after the fork.
     """
 
-    def __init__(self, interval: float = HEARTBEAT_SECONDS, slots: int = HEARTBEAT_SLOTS) -> None:
+    def __init__(
+        self, metrics: Metrics, interval: float = HEARTBEAT_SECONDS, slots: int = HEARTBEAT_SLOTS
+    ) -> None:
+        self.metrics = metrics
         self.interval = interval
         self._slots: list[set[Subscription]] = [set() for _ in range(slots)]
         self._slot_of: dict[Subscription, int] = {}
@@ -82,10 +85,6 @@ class HeartbeatTicker:
             try:
                 self.tick()
                 if self._due == 0:
-                    metrics.flush()  # deliveries counted since the last write reach /metrics
+                    self.metrics.flush()  # deliveries counted since the last write reach /metrics
             except Exception:  # the ticker must outlive any one failure
                 log.exception("heartbeat tick failed")
-
-
-#: This process's ticker, shared by every stream.
-heartbeats = HeartbeatTicker()

@@ -13,19 +13,16 @@ from flask_login import current_user
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from webapp.errors import json_error
-from webapp.events.broker import Broker, BrokerUnavailable, Replay, Subscription
+from webapp.events.broker import BrokerUnavailable, Replay, Subscription
 from webapp.events.redis_broker import ReplayBroken
 from webapp.events.types import Delivery, EventId
 from webapp.extensions import db
-from webapp.ops.metrics import metrics
-from webapp.services import get_services
-from webapp.stream.admission import ADMISSION, STREAM_HEADERS, turned_away
+from webapp.services import Services, get_services
+from webapp.stream.admission import STREAM_HEADERS, turned_away
 from webapp.stream.hangup import client_socket, watch_hangup
-from webapp.stream.heartbeat import heartbeats
 from webapp.stream.outbox import Outbox
-from webapp.stream.presence_relay import PresenceRelay, presence_relay
 from webapp.stream.sse import closing, comment, control, retry
-from webapp.stream.writer import HandedOver, can_hand_over, stream_writer
+from webapp.stream.writer import HandedOver, can_hand_over
 
 log = logging.getLogger(__name__)
 bp = Blueprint("stream", __name__)
@@ -43,7 +40,7 @@ def stream() -> Response:
     except (PoolTimeout, BrokerUnavailable) as exc:
         log.info("stream opening turned away: %s", exc.__class__.__name__)
         return Response(
-            turned_away(request.environ, current_app.extensions[ADMISSION]),
+            turned_away(request.environ, get_services().admission),
             mimetype="text/event-stream",
             headers=STREAM_HEADERS,
         )
@@ -56,7 +53,8 @@ def _open() -> Response:
     # The stream needs nothing more from the database: give the connection back now rather
     # than when the request ends (after the Redis round trips below).
     db.session.close()
-    broker = get_services().broker
+    services = get_services()
+    broker = services.broker
     cursor = EventId.parse(request.headers.get("Last-Event-ID") or request.args.get("cursor"))
     # Signals (typing, presence) are opt-in: clients that do not ask see only logged events.
     signals = request.args.get("signals") == "1"
@@ -76,11 +74,10 @@ def _open() -> Response:
     hand_over = can_hand_over(request.environ, sock)
     response = Response(
         _events(
-            broker,
+            services,
             subscription,
             cursor,
             replay,
-            presence_relay(),
             sock,
             hand_over and request.environ["SERVER_PROTOCOL"] == "HTTP/1.1",
             hand_over,
@@ -92,11 +89,10 @@ def _open() -> Response:
 
 
 def _events(
-    broker: Broker,
+    services: Services,
     subscription: Subscription,
     cursor: EventId | None,
     replay: Replay,
-    relay: PresenceRelay,
     sock: socket.socket | None,
     chunked: bool,
     hand_over: bool,
@@ -109,6 +105,8 @@ def _events(
     (one ``send``), so under load the batches grow by themselves instead of the writes.
     """
     identity = subscription.identity
+    broker, metrics, heartbeats = services.broker, services.metrics, services.heartbeats
+    relay = services.presence_relay  # tells the user's contacts; never waits on Twilio here
     metrics.stream_opened()
     relay.opened(identity)
     stop_watching = watch_hangup(sock, subscription)  # a closed tab ends the stream at once
@@ -141,7 +139,7 @@ def _events(
                 outbox.caught_up(replayed_to)
         if hand_over and sock is not None and not subscription.closed:
             stop_watching()  # the writer watches the connection from now on
-            stream_writer.adopt(sock, subscription, outbox, chunked, end)
+            services.stream_writer.adopt(sock, subscription, outbox, chunked, end)
             ended_here = False
             raise HandedOver(errno.EPIPE, "the stream writer has the connection")
         while not subscription.closed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from webapp.events.types import Delivery, EventId
+from webapp.events.types import EventId
 
 #: Milliseconds a browser waits before reconnecting.
 RETRY_MS = 2000
@@ -15,11 +15,6 @@ def frame(event: str, data: str, event_id: EventId | None = None) -> str:
     """One SSE message. ``data`` must be a single line (JSON without newlines is)."""
     head = f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}event: {event}\ndata: {data}\n\n"
-
-
-def frame_delivery(delivery: Delivery) -> str:
-    """A broker delivery; the event is framed once per process, only the id line is per user."""
-    return delivery.framed()
 
 
 def control(event: str, payload: dict[str, Any], event_id: EventId | None = None) -> str:

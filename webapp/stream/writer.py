@@ -1,10 +1,11 @@
 """One writer per process for every open stream, once its first bytes are out.
 
-A stream's request greenlet used to live as long as the stream: each event woke it (a greenlet
-switch) and gunicorn wrote it as one chunk (``sendall`` through its response writer), per
-stream and per event. For a message to a 1,000-member group that is 1,000 switches and 1,000
-passes through gunicorn's writer, and every idle stream kept a greenlet's saved stack plus
-gunicorn's and werkzeug's request objects (≈ 28 KB, see ``docs/benchmarks.md``).
+Left to gunicorn, a stream's request greenlet lives as long as the stream: each event wakes
+it (a greenlet switch) and gunicorn writes it as one chunk (``sendall`` through its response
+writer), per stream and per event. For a message to a 1,000-member group that is 1,000
+switches and 1,000 passes through gunicorn's writer, and every idle stream keeps a greenlet's
+saved stack plus gunicorn's and werkzeug's request objects (≈ 28 KB, see
+``docs/benchmarks.md``).
 
 So under gunicorn's gevent worker, once a stream has written its headers, its first event and
 any replay through gunicorn, its socket is *handed over*: detached from gunicorn (which then
@@ -32,7 +33,7 @@ from gevent.event import Event
 
 from webapp.events.broker import BrokerUnavailable, CatchUp, Subscription
 from webapp.events.redis_broker import ReplayBroken
-from webapp.ops.metrics import metrics
+from webapp.ops.metrics import Metrics
 from webapp.stream.outbox import Outbox
 from webapp.stream.sse import closing, comment
 
@@ -116,7 +117,8 @@ def can_hand_over(environ: dict[str, Any], sock: socket.socket | None) -> bool:
 class StreamWriter:
     """Writes every handed-over stream of this process; see the module docstring."""
 
-    def __init__(self, max_pending: int = MAX_PENDING) -> None:
+    def __init__(self, metrics: Metrics, max_pending: int = MAX_PENDING) -> None:
+        self.metrics = metrics
         self.max_pending = max_pending
         self._connections: dict[Subscription, Connection] = {}
         self._ready: dict[Subscription, None] = {}  # an ordered set
@@ -231,7 +233,7 @@ class StreamWriter:
             text = comment("heartbeat")
         self._send(conn, text.encode())
         if delivered:
-            metrics.event_delivered(delivered)
+            self.metrics.event_delivered(delivered)
 
     def _send(self, conn: Connection, data: bytes) -> None:
         if conn.broken:
@@ -357,7 +359,3 @@ def reconnect_delays(streams: int) -> list[int]:
     :data:`RECONNECT_MIN_MS`."""
     window = min(RECONNECT_SPREAD_MAX_MS, streams * RECONNECT_SPREAD_MS_PER_STREAM)
     return [RECONNECT_MIN_MS + int(random.random() * window) for _ in range(streams)]
-
-
-#: This process's writer, shared by every handed-over stream.
-stream_writer = StreamWriter()

@@ -26,16 +26,11 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import TypeVar
-
-import redis
+from collections.abc import Mapping
 
 from webapp.events import types
 from webapp.events.broker import BrokerUnavailable
-from webapp.events.published_index import PublishedIndex, published_index_for
-from webapp.events.redis_broker import _unavailable
-from webapp.ops.metrics import metrics
+from webapp.events.published_index import PublishedIndex
 from webapp.services import Services
 from webapp.twilio_gateway import GatewayError, MessageRecord
 from webapp.webhooks.dedupe import message_added_key
@@ -60,7 +55,6 @@ RETRY_ROUNDS = 3
 RETRY_SECONDS = 5.0
 
 _INDEX = re.compile(r"[0-9]{1,9}")
-T = TypeVar("T")
 
 
 def once_key(message_sid: str) -> str:
@@ -73,17 +67,16 @@ class CatchUp:
     """One per app (``Services.catch_up``): the marks, and this process's reconciler."""
 
     def __init__(self, services: Services) -> None:
+        """Call :meth:`reconcile_recent` each time the Redis broker's subscription is back
+        after a loss (webhooks may have failed meanwhile)."""
         self.services = services
-        self.published: PublishedIndex = published_index_for(services.broker)
+        self.published: PublishedIndex = services.published
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._serving = False
         self._sweep_grace: float | None = None  # a sweep is due; checks this old still count
         self._soon: set[str] = set()
-        on_reconnect = getattr(services.broker, "on_reconnect", None)
-        if on_reconnect is not None:
-            on_reconnect(self.reconcile_recent)
 
     # The webhook -------------------------------------------------------------------------
 
@@ -100,9 +93,7 @@ class CatchUp:
         if not conversation_sid or not message_sid or not _INDEX.fullmatch(raw_index):
             return True
         index = int(raw_index)
-        mark = self._store(
-            lambda: self.published.note(conversation_sid, index, once_key(message_sid), True)
-        )
+        mark = self.published.note(conversation_sid, index, once_key(message_sid), True)
         if index <= mark.heard + 1:
             return True
         missing, newest = self.services.gateway.messages_between(
@@ -175,7 +166,7 @@ class CatchUp:
             since = self.published.now()
             recent = self.published.recent() if grace is not None else []
             todo = list(soon) + [sid for sid in recent if sid not in soon]
-        except (redis.RedisError, BrokerUnavailable) as exc:
+        except BrokerUnavailable as exc:
             log.warning("catch-up: store unavailable (%s); waiting for Redis", exc)
             return
         published = checked = 0
@@ -189,7 +180,7 @@ class CatchUp:
                     log.warning("catch-up: %s not checked: %s", conversation_sid, exc.message)
                     failed.append(conversation_sid)
                     continue
-                except (redis.RedisError, BrokerUnavailable) as exc:
+                except BrokerUnavailable as exc:
                     log.warning("catch-up: stopped, store unavailable (%s)", exc)
                     return
                 if outcome is not None:
@@ -241,16 +232,8 @@ class CatchUp:
                     published += 1
         finally:
             if published:
-                metrics.events_published(published)
-        self._store(lambda: self.published.advance(conversation_sid, upto))
+                self.services.metrics.events_published(published)
+        self.published.advance(conversation_sid, upto)
         if published:
             log.info("catch-up: %d missed messages of %s published", published, conversation_sid)
         return published
-
-    @staticmethod
-    def _store(call: Callable[[], T]) -> T:
-        """A call to the marks, with Redis trouble reported as the broker reports it."""
-        try:
-            return call()
-        except redis.RedisError as exc:
-            raise _unavailable(exc) from exc

@@ -32,7 +32,7 @@ def delivery_key(params: Mapping[str, str]) -> str:
     """A short, stable key for one event, the same for each of Twilio's retries of it."""
     if params.get("EventType") == "onMessageAdded" and params.get("MessageSid"):
         return message_added_key(params["MessageSid"])
-    # "name\0value\0" for each name in order, hashed in one piece (the same digest as
-    # hashing the pieces one by one, as earlier versions did: keys survive a deploy).
+    # "name\0value\0" for each name in order, hashed. The key must not change from one
+    # release to the next: a retry of Twilio's may reach a worker of the next deploy.
     text = "".join(f"{name}\0{params[name]}\0" for name in sorted(set(params) - _PER_ATTEMPT))
     return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -11,7 +11,7 @@ security headers. Everything else, including any other shape of request to the w
 (multipart, chunked, too large, an untrusted host), goes to Flask untouched, so Flask's own
 answers and JSON errors stay the only ones.
 
-No app context is pushed: the webhook's services (``app.extensions["parley"]``) need none.
+No app context is pushed: the webhook's services (``get_services(app)``) need none.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from webapp.ops.logs import (
     unbind_request_id,
 )
 from webapp.security import response_headers
-from webapp.services import Services
+from webapp.services import Services, get_services
 from webapp.webhooks.handler import WebhookResult, handle_webhook
 from webapp.webhooks.routes import WEBHOOK_PATH
 
@@ -84,7 +84,7 @@ class WebhookFastPath:
     def __init__(self, app: Flask, wsgi_app: WSGIApplication) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
-        self.services: Services = app.extensions["parley"]
+        self.services: Services = get_services(app)
         self.max_content_length: int | None = app.config["MAX_CONTENT_LENGTH"]
         self.trusted_hosts: list[str] | None = app.config.get("TRUSTED_HOSTS")
         self._urls: dict[tuple[object, ...], str] = {}

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from webapp import deadline
 from webapp.events.broker import BrokerBusy, BrokerUnavailable
-from webapp.ops.metrics import metrics
 from webapp.services import Services
 from webapp.twilio_gateway import GatewayError, is_conversation_sid
 from webapp.webhooks.dedupe import delivery_key
@@ -61,7 +60,7 @@ def handle_webhook(
     started = time.perf_counter()
     with deadline.within(DEADLINE):
         result = _handle(services, params, url, signature)
-    metrics.webhook(result.outcome, time.perf_counter() - started)
+    services.metrics.webhook(result.outcome, time.perf_counter() - started)
     return result
 
 
@@ -111,7 +110,7 @@ def _handle(services: Services, params: Params, url: str, signature: str | None)
         return _retry_later(str(exc), "too slow", about)
     finally:
         if published:
-            metrics.events_published(published)
+            services.metrics.events_published(published)
     if duplicates and not published:
         retry = params.get("RetryCount")
         return WebhookResult(200, "duplicate", "duplicate", f"{about} (retry {retry})")

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from webapp.events import types
-from webapp.events.membership import identities
 from webapp.events.types import Event
+from webapp.people.participants import identities
 from webapp.presenters import conversation_json, message_json, participant_json
 from webapp.services import Services
 from webapp.twilio_gateway import GatewayError, MessageRecord, ParticipantRecord

@@ -19,6 +19,7 @@ from collections.abc import Collection
 from typing import Protocol
 
 import redis
+from redis.utils import str_if_bytes
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ class RedisPresence:
         except redis.RedisError as exc:
             log.warning("presence unknown (%s)", exc.__class__.__name__)
             return set()
-        return {_text(i) for i in found}
+        return {str_if_bytes(i) for i in found}
 
     def refresh(self) -> list[str]:
         local = self._streams.identities()
@@ -224,17 +225,4 @@ class RedisPresence:
         except redis.RedisError as exc:
             log.warning("presence not refreshed (%s)", exc.__class__.__name__)
             return []
-        return [_text(i) for i in gone]
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def presence_for(broker: object) -> Presence:
-    """Presence to match the broker: Redis shares the broker's connection pool."""
-    from webapp.events.redis_broker import RedisBroker
-
-    if isinstance(broker, RedisBroker):
-        return RedisPresence(broker.client)
-    return MemoryPresence()
+        return [str_if_bytes(i) for i in gone]

@@ -2,8 +2,8 @@
 
 A contact is anyone who shares a conversation with the user (Twilio's participant lists,
 through the membership cache): nobody else learns when a user comes and goes. Announcing
-costs a Twilio call, so it runs on one background worker per process, never in the stream's
-or a request's path; the same worker refreshes this process's presence entries and reports
+may cost a Twilio call, so it runs on background workers of each process, never in the
+stream's or a request's path; one more refreshes this process's presence entries and reports
 the users whose entries expired elsewhere (a crashed worker's).
 """
 
@@ -14,45 +14,25 @@ import queue
 import threading
 import time
 import zlib
-
-from flask import current_app
+from collections.abc import Collection
+from typing import Protocol
 
 from webapp.events.broker import BrokerUnavailable
-from webapp.events.membership import identities
-from webapp.events.presence import PRESENCE_TICK
 from webapp.events.types import PRESENCE, Event
-from webapp.services import Services, get_services
+from webapp.people.contacts import Contacts
+from webapp.people.presence import PRESENCE_TICK, Presence
 from webapp.twilio_gateway import GatewayError
 
 log = logging.getLogger(__name__)
 
-#: Presence is shared through conversations of at most this many people: in a larger group
-#: each arrival would fan out to every member's streams (a 1,000-member group: a million
-#: offers as its members come online), for a dot nobody looks at in so large a crowd.
-PRESENCE_MAX_GROUP = 100
 #: Announcements in progress at once per process (each may wait on a Twilio lookup).
 ANNOUNCERS = 8
 
 
-def contacts_of(services: Services, identity: str) -> set[str]:
-    """Everyone who shares a conversation (of at most :data:`PRESENCE_MAX_GROUP` people) with
-    ``identity``, not ``identity``.
+class Signals(Protocol):
+    """Where announcements go: the broker's signals (typing, presence), in no log."""
 
-    Cached (``services.membership.contacts``, in Redis when there is one): after a deploy every
-    browser reconnects at once, and each lookup would otherwise be a Twilio call.
-    """
-    cached, generation = services.membership.contacts.get(identity)
-    if cached is not None:
-        return cached
-    conversations = services.gateway.conversations_of(identity)
-    people: set[str] = set()
-    for conversation in conversations:
-        members = identities(services.membership.participants(conversation.sid))
-        if len(members) <= PRESENCE_MAX_GROUP:
-            people.update(members)
-    people.discard(identity)
-    services.membership.contacts.put(identity, people, [c.sid for c in conversations], generation)
-    return people
+    def signal(self, event: Event, recipients: Collection[str]) -> None: ...
 
 
 class Changes:
@@ -81,7 +61,7 @@ class Changes:
 
 
 class PresenceRelay:
-    """This process's presence bookkeeping; one per app (see :func:`presence_relay`).
+    """This process's presence bookkeeping; one per app (``Services.presence_relay``).
 
     Announcements run on :data:`ANNOUNCERS` workers, each user always on the same one (so one
     user's changes go out in order): after a deploy every user comes online at once, and the
@@ -90,9 +70,16 @@ class PresenceRelay:
     """
 
     def __init__(
-        self, services: Services, tick: float = PRESENCE_TICK, announcers: int = ANNOUNCERS
+        self,
+        presence: Presence,
+        contacts: Contacts,
+        signals: Signals,
+        tick: float = PRESENCE_TICK,
+        announcers: int = ANNOUNCERS,
     ) -> None:
-        self._services = services
+        self._presence = presence
+        self._contacts = contacts
+        self._signals = signals
         self._tick = tick
         self._changes = [Changes() for _ in range(announcers)]
         self._started = False
@@ -101,17 +88,19 @@ class PresenceRelay:
     def opened(self, identity: str) -> None:
         """A stream of ``identity`` opened in this process."""
         self._start()
-        if self._services.presence.connected(identity):
+        if self._presence.connected(identity):
             self._changes_of(identity).put(identity, True)
 
     def closed(self, identity: str) -> None:
-        if self._services.presence.disconnected(identity):
+        if self._presence.disconnected(identity):
             self._changes_of(identity).put(identity, False)
 
     def _changes_of(self, identity: str) -> Changes:
         return self._changes[zlib.crc32(identity.encode()) % len(self._changes)]
 
     def _start(self) -> None:
+        """Started by the first stream, not with the app: threads started before gunicorn
+        forks its workers would not run in them."""
         with self._lock:
             if self._started:
                 return
@@ -135,25 +124,17 @@ class PresenceRelay:
         while True:
             time.sleep(self._tick)
             try:
-                for identity in self._services.presence.refresh():
+                for identity in self._presence.refresh():
                     self._changes_of(identity).put(identity, False)
             except Exception:  # the worker must outlive any one failure
                 log.exception("presence refresh failed")
 
     def _announce(self, identity: str, online: bool) -> None:
         try:
-            recipients = contacts_of(self._services, identity)
+            recipients = self._contacts.of(identity)
             event = Event(PRESENCE, {"identity": identity, "online": online})
-            self._services.broker.signal(event, recipients)
+            self._signals.signal(event, recipients)
         except (GatewayError, BrokerUnavailable) as exc:
             log.warning("presence of %s not announced: %s", identity, exc)
         except Exception:  # the worker must outlive any one failure
             log.exception("presence of %s not announced", identity)
-
-
-def presence_relay() -> PresenceRelay:
-    """The current app's relay, made on first use (by the first stream in this process)."""
-    relay: PresenceRelay | None = current_app.extensions.get("parley.presence")
-    if relay is None:
-        relay = current_app.extensions.setdefault("parley.presence", PresenceRelay(get_services()))
-    return relay

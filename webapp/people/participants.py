@@ -17,14 +17,14 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Protocol
 
 import redis
 
 from webapp.events.broker import LOG_MAX_AGE, BrokerUnavailable
-from webapp.events.redis_broker import Frame
+from webapp.people.contacts import ContactsCache, MemoryContacts, RedisContacts
 from webapp.twilio_gateway import GatewayError, ParticipantRecord
 
 log = logging.getLogger(__name__)
@@ -43,37 +43,7 @@ LAST_KNOWN_TTL = LOG_MAX_AGE
 #: Conversations whose last known members one process keeps without Redis (oldest go first).
 LAST_KNOWN_MAX = 100_000
 
-#: Seconds a user's cached contacts live (see :class:`ContactsCache`): bounds how stale they
-#: can be if an invalidation is missed (Redis down while a participant changed).
-CONTACTS_TTL = 300
-
 Fetch = Callable[[str], list[ParticipantRecord]]
-
-
-class ContactsCache(Protocol):
-    """Each user's contacts (who shares a conversation with them), cached.
-
-    Computing them costs a Twilio call (the user's conversations), and every user coming
-    online or opening a page needs them: after a deploy every browser reconnects at once, and
-    without this cache that was one Twilio call per user per worker. Entries are dropped for
-    every member of a conversation, before and after the change, whenever its participant
-    list is forgotten (see :meth:`MembershipCache.forget`), and expire after
-    :data:`CONTACTS_TTL` seconds anyway. A drop also bumps each member's generation, and
-    contacts computed while theirs moved are not kept (they may predate the change).
-    """
-
-    def get(self, identity: str) -> tuple[set[str] | None, int]:
-        """The cached contacts of ``identity`` (or None: compute them, then :meth:`put`), and
-        the generation to give :meth:`put`."""
-
-    def put(
-        self, identity: str, contacts: Collection[str], conversations: list[str], generation: int
-    ) -> None:
-        """Keep ``contacts``, computed from ``conversations`` (the sids ``identity`` is in),
-        unless a drop of ``identity`` happened since :meth:`get` returned ``generation``."""
-
-    def drop(self, conversation_sid: str, members: Iterable[str]) -> None:
-        """Drop the entries that used ``conversation_sid``, and those of ``members``."""
 
 
 class MembershipCache(Protocol):
@@ -90,18 +60,18 @@ class MembershipCache(Protocol):
 
 
 class InvalidationBus(Protocol):
-    """How processes tell each other a list changed: :attr:`Frame.MEMBERSHIP` frames on the
-    Redis broker's pub/sub channel, the conversation's sid their payload."""
+    """How processes tell each other a list changed (the Redis broker's channel, see
+    :meth:`webapp.events.redis_broker.RedisBroker.bus`), the conversation's sid the payload."""
 
     def live(self) -> bool:
         """True while this process would receive every invalidation (subscribed)."""
 
-    def announce(self, kind: Frame, payload: str) -> None:
-        """Send a frame to every process (this one included)."""
+    def announce(self, payload: str) -> None:
+        """Send ``payload`` to every process (this one included); raises ``redis.RedisError``."""
 
-    def on_frame(self, kind: Frame, handler: Callable[[str | None], None]) -> None:
-        """Call ``handler(payload)`` for each frame of ``kind``, ``handler(None)`` when frames
-        may have been missed (the subscription was re-established)."""
+    def on_message(self, handler: Callable[[str | None], None]) -> None:
+        """Call ``handler(payload)`` for each message, ``handler(None)`` when messages may
+        have been missed (the subscription was re-established)."""
 
 
 def identities(participants: list[ParticipantRecord]) -> list[str]:
@@ -115,124 +85,6 @@ def _strip(participants: list[ParticipantRecord]) -> list[ParticipantRecord]:
         ParticipantRecord(p.sid, p.identity, p.address, last_read_message_index=None)
         for p in participants
     ]
-
-
-class MemoryContacts:
-    """Contacts per user in this process (the in-process broker's single process)."""
-
-    def __init__(self, ttl: float = CONTACTS_TTL) -> None:
-        self._ttl = ttl
-        self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, frozenset[str]]] = {}
-        self._users_of: dict[str, set[str]] = {}  # conversation sid -> whose entries used it
-        self._generations: dict[str, int] = {}  # per user: drops so far
-
-    def get(self, identity: str) -> tuple[set[str] | None, int]:
-        with self._lock:
-            entry = self._entries.get(identity)
-            generation = self._generations.get(identity, 0)
-        if entry is None or entry[0] <= time.monotonic():
-            return None, generation
-        return set(entry[1]), generation
-
-    def put(
-        self, identity: str, contacts: Collection[str], conversations: list[str], generation: int
-    ) -> None:
-        with self._lock:
-            if generation != self._generations.get(identity, 0):
-                return
-            if len(self._entries) >= 100_000 or len(self._generations) >= 100_000:
-                self._entries.clear()
-                self._users_of.clear()
-                self._generations.clear()
-            self._entries[identity] = (time.monotonic() + self._ttl, frozenset(contacts))
-            for sid in conversations:
-                self._users_of.setdefault(sid, set()).add(identity)
-
-    def drop(self, conversation_sid: str, members: Iterable[str]) -> None:
-        with self._lock:
-            for identity in self._users_of.pop(conversation_sid, set()) | set(members):
-                self._entries.pop(identity, None)
-                self._generations[identity] = self._generations.get(identity, 0) + 1
-
-
-# KEYS: the user's generation, the user's entry, the users-of index of each conversation.
-# ARGV: generation seen, ttl, entry, identity. Stores nothing if a drop happened since.
-_PUT_CONTACTS = """
-if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
-for i = 3, #KEYS do
-  redis.call('SADD', KEYS[i], ARGV[4])
-  redis.call('EXPIRE', KEYS[i], ARGV[2])
-end
-return 1
-"""
-
-
-class RedisContacts:
-    """Contacts per user in Redis, shared by every worker and dyno, and kept across deploys
-    (so the reconnect burst after one costs no Twilio call). Uses the given (pooled) client.
-    Redis errors fall back to computing the contacts; a missed drop is bounded by the TTL."""
-
-    def __init__(self, client: redis.Redis, ttl: int = CONTACTS_TTL) -> None:
-        self._redis = client
-        self._ttl = ttl
-        self._put = client.register_script(_PUT_CONTACTS)
-
-    # Each key kind has its own fixed prefix before the identity, which may be any string:
-    # with ``parley:contacts:<identity>`` the user ``gen:alice`` would read alice's generation.
-    @staticmethod
-    def _key(identity: str) -> str:
-        return f"parley:contacts:of:{identity}"
-
-    @staticmethod
-    def _generation_key(identity: str) -> str:
-        return f"parley:contacts:gen:{identity}"
-
-    @staticmethod
-    def _users_key(conversation_sid: str) -> str:
-        return f"parley:contacts:by:{conversation_sid}"
-
-    def get(self, identity: str) -> tuple[set[str] | None, int]:
-        try:
-            raw, generation = self._redis.mget(
-                [self._key(identity), self._generation_key(identity)]
-            )
-        except redis.RedisError:
-            return None, -1  # -1: never matches, so nothing is kept while Redis fails
-        seen = int(generation or 0)
-        if raw is None:
-            return None, seen
-        return set(json.loads(raw)), seen
-
-    def put(
-        self, identity: str, contacts: Collection[str], conversations: list[str], generation: int
-    ) -> None:
-        keys = [self._generation_key(identity), self._key(identity)]
-        keys += [self._users_key(sid) for sid in conversations]
-        try:
-            args: list[str | int] = [generation, self._ttl, json.dumps(sorted(contacts)), identity]
-            self._put(keys=keys, args=args)
-        except redis.RedisError as exc:
-            log.warning("contacts not cached (%s)", exc.__class__.__name__)
-
-    def drop(self, conversation_sid: str, members: Iterable[str]) -> None:
-        try:
-            users = {_text(u) for u in self._redis.smembers(self._users_key(conversation_sid))}
-            pipe = self._redis.pipeline(transaction=False)
-            for identity in users | set(members):
-                # The generation first: a lookup of theirs under way is then not kept.
-                pipe.incr(self._generation_key(identity))
-                pipe.expire(self._generation_key(identity), self._ttl)
-                pipe.delete(self._key(identity))
-            pipe.delete(self._users_key(conversation_sid))
-            pipe.execute()
-        except redis.RedisError as exc:
-            log.warning("contacts not dropped (%s); they expire", exc.__class__.__name__)
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class MemoryLastKnown:
@@ -330,7 +182,7 @@ class RedisMembershipCache:
         self._local: dict[str, tuple[float, list[ParticipantRecord]]] = {}
         self._generation = 0
         if bus is not None:
-            bus.on_frame(Frame.MEMBERSHIP, self._changed)
+            bus.on_message(self._changed)
         # The last list decoded per conversation, with the exact bytes it came from: Redis
         # stays the only source of truth (every lookup still reads it), but an unchanged
         # entry (the usual case) is not decoded again (a 1,000-member group is 1,000 records).
@@ -407,7 +259,7 @@ class RedisMembershipCache:
             # Every other process drops its copy; if this fails, Redis is down and their
             # subscriptions with it, which makes them drop every copy when it comes back.
             try:
-                self._bus.announce(Frame.MEMBERSHIP, conversation_sid)
+                self._bus.announce(conversation_sid)
             except redis.RedisError:
                 pass
         self.contacts.drop(conversation_sid, [*before, *_members_now(self, conversation_sid)])
