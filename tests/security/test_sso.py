@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,17 @@ SSO_ENV = {
 }
 
 
+@dataclass(frozen=True)
+class In:
+    """A time claim this many seconds from when the token is made (not when tests are
+    collected: a long run reaches a test minutes after that)."""
+
+    seconds: int
+
+
 def claims(**changes: Any) -> dict[str, Any]:
     now = int(time.time())
+    changes = {k: now + v.seconds if isinstance(v, In) else v for k, v in changes.items()}
     base: dict[str, Any] = {
         "iss": ISSUER,
         "aud": AUDIENCE,
@@ -219,9 +229,9 @@ def test_hs256_signed_with_the_public_key_is_refused(
         ({"iss": "https://evil.example"}, "issuer"),
         ({"aud": "https://other-parley.example"}, "audience"),
         ({"aud": [AUDIENCE, "https://other.example"]}, "audience"),
-        ({"iat": int(time.time()) - 200, "exp": int(time.time()) - 100}, "expired"),
-        ({"exp": int(time.time()) + 300}, "lifetime"),
-        ({"iat": int(time.time()) + 600, "exp": int(time.time()) + 660}, "not yet valid|iat"),
+        ({"iat": In(-200), "exp": In(-100)}, "expired"),
+        ({"exp": In(300)}, "lifetime"),
+        ({"iat": In(600), "exp": In(660)}, "not yet valid|iat"),
         ({"sub": None}, "sub"),
         ({"jti": None}, "jti"),
         ({"iat": None}, "iat"),

@@ -90,6 +90,12 @@ class SseEvent:
     id: str | None
 
 
+#: A stream's connection is never handed back to the session's pool: the server closes it
+#: when the stream ends, and a request sent on it in the instant before the close arrives
+#: would fail (browsers retry such a request; requests does not).
+STREAM_ONLY = {"Connection": "close"}
+
+
 class StreamReader:
     """Reads a user's ``/stream`` in a background thread into a queue of parsed events."""
 
@@ -100,7 +106,7 @@ class StreamReader:
         self.response = client.session.get(
             client.base_url + "/stream",
             params=params,
-            headers=headers,
+            headers={**STREAM_ONLY, **headers},
             stream=True,
             timeout=(5, 60),
         )
@@ -227,7 +233,11 @@ class SignalReader(StreamReader):
         self.events: queue.Queue[SseEvent] = queue.Queue()
         self.seen: list[SseEvent] = []
         self.response = client.session.get(
-            client.base_url + "/stream", params={"signals": "1"}, stream=True, timeout=(5, 60)
+            client.base_url + "/stream",
+            params={"signals": "1"},
+            headers=STREAM_ONLY,
+            stream=True,
+            timeout=(5, 60),
         )
         self.status_code = self.response.status_code
         self.headers = self.response.headers
