@@ -24,6 +24,7 @@ from webapp.events.memory_broker import MemoryBroker
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
 from webapp.json_input import StrictJSONProvider
 from webapp.models import User
+from webapp.names import init_names
 from webapp.ops import configure_logging, init_ops
 from webapp.security import init_security
 from webapp.services import Services, init_services
@@ -61,6 +62,7 @@ def create_app(config: Config | None = None) -> Flask:
     init_security(app, config, services.broker)  # the login limiter shares the broker's pool
 
     init_services(app, services)
+    init_names(app)
     _register_blueprints(app)
     sso.init_app(app)  # after the auth blueprint: it signs people in the same way
     init_ops(app, config)

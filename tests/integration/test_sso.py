@@ -25,7 +25,7 @@ def test_identities_that_are_not_usernames_chat_live(sso_parley_server: ParleySe
     stream = StreamReader(other, other.stream_cursor())
     signals = SignalReader(other)
     try:
-        listed = forty_two.get("/api/users").json()["users"]
+        listed = forty_two.get("/api/users?q=anoth").json()["users"]
         them = {"identity": "user|42", "display_name": "Another 42", "username": "user|42"}
         assert them in listed
         sid = forty_two.start_dm("user|42")["sid"]
