@@ -22,9 +22,16 @@ log = logging.getLogger(__name__)
 
 
 def publish_name(user: User) -> bool:
-    """Copy ``user.name`` to Twilio; ``False`` (logged) when Twilio did not take it."""
+    """Copy the user's name to Twilio; ``False`` (logged) when Twilio did not take it.
+
+    A host's user signed in without a name has none to copy: the ``friendly_name`` the host
+    may have set in Twilio stays (and is what Parley shows). A password account's name is its
+    username unless it has a display name."""
+    name = user.display_name or (user.username if user.has_password else None)
+    if not name:
+        return True
     try:
-        set_user_friendly_name(get_services().gateway, user.identity, user.name)
+        set_user_friendly_name(get_services().gateway, user.identity, name)
     except GatewayError as error:
         log.warning(
             "friendly_name of user %s not sent to Twilio (%s); sent again at the next sign-in",
