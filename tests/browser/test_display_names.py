@@ -1,0 +1,89 @@
+"""Two people a host site signed in by name see each other's names, never their identities:
+in the search, the list, the header, a group's messages, "is typing…" and "Seen by"."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.browser.conftest import LIVE_MS, PAGE_MS, ChatWindow
+from tests.support import host_site
+from tests.support.servers import ParleyServer
+
+POST_TOKEN = """(token) => {
+    const form = document.createElement('form');
+    form.method = 'post';
+    form.action = '/sso/login';
+    const field = document.createElement('input');
+    Object.assign(field, {type: 'hidden', name: 'token', value: token});
+    form.append(field);
+    document.body.append(form);
+    form.submit();
+}"""
+
+
+@pytest.fixture
+def sign_in(browser: Browser, sso_parley_server: ParleyServer) -> Iterator[object]:
+    contexts = []
+    windows: list[ChatWindow] = []
+
+    def _sign_in(identity: str, name: str) -> ChatWindow:
+        context = browser.new_context(viewport={"width": 1000, "height": 700})
+        contexts.append(context)
+        window = ChatWindow(context.new_page(), sso_parley_server.url)
+        windows.append(window)
+        window.page.goto(sso_parley_server.url + "/login")  # any page of Parley's, to post from
+        token = host_site.generate_token(identity, sso_parley_server.url, name=name)
+        window.page.evaluate(POST_TOKEN, token)
+        expect(window.page.locator(".app-header__name")).to_have_text(name, timeout=PAGE_MS)
+        window.wait_for_conversations()
+        return window
+
+    yield _sign_in
+    for context in contexts:
+        context.close()
+    assert not [error for window in windows for error in window.script_errors]
+
+
+def test_people_see_each_others_names_and_never_their_identities(sign_in) -> None:  # type: ignore[no-untyped-def]
+    tag = uuid.uuid4().hex[:6]
+    ada_id, grace_id = f"user|a{tag}", f"user|g{tag}"
+    ada_name, grace_name = f"Ada Lovelace {tag}", f"Grace Hopper {tag}"
+    ada, grace = sign_in(ada_id, ada_name), sign_in(grace_id, grace_name)
+
+    # Search by name, start the 1:1: header and list name Grace.
+    ada.page.get_by_role("button", name="New conversation").click()
+    dialog = ada.page.get_by_role("dialog", name="New conversation")
+    dialog.get_by_label("Name or username").fill("grace hop")
+    dialog.get_by_role("button", name=grace_name).click()
+    expect(ada.page.get_by_role("heading", name=grace_name, exact=True)).to_be_visible(
+        timeout=PAGE_MS
+    )
+    expect(ada.conversation_link(grace_name)).to_be_visible()
+    ada.send(f"hello {tag}")
+    expect(grace.conversation_link(ada_name)).to_be_visible(timeout=LIVE_MS)
+    grace.open_conversation(ada_name)
+
+    # A group: authors, typing and "Seen by" by name.
+    group = f"Names {tag}"
+    ada.create_group(group, grace_id)
+    ada.send(f"to the group {tag}")
+    expect(grace.conversation_link(group)).to_be_visible(timeout=LIVE_MS)
+    grace.open_conversation(group)
+    expect(grace.message(f"to the group {tag}").locator(".message__author")).to_have_text(
+        ada_name
+    )
+    expect(ada.message(f"to the group {tag}").locator(".message__receipt")).to_have_text(
+        f"Seen by {grace_name}", timeout=LIVE_MS
+    )
+    grace.page.get_by_role("textbox", name="Message").press_sequentially("typing")
+    expect(ada.page.locator("#typing-indicator")).to_have_text(
+        f"{grace_name} is typing…", timeout=LIVE_MS
+    )
+    expect(ada.page.locator("#pane")).to_contain_text(f"You, {grace_name}")
+
+    for window, other_id in ((ada, grace_id), (grace, ada_id)):
+        expect(window.page.locator("body")).not_to_contain_text(other_id)
