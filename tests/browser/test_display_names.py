@@ -73,9 +73,7 @@ def test_people_see_each_others_names_and_never_their_identities(sign_in) -> Non
     ada.send(f"to the group {tag}")
     expect(grace.conversation_link(group)).to_be_visible(timeout=LIVE_MS)
     grace.open_conversation(group)
-    expect(grace.message(f"to the group {tag}").locator(".message__author")).to_have_text(
-        ada_name
-    )
+    expect(grace.message(f"to the group {tag}").locator(".message__author")).to_have_text(ada_name)
     expect(ada.message(f"to the group {tag}").locator(".message__receipt")).to_have_text(
         f"Seen by {grace_name}", timeout=LIVE_MS
     )
