@@ -28,6 +28,7 @@ def app(tmp_path: Path) -> Iterator[Flask]:
         db.create_all()
         db.session.add(User(identity="42", display_name="Ada", password_hash=""))
         db.session.add(User(identity="43", display_name=None, password_hash=""))
+        db.session.add(User(identity="alice", username="alice", password_hash="x"))
         db.session.commit()
         yield app
     app.extensions["parley"].broker.close()
@@ -58,9 +59,11 @@ class Clock:
 
 def test_the_table_names_first_then_twilio_else_the_identity(app: Flask) -> None:
     twilio = Twilio({"42": "Twilio's Ada", "43": "Grace", "44": "Linus"})
-    names = NameResolver(twilio).names(["42", "43", "44", "45", "+15551234567", None, "42"])
-    assert names == {"42": "Ada", "43": "Grace", "44": "Linus", "45": "45"}
-    assert sorted(twilio.asked) == ["43", "44", "45"]  # not the named one, not the phone
+    asked = ["42", "43", "44", "45", "alice", "+15551234567", None, "42"]
+    names = NameResolver(twilio).names(asked)
+    assert names == {"42": "Ada", "43": "Grace", "44": "Linus", "45": "45", "alice": "alice"}
+    # Not the named one, not a password account (its username is its name), not the phone.
+    assert sorted(twilio.asked) == ["43", "44", "45"]
 
 
 def test_twilio_is_asked_once_per_identity_until_its_answers_are_old(app: Flask) -> None:

@@ -1,7 +1,7 @@
 """Identities to display names, for a page at a time.
 
 Where a name comes from, first found wins: Parley's users table (the name the host sent at
-sign-in, or the one a password account has), then Twilio's User ``friendly_name`` (the host
+sign-in; a password account's username), then Twilio's User ``friendly_name`` (the host
 may name its users there before they ever sign in to Parley), else the identity itself.
 
 The table is asked on every call, in one ``IN`` query per page: it is cheap, and a name
@@ -68,10 +68,20 @@ class NameResolver:
             self._twilio.pop(identity, None)
 
     def _from_table(self, identities: list[str]) -> dict[str, str]:
+        """Named users, and password accounts (Parley's own: their username is their name,
+        and Twilio has nothing better). A host's user signed in without a name is left to
+        Twilio, where the host may have named them."""
+        own_account = User.password_hash != ""
         rows = db.session.execute(
-            db.select(User.identity, User.display_name).where(User.identity.in_(identities))
+            db.select(User.identity, User.display_name, own_account).where(
+                User.identity.in_(identities)
+            )
         ).all()
-        return {identity: name for identity, name in rows if name}
+        return {
+            identity: name or identity
+            for identity, name, has_password in rows
+            if name or has_password
+        }
 
     def _from_twilio(self, identities: list[str]) -> dict[str, str]:
         now = self._clock()
