@@ -20,9 +20,7 @@ BOUNDED = settings(
 
 
 def host_user(server: ParleyServer, identity: str, name: str | None = None) -> ApiClient:
-    claims = {"name": name} if name else {}
-    token = host_site.generate_token(identity, server.url, **claims)
-    return ApiClient(server.url).sign_in_from_host(identity, token)
+    return host_site.signed_in(server.url, identity, **({"name": name} if name else {}))
 
 
 @pytest.fixture(scope="module")

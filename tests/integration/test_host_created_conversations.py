@@ -51,8 +51,7 @@ def host_twilio(server: ParleyServer) -> Any:
 
 
 def first_sign_in(server: ParleyServer, identity: str, **claims: Any) -> ApiClient:
-    token = host_site.generate_token(identity, server.url, **claims)
-    return ApiClient(server.url).sign_in_from_host(identity, token)
+    return host_site.signed_in(server.url, identity, **claims)
 
 
 def test_a_conversation_the_host_made_is_there_at_first_sign_in_with_history_and_names(

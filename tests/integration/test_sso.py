@@ -14,9 +14,7 @@ from tests.support.waiting import wait_until
 
 
 def host_user(server: ParleyServer, identity: str, name: str | None = None) -> ApiClient:
-    claims = {"name": name} if name else {}
-    token = host_site.generate_token(identity, server.url, **claims)
-    return ApiClient(server.url).sign_in_from_host(identity, token)
+    return host_site.signed_in(server.url, identity, **({"name": name} if name else {}))
 
 
 def test_identities_that_are_not_usernames_chat_live(sso_parley_server: ParleyServer) -> None:

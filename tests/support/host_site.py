@@ -13,6 +13,8 @@ import requests
 from flask import Flask
 from markupsafe import escape
 
+from tests.support.clients import ApiClient
+
 SECRET = "host-site-shared-secret-0123456789abcdef"
 ISSUER = "http://host.test"
 
@@ -62,3 +64,9 @@ def host_app(parley_url: str) -> Flask:
         )
 
     return app
+
+
+def signed_in(parley_url: str, identity: str, **claims: Any) -> ApiClient:
+    """An API client for ``identity``, signed in by this host with a fresh token."""
+    token = generate_token(identity, parley_url, **claims)
+    return ApiClient(parley_url).sign_in_from_host(identity, token)
