@@ -79,6 +79,11 @@ def test_a_conversation_the_host_made_is_there_at_first_sign_in_with_history_and
             "43": "Grace from the host",
             "44": "44",  # no name anywhere yet: the identity stands in
         }
+        wait_until(
+            lambda: grace.get(f"/api/conversations/{made.sid}").status_code == 200,
+            5,
+            "43 to be a member",
+        )
         history = grace.get(f"/api/conversations/{made.sid}/messages").json()
         assert [(m["author"], m["body"]) for m in history["messages"]] == [
             ("42", "made by the host")
@@ -104,6 +109,12 @@ def test_a_name_from_sign_in_reaches_twilio_and_the_pages(host_parley: ParleySer
     made = service.conversations.create(x_twilio_webhook_enabled=WEBHOOKS_ON)
     for identity in ("user|50", "51"):
         made.participants.create(identity=identity, x_twilio_webhook_enabled=WEBHOOKS_ON)
+    # Membership reaches Parley by webhook, a moment after Twilio answered the host.
+    wait_until(
+        lambda: other.get(f"/api/conversations/{made.sid}").status_code == 200,
+        5,
+        "51 to be a member",
+    )
     assert other.get(f"/api/conversations/{made.sid}").json()["names"]["user|50"] == "Fifty"
 
     renamed = first_sign_in(host_parley, "user|50", name="Fifty, renamed")

@@ -8,6 +8,7 @@ identity such as ``user|42`` or ``team/7`` must stay one path segment.
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import quote
 
 from twilio.base.exceptions import TwilioRestException
@@ -16,6 +17,7 @@ from webapp.twilio_gateway.conversations import ConversationsGateway
 from webapp.twilio_gateway.errors import GatewayError, twilio_errors
 
 USER_EXISTS = 50201
+log = logging.getLogger(__name__)
 
 
 def _segment(identity: str) -> str:
@@ -49,5 +51,8 @@ def set_user_friendly_name(gateway: ConversationsGateway, identity: str, name: s
     try:
         users.create(identity=identity, friendly_name=name)
     except TwilioRestException as exc:
-        if exc.code != USER_EXISTS:  # made by a join in between: named on the next sign-in
+        if exc.code != USER_EXISTS:
             raise
+        # Made by a join in between (named at the next sign-in), or an identity the path
+        # cannot carry: a server that decodes %2F before routing finds no User at "a/b".
+        log.warning("Twilio User of %r not renamed: it exists, yet was not found", identity)
