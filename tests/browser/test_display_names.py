@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import LIVE_MS, PAGE_MS, ChatWindow
+from tests.browser.test_accessibility import serious_violations
 from tests.support import host_site
-from tests.support.servers import ParleyServer
+from tests.support.servers import ParleyServer, run_parley, start_redis
+from tests.support.waiting import free_port
 
 POST_TOKEN = """(token) => {
     const form = document.createElement('form');
@@ -85,3 +88,42 @@ def test_people_see_each_others_names_and_never_their_identities(sign_in) -> Non
 
     for window, other_id in ((ada, grace_id), (grace, ada_id)):
         expect(window.page.locator("body")).not_to_contain_text(other_id)
+
+
+@pytest.fixture
+def no_directory_parley(tmp_path: Path) -> Iterator[ParleyServer]:
+    redis = start_redis()
+    port = free_port()
+    try:
+        with run_parley(
+            tmp_path,
+            PORT=str(port),
+            REDIS_URL=redis.url,
+            PARLEY_DIRECTORY="off",
+            **host_site.parley_env(f"http://127.0.0.1:{port}"),
+        ) as server:
+            yield server
+    finally:
+        redis.stop()
+
+
+def test_without_a_directory_the_dialog_says_the_site_makes_conversations(
+    browser: Browser, no_directory_parley: ParleyServer
+) -> None:
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    try:
+        window = ChatWindow(context.new_page(), no_directory_parley.url)
+        window.page.goto(no_directory_parley.url + "/login")
+        token = host_site.generate_token("70", no_directory_parley.url, name="Seventy")
+        window.page.evaluate(POST_TOKEN, token)
+        window.wait_for_conversations()
+        window.page.get_by_role("button", name="New conversation").click()
+        dialog = window.page.get_by_role("dialog", name="New conversation")
+        expect(dialog).to_contain_text("made by the site you came from", timeout=PAGE_MS)
+        expect(dialog.get_by_label("Name or username")).to_be_hidden()
+        assert serious_violations(window.page) == []
+        dialog.get_by_role("button", name="Close").click()
+        expect(dialog).to_be_hidden()
+        assert not window.script_errors
+    finally:
+        context.close()
