@@ -13,8 +13,7 @@ from playwright.sync_api import Browser, expect
 from tests.browser.conftest import LIVE_MS, PAGE_MS, ChatWindow
 from tests.browser.test_accessibility import serious_violations
 from tests.support import host_site
-from tests.support.servers import ParleyServer, run_parley, start_redis
-from tests.support.waiting import free_port
+from tests.support.servers import ParleyServer
 
 POST_TOKEN = """(token) => {
     const form = document.createElement('form');
@@ -92,19 +91,8 @@ def test_people_see_each_others_names_and_never_their_identities(sign_in) -> Non
 
 @pytest.fixture
 def no_directory_parley(tmp_path: Path) -> Iterator[ParleyServer]:
-    redis = start_redis()
-    port = free_port()
-    try:
-        with run_parley(
-            tmp_path,
-            PORT=str(port),
-            REDIS_URL=redis.url,
-            PARLEY_DIRECTORY="off",
-            **host_site.parley_env(f"http://127.0.0.1:{port}"),
-        ) as server:
-            yield server
-    finally:
-        redis.stop()
+    with host_site.trusting_parley(tmp_path, PARLEY_DIRECTORY="off") as server:
+        yield server
 
 
 def test_without_a_directory_the_dialog_says_the_site_makes_conversations(

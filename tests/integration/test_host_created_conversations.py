@@ -15,8 +15,8 @@ from twilio.rest import Client
 
 from tests.support import host_site
 from tests.support.clients import ApiClient, StreamReader
-from tests.support.servers import ParleyServer, RedisServer, run_parley, start_redis
-from tests.support.waiting import free_port, wait_until
+from tests.support.servers import ParleyServer
+from tests.support.waiting import wait_until
 from twilio_emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
 from webapp.twilio_gateway.client import EmulatorHttpClient
 
@@ -25,19 +25,9 @@ WEBHOOKS_ON = "true"
 
 @pytest.fixture(scope="module")
 def host_parley(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParleyServer]:
-    port = free_port()
-    redis: RedisServer = start_redis()
-    try:
-        with run_parley(
-            tmp_path_factory.mktemp("parley-host-made"),
-            PORT=str(port),
-            REDIS_URL=redis.url,
-            PARLEY_DIRECTORY="off",
-            **host_site.parley_env(f"http://127.0.0.1:{port}"),
-        ) as server:
-            yield server
-    finally:
-        redis.stop()
+    tmp = tmp_path_factory.mktemp("parley-host-made")
+    with host_site.trusting_parley(tmp, PARLEY_DIRECTORY="off") as server:
+        yield server
 
 
 def host_twilio(server: ParleyServer) -> Any:
