@@ -3,12 +3,13 @@ in the search, the list, the header, a group's messages, "is typing…" and "See
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, BrowserContext, expect
 
 from tests.browser.conftest import LIVE_MS, PAGE_MS, ChatWindow
 from tests.browser.test_accessibility import serious_violations
@@ -27,6 +28,18 @@ POST_TOKEN = """(token) => {
 }"""
 
 
+def signed_in_window(
+    context: BrowserContext, server: ParleyServer, identity: str, name: str
+) -> ChatWindow:
+    """A window the host site signed ``identity`` in to, under ``name``."""
+    window = ChatWindow(context.new_page(), server.url)
+    window.page.goto(server.url + "/login")  # any page of Parley's, to post from
+    window.page.evaluate(POST_TOKEN, host_site.generate_token(identity, server.url, name=name))
+    expect(window.page.locator(".app-header__name")).to_have_text(name, timeout=PAGE_MS)
+    window.wait_for_conversations()
+    return window
+
+
 @pytest.fixture
 def sign_in(browser: Browser, sso_parley_server: ParleyServer) -> Iterator[object]:
     contexts = []
@@ -35,13 +48,8 @@ def sign_in(browser: Browser, sso_parley_server: ParleyServer) -> Iterator[objec
     def _sign_in(identity: str, name: str) -> ChatWindow:
         context = browser.new_context(viewport={"width": 1000, "height": 700})
         contexts.append(context)
-        window = ChatWindow(context.new_page(), sso_parley_server.url)
+        window = signed_in_window(context, sso_parley_server, identity, name)
         windows.append(window)
-        window.page.goto(sso_parley_server.url + "/login")  # any page of Parley's, to post from
-        token = host_site.generate_token(identity, sso_parley_server.url, name=name)
-        window.page.evaluate(POST_TOKEN, token)
-        expect(window.page.locator(".app-header__name")).to_have_text(name, timeout=PAGE_MS)
-        window.wait_for_conversations()
         return window
 
     yield _sign_in
@@ -50,7 +58,9 @@ def sign_in(browser: Browser, sso_parley_server: ParleyServer) -> Iterator[objec
     assert not [error for window in windows for error in window.script_errors]
 
 
-def test_people_see_each_others_names_and_never_their_identities(sign_in) -> None:  # type: ignore[no-untyped-def]
+def test_people_see_each_others_names_and_never_their_identities(  # type: ignore[no-untyped-def]
+    sign_in, sso_parley_server: ParleyServer
+) -> None:
     tag = uuid.uuid4().hex[:6]
     ada_id, grace_id = f"user|a{tag}", f"user|g{tag}"
     ada_name, grace_name = f"Ada Lovelace {tag}", f"Grace Hopper {tag}"
@@ -85,8 +95,23 @@ def test_people_see_each_others_names_and_never_their_identities(sign_in) -> Non
     )
     expect(ada.page.locator("#pane")).to_contain_text(f"You, {grace_name}")
 
-    for window, other_id in ((ada, grace_id), (grace, ada_id)):
-        expect(window.page.locator("body")).not_to_contain_text(other_id)
+    # A newcomer neither page has a name for yet: the system line names them once known.
+    linus_id, linus_name = f"user|l{tag}", f"Linus Torvalds {tag}"
+    host_site.signed_in(sso_parley_server.url, linus_id, name=linus_name)
+    ada.page.get_by_role("button", name="Add person").click()
+    add = ada.page.get_by_role("dialog", name="Add person")
+    add.get_by_label("Username").fill(linus_id)
+    add.get_by_role("button", name="Add").click()
+    expect(add).to_be_hidden(timeout=PAGE_MS)
+    expect(ada.history.get_by_text(f"You added {linus_name}", exact=True)).to_be_visible()
+    expect(grace.history).to_contain_text(
+        re.compile(f"{ada_name} added {linus_name}|{linus_name} joined"), timeout=LIVE_MS
+    )
+    expect(grace.page.locator("#pane-subtitle")).to_have_text(f"You, {ada_name}, {linus_name}")
+
+    for window in (ada, grace):
+        for identity in (ada_id, grace_id, linus_id):
+            expect(window.page.locator("body")).not_to_contain_text(identity)
 
 
 @pytest.fixture
@@ -100,11 +125,7 @@ def test_without_a_directory_the_dialog_says_the_site_makes_conversations(
 ) -> None:
     context = browser.new_context(viewport={"width": 1000, "height": 700})
     try:
-        window = ChatWindow(context.new_page(), no_directory_parley.url)
-        window.page.goto(no_directory_parley.url + "/login")
-        token = host_site.generate_token("70", no_directory_parley.url, name="Seventy")
-        window.page.evaluate(POST_TOKEN, token)
-        window.wait_for_conversations()
+        window = signed_in_window(context, no_directory_parley, "70", "Seventy")
         window.page.get_by_role("button", name="New conversation").click()
         dialog = window.page.get_by_role("dialog", name="New conversation")
         expect(dialog).to_contain_text("made by the site you came from", timeout=PAGE_MS)
