@@ -25,7 +25,6 @@ from tests.support.servers import (
     run_parley,
     start_redis,
 )
-from tests.support.waiting import free_port
 
 # In CI the property tests replay the same examples every run: a red CI then means a change
 # broke something, never that a new random input turned up. Locally they keep exploring.
@@ -135,18 +134,8 @@ def sms_parley_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parl
 def sso_parley_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParleyServer]:
     """A Parley that trusts the host site of :mod:`tests.support.host_site` (sign-in handed
     over by ``POST /sso/login``), with a Redis of its own (see :func:`sms_parley_server`)."""
-    port = free_port()
-    redis = start_redis()
-    try:
-        with run_parley(
-            tmp_path_factory.mktemp("parley-sso"),
-            PORT=str(port),
-            REDIS_URL=redis.url,
-            **host_site.parley_env(f"http://127.0.0.1:{port}"),
-        ) as server:
-            yield server
-    finally:
-        redis.stop()
+    with host_site.trusting_parley(tmp_path_factory.mktemp("parley-sso")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 import redis
@@ -27,6 +28,7 @@ from webapp.events.redis_broker import Frame, RedisBroker, connect, once_redis_k
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
 from webapp.json_input import StrictJSONProvider
 from webapp.models import User
+from webapp.names.resolver import NameResolver
 from webapp.ops import configure_logging, init_ops
 from webapp.ops.health import RedisCheck, TwilioCheck
 from webapp.ops.metrics import Metrics
@@ -46,6 +48,7 @@ from webapp.stream.heartbeat import HeartbeatTicker
 from webapp.stream.writer import StreamWriter
 from webapp.twilio_gateway import ConversationsGateway
 from webapp.twilio_gateway.client import build_client
+from webapp.twilio_gateway.users import user_friendly_name
 from webapp.webhooks.catchup import CatchUp
 from webapp.webhooks.fast_path import init_fast_path
 
@@ -130,6 +133,7 @@ def _build_services(config: Config) -> Services:
         contacts=contacts,
         presence=presence,
         presence_relay=PresenceRelay(presence, contacts, broker),
+        names=NameResolver(partial(user_friendly_name, gateway)),
         metrics=metrics,
         stream_writer=StreamWriter(metrics),
         heartbeats=HeartbeatTicker(metrics),

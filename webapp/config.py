@@ -47,6 +47,17 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in _TRUE
 
 
+def _directory(value: str | None) -> bool:
+    """``PARLEY_DIRECTORY``: on by default; ``off`` for sites whose backend makes every
+    conversation, so that nobody can look their users up by name."""
+    word = (value or "on").strip().lower()
+    if word in ("on", "1", "true", "yes"):
+        return True
+    if word in ("off", "0", "false", "no"):
+        return False
+    raise ConfigError(f"PARLEY_DIRECTORY must be on or off, got {value!r}.")
+
+
 def _database_url(value: str | None) -> str:
     """SQLite file by default; Heroku's ``postgres://`` form is rewritten for SQLAlchemy."""
     if not value:
@@ -209,6 +220,9 @@ class Config:
     PARLEY_SSO_AUDIENCE: str | None = None
     PARLEY_SSO_ONLY: bool = False
     PARLEY_SSO_LOGIN_URL: str | None = None
+    #: Whether people can search for others by name to start a conversation
+    #: (``GET /api/users?q=``). Off, that answers 404 and the page says the site makes them.
+    PARLEY_DIRECTORY: bool = True
 
     @property
     def sso_enabled(self) -> bool:
@@ -400,6 +414,7 @@ class Config:
             "SESSION_LIFETIME_HOURS": _session_lifetime(env),
             **_sso_settings(env, public_base_url.rstrip("/")),
             "WEB_CONCURRENCY": int(raw_workers),
+            "PARLEY_DIRECTORY": _directory(env.get("PARLEY_DIRECTORY")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

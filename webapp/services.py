@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from webapp.config import Config
     from webapp.events.broker import Broker
     from webapp.events.published_index import PublishedIndex
+    from webapp.names.resolver import NameResolver
     from webapp.ops.health import RedisCheck, TwilioCheck
     from webapp.ops.metrics import Metrics
     from webapp.people.contacts import Contacts
@@ -47,6 +48,8 @@ class Services:
     contacts: Contacts
     presence: Presence
     presence_relay: PresenceRelay
+    #: Display names for identities (Parley's users, then Twilio's User resource).
+    names: NameResolver
     metrics: Metrics
     #: Streams past their first bytes, written by one writer and woken by one ticker.
     stream_writer: StreamWriter

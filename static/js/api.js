@@ -1,4 +1,7 @@
-// The JSON API: one place that adds the CSRF header, parses errors and handles a lost session.
+// The JSON API: one place that adds the CSRF header, parses errors, handles a lost session and
+// keeps the names an answer carries (names.js).
+
+import { learnNames } from './names.js';
 
 /** An API failure with the server's readable message (`{"error": {"code", "message"}}`). */
 export class ApiError extends Error {
@@ -106,8 +109,20 @@ export class Api {
     return this.#request('GET', '/api/presence');
   }
 
-  listUsers() {
+  getConversation(conversationSid) {
+    return this.#request('GET', `/api/conversations/${encodeURIComponent(conversationSid)}`);
+  }
+
+  /** Any cheap call that needs a login: a 401 takes the page to the login form. */
+  checkSession() {
     return this.#request('GET', '/api/users');
+  }
+
+  /** People whose name (or identity) starts with `query`, a page at a time (`after`: the last page's `next`). */
+  searchUsers(query, after) {
+    const params = new URLSearchParams({ q: query });
+    if (after) params.set('after', after);
+    return this.#request('GET', `/api/users?${params}`);
   }
 
   async #request(method, path, body) {
@@ -146,6 +161,7 @@ export class Api {
     if (payload === null) {
       throw new ApiError(response.status, 'bad_response', 'Parley sent a response this page could not read.');
     }
+    if (payload.names) learnNames(payload.names);
     return payload;
   }
 

@@ -5,6 +5,7 @@
 
 import { Api, newClientId } from './api.js';
 import { displayName, isGroup, isSmsAuthor } from './format.js';
+import { isNamed, nameOf, onNamesChanged } from './names.js';
 import { Notifier } from './notifications.js';
 import { ReadReceipts } from './read-receipts.js';
 import { SavedText } from './saved.js';
@@ -27,7 +28,7 @@ const ANNOUNCED_MAX = 300;
 
 class ChatApp {
   constructor(app) {
-    const { identity, streamCursor, maxBody, root = '', loginUrl } = app.dataset;
+    const { identity, streamCursor, maxBody, root = '', loginUrl, directory } = app.dataset;
     this.app = app;
     this.me = identity;
     this.root = root;
@@ -38,6 +39,9 @@ class ChatApp {
     this.renderQueued = false;
     this.conversationsRequest = null;
     this.conversationsStale = false;
+    /** Conversations whose people's names are being asked for (see #learnNamesIn). */
+    this.namesAsked = new Set();
+    onNamesChanged(() => this.render());
 
     this.banners = new Banners(byId('banners'));
     this.list = new ConversationListView({
@@ -86,7 +90,8 @@ class ChatApp {
     this.newConversation = new NewConversationDialog({
       root: byId('new-conversation-dialog'),
       opener: byId('new-conversation'),
-      loadUsers: () => this.api.listUsers(),
+      directory: directory !== 'off',
+      search: (query, after) => this.api.searchUsers(query, after),
       start: (username) => this.groups.start([username]),
       startGroup: (name, usernames) => this.groups.start(usernames, name),
       onStarted: (conversation) => this.navigate(conversation.sid),
@@ -108,7 +113,7 @@ class ChatApp {
         if (status === 'open') this.presence.load(); // signals missed meanwhile are not replayed
         // A stream that keeps failing may mean the session ended (logged out elsewhere): any
         // API call then answers 401, which takes the user to the login page.
-        if (failures >= 3) this.api.listUsers().catch(() => {});
+        if (failures >= 3) this.api.checkSession().catch(() => {});
       },
     });
     this.stream.start();
@@ -305,6 +310,7 @@ class ChatApp {
   }
 
   applySignal(type, data) {
+    if (type === 'typing') this.#learnNamesIn(data.conversation_sid, [data.identity]);
     if (type === 'typing') this.typing.received(data);
     else if (type === 'presence') this.presence.received(data);
   }
@@ -317,6 +323,7 @@ class ChatApp {
     if (type === 'message_added') {
       const sid = data.conversation_sid ?? data.message.conversation_sid;
       const { known, isNew } = state.applyMessage(sid, data.message);
+      this.#learnNamesIn(sid, [data.message.author]);
       this.typing.messageArrived(sid, data.message.author);
       if (!known) this.loadConversations();
       if (isNew && data.message.author !== this.me) this.#announceMessage(sid, data.message);
@@ -327,24 +334,43 @@ class ChatApp {
       state.replaceMessage(data.conversation_sid, data.message, { deleted: type === 'message_removed' });
     } else if (type === 'conversation_added') {
       state.upsertConversation(data.conversation);
+      this.#learnNamesIn(data.conversation.sid, data.conversation.participants ?? []);
     } else if (type === 'conversation_updated') {
       if (!state.applyConversationUpdate(data)) this.loadConversations();
     } else if (type === 'conversation_removed') {
       this.#conversationRemoved(data.conversation_sid);
     } else if (type === 'participant_read') {
+      this.#learnNamesIn(data.conversation_sid, [data.identity]);
       state.applyRead(data.conversation_sid, data.identity, data.last_read_message_index);
     } else if (type === 'participant_added' || type === 'participant_removed') {
       const groupName = state.conversations.get(data.conversation_sid)?.friendly_name;
       const outcome = state.applyParticipant(type, data.conversation_sid, data.participant);
-      const remover = data.participant.removed_by;
+      const { identity, added_by: adder, removed_by: remover } = data.participant;
+      this.#learnNamesIn(data.conversation_sid, [identity, adder, remover]);
       if (outcome === 'left' && remover && remover !== this.me) {
-        this.banners.showError(`${remover} removed you from ${groupName ?? 'a group'}.`);
+        this.banners.showError(`${nameOf(remover)} removed you from ${groupName ?? 'a group'}.`);
       }
       if (outcome === 'unknown') this.loadConversations();
       if (outcome === 'left' && state.openSid === data.conversation_sid) state.setHistoryStatus(data.conversation_sid, 'not_found');
       if (outcome === 'applied') state.addNote(data.conversation_sid, this.#participantNote(type, data.participant));
     }
     this.render();
+  }
+
+  /**
+   * Someone this page has no name for turned up on the stream (joined, wrote, typed, read): the
+   * conversation's answer carries its people's names, so one request per conversation at a
+   * time names them all. The stream's events stay free of names: a webhook fans out to many
+   * people, and this happens only for newcomers.
+   */
+  #learnNamesIn(sid, identities) {
+    const unknown = identities.filter((who) => who && who !== this.me && !isSmsAuthor(who) && !isNamed(who));
+    if (!sid || !unknown.length || this.namesAsked.has(sid)) return;
+    this.namesAsked.add(sid);
+    this.api
+      .getConversation(sid)
+      .catch(() => {}) // not this user's any more: the names do not matter
+      .finally(() => this.namesAsked.delete(sid));
   }
 
   /** Deleted in Twilio (its console, another backend): gone for everyone, messages too. */
@@ -363,7 +389,7 @@ class ChatApp {
     const where = conversation && isGroup(conversation) ? ` in ${displayName(conversation, this.me)}` : '';
     const body = message.body ?? '';
     const said = body.length > ANNOUNCED_MAX ? `${body.slice(0, ANNOUNCED_MAX)}…` : body;
-    this.banners.announce(`New message from ${message.author}${where}${said ? `: ${said}` : ''}`);
+    this.banners.announce(`New message from ${nameOf(message.author)}${where}${said ? `: ${said}` : ''}`);
   }
 
   /**
@@ -383,14 +409,17 @@ class ChatApp {
     this.saved.setDraft(sid, '');
   }
 
-  /** "alice added carol", "You added carol", "carol joined", "bob left". */
+  /** "alice added carol", "You added carol", "carol joined", "bob left": worded when shown, so a
+   * name learnt after the event still replaces the identity. */
   #participantNote(type, participant) {
-    const who = (name) => (name === this.me ? 'You' : name);
-    const name = who(participant.identity ?? participant.address ?? 'Someone');
-    if (type === 'participant_removed') {
-      return participant.removed_by ? `${who(participant.removed_by)} removed ${name}` : `${name} left`;
-    }
-    return participant.added_by ? `${who(participant.added_by)} added ${name}` : `${name} joined`;
+    const who = (name) => (name === this.me ? 'You' : nameOf(name));
+    return () => {
+      const name = who(participant.identity ?? participant.address ?? 'Someone');
+      if (type === 'participant_removed') {
+        return participant.removed_by ? `${who(participant.removed_by)} removed ${name}` : `${name} left`;
+      }
+      return participant.added_by ? `${who(participant.added_by)} added ${name}` : `${name} joined`;
+    };
   }
 
   // --- notifications -------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 // How conversations and messages are named and dated on screen.
 
+import { nameOf } from './names.js';
+
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
 const dayFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
@@ -9,7 +11,7 @@ const dayTimeFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 
 export function displayName(conversation, me) {
   if (conversation.friendly_name) return conversation.friendly_name;
   const others = (conversation.participants ?? []).filter((name) => name !== me);
-  return others.length ? others.join(', ') : 'Just you';
+  return others.length ? others.map(nameOf).join(', ') : 'Just you';
 }
 
 /** True for an author who writes by SMS: a phone number in E.164 form. */
@@ -52,7 +54,7 @@ export function preview(conversation, me) {
   const text = message.deleted ? DELETED_TEXT : message.body ?? '';
   if (message.author === me) return `You: ${text}`;
   if (isSmsAuthor(message.author)) return `${message.author} (SMS): ${text}`;
-  return isGroup(conversation) ? `${message.author}: ${text}` : text;
+  return isGroup(conversation) ? `${nameOf(message.author)}: ${text}` : text;
 }
 
 /** What a deleted message shows instead of its body. */
@@ -66,7 +68,7 @@ export function canChangeMembers(conversation) {
 /** Who is in it, for the conversation header: "You, bob, carol" (phones are listed apart). */
 export function memberList(conversation, me) {
   const others = (conversation.participants ?? []).filter((name) => name !== me && !isSmsAuthor(name));
-  return ['You', ...others].join(', ');
+  return ['You', ...others.map(nameOf)].join(', ');
 }
 
 /** Length as the server counts it (code points, not UTF-16 units). */

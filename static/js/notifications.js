@@ -1,6 +1,8 @@
 // Browser notifications for messages that arrive while the tab is hidden (Notification API; no
 // push service: they come from the page's own /stream, so only while a Parley tab is open).
 
+import { nameOf } from './names.js';
+
 const PREVIEW_CHARS = 120;
 
 export class Notifier {
@@ -21,8 +23,9 @@ export class Notifier {
   notify(message, conversationName) {
     if (!this.supported || Notification.permission !== 'granted') return;
     if (document.visibilityState !== 'hidden') return;
-    const sender = message.source === 'SMS' ? `${message.author} (SMS)` : message.author;
-    const title = conversationName && conversationName !== message.author ? `${sender} in ${conversationName}` : sender;
+    const author = nameOf(message.author);
+    const sender = message.source === 'SMS' ? `${author} (SMS)` : author;
+    const title = conversationName && conversationName !== author ? `${sender} in ${conversationName}` : sender;
     const body = [...(message.body ?? '')].slice(0, PREVIEW_CHARS).join('');
     const sid = message.conversation_sid;
     let notification;

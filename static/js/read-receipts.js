@@ -3,6 +3,7 @@
 // newest message that someone else has read (their horizons arrive as participant_read events).
 
 import { isGroup } from './format.js';
+import { nameOf } from './names.js';
 
 /** Reads seen on screen go to the server this long after the last one, or at most this late. */
 const READ_DEBOUNCE_MS = 400;
@@ -78,7 +79,7 @@ export function seenReceipt(conversation, messages, me) {
   for (let i = messages.length - 1; i >= 0; i -= 1) {
     const message = messages[i];
     if (!message?.sid || message.author !== me || message.deleted) continue;
-    const readers = others.filter((name) => horizons[name] >= message.index).sort();
+    const readers = others.filter((name) => horizons[name] >= message.index).map(nameOf).sort();
     if (!readers.length) continue;
     return { message, text: isGroup(conversation) ? `Seen by ${readers.join(', ')}` : 'Seen' };
   }

@@ -123,6 +123,7 @@ export class ChatState {
   }
 
   /** A line such as "alice added carol" under the open conversation's newest message. */
+  /** `text`: a string, or a function that words it when shown (names may arrive later). */
   addNote(conversationSid, text) {
     const history = this.history;
     if (history?.sid !== conversationSid) return;

@@ -14,9 +14,7 @@ from tests.support.waiting import wait_until
 
 
 def host_user(server: ParleyServer, identity: str, name: str | None = None) -> ApiClient:
-    claims = {"name": name} if name else {}
-    token = host_site.generate_token(identity, server.url, **claims)
-    return ApiClient(server.url).sign_in_from_host(identity, token)
+    return host_site.signed_in(server.url, identity, **({"name": name} if name else {}))
 
 
 def test_identities_that_are_not_usernames_chat_live(sso_parley_server: ParleyServer) -> None:
@@ -25,7 +23,7 @@ def test_identities_that_are_not_usernames_chat_live(sso_parley_server: ParleySe
     stream = StreamReader(other, other.stream_cursor())
     signals = SignalReader(other)
     try:
-        listed = forty_two.get("/api/users").json()["users"]
+        listed = forty_two.get("/api/users?q=anoth").json()["users"]
         them = {"identity": "user|42", "display_name": "Another 42", "username": "user|42"}
         assert them in listed
         sid = forty_two.start_dm("user|42")["sid"]

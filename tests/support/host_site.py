@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import jwt
 import requests
 from flask import Flask
 from markupsafe import escape
+
+from tests.support.clients import ApiClient
+from tests.support.servers import ParleyServer, run_parley, start_redis
+from tests.support.waiting import free_port
 
 SECRET = "host-site-shared-secret-0123456789abcdef"
 ISSUER = "http://host.test"
@@ -62,3 +69,28 @@ def host_app(parley_url: str) -> Flask:
         )
 
     return app
+
+
+def signed_in(parley_url: str, identity: str, **claims: Any) -> ApiClient:
+    """An API client for ``identity``, signed in by this host with a fresh token."""
+    token = generate_token(identity, parley_url, **claims)
+    return ApiClient(parley_url).sign_in_from_host(identity, token)
+
+
+@contextmanager
+def trusting_parley(tmp: Path, **overrides: str) -> Iterator[ParleyServer]:
+    """A Parley that trusts this host site, with a Redis of its own: Parleys that share a
+    Redis must share a Twilio, and each test server has its own emulator."""
+    port = free_port()
+    redis = start_redis()
+    try:
+        with run_parley(
+            tmp,
+            PORT=str(port),
+            REDIS_URL=redis.url,
+            **parley_env(f"http://127.0.0.1:{port}"),
+            **overrides,
+        ) as server:
+            yield server
+    finally:
+        redis.stop()

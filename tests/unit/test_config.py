@@ -94,3 +94,16 @@ def test_session_lifetime_is_hours_and_reaches_flask() -> None:
     for bad in ("0", "-3", "two weeks", "nan", "inf"):
         with pytest.raises(ConfigError, match="SESSION_LIFETIME_HOURS"):
             Config.from_env({"SESSION_LIFETIME_HOURS": bad})
+
+
+@pytest.mark.parametrize(
+    ("value", "on"), [(None, True), ("on", True), ("OFF", False), ("0", False)]
+)
+def test_the_directory_is_on_unless_turned_off(value: str | None, on: bool) -> None:
+    env = {"PARLEY_DIRECTORY": value} if value is not None else {}
+    assert Config.from_env(env).PARLEY_DIRECTORY is on
+
+
+def test_a_directory_setting_that_is_neither_on_nor_off_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="PARLEY_DIRECTORY"):
+        Config.from_env({"PARLEY_DIRECTORY": "sometimes"})

@@ -14,6 +14,7 @@ from webapp.api.typing_throttle import typing_ended
 from webapp.api.validation import int_arg, json_body, known_user, string_field
 from webapp.errors import ApiError
 from webapp.models import USERNAME_PATTERN
+from webapp.names import names_for
 from webapp.people.participants import identities
 from webapp.presenters import conversation_json, message_json
 from webapp.services import Services, get_services
@@ -60,6 +61,22 @@ def own_participant(participants: list[ParticipantRecord]) -> ParticipantRecord:
     return next(p for p in participants if p.identity == current_user.identity)
 
 
+def people_in(*views: dict[str, Any]) -> list[str]:
+    """Everyone these conversation views mention: the ``names`` map the page needs for them."""
+    found: list[str] = []
+    for view in views:
+        found.extend(view["participants"])
+        if view["last_message"]:
+            found.append(view["last_message"]["author"])
+    return found
+
+
+def conversation_reply(view: dict[str, Any]) -> Response:
+    """A conversation and the names of its people: the page never shows an identity where
+    it has a name (``webapp/names``)."""
+    return jsonify({"conversation": view, "names": names_for(people_in(view))})
+
+
 def conversation_view(services: Services, conversation: ConversationRecord) -> dict[str, Any]:
     gateway = services.gateway
     participants = gateway.participants(conversation.sid)
@@ -79,7 +96,7 @@ def list_conversations() -> Response:
         for c in services.gateway.conversations_of(current_user.identity)
     ]
     views.sort(key=lambda view: view["last_activity"], reverse=True)
-    return jsonify({"conversations": views})
+    return jsonify({"conversations": views, "names": names_for(people_in(*views))})
 
 
 @bp.post("/conversations")
@@ -111,7 +128,7 @@ def create_conversation() -> tuple[Response, int]:
     if missing:
         services.membership.forget(conversation.sid)
     view = conversation_view(services, conversation)
-    return jsonify({"conversation": view}), 201 if created else 200
+    return conversation_reply(view), 201 if created else 200
 
 
 @bp.get("/conversations/<sid>")
@@ -119,8 +136,7 @@ def create_conversation() -> tuple[Response, int]:
 def get_conversation(sid: str) -> Response:
     services = get_services()
     require_member(services, sid)
-    view = conversation_view(services, services.gateway.fetch_conversation(sid))
-    return jsonify({"conversation": view})
+    return conversation_reply(conversation_view(services, services.gateway.fetch_conversation(sid)))
 
 
 @bp.get("/conversations/<sid>/messages")
@@ -131,7 +147,10 @@ def list_messages(sid: str) -> Response:
     limit = int_arg("limit", 50, low=1, high=PAGE_LIMIT) or 50
     before = int_arg("before", None, low=0, high=2**31)
     page, has_more = services.gateway.message_page(sid, limit=limit, before=before)
-    return jsonify({"messages": [message_json(m) for m in page], "has_more": has_more})
+    names = names_for(m.author for m in page)
+    return jsonify(
+        {"messages": [message_json(m) for m in page], "has_more": has_more, "names": names}
+    )
 
 
 @bp.post("/conversations/<sid>/messages")

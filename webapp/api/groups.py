@@ -9,13 +9,14 @@ exactly those two people.
 
 from __future__ import annotations
 
-from flask import Response, jsonify
+from flask import Response
 from flask_login import current_user, login_required
 
 from webapp.api import bp
 from webapp.api.conversations import (
     MAX_FRIENDLY_NAME,
     MAX_GROUP_SIZE,
+    conversation_reply,
     conversation_view,
     own_participant,
     require_member,
@@ -55,8 +56,7 @@ def rename_conversation(sid: str) -> Response:
         raise ApiError(400, "missing_field", "A group needs a name.")
     _group(services, sid)
     renamed = services.gateway.rename_conversation(sid, name)
-    view = conversation_view(services, renamed)
-    return jsonify({"conversation": view})
+    return conversation_reply(conversation_view(services, renamed))
 
 
 @bp.post("/conversations/<sid>/participants")
@@ -83,7 +83,7 @@ def add_participant(sid: str) -> tuple[Response, int]:
         services.gateway.add_chat_participants(sid, [username], added_by=current_user.identity)
         services.membership.forget(sid)
     view = conversation_view(services, conversation)
-    return jsonify({"conversation": view}), 200 if present else 201
+    return conversation_reply(view), 200 if present else 201
 
 
 def _add_phone(
@@ -120,7 +120,7 @@ def _add_phone(
         if refusal is None:
             raise
         raise refusal from exc
-    return jsonify({"conversation": view}), 200 if present else 201
+    return conversation_reply(view), 200 if present else 201
 
 
 def _sms_refusal(exc: GatewayError, number: str) -> ApiError | None:

@@ -30,6 +30,7 @@ from webapp.auth.forms import LoginForm, RegisterForm
 from webapp.auth.sessions import end_sessions, start_session
 from webapp.extensions import db, limiter
 from webapp.models import User
+from webapp.names import publish_name
 from webapp.services import get_services
 
 bp = Blueprint("auth", __name__)
@@ -154,6 +155,7 @@ def register() -> ResponseReturnValue:
             db.session.add(user)
             db.session.commit()
             start_session(user)
+            publish_name(user)
             flash(f"Welcome, {username}!", "info")
             return redirect(url_for("chat.index"))
     status = 400 if request.method == "POST" else 200

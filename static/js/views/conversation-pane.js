@@ -1,6 +1,7 @@
 // The main pane: the open conversation's header and its history, oldest at the top.
 
 import { elementsUnder, h, reconcile, setText } from '../dom.js';
+import { nameOf } from '../names.js';
 import {
   DELETED_TEXT,
   displayName,
@@ -165,7 +166,7 @@ export class ConversationPaneView {
       items,
       (item) => item.key,
       (item) => (item.note ? h('li', { className: 'message-note' }) : item.divider ? this.#createDivider() : this.#createMessage()),
-      (el, item) => (item.note ? setText(el, item.note.text) : item.divider ? null : this.#updateMessage(el, item)),
+      (el, item) => (item.note ? setText(el, noteText(item.note)) : item.divider ? null : this.#updateMessage(el, item)),
     );
 
     // Opened with unread messages, the view starts at the first of them, not at the bottom.
@@ -259,7 +260,7 @@ export class ConversationPaneView {
     el.classList.toggle('message--own', own);
     el.classList.toggle('message--settled', item.settled);
     el.dataset.status = status ?? '';
-    setText(parts.author, own ? 'You' : message.author);
+    setText(parts.author, own ? 'You' : nameOf(message.author));
     parts.sms.hidden = !(isSmsAuthor(message.author) || message.source === 'SMS');
     setText(parts.time, shortTime(message.date_created));
     parts.time.dateTime = message.date_created;
@@ -397,4 +398,9 @@ export class ConversationPaneView {
     el.parts.receipt.hidden = !item.receipt;
     setText(el.parts.receipt, item.receipt ?? '');
   }
+}
+
+/** A note's words: fixed, or worded now (it names people whose names may have arrived since). */
+function noteText(note) {
+  return typeof note.text === 'function' ? note.text() : note.text;
 }

@@ -5,6 +5,7 @@
 
 import { elementsUnder } from '../dom.js';
 import { canChangeMembers, looksLikePhone } from '../format.js';
+import { nameOf } from '../names.js';
 
 export class GroupActions {
   /**
@@ -70,7 +71,7 @@ export class GroupActions {
           ? await this.api.addPhoneParticipant(sid, username)
           : await this.api.addParticipant(sid, username);
         const added = conversation.participants.find((name) => !before.includes(name));
-        if (added) this.state.addNote(sid, `You added ${added}`);
+        if (added) this.state.addNote(sid, () => `You added ${nameOf(added)}`);
         this.state.upsertConversation(conversation);
         this.onChange();
       },
@@ -125,7 +126,7 @@ export class GroupActions {
     const conversation = this.state.conversations.get(sid);
     if (conversation?.participants.includes(name)) {
       conversation.participants = conversation.participants.filter((p) => p !== name);
-      this.state.addNote(sid, `You removed ${name}`);
+      this.state.addNote(sid, () => `You removed ${nameOf(name)}`);
     }
     this.onChange();
   }

@@ -4,6 +4,7 @@
 // SHOW_MS after its last signal, and goes at once when that person's message arrives.
 
 import { elementsUnder, h, setText } from '../dom.js';
+import { nameOf } from '../names.js';
 
 export const SEND_EVERY_MS = 2500;
 export const SHOW_MS = 5000;
@@ -74,7 +75,7 @@ export class TypingView {
   }
 
   textFor(sid) {
-    return typingText([...(this.typing.get(sid)?.keys() ?? [])].sort());
+    return typingText([...(this.typing.get(sid)?.keys() ?? [])].map(nameOf).sort());
   }
 
   /** The pane's line under the history, and a line in each list row (shown instead of the preview). */
