@@ -67,7 +67,11 @@ def _insert_users(names: list[str], password: str) -> dict[str, int]:
         db.create_all()
         shared_hash = generate_password_hash(password)
         existing = set(db.session.execute(select(User.username)).scalars())
-        rows = [{"username": n, "password_hash": shared_hash} for n in names if n not in existing]
+        rows = [
+            {"username": n, "identity": n, "password_hash": shared_hash}
+            for n in names
+            if n not in existing
+        ]
         for start in range(0, len(rows), 2000):
             db.session.execute(insert(User), rows[start : start + 2000])
         db.session.commit()
