@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
@@ -37,6 +38,13 @@ _LIVE_VARIABLES = (
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _TRUE = {"1", "true", "yes", "on"}
 _LOG_FORMATS = ("plain", "json")
+#: An origin as CSP's ``frame-ancestors`` takes it: scheme, host and an optional port, no
+#: path, no wildcard (a ``*`` would let any site frame Parley and click for its users).
+_ORIGIN = re.compile(
+    r"(https?)://(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?)(?::([0-9]{1,5}))?"
+)
+#: Hosts browsers treat as secure over plain http, so a Secure cookie is kept there.
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class ConfigError(RuntimeError):
@@ -148,6 +156,50 @@ def _sso_settings(env: Mapping[str, str], public_base_url: str) -> dict[str, obj
     }
 
 
+def _embed_origins(env: Mapping[str, str], public_base_url: str) -> tuple[str, ...]:
+    """``PARLEY_EMBED_ORIGINS``: the host sites whose pages may frame Parley
+    (``webapp/security.py`` lists them in ``frame-ancestors``).
+
+    A session inside a cross-site frame needs a ``Secure`` cookie, which browsers keep only
+    over HTTPS (or on this machine's loopback), so Parley refuses to start where none could
+    be kept rather than show a frame where every sign-in silently fails.
+    """
+    origins: list[str] = []
+    for item in env.get("PARLEY_EMBED_ORIGINS", "").split(","):
+        origin = item.strip()
+        if not origin:
+            continue
+        match = _ORIGIN.fullmatch(origin.lower().removesuffix("/"))
+        if match is None or (match[3] is not None and not 0 < int(match[3]) < 65536):
+            raise ConfigError(
+                "PARLEY_EMBED_ORIGINS is a comma-separated list of origins like "
+                f"https://www.example.com or http://localhost:8000 (no path, no *), got {origin!r}."
+            )
+        origins.append(match[0])
+    url = urlsplit(public_base_url)
+    if origins and url.scheme != "https" and url.hostname not in _LOOPBACK_HOSTS:
+        raise ConfigError(
+            "PARLEY_EMBED_ORIGINS needs Parley served over HTTPS (PUBLIC_BASE_URL=https://...): "
+            "browsers keep a cookie inside another site's frame only if it is Secure."
+        )
+    return tuple(dict.fromkeys(origins))
+
+
+def _cookie_settings(production: bool, embed_origins: tuple[str, ...]) -> dict[str, object]:
+    """The session cookie (which also carries the CSRF token). Inside a cross-site frame a
+    browser sends only ``SameSite=None; Secure`` cookies, and Chromium with third-party
+    cookies blocked (its incognito default, a user's choice) only ``Partitioned`` ones too: a
+    separate cookie per host site, which is all an embedded chat needs."""
+    if not embed_origins:
+        return {"SESSION_COOKIE_SECURE": production}
+    return {
+        "PARLEY_EMBED_ORIGINS": embed_origins,
+        "SESSION_COOKIE_SAMESITE": "None",
+        "SESSION_COOKIE_SECURE": True,
+        "SESSION_COOKIE_PARTITIONED": True,
+    }
+
+
 @dataclass(frozen=True)
 class Config:
     """Every setting Parley has. Upper-case fields are copied into ``app.config`` too."""
@@ -179,6 +231,7 @@ class Config:
     SESSION_COOKIE_HTTPONLY: bool = True
     SESSION_COOKIE_SAMESITE: str = "Lax"
     SESSION_COOKIE_SECURE: bool = False
+    SESSION_COOKIE_PARTITIONED: bool = False
     WTF_CSRF_TIME_LIMIT: int | None = None
     #: Database connections per worker process: the pool's size, how many more it opens at a
     #: peak, and how long a request waits for one before it is answered 503 (a stream opening
@@ -209,6 +262,17 @@ class Config:
     PARLEY_SSO_AUDIENCE: str | None = None
     PARLEY_SSO_ONLY: bool = False
     PARLEY_SSO_LOGIN_URL: str | None = None
+    #: Host sites whose pages may show Parley in a frame (origins, e.g. https://example.com).
+    #: Set, the session cookie is ``SameSite=None; Secure; Partitioned`` so that it works
+    #: inside their frames (docs/embedding.md says what works in which browser).
+    PARLEY_EMBED_ORIGINS: tuple[str, ...] = ()
+
+    @property
+    def frame_ancestors(self) -> str:
+        """CSP's ``frame-ancestors``: nobody may frame Parley unless a host site is listed."""
+        if not self.PARLEY_EMBED_ORIGINS:
+            return "'none'"
+        return " ".join(("'self'", *self.PARLEY_EMBED_ORIGINS))
 
     @property
     def sso_enabled(self) -> bool:
@@ -385,12 +449,12 @@ class Config:
             "DEMO_PASSWORD": env.get("DEMO_PASSWORD"),
             "LIVE_TWILIO": live,
             "PRODUCTION": production,
-            "SESSION_COOKIE_SECURE": production,
             "METRICS_TOKEN": env.get("METRICS_TOKEN"),
             "LOG_FORMAT": log_format,
             **_login_limits(env),
             "SESSION_LIFETIME_HOURS": _session_lifetime(env),
             **_sso_settings(env, public_base_url.rstrip("/")),
+            **_cookie_settings(production, _embed_origins(env, public_base_url)),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
