@@ -16,7 +16,7 @@ from typing import NamedTuple
 import pytest
 from hypothesis import settings
 
-from tests.support import databases, host_site
+from tests.support import databases, host_site, oidc_provider
 from tests.support.clients import ApiClient, StreamReader
 from tests.support.servers import (
     TWILIO_TEST_NUMBER,
@@ -147,6 +147,30 @@ def sso_parley_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parl
             yield server
     finally:
         redis.stop()
+
+
+class OidcStack(NamedTuple):
+    provider: oidc_provider.OidcProvider
+    parley: ParleyServer
+
+
+@pytest.fixture(scope="session")
+def oidc_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcStack]:
+    """A real OpenID Connect provider (``oidc-provider`` on ``localhost``) and a Parley (on
+    ``127.0.0.1``) that offers "Sign in with Test ID" through it; skipped without npm."""
+    tmp = tmp_path_factory.mktemp("oidc")
+    port = free_port()
+    try:
+        provider = oidc_provider.start_provider(
+            [f"http://127.0.0.1:{port}/oidc/callback"], tmp / "oidc-provider.log"
+        )
+    except oidc_provider.NoNode as missing:
+        pytest.skip(str(missing))
+    try:
+        with run_parley(tmp, PORT=str(port), **provider.parley_env()) as server:
+            yield OidcStack(provider, server)
+    finally:
+        provider.stop()
 
 
 @pytest.fixture

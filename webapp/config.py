@@ -110,7 +110,9 @@ def _session_lifetime(env: Mapping[str, str]) -> float:
     return hours
 
 
-def _sso_settings(env: Mapping[str, str], public_base_url: str) -> dict[str, object]:
+def _sso_settings(
+    env: Mapping[str, str], public_base_url: str, oidc: bool = False
+) -> dict[str, object]:
     """The ``PARLEY_SSO_*`` variables (sign-in handed over by a host site, ``webapp/sso``).
 
     With SSO on, open registration is refused: a stranger could otherwise register the
@@ -139,11 +141,13 @@ def _sso_settings(env: Mapping[str, str], public_base_url: str) -> dict[str, obj
         )
     if login_url and not re.match(r"https?://", login_url):
         raise ConfigError("PARLEY_SSO_LOGIN_URL must start with http:// or https://.")
-    registration = _flag(env.get("REGISTRATION_OPEN", "0" if key else "1"))
-    if key is not None and registration:
+    outside_accounts = key is not None or oidc
+    registration = _flag(env.get("REGISTRATION_OPEN", "0" if outside_accounts else "1"))
+    if outside_accounts and registration:
         raise ConfigError(
-            "REGISTRATION_OPEN=1 cannot go with SSO: a self-registered username could be one "
-            "of your site's identities. Unset REGISTRATION_OPEN (accounts come from your site)."
+            "REGISTRATION_OPEN=1 cannot go with SSO or OpenID Connect: a self-registered "
+            "username could be one of your site's or your provider's identities. Unset "
+            "REGISTRATION_OPEN (accounts come from there)."
         )
     return {
         "PARLEY_SSO_SECRET": secret,
@@ -197,6 +201,35 @@ def _cookie_settings(production: bool, embed_origins: tuple[str, ...]) -> dict[s
         "SESSION_COOKIE_SAMESITE": "None",
         "SESSION_COOKIE_SECURE": True,
         "SESSION_COOKIE_PARTITIONED": True,
+    }
+
+
+_OIDC_VARIABLES = ("PARLEY_OIDC_ISSUER", "PARLEY_OIDC_CLIENT_ID", "PARLEY_OIDC_CLIENT_SECRET")
+
+
+def _oidc_settings(env: Mapping[str, str], production: bool) -> dict[str, object]:
+    """``PARLEY_OIDC_*``: "Sign in with …" an OpenID Connect provider (``webapp/oidc``).
+    The three go together; the button's label defaults to the issuer's host name."""
+    given = [name for name in _OIDC_VARIABLES if env.get(name)]
+    if not given:
+        return {}
+    missing = [name for name in _OIDC_VARIABLES if name not in given]
+    if missing:
+        raise ConfigError(
+            f"{', '.join(missing)} missing: OpenID Connect needs PARLEY_OIDC_ISSUER, "
+            "PARLEY_OIDC_CLIENT_ID and PARLEY_OIDC_CLIENT_SECRET (from your provider)."
+        )
+    issuer = env["PARLEY_OIDC_ISSUER"]  # compared exactly with `iss`: a trailing / counts
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ConfigError(f"PARLEY_OIDC_ISSUER must be the provider's issuer URL, got {issuer!r}.")
+    if production and parts.scheme != "https":
+        raise ConfigError("PARLEY_OIDC_ISSUER must be https:// in production.")
+    return {
+        "PARLEY_OIDC_ISSUER": issuer,
+        "PARLEY_OIDC_CLIENT_ID": env["PARLEY_OIDC_CLIENT_ID"],
+        "PARLEY_OIDC_CLIENT_SECRET": env["PARLEY_OIDC_CLIENT_SECRET"],
+        "PARLEY_OIDC_NAME": env.get("PARLEY_OIDC_NAME") or parts.hostname,
     }
 
 
@@ -266,6 +299,22 @@ class Config:
     #: Set, the session cookie is ``SameSite=None; Secure; Partitioned`` so that it works
     #: inside their frames (docs/embedding.md says what works in which browser).
     PARLEY_EMBED_ORIGINS: tuple[str, ...] = ()
+    #: "Sign in with …" an OpenID Connect provider (``webapp/oidc``): its issuer (discovery
+    #: reads ``<issuer>/.well-known/openid-configuration``), this client's credentials there,
+    #: and the name on the button.
+    PARLEY_OIDC_ISSUER: str | None = None
+    PARLEY_OIDC_CLIENT_ID: str | None = None
+    PARLEY_OIDC_CLIENT_SECRET: str | None = None
+    PARLEY_OIDC_NAME: str | None = None
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return self.PARLEY_OIDC_ISSUER is not None
+
+    @property
+    def oidc_redirect_uri(self) -> str:
+        """The callback to register with the provider (it must match exactly)."""
+        return self.PUBLIC_BASE_URL.rstrip("/") + "/oidc/callback"
 
     @property
     def frame_ancestors(self) -> str:
@@ -428,6 +477,7 @@ class Config:
         if not re.match(r"https?://", public_base_url):
             raise ConfigError("PUBLIC_BASE_URL must start with http:// or https://.")
 
+        oidc = _oidc_settings(env, production)
         log_format = env.get("LOG_FORMAT", "json" if production else "plain").lower()
         if log_format not in _LOG_FORMATS:
             raise ConfigError(f"LOG_FORMAT must be plain or json, got {log_format!r}.")
@@ -453,7 +503,8 @@ class Config:
             "LOG_FORMAT": log_format,
             **_login_limits(env),
             "SESSION_LIFETIME_HOURS": _session_lifetime(env),
-            **_sso_settings(env, public_base_url.rstrip("/")),
+            **_sso_settings(env, public_base_url.rstrip("/"), oidc=bool(oidc)),
+            **oidc,
             **_cookie_settings(production, _embed_origins(env, public_base_url)),
         }
         values.update(overrides)
