@@ -93,3 +93,19 @@ def test_listed_host_sites_may_frame_parley_and_no_one_else(tmp_path: Path) -> N
     for attribute in ("SameSite=None", "Secure", "Partitioned", "HttpOnly"):
         assert attribute in cookie
     assert 'class="app-header' not in response.get_data(as_text=True)  # the frame's layout
+
+
+def test_a_login_page_on_the_way_back_into_a_frame_keeps_the_frames_layout(
+    tmp_path: Path,
+) -> None:
+    app = create_app(app_for(tmp_path, PARLEY_EMBED_ORIGINS="https://shop.example"))
+    try:
+        client = app.test_client()
+        expired = client.get("/c/CH00000000000000000000000000000000?embed=1")
+        framed = client.get(expired.headers["Location"]).get_data(as_text=True)
+        whole = client.get("/login?next=/c/CH1").get_data(as_text=True)
+    finally:
+        app.extensions["parley"].broker.close()
+    assert expired.status_code == 302 and "embed%3D1" in expired.headers["Location"]
+    assert 'class="app-header' not in framed
+    assert 'class="app-header' in whole

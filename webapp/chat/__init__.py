@@ -9,6 +9,8 @@ the query string as it moves between conversations.
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
@@ -22,8 +24,11 @@ bp = Blueprint("chat", __name__)
 
 
 def embedded() -> bool:
-    """Whether this page is shown inside a host site's frame (module docstring)."""
-    return request.args.get("embed") == "1"
+    """Whether this page is shown inside a host site's frame (module docstring): ``?embed=1``,
+    or a login page whose ``next`` has it (where an expired session in the frame lands)."""
+    if request.args.get("embed") == "1":
+        return True
+    return parse_qs(urlsplit(request.args.get("next", "")).query).get("embed") == ["1"]
 
 
 @bp.app_context_processor
