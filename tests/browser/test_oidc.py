@@ -15,8 +15,13 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, Route, expect
 
 from tests.browser.conftest import PAGE_MS, ChatWindow
+from tests.browser.test_accessibility import serious_violations
 from tests.conftest import OidcStack
-from tests.support.oidc_provider import USER_WITH_NAME, USER_WITH_USERNAME_ONLY
+from tests.support.oidc_provider import (
+    USER_NAMED_LIKE_A_PASSWORD_ACCOUNT,
+    USER_WITH_NAME,
+    USER_WITH_USERNAME_ONLY,
+)
 
 CALLBACK = re.compile(r"/oidc/callback\?")
 NOT_SIGNED_IN = "You are not signed in"
@@ -64,6 +69,19 @@ def test_preferred_username_names_whoever_has_no_name(
     sign_in_at_provider(window.page, USER_WITH_USERNAME_ONLY)
     window.page.wait_for_url(oidc_stack.parley.url + "/", timeout=PAGE_MS)
     expect(window.page.locator(".app-header__name")).to_have_text(USER_WITH_USERNAME_ONLY)
+
+
+def test_a_provider_account_never_takes_over_a_password_account(
+    window: ChatWindow, oidc_stack: OidcStack
+) -> None:
+    start(window)
+    sign_in_at_provider(window.page, USER_NAMED_LIKE_A_PASSWORD_ACCOUNT)
+    _expect_refused(
+        window.page, "Your Test ID account cannot sign in to Parley; ask whoever runs Parley."
+    )
+    assert serious_violations(window.page) == []
+    again = window.page.get_by_role("link", name="Sign in with Test ID")  # one click to retry
+    assert again.get_attribute("href") == "/oidc/login"
 
 
 def test_a_callback_this_browser_did_not_start_or_already_used_is_refused(
@@ -118,8 +136,8 @@ def test_a_callback_this_browser_did_not_start_or_already_used_is_refused(
     assert "MismatchingStateError" in log
 
 
-def _expect_refused(page: Page) -> None:
+def _expect_refused(
+    page: Page, reason: str = "The sign-in with Test ID did not work. Try again."
+) -> None:
     expect(page.get_by_role("heading", name=NOT_SIGNED_IN)).to_be_visible(timeout=PAGE_MS)
-    expect(page.get_by_role("alert")).to_have_text(
-        "The sign-in with Test ID did not work. Try again."
-    )
+    expect(page.get_by_role("alert")).to_have_text(reason)

@@ -23,6 +23,8 @@ CLIENT_SECRET = "parley-tests-client-secret-0123456789"
 #: Login names the provider's development login page accepts (see provider.js).
 USER_WITH_NAME = ("ada", "Ada Lovelace")
 USER_WITH_USERNAME_ONLY = "grace"
+#: A provider user whose ``sub`` is a Parley password account's username.
+USER_NAMED_LIKE_A_PASSWORD_ACCOUNT = "alice"
 
 
 class NoNode(Exception):

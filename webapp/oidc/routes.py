@@ -39,6 +39,7 @@ bp = Blueprint("oidc", __name__, url_prefix="/oidc")
 
 NEXT_KEY = "oidc_next"
 REFUSED = "The sign-in with {provider} did not work. Try again."
+NOT_THIS_ACCOUNT = "Your {provider} account cannot sign in to Parley; ask whoever runs Parley."
 UNREACHABLE = "{provider} could not be reached just now. Try again in a moment."
 
 
@@ -96,9 +97,9 @@ def callback() -> ResponseReturnValue:
     except Refused as refusal:
         log.warning("oidc login refused: %s", refusal.detail)
         return _page(REFUSED, 401)
-    except TokenRefused as refusal:
+    except TokenRefused as refusal:  # the user hook's (webapp.sso) word, worded for a host site
         log.warning("oidc login refused: %s", refusal.detail)
-        return _page(refusal.public, 401)
+        return _page(NOT_THIS_ACCOUNT, 401)
     except requests.RequestException as exc:
         log.warning("oidc token exchange failed: %s", exc)
         return _page(UNREACHABLE, 503)

@@ -9,6 +9,7 @@ const { OIDC_ISSUER, OIDC_PORT, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_REDIREC
 const USERS = {
   ada: { name: 'Ada Lovelace' },
   grace: { preferred_username: 'grace' },
+  alice: { name: 'Not the Alice of Parley' }, // Parley's demo alice is a password account
 };
 
 const provider = new Provider(OIDC_ISSUER, {
