@@ -74,9 +74,10 @@ def login() -> ResponseReturnValue:
     client = provider()
     try:
         metadata = client.load_server_metadata()
-        if metadata.get("issuer") != _issuer():
+        found = metadata.get("issuer") if isinstance(metadata, dict) else None
+        if found != _issuer():
             # Discovery must name the configured issuer (OpenID Connect Discovery 4.3).
-            raise Refused(f"discovery names issuer {str(metadata.get('issuer'))[:80]!r}")
+            raise Refused(f"discovery names issuer {str(found)[:80]!r}")
     except Refused as refusal:
         log.warning("oidc login refused: %s", refusal.detail)
         return _page(REFUSED, 401)
