@@ -16,7 +16,7 @@ from typing import NamedTuple
 import pytest
 from hypothesis import settings
 
-from tests.support import databases, host_site
+from tests.support import databases, host_site, oidc_provider
 from tests.support.clients import ApiClient, StreamReader
 from tests.support.servers import (
     TWILIO_TEST_NUMBER,
@@ -25,6 +25,7 @@ from tests.support.servers import (
     run_parley,
     start_redis,
 )
+from tests.support.waiting import free_port
 
 # In CI the property tests replay the same examples every run: a red CI then means a change
 # broke something, never that a new random input turned up. Locally they keep exploring.
@@ -136,6 +137,30 @@ def sso_parley_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parl
     over by ``POST /sso/login``), with a Redis of its own (see :func:`sms_parley_server`)."""
     with host_site.trusting_parley(tmp_path_factory.mktemp("parley-sso")) as server:
         yield server
+
+
+class OidcStack(NamedTuple):
+    provider: oidc_provider.OidcProvider
+    parley: ParleyServer
+
+
+@pytest.fixture(scope="session")
+def oidc_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcStack]:
+    """A real OpenID Connect provider (``oidc-provider`` on ``localhost``) and a Parley (on
+    ``127.0.0.1``) that offers "Sign in with Test ID" through it; skipped without npm."""
+    tmp = tmp_path_factory.mktemp("oidc")
+    port = free_port()
+    try:
+        provider = oidc_provider.start_provider(
+            [f"http://127.0.0.1:{port}/oidc/callback"], tmp / "oidc-provider.log"
+        )
+    except oidc_provider.NoNode as missing:
+        pytest.skip(str(missing))
+    try:
+        with run_parley(tmp, PORT=str(port), **provider.parley_env()) as server:
+            yield OidcStack(provider, server)
+    finally:
+        provider.stop()
 
 
 @pytest.fixture

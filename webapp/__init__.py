@@ -29,6 +29,7 @@ from webapp.extensions import csrf, db, limiter, login_manager, migrate
 from webapp.json_input import StrictJSONProvider
 from webapp.models import User
 from webapp.names.resolver import NameResolver
+from webapp.oidc import init_oidc
 from webapp.ops import configure_logging, init_ops
 from webapp.ops.health import RedisCheck, TwilioCheck
 from webapp.ops.metrics import Metrics
@@ -82,6 +83,7 @@ def create_app(config: Config | None = None) -> Flask:
     init_services(app, services)
     _register_blueprints(app)
     sso.init_app(app)  # after the auth blueprint: it signs people in the same way
+    init_oidc(app, config)  # "Sign in with …": through the same user hook as sso
     init_ops(app)
     _register_cli(app)
     _mount_emulator(app, config)

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
@@ -37,6 +38,13 @@ _LIVE_VARIABLES = (
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _TRUE = {"1", "true", "yes", "on"}
 _LOG_FORMATS = ("plain", "json")
+#: An origin as CSP's ``frame-ancestors`` takes it: scheme, host and an optional port, no
+#: path, no wildcard (a ``*`` would let any site frame Parley and click for its users).
+_ORIGIN = re.compile(
+    r"(https?)://(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?)(?::([0-9]{1,5}))?"
+)
+#: Hosts browsers treat as secure over plain http, so a Secure cookie is kept there.
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class ConfigError(RuntimeError):
@@ -113,7 +121,9 @@ def _session_lifetime(env: Mapping[str, str]) -> float:
     return hours
 
 
-def _sso_settings(env: Mapping[str, str], public_base_url: str) -> dict[str, object]:
+def _sso_settings(
+    env: Mapping[str, str], public_base_url: str, oidc: bool = False
+) -> dict[str, object]:
     """The ``PARLEY_SSO_*`` variables (sign-in handed over by a host site, ``webapp/sso``).
 
     With SSO on, open registration is refused: a stranger could otherwise register the
@@ -142,11 +152,13 @@ def _sso_settings(env: Mapping[str, str], public_base_url: str) -> dict[str, obj
         )
     if login_url and not re.match(r"https?://", login_url):
         raise ConfigError("PARLEY_SSO_LOGIN_URL must start with http:// or https://.")
-    registration = _flag(env.get("REGISTRATION_OPEN", "0" if key else "1"))
-    if key is not None and registration:
+    outside_accounts = key is not None or oidc
+    registration = _flag(env.get("REGISTRATION_OPEN", "0" if outside_accounts else "1"))
+    if outside_accounts and registration:
         raise ConfigError(
-            "REGISTRATION_OPEN=1 cannot go with SSO: a self-registered username could be one "
-            "of your site's identities. Unset REGISTRATION_OPEN (accounts come from your site)."
+            "REGISTRATION_OPEN=1 cannot go with SSO or OpenID Connect: a self-registered "
+            "username could be one of your site's or your provider's identities. Unset "
+            "REGISTRATION_OPEN (accounts come from there)."
         )
     return {
         "PARLEY_SSO_SECRET": secret,
@@ -156,6 +168,79 @@ def _sso_settings(env: Mapping[str, str], public_base_url: str) -> dict[str, obj
         "PARLEY_SSO_ONLY": sso_only,
         "PARLEY_SSO_LOGIN_URL": login_url,
         "REGISTRATION_OPEN": registration,
+    }
+
+
+def _embed_origins(env: Mapping[str, str], public_base_url: str) -> tuple[str, ...]:
+    """``PARLEY_EMBED_ORIGINS``: the host sites whose pages may frame Parley
+    (``webapp/security.py`` lists them in ``frame-ancestors``).
+
+    A session inside a cross-site frame needs a ``Secure`` cookie, which browsers keep only
+    over HTTPS (or on this machine's loopback), so Parley refuses to start where none could
+    be kept rather than show a frame where every sign-in silently fails.
+    """
+    origins: list[str] = []
+    for item in env.get("PARLEY_EMBED_ORIGINS", "").split(","):
+        origin = item.strip()
+        if not origin:
+            continue
+        match = _ORIGIN.fullmatch(origin.lower().removesuffix("/"))
+        if match is None or (match[3] is not None and not 0 < int(match[3]) < 65536):
+            raise ConfigError(
+                "PARLEY_EMBED_ORIGINS is a comma-separated list of origins like "
+                f"https://www.example.com or http://localhost:8000 (no path, no *), got {origin!r}."
+            )
+        origins.append(match[0])
+    url = urlsplit(public_base_url)
+    if origins and url.scheme != "https" and url.hostname not in _LOOPBACK_HOSTS:
+        raise ConfigError(
+            "PARLEY_EMBED_ORIGINS needs Parley served over HTTPS (PUBLIC_BASE_URL=https://...): "
+            "browsers keep a cookie inside another site's frame only if it is Secure."
+        )
+    return tuple(dict.fromkeys(origins))
+
+
+def _cookie_settings(production: bool, embed_origins: tuple[str, ...]) -> dict[str, object]:
+    """The session cookie (which also carries the CSRF token). Inside a cross-site frame a
+    browser sends only ``SameSite=None; Secure`` cookies, and Chromium with third-party
+    cookies blocked (its incognito default, a user's choice) only ``Partitioned`` ones too: a
+    separate cookie per host site, which is all an embedded chat needs."""
+    if not embed_origins:
+        return {"SESSION_COOKIE_SECURE": production}
+    return {
+        "PARLEY_EMBED_ORIGINS": embed_origins,
+        "SESSION_COOKIE_SAMESITE": "None",
+        "SESSION_COOKIE_SECURE": True,
+        "SESSION_COOKIE_PARTITIONED": True,
+    }
+
+
+_OIDC_VARIABLES = ("PARLEY_OIDC_ISSUER", "PARLEY_OIDC_CLIENT_ID", "PARLEY_OIDC_CLIENT_SECRET")
+
+
+def _oidc_settings(env: Mapping[str, str], production: bool) -> dict[str, object]:
+    """``PARLEY_OIDC_*``: "Sign in with …" an OpenID Connect provider (``webapp/oidc``).
+    The three go together; the button's label defaults to the issuer's host name."""
+    given = [name for name in _OIDC_VARIABLES if env.get(name)]
+    if not given:
+        return {}
+    missing = [name for name in _OIDC_VARIABLES if name not in given]
+    if missing:
+        raise ConfigError(
+            f"{', '.join(missing)} missing: OpenID Connect needs PARLEY_OIDC_ISSUER, "
+            "PARLEY_OIDC_CLIENT_ID and PARLEY_OIDC_CLIENT_SECRET (from your provider)."
+        )
+    issuer = env["PARLEY_OIDC_ISSUER"]  # compared exactly with `iss`: a trailing / counts
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ConfigError(f"PARLEY_OIDC_ISSUER must be the provider's issuer URL, got {issuer!r}.")
+    if production and parts.scheme != "https":
+        raise ConfigError("PARLEY_OIDC_ISSUER must be https:// in production.")
+    return {
+        "PARLEY_OIDC_ISSUER": issuer,
+        "PARLEY_OIDC_CLIENT_ID": env["PARLEY_OIDC_CLIENT_ID"],
+        "PARLEY_OIDC_CLIENT_SECRET": env["PARLEY_OIDC_CLIENT_SECRET"],
+        "PARLEY_OIDC_NAME": env.get("PARLEY_OIDC_NAME") or parts.hostname,
     }
 
 
@@ -190,6 +275,7 @@ class Config:
     SESSION_COOKIE_HTTPONLY: bool = True
     SESSION_COOKIE_SAMESITE: str = "Lax"
     SESSION_COOKIE_SECURE: bool = False
+    SESSION_COOKIE_PARTITIONED: bool = False
     WTF_CSRF_TIME_LIMIT: int | None = None
     #: Database connections per worker process: the pool's size, how many more it opens at a
     #: peak, and how long a request waits for one before it is answered 503 (a stream opening
@@ -223,6 +309,33 @@ class Config:
     #: Whether people can search for others by name to start a conversation
     #: (``GET /api/users?q=``). Off, that answers 404 and the page says the site makes them.
     PARLEY_DIRECTORY: bool = True
+    #: Host sites whose pages may show Parley in a frame (origins, e.g. https://example.com).
+    #: Set, the session cookie is ``SameSite=None; Secure; Partitioned`` so that it works
+    #: inside their frames (docs/embedding.md says what works in which browser).
+    PARLEY_EMBED_ORIGINS: tuple[str, ...] = ()
+    #: "Sign in with …" an OpenID Connect provider (``webapp/oidc``): its issuer (discovery
+    #: reads ``<issuer>/.well-known/openid-configuration``), this client's credentials there,
+    #: and the name on the button.
+    PARLEY_OIDC_ISSUER: str | None = None
+    PARLEY_OIDC_CLIENT_ID: str | None = None
+    PARLEY_OIDC_CLIENT_SECRET: str | None = None
+    PARLEY_OIDC_NAME: str | None = None
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return self.PARLEY_OIDC_ISSUER is not None
+
+    @property
+    def oidc_redirect_uri(self) -> str:
+        """The callback to register with the provider (it must match exactly)."""
+        return self.PUBLIC_BASE_URL.rstrip("/") + "/oidc/callback"
+
+    @property
+    def frame_ancestors(self) -> str:
+        """CSP's ``frame-ancestors``: nobody may frame Parley unless a host site is listed."""
+        if not self.PARLEY_EMBED_ORIGINS:
+            return "'none'"
+        return " ".join(("'self'", *self.PARLEY_EMBED_ORIGINS))
 
     @property
     def sso_enabled(self) -> bool:
@@ -386,6 +499,7 @@ class Config:
         if not re.match(r"https?://", public_base_url):
             raise ConfigError("PUBLIC_BASE_URL must start with http:// or https://.")
 
+        oidc = _oidc_settings(env, production)
         log_format = env.get("LOG_FORMAT", "json" if production else "plain").lower()
         if log_format not in _LOG_FORMATS:
             raise ConfigError(f"LOG_FORMAT must be plain or json, got {log_format!r}.")
@@ -407,12 +521,13 @@ class Config:
             "DEMO_PASSWORD": env.get("DEMO_PASSWORD"),
             "LIVE_TWILIO": live,
             "PRODUCTION": production,
-            "SESSION_COOKIE_SECURE": production,
             "METRICS_TOKEN": env.get("METRICS_TOKEN"),
             "LOG_FORMAT": log_format,
             **_login_limits(env),
             "SESSION_LIFETIME_HOURS": _session_lifetime(env),
-            **_sso_settings(env, public_base_url.rstrip("/")),
+            **_sso_settings(env, public_base_url.rstrip("/"), oidc=bool(oidc)),
+            **oidc,
+            **_cookie_settings(production, _embed_origins(env, public_base_url)),
             "WEB_CONCURRENCY": int(raw_workers),
             "PARLEY_DIRECTORY": _directory(env.get("PARLEY_DIRECTORY")),
         }

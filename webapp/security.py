@@ -16,20 +16,27 @@ from flask import Flask, Response, request
 from webapp.config import Config
 from webapp.extensions import limiter
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "font-src 'self'",
-        "object-src 'none'",
-        "frame-ancestors 'none'",
-        "form-action 'self'",
-        "base-uri 'self'",
+
+def content_security_policy(frame_ancestors: str = "'none'") -> str:
+    """The policy: everything from this origin, nothing inline; ``frame_ancestors`` says who
+    may show Parley in a frame (nobody, unless host sites are configured)."""
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "font-src 'self'",
+            "object-src 'none'",
+            f"frame-ancestors {frame_ancestors}",
+            "form-action 'self'",
+            "base-uri 'self'",
+        )
     )
-)
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 #: Sent on every response of the Flask app (the emulator under ``/_emulator`` is a separate
 #: WSGI app and is not covered; it never serves pages).
@@ -52,8 +59,15 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 def response_headers(config: Config) -> dict[str, str]:
     """The security headers every response carries (HSTS only in production, behind TLS);
-    also used by the webhook's lean path, which answers without Flask's hooks."""
+    also used by the webhook's lean path, which answers without Flask's hooks.
+
+    With ``PARLEY_EMBED_ORIGINS``, ``frame-ancestors`` names those host sites and
+    ``X-Frame-Options`` goes: it cannot list origins, and its ``DENY`` would refuse them in
+    browsers that read it before the CSP."""
     headers = dict(SECURITY_HEADERS)
+    if config.PARLEY_EMBED_ORIGINS:
+        headers["Content-Security-Policy"] = content_security_policy(config.frame_ancestors)
+        del headers["X-Frame-Options"]
     if config.PRODUCTION:
         headers["Strict-Transport-Security"] = HSTS
     return headers

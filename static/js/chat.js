@@ -136,7 +136,9 @@ class ChatApp {
   /** Open a conversation (or none) as a new history entry: /c/<sid> or /. */
   navigate(sid) {
     if (sid !== this.state.openSid) {
-      history.pushState(null, '', sid ? `${this.root}/c/${encodeURIComponent(sid)}` : `${this.root}/`);
+      // The query string stays: inside a host's frame it is ?embed=1, the frame's layout.
+      const path = sid ? `${this.root}/c/${encodeURIComponent(sid)}` : `${this.root}/`;
+      history.pushState(null, '', path + window.location.search);
       this.show(sid, { focus: true });
     } else if (sid) {
       this.composer.focus();

@@ -73,3 +73,39 @@ def test_production_adds_hsts_and_a_secure_session_cookie(tmp_path: Path) -> Non
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
+
+def test_listed_host_sites_may_frame_parley_and_no_one_else(tmp_path: Path) -> None:
+    origins = "https://shop.example, http://localhost:8000"
+    app = create_app(app_for(tmp_path, PARLEY_EMBED_ORIGINS=origins))
+    try:
+        response = app.test_client().get("/login?embed=1")
+    finally:
+        app.extensions["parley"].broker.close()
+    policy = response.headers["Content-Security-Policy"]
+    directives = dict(d.split(" ", 1) for d in policy.split("; "))
+    assert directives["frame-ancestors"] == "'self' https://shop.example http://localhost:8000"
+    assert policy == CONTENT_SECURITY_POLICY.replace(
+        "frame-ancestors 'none'", "frame-ancestors " + directives["frame-ancestors"]
+    )
+    assert "X-Frame-Options" not in response.headers  # DENY would refuse the host sites
+    cookie = response.headers["Set-Cookie"]
+    for attribute in ("SameSite=None", "Secure", "Partitioned", "HttpOnly"):
+        assert attribute in cookie
+    assert 'class="app-header' not in response.get_data(as_text=True)  # the frame's layout
+
+
+def test_a_login_page_on_the_way_back_into_a_frame_keeps_the_frames_layout(
+    tmp_path: Path,
+) -> None:
+    app = create_app(app_for(tmp_path, PARLEY_EMBED_ORIGINS="https://shop.example"))
+    try:
+        client = app.test_client()
+        expired = client.get("/c/CH00000000000000000000000000000000?embed=1")
+        framed = client.get(expired.headers["Location"]).get_data(as_text=True)
+        whole = client.get("/login?next=/c/CH1").get_data(as_text=True)
+    finally:
+        app.extensions["parley"].broker.close()
+    assert expired.status_code == 302 and "embed%3D1" in expired.headers["Location"]
+    assert 'class="app-header' not in framed
+    assert 'class="app-header' in whole

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 import requests
 
-from tests.security.conftest import Visitor
+from tests.security.conftest import Visitor, app_for
 from tests.support.clients import ApiClient
 from tests.support.servers import ParleyServer, RedisServer, run_parley
+from webapp import create_app
+from webapp.auth.routes import safe_next
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +143,16 @@ def test_a_session_cookie_copied_before_logout_stops_working(parley_server: Parl
         parley_server.url + "/logout", data={"csrf_token": carol.csrf_token}, timeout=5
     )
     assert stolen.get(parley_server.url + "/api/conversations", timeout=5).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.test/x", "/\\evil.test/x", "https://evil.test/", "javascript:alert(1)", ""]
+)
+def test_next_never_leads_off_parley(tmp_path: Path, target: str) -> None:
+    app = create_app(app_for(tmp_path))
+    try:
+        with app.test_request_context():
+            assert safe_next(target) == "/"
+            assert safe_next("/c/CH1?embed=1") == "/c/CH1?embed=1"
+    finally:
+        app.extensions["parley"].broker.close()

@@ -1,6 +1,7 @@
 """The host site's side of sign-in hand-over (``webapp/sso``), as the README tells a host
 developer to write it: a token endpoint in the shape ``generate_token(identity)``, a page
-that auto-submits the token to Parley, and the back-channel logout."""
+that auto-submits the token to Parley (in the page itself, or into a chat panel's frame), the
+back-channel logout, and a conversation made with the ``twilio`` library."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from typing import Any
 
 import jwt
 import requests
-from flask import Flask
+from flask import Flask, request
 from markupsafe import escape
+from twilio.rest import Client
 
 from tests.support.clients import ApiClient
 from tests.support.servers import ParleyServer, run_parley, start_redis
 from tests.support.waiting import free_port
+from twilio_emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
+from webapp.twilio_gateway.client import EmulatorHttpClient
 
 SECRET = "host-site-shared-secret-0123456789abcdef"
 ISSUER = "http://host.test"
@@ -53,6 +57,23 @@ def log_out(identity: str, parley_url: str) -> requests.Response:
     return requests.post(parley_url + "/sso/logout", data={"token": token}, timeout=10)
 
 
+def create_conversation(parley_url: str, auth_token: str, name: str, *identities: str) -> str:
+    """What the host's back end does with the ``twilio`` library (here against the emulator
+    inside Parley's server): a conversation of its users, before any of them opened Parley."""
+    http = EmulatorHttpClient(parley_url + "/_emulator", timeout=10)
+    service = Client(EMULATOR_ACCOUNT_SID, auth_token, http_client=http).conversations.v1.services(
+        EMULATOR_SERVICE_SID
+    )
+    sid: str = service.conversations.create(friendly_name=name).sid
+    for identity in identities:
+        service.conversations(sid).participants.create(identity=identity)
+    return sid
+
+
+#: The name of the host page's chat frame, which its sign-in form targets.
+PANEL = "parley-chat"
+
+
 def host_app(parley_url: str) -> Flask:
     """A tiny host site on its own origin: ``/chat/<user_id>`` is "the logged-in user opens
     the chat", a page that POSTs a fresh token to Parley as soon as it loads."""
@@ -66,6 +87,30 @@ def host_app(parley_url: str) -> Flask:
             f"<form method='post' action='{escape(parley_url)}/sso/login'>"
             f"<input type='hidden' name='token' value='{escape(token)}'>"
             "<noscript><button>Open the chat</button></noscript></form></body>"
+        )
+
+    @app.get("/panel/<user_id>")
+    def chat_panel(user_id: str) -> str:
+        """The host's own page with a chat panel: the README's embed snippet. ``?sid=`` opens
+        that one conversation; without it, the list."""
+        sid = request.args.get("sid")
+        next_path = f"/c/{sid}?embed=1" if sid else "/?embed=1"
+        token = generate_token(user_id, parley_url, name=f"Host user {user_id}", next=next_path)
+        return (
+            "<!doctype html><title>Host shop</title>"
+            "<body onload='document.forms[0].submit()'><h1>Your order</h1>"
+            f"<iframe name='{PANEL}' title='Chat with the shop' src='about:blank'"
+            " style='width: 420px; height: 560px; border: 1px solid #ccc'></iframe>"
+            f"<form method='post' action='{escape(parley_url)}/sso/login' target='{PANEL}'>"
+            f"<input type='hidden' name='token' value='{escape(token)}'></form></body>"
+        )
+
+    @app.get("/framed")
+    def framed() -> str:
+        """A page that frames Parley with no sign-in: for a site Parley does not trust."""
+        return (
+            f"<!doctype html><title>Elsewhere</title><iframe name='{PANEL}' "
+            f"src='{escape(parley_url)}/login?embed=1'></iframe>"
         )
 
     return app

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from twilio_emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_AUTH_TOKEN
 from webapp.config import Config, ConfigError
@@ -107,3 +109,68 @@ def test_the_directory_is_on_unless_turned_off(value: str | None, on: bool) -> N
 def test_a_directory_setting_that_is_neither_on_nor_off_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="PARLEY_DIRECTORY"):
         Config.from_env({"PARLEY_DIRECTORY": "sometimes"})
+
+
+def test_embed_origins_are_normalised_and_listed_in_frame_ancestors() -> None:
+    config = Config.from_env(
+        {"PARLEY_EMBED_ORIGINS": " https://WWW.Example.com/ , http://localhost:8000,"}
+    )
+    assert config.PARLEY_EMBED_ORIGINS == ("https://www.example.com", "http://localhost:8000")
+    assert config.frame_ancestors == "'self' https://www.example.com http://localhost:8000"
+    assert Config.from_env({}).frame_ancestors == "'none'"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "*",
+        "https://*.example.com",
+        "https://example.com/shop",
+        "https://example.com?x=1",
+        "example.com",
+        "ftp://example.com",
+        "https://example.com:0",
+        "https://example.com:99999",
+        "https://user@example.com",
+        "'self'",
+        "https://example.com; script-src *",
+    ],
+)
+def test_an_embed_origin_that_is_not_an_origin_stops_start_up(value: str) -> None:
+    with pytest.raises(ConfigError, match="PARLEY_EMBED_ORIGINS") as error:
+        Config.from_env({"PARLEY_EMBED_ORIGINS": f"https://ok.example, {value}"})
+    assert repr(value.strip()) in str(error.value)
+
+
+def test_embedding_makes_the_session_cookie_work_in_a_cross_site_frame() -> None:
+    config = Config.from_env({"PARLEY_EMBED_ORIGINS": "https://shop.example"})
+    assert config.SESSION_COOKIE_SAMESITE == "None"
+    assert config.SESSION_COOKIE_SECURE and config.SESSION_COOKIE_PARTITIONED
+    plain = Config.from_env({})
+    assert (plain.SESSION_COOKIE_SAMESITE, plain.SESSION_COOKIE_PARTITIONED) == ("Lax", False)
+
+
+def test_embedding_needs_https_except_on_loopback() -> None:
+    with pytest.raises(ConfigError, match="HTTPS"):
+        Config.from_env(
+            {
+                "PARLEY_EMBED_ORIGINS": "https://shop.example",
+                "PUBLIC_BASE_URL": "http://chat.example",
+            }
+        )
+    for url in ("https://chat.example", "http://localhost:5000", "http://[::1]:5000"):
+        env = {"PARLEY_EMBED_ORIGINS": "https://shop.example", "PUBLIC_BASE_URL": url}
+        assert Config.from_env(env).PARLEY_EMBED_ORIGINS == ("https://shop.example",)
+
+
+@given(st.text(max_size=80))
+def test_any_embed_origins_value_is_accepted_as_origins_or_refused_by_name(value: str) -> None:
+    try:
+        origins = Config.from_env({"PARLEY_EMBED_ORIGINS": value}).PARLEY_EMBED_ORIGINS
+    except ConfigError as error:
+        assert "PARLEY_EMBED_ORIGINS" in str(error)
+        return
+    for origin in origins:
+        scheme, rest = origin.split("://", 1)
+        assert scheme in ("http", "https")
+        assert not set(rest) & set("/*?#@; '\"\\")

@@ -82,9 +82,10 @@ def _login_limit(setting: str, key_func: Callable[[], str]) -> RouteLimit:
     )
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths, so ``?next=`` cannot send people to another site."""
-    if target and target.startswith("/") and not target.startswith("//"):
+def safe_next(target: str | None) -> str:
+    """Only same-site paths, so ``?next=`` cannot send people to another site (browsers read
+    ``//host`` and ``/\\host`` as another site)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         parts = urlsplit(target)
         if not parts.netloc and not parts.scheme:
             return target
@@ -113,7 +114,7 @@ def login() -> ResponseReturnValue:
             _spend_a_password_check(password)  # as slow as a wrong password: no timing leak
         elif user.check_password(password):
             start_session(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
         error = INVALID_LOGIN
     elif request.method == "POST":
         error = (

@@ -1,8 +1,17 @@
-"""The chat page: one HTML page that talks to the JSON API and the event stream."""
+"""The chat page: one HTML page that talks to the JSON API and the event stream.
+
+``?embed=1`` is the layout for a host site's frame (``PARLEY_EMBED_ORIGINS``): no Parley
+header (the host has its own, and its own logout), the frame's full height, and on
+``/c/<sid>`` that one conversation without the list. It lives in the URL, not the session, so
+the same person can open Parley on its own in a tab and get the whole page; the page keeps
+the query string as it moves between conversations.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from urllib.parse import parse_qs, urlsplit
+
+from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
@@ -12,6 +21,20 @@ from webapp.services import get_services
 from webapp.twilio_gateway import GatewayError, is_conversation_sid
 
 bp = Blueprint("chat", __name__)
+
+
+def embedded() -> bool:
+    """Whether this page is shown inside a host site's frame (module docstring): ``?embed=1``,
+    or a login page whose ``next`` has it (where an expired session in the frame lands)."""
+    if request.args.get("embed") == "1":
+        return True
+    return parse_qs(urlsplit(request.args.get("next", "")).query).get("embed") == ["1"]
+
+
+@bp.app_context_processor
+def _layout() -> dict[str, bool]:
+    # Every page (the login and "not signed in" pages too) drops the header in a frame.
+    return {"embedded": embedded()}
 
 
 @bp.get("/")

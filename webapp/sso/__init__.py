@@ -24,7 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, current_app
+from sqlalchemy.exc import IntegrityError
 
+from webapp.extensions import db
 from webapp.models import User
 from webapp.services import get_services
 from webapp.sso.keys import verification_key
@@ -80,6 +82,20 @@ def current_rules() -> TokenRules | None:
 def load_user(who: HostIdentity) -> User:
     state: _State = current_app.extensions["sso"]
     return state.load_user(who)
+
+
+def user_for(who: HostIdentity) -> User:
+    """The user the hook makes of ``who``, saved: what every sign-in from outside (a host
+    site's token, an OpenID Connect provider) goes through. A first sign-in racing another of
+    the same identity (two tabs) loses the insert; the second try finds the winner's user."""
+    try:
+        user = load_user(who)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        user = load_user(who)
+        db.session.commit()
+    return user
 
 
 def accept_once(who: HostIdentity) -> None:

@@ -27,15 +27,14 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_limiter import RequestLimit
 from flask_limiter.util import get_remote_address
-from sqlalchemy.exc import IntegrityError
 
 from webapp.auth.sessions import end_sessions, start_session
 from webapp.errors import json_error
 from webapp.events.broker import BrokerUnavailable
-from webapp.extensions import csrf, db, limiter
+from webapp.extensions import csrf, limiter
 from webapp.models import User
 from webapp.names import publish_name
-from webapp.sso import accept_once, current_rules, load_user
+from webapp.sso import accept_once, current_rules, user_for
 from webapp.sso.tokens import LOGOUT_PURPOSE, HostIdentity, TokenRefused, TokenRules
 
 log = logging.getLogger(__name__)
@@ -93,7 +92,7 @@ def login() -> ResponseReturnValue:
     (or the token's ``next``). Any refusal: 401, a general reason, the exact one logged."""
     try:
         who = _verified(purpose=None)
-        user = _user_for(who)
+        user = user_for(who)
     except TokenRefused as refusal:
         log.warning("sso login refused: %s", refusal.detail)
         return _refused_page(refusal.public, 401)
@@ -104,19 +103,6 @@ def login() -> ResponseReturnValue:
     publish_name(user)  # never blocks the sign-in (webapp/names/sync.py)
     log.info("sso login of user %s", user.id)
     return redirect(who.next_path or url_for("chat.index"))
-
-
-def _user_for(who: HostIdentity) -> User:
-    """The user, saved. A first sign-in racing another of the same identity (two tabs) loses
-    the insert; the second try finds the winner's user."""
-    try:
-        user = load_user(who)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        user = load_user(who)
-        db.session.commit()
-    return user
 
 
 @bp.post("/logout")

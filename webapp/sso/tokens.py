@@ -146,7 +146,7 @@ def _identity(claims: dict[str, Any]) -> HostIdentity:
         identity=sub,
         jti=jti,
         expires_at=float(exp),
-        display_name=_display_name(claims.get("name")),
+        display_name=clean_display_name(claims.get("name")),
         next_path=_next_path(claims.get("next")),
     )
 
@@ -160,7 +160,9 @@ def _is_time(value: object) -> bool:
     )
 
 
-def _display_name(value: object) -> str | None:
+def clean_display_name(value: object) -> str | None:
+    """A name to show others: at most ``DISPLAY_NAME_MAX_CHARS``, one line, no control
+    characters; ``None`` for none (or only blanks)."""
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > DISPLAY_NAME_MAX_CHARS:
