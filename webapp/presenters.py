@@ -7,12 +7,24 @@ from datetime import datetime
 from typing import Any
 
 from webapp.twilio_gateway import ConversationRecord, MessageRecord, ParticipantRecord
+from webapp.twilio_gateway.media import MediaResource
+from webapp.twilio_gateway.records import MediaRecord
 
 _PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def media_json(media: MediaRecord | MediaResource) -> dict[str, Any]:
+    """One file: in a message, or just uploaded (the page sends its ``sid`` with a message)."""
+    return {
+        "sid": media.sid,
+        "filename": media.filename,
+        "content_type": media.content_type,
+        "size": media.size,
+    }
 
 
 def message_json(message: MessageRecord) -> dict[str, Any]:
@@ -22,10 +34,7 @@ def message_json(message: MessageRecord) -> dict[str, Any]:
         "conversation_sid": message.conversation_sid,
         "author": message.author,
         "body": message.body or "",  # a message may carry media and no text
-        "media": [
-            {"sid": m.sid, "filename": m.filename, "content_type": m.content_type, "size": m.size}
-            for m in message.media
-        ],
+        "media": [media_json(m) for m in message.media],
         "attributes": message.attributes,
         "edited": bool(message.attributes.get("edited")),
         "date_created": iso(message.date_created),

@@ -12,6 +12,7 @@ from webapp.events.broker import Broker
 from webapp.events.membership import MembershipCache
 from webapp.events.presence import Presence, presence_for
 from webapp.twilio_gateway import ConversationsGateway
+from webapp.twilio_gateway.media import MediaGateway
 
 if TYPE_CHECKING:
     from webapp.webhooks.catchup import CatchUp
@@ -26,6 +27,8 @@ class Services:
     presence: Presence = field(init=False)
     #: Publishes messages whose webhooks never arrived (``webapp.webhooks.catchup``).
     catch_up: CatchUp = field(init=False)
+    #: Photos and files, in Twilio's Media Content Service (the same config as the gateway).
+    media: MediaGateway = field(init=False)
 
     def __post_init__(self) -> None:
         # Chosen with the broker (and sharing its Redis pool), wherever the broker is chosen.
@@ -33,6 +36,7 @@ class Services:
         from webapp.webhooks.catchup import CatchUp  # it uses the services: imported late
 
         self.catch_up = CatchUp(self)
+        self.media = MediaGateway(self.config)
 
 
 def init_services(app: Flask, services: Services) -> None:
