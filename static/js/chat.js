@@ -16,6 +16,7 @@ import { ConversationListView } from './views/conversation-list.js';
 import { ConversationPaneView } from './views/conversation-pane.js';
 import { GroupActions } from './views/group-actions.js';
 import { GroupDialog } from './views/group-dialog.js';
+import { MediaDialog } from './views/media-dialog.js';
 import { NewConversationDialog } from './views/new-conversation.js';
 import { PresenceView } from './views/presence.js';
 import { SmsMembersView } from './views/sms-members.js';
@@ -27,7 +28,7 @@ const ANNOUNCED_MAX = 300;
 
 class ChatApp {
   constructor(app) {
-    const { identity, streamCursor, maxBody, root = '', loginUrl } = app.dataset;
+    const { identity, streamCursor, maxBody, maxFile, root = '', loginUrl } = app.dataset;
     this.app = app;
     this.me = identity;
     this.root = root;
@@ -55,7 +56,10 @@ class ChatApp {
       onBack: () => this.navigate(null),
       onEdit: (message, body) => this.edit(message, body),
       onDelete: (message) => this.remove(message),
+      mediaUrl: (sid) => `${root}/api/media/${encodeURIComponent(sid)}`,
+      onOpenMedia: (media, url, opener) => this.mediaDialog.open(media, url, opener),
     });
+    this.mediaDialog = new MediaDialog(byId('media-dialog'));
     this.reads = new ReadReceipts({
       state: this.state,
       api: this.api,
@@ -81,6 +85,8 @@ class ChatApp {
       root: byId('composer'),
       maxBody: Number(maxBody) || 1600,
       onSend: (sid, body) => this.send(sid, body),
+      onSendFiles: (sid, body, files, progress) => this.sendFiles(sid, body, files, progress),
+      maxFile: Number(maxFile) || 20 * 1024 * 1024,
       onDraft: (sid, text) => this.saved.setDraft(sid, text),
     });
     this.newConversation = new NewConversationDialog({
@@ -250,6 +256,29 @@ class ChatApp {
     this.typing.sent(sid);
     this.pane.scrollToBottomNextRender();
     this.post(clientId);
+  }
+
+  /**
+   * Upload `files` one after the other (progress over all their bytes), then send them in one
+   * message with `body` as caption. Rejects with the refusal's readable message; nothing is
+   * sent unless every file went up.
+   */
+  async sendFiles(sid, body, files, progress) {
+    const total = files.reduce((sum, file) => sum + file.size, 0) || 1;
+    let done = 0;
+    const mediaSids = [];
+    progress(0);
+    for (const file of files) {
+      const media = await this.api.uploadMedia(sid, file, (loaded) => progress((done + loaded) / total));
+      done += file.size;
+      mediaSids.push(media.sid);
+    }
+    progress(1);
+    const { message } = await this.api.sendMessage(sid, body, newClientId(), mediaSids);
+    this.typing.sent(sid);
+    this.pane.scrollToBottomNextRender();
+    if (message) this.state.applyMessage(sid, message);
+    this.render();
   }
 
   /** POST (or re-POST, same client_id) a pending message. It turns "Sent" on its stream event. */

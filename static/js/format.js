@@ -49,10 +49,32 @@ export function isGroup(conversation) {
 export function preview(conversation, me) {
   const message = conversation.last_message;
   if (!message) return 'No messages yet';
-  const text = message.deleted ? DELETED_TEXT : message.body ?? '';
+  const text = message.deleted ? DELETED_TEXT : message.body || mediaLabel(message.media);
   if (message.author === me) return `You: ${text}`;
   if (isSmsAuthor(message.author)) return `${message.author} (SMS): ${text}`;
   return isGroup(conversation) ? `${message.author}: ${text}` : text;
+}
+
+/** What a message of files alone is called in the list: "Photo", "3 photos", or a file's name. */
+export function mediaLabel(media) {
+  if (!media?.length) return '';
+  if (media.every((m) => isInlineImage(m.content_type))) {
+    return media.length === 1 ? 'Photo' : `${media.length} photos`;
+  }
+  const name = media[0].filename || 'File';
+  return media.length === 1 ? name : `${name} and ${media.length - 1} more`;
+}
+
+/** Images Parley serves inline (the server serves every other type as a download). */
+export function isInlineImage(contentType) {
+  return /^image\/(png|jpeg|gif|webp)$/.test(contentType ?? '');
+}
+
+/** "2.4 MB", "830 KB", "12 bytes". */
+export function fileSize(bytes) {
+  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${bytes} bytes`;
 }
 
 /** What a deleted message shows instead of its body. */

@@ -4,6 +4,8 @@ import { elementsUnder, h, reconcile, setText } from '../dom.js';
 import {
   DELETED_TEXT,
   displayName,
+  fileSize,
+  isInlineImage,
   fullTime,
   isGroup,
   isSmsAuthor,
@@ -19,7 +21,7 @@ const STATUS_TEXT = { sending: 'Sending…', failed: 'Failed', sent: 'Sent' };
 
 export class ConversationPaneView {
   /** `root` is the pane (#pane); onEdit(message, body) and onDelete(message) change one's own message. */
-  constructor({ root, me, onSeen, onLoadOlder, onRetry, onBack, onEdit, onDelete }) {
+  constructor({ root, me, onSeen, onLoadOlder, onRetry, onBack, onEdit, onDelete, mediaUrl, onOpenMedia }) {
     const els = elementsUnder(root, {
       empty: '#pane-empty',
       notFound: '#pane-not-found',
@@ -42,6 +44,8 @@ export class ConversationPaneView {
     this.editingSid = null;
     this.onEdit = onEdit;
     this.onDelete = onDelete;
+    this.mediaUrl = mediaUrl;
+    this.onOpenMedia = onOpenMedia;
     this.renderedSid = null;
     this.renderedStatus = null;
     this.forceBottom = false;
@@ -187,6 +191,7 @@ export class ConversationPaneView {
       sms: h('span', { className: 'badge badge--sms', title: 'Sent by text message' }, 'SMS'),
       time: h('time', { className: 'message__time' }),
       body: h('p', { className: 'message__body' }),
+      media: h('ul', { className: 'message__media' }),
       statusText: h('span', { className: 'message__status-text' }),
       retry: h('button', { type: 'button', className: 'button button--small button--quiet message__retry' }, 'Retry'),
       edited: h('span', { className: 'message__edited' }, '(edited)'),
@@ -206,7 +211,7 @@ export class ConversationPaneView {
       'li',
       { className: 'message' },
       h('p', { className: 'message__meta' }, parts.author, parts.sms, parts.time, parts.edited, parts.actions),
-      h('div', { className: 'message__bubble' }, parts.body),
+      h('div', { className: 'message__bubble' }, parts.body, parts.media),
       parts.editForm,
       parts.status,
       parts.receipt,
@@ -267,6 +272,8 @@ export class ConversationPaneView {
     const deleted = Boolean(message.deleted);
     el.classList.toggle('message--deleted', deleted);
     setLinkedText(parts.body, deleted ? DELETED_TEXT : message.body ?? ''); // links made safely
+    parts.body.hidden = !deleted && !message.body && Boolean(message.media?.length);
+    this.#updateMedia(el, deleted ? [] : message.media ?? []);
     parts.edited.hidden = !message.edited || deleted;
     el.message = message;
     el.canChange = own && Boolean(message.sid) && !deleted;
@@ -278,6 +285,38 @@ export class ConversationPaneView {
     parts.retry.hidden = status !== 'failed';
     if (item.clientId) parts.retry.dataset.retry = item.clientId;
     this.#updateReceipt(el, item);
+  }
+
+  /** Photos as thumbnails that open full size; other files as a card that downloads. */
+  #updateMedia(el, media) {
+    const key = media.map((m) => m.sid).join(',');
+    if (el.mediaKey === key) return;
+    el.mediaKey = key;
+    el.parts.media.replaceChildren(
+      ...media.map((m) => {
+        const url = this.mediaUrl(m.sid);
+        const name = m.filename || (isInlineImage(m.content_type) ? 'Photo' : 'File');
+        if (isInlineImage(m.content_type)) {
+          const thumb = h(
+            'button',
+            { type: 'button', className: 'media-thumb', attrs: { 'aria-label': `Open ${name} full size` } },
+            h('img', { src: url, alt: name, loading: 'lazy' }),
+          );
+          thumb.addEventListener('click', () => this.onOpenMedia(m, url, thumb));
+          return h('li', {}, thumb);
+        }
+        return h(
+          'li',
+          {},
+          h(
+            'a',
+            { className: 'file-card', href: url, attrs: { download: m.filename || '', 'aria-label': `Download ${name}, ${fileSize(m.size)}` } },
+            h('span', { className: 'file-card__name' }, name),
+            h('span', { className: 'file-card__meta' }, `${fileSize(m.size)} · ${m.content_type}`),
+          ),
+        );
+      }),
+    );
   }
 
   // --- history: what is on screen (read), older pages on scroll, "New messages", receipts ---

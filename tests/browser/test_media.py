@@ -1,0 +1,129 @@
+"""Photos and files in the page: alice pastes a screenshot and drops a PDF into the composer;
+bob sees the thumbnail live, opens it full size (a keyboard-usable dialog that passes axe)
+and gets the PDF as a file card; a refused file is a readable message and nothing is sent."""
+
+from __future__ import annotations
+
+import base64
+import struct
+import zlib
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import LIVE_MS, PAGE_MS, ChatWindow
+from tests.browser.test_accessibility import serious_violations
+from tests.browser.test_sms_in_groups import group_name
+from tests.integration.test_sms_groups import start_group
+from tests.support.servers import ParleyServer
+
+PDF = b"%PDF-1.4\n%minutes of the meeting\n"
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+#: A real 2x2 PNG, so the page can show that the thumbnail decoded.
+SCREENSHOT = (
+    b"\x89PNG\r\n\x1a\n"
+    + _chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+    + _chunk(b"IDAT", zlib.compress(b"\x00" + b"\xff\x00\x00" * 2 + b"\x00" + b"\x00\x00\xff" * 2))
+    + _chunk(b"IEND", b"")
+)
+
+
+@pytest.fixture
+def parley_server(sms_parley_server: ParleyServer) -> ParleyServer:
+    """Parley with a Twilio number, so groups can take SMS participants."""
+    return sms_parley_server
+
+
+def put_files(window: ChatWindow, how: str, files: list[tuple[str, str, bytes]]) -> None:
+    """Files reach the composer as a person gives them: a clipboard ``paste`` into the
+    message box, or a ``drop`` on the composer (events carrying a real DataTransfer)."""
+    window.page.evaluate(
+        """([how, files]) => {
+          const transfer = new DataTransfer();
+          for (const [name, type, b64] of files) {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            transfer.items.add(new File([bytes], name, { type }));
+          }
+          const init = { bubbles: true, cancelable: true };
+          if (how === 'paste') {
+            const event = new ClipboardEvent('paste', { ...init, clipboardData: transfer });
+            document.getElementById('composer-input').dispatchEvent(event);
+          } else {
+            const form = document.getElementById('composer');
+            form.dispatchEvent(new DragEvent('dragover', { ...init, dataTransfer: transfer }));
+            form.dispatchEvent(new DragEvent('drop', { ...init, dataTransfer: transfer }));
+          }
+        }""",
+        [how, [[n, t, base64.b64encode(b).decode()] for n, t, b in files]],
+    )
+
+
+def test_a_pasted_screenshot_and_a_dropped_pdf_reach_bob_live(
+    open_window, login, parley_server: ParleyServer
+) -> None:
+    sid = start_group(login("alice"), ["bob"])
+    name = group_name(sid, login("alice"))
+    alice, bob = open_window("alice"), open_window("bob")
+    alice.open_conversation(name)
+    bob.open_conversation(name)
+
+    put_files(alice, "paste", [("image.png", "image/png", SCREENSHOT)])
+    files = alice.page.get_by_role("list", name="Files to send")
+    expect(files.get_by_role("listitem")).to_have_count(1)
+    put_files(alice, "drop", [("minutes.pdf", "application/pdf", PDF)])
+    expect(files.get_by_role("listitem")).to_have_count(2)
+    files.get_by_role("button", name="Remove minutes.pdf").click()
+    expect(files.get_by_role("listitem")).to_have_count(1)
+    alice.page.get_by_role("button", name="Send").click()
+    expect(files).to_be_hidden(timeout=PAGE_MS)
+
+    thumb = bob.history.get_by_role("button", name="Open image.png full size")
+    expect(thumb).to_be_visible(timeout=LIVE_MS)
+    loaded = "(img) => img.complete && img.naturalWidth === 2 && img.src.includes('/api/media/ME')"
+    bob.page.wait_for_function(f"() => ({loaded})(document.querySelector('.media-thumb img'))")
+    preview = bob.conversation_link(name)
+    expect(preview).to_contain_text("Photo")
+
+    thumb.focus()
+    bob.page.keyboard.press("Enter")
+    dialog = bob.page.get_by_role("dialog", name="image.png")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Close")).to_be_focused()
+    assert serious_violations(bob.page) == []
+    bob.page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(thumb).to_be_focused()
+
+    # A PDF with a caption, picked with the paperclip's file chooser.
+    with alice.page.expect_file_chooser() as chooser:
+        alice.page.get_by_role("button", name="Attach photos or files").click()
+    chooser.value.set_files(
+        files=[{"name": "minutes.pdf", "mimeType": "application/pdf", "buffer": PDF}]
+    )
+    alice.send("The minutes")
+    card = bob.history.get_by_role("link", name=f"Download minutes.pdf, {len(PDF)} bytes")
+    expect(card).to_be_visible(timeout=LIVE_MS)
+    expect(card).to_contain_text("application/pdf")
+    expect(bob.message("The minutes")).to_be_visible()
+
+
+def test_a_mislabelled_file_is_refused_in_words_and_nothing_is_sent(
+    open_window, login, parley_server: ParleyServer
+) -> None:
+    sid = start_group(login("alice"), ["bob"])
+    name = group_name(sid, login("alice"))
+    alice = open_window("alice")
+    alice.open_conversation(name)
+    put_files(alice, "drop", [("fake.png", "image/png", b"<script>alert(1)</script>")])
+    alice.page.get_by_role("button", name="Send").click()
+    error = alice.page.locator("#composer-error")
+    expect(error).to_contain_text("is not the image/png it claims", timeout=PAGE_MS)
+    expect(alice.page.get_by_role("list", name="Files to send")).to_be_visible()
+    expect(alice.history.get_by_role("listitem")).to_have_count(0)
+    put_files(alice, "drop", [("empty.txt", "text/plain", b"")])
+    expect(error).to_contain_text("empty.txt is empty")
