@@ -122,11 +122,13 @@ def _mount_emulator(app: Flask, config: Config) -> None:
     if not config.emulator_in_process:
         return
     from twilio_emulator import EmulatorSettings, create_emulator_app
+    from webapp.webhooks.translate import SUBSCRIBED_EVENTS
 
     emulator = create_emulator_app(
         EmulatorSettings(
             auth_token=config.TWILIO_AUTH_TOKEN,
             post_webhook_url=config.webhook_url,
+            post_webhook_filters=SUBSCRIBED_EVENTS,  # as `twilio setup` asks of Twilio
             persist_path=config.TWILIO_EMULATOR_PERSIST,
         )
     )

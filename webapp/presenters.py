@@ -11,6 +11,19 @@ from webapp.twilio_gateway.media import MediaResource
 from webapp.twilio_gateway.records import MediaRecord
 
 _PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
+_WHATSAPP = re.compile(r"whatsapp:\+[1-9][0-9]{6,14}")
+
+#: Twilio's delivery error codes people meet most, in words (twilio.com/docs/api/errors).
+DELIVERY_REASONS = {
+    30003: "the phone is switched off or out of reach",
+    30004: "the recipient blocked the message",
+    30005: "the number does not exist or is no longer in service",
+    30006: "the number is a landline or cannot take texts",
+    30007: "the carrier filtered it as spam",
+    30008: "the carrier could not deliver it",
+    30019: "the files are too large to send as MMS",
+    63021: "that kind of file cannot be sent to this phone",
+}
 
 
 def iso(value: datetime) -> str:
@@ -40,7 +53,37 @@ def message_json(message: MessageRecord) -> dict[str, Any]:
         "date_created": iso(message.date_created),
         "date_updated": message.date_updated and iso(message.date_updated),
         # Twilio's message resource has no channel field: an E.164 author is an SMS participant.
-        "source": "SMS" if message.author and _PHONE.fullmatch(message.author) else "CHAT",
+        "source": message_source(message.author),
+    }
+
+
+def message_source(author: str | None) -> str:
+    """``SMS`` for an E.164 author, ``WHATSAPP`` for ``whatsapp:+…``, else ``CHAT``."""
+    if author and _PHONE.fullmatch(author):
+        return "SMS"
+    if author and _WHATSAPP.fullmatch(author):
+        return "WHATSAPP"
+    return "CHAT"
+
+
+def delivery_json(
+    conversation_sid: str,
+    message_sid: str,
+    participant: ParticipantRecord | None,
+    status: str,
+    error_code: int | None,
+) -> dict[str, Any]:
+    """One phone's delivery of one message, with Twilio's reason in words when it failed."""
+    failed = status in ("failed", "undelivered")
+    reason = DELIVERY_REASONS.get(error_code or 0, f"Twilio error {error_code}") if failed else None
+    return {
+        "conversation_sid": conversation_sid,
+        "message_sid": message_sid,
+        "participant_sid": participant.sid if participant else None,
+        "address": participant.address if participant else None,
+        "status": status,
+        "error_code": error_code or None,
+        "reason": reason if error_code else ("not delivered" if failed else None),
     }
 
 

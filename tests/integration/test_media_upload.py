@@ -14,7 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.test_media_intake import PNG, upload
-from tests.integration.test_sms_groups import add_phone, new_phone, outbox, start_group
+from tests.integration.test_sms_groups import (
+    add_phone,
+    new_phone,
+    outbox,
+    remove_phone,
+    start_group,
+)
 from tests.support.clients import ApiClient, StreamReader
 from tests.support.servers import ParleyServer
 from tests.support.waiting import wait_until
@@ -258,3 +264,32 @@ def test_no_upload_gets_a_5xx(
     assert answer.status_code < 500, answer.text
     if answer.status_code == 201:
         assert answer.json()["media"]["size"] == len(data)
+
+
+def test_each_phone_delivery_is_heard_live_with_the_reason_in_words(
+    login: Any, parley_server: ParleyServer
+) -> None:
+    alice, bob = login("alice"), login("bob")
+    sid = start_group(alice, ["bob"])
+    phone, failing = new_phone(), "+15550030006"  # a magic number: fails with 30006
+    for number in (phone, failing):
+        assert add_phone(alice, sid, number).status_code == 201
+    stream = StreamReader(bob, bob.stream_cursor())
+    sent = alice.send(sid, "Are you there?")
+    assert sent.status_code == 201, sent.text
+    message_sid = sent.json()["message"]["sid"]
+
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def both_final() -> bool:
+        got = stream.wait_for("delivery_updated", lambda d: d["message_sid"] == message_sid)
+        seen[(got.data["address"], got.data["status"])] = got.data
+        return {(phone, "delivered"), (failing, "undelivered")} <= set(seen)
+
+    wait_until(both_final, 10, "both phones' final receipts")
+    assert seen[(phone, "delivered")]["reason"] is None
+    failed = seen[(failing, "undelivered")]
+    assert failed["error_code"] == 30006
+    assert failed["reason"] == "the number is a landline or cannot take texts"
+    stream.close()
+    assert remove_phone(alice, sid, failing).status_code in (200, 204)
