@@ -4,7 +4,7 @@
 //   → views/conversation-pane.js (now "Sent") and views/conversation-list.js (preview, unread).
 
 import { Api, newClientId } from './api.js';
-import { displayName, isGroup, isSmsAuthor } from './format.js';
+import { displayName, isGroup, isSmsAuthor, mediaLabel } from './format.js';
 import { Notifier } from './notifications.js';
 import { ReadReceipts } from './read-receipts.js';
 import { SavedText } from './saved.js';
@@ -360,6 +360,8 @@ class ChatApp {
       if (!state.applyConversationUpdate(data)) this.loadConversations();
     } else if (type === 'conversation_removed') {
       this.#conversationRemoved(data.conversation_sid);
+    } else if (type === 'delivery_updated') {
+      state.applyDelivery(data);
     } else if (type === 'participant_read') {
       state.applyRead(data.conversation_sid, data.identity, data.last_read_message_index);
     } else if (type === 'participant_added' || type === 'participant_removed') {
@@ -390,7 +392,7 @@ class ChatApp {
   #announceMessage(sid, message) {
     const conversation = this.state.conversations.get(sid);
     const where = conversation && isGroup(conversation) ? ` in ${displayName(conversation, this.me)}` : '';
-    const body = message.body ?? '';
+    const body = message.body || mediaLabel(message.media);
     const said = body.length > ANNOUNCED_MAX ? `${body.slice(0, ANNOUNCED_MAX)}…` : body;
     this.banners.announce(`New message from ${message.author}${where}${said ? `: ${said}` : ''}`);
   }

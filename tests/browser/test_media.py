@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import struct
 import zlib
+from typing import Any
 
 import pytest
 from playwright.sync_api import expect
@@ -14,8 +15,15 @@ from playwright.sync_api import expect
 from tests.browser.conftest import LIVE_MS, PAGE_MS, ChatWindow
 from tests.browser.test_accessibility import serious_violations
 from tests.browser.test_sms_in_groups import group_name
-from tests.integration.test_sms_groups import start_group
+from tests.integration.test_sms_groups import (
+    add_phone,
+    new_phone,
+    outbox,
+    remove_phone,
+    start_group,
+)
 from tests.support.servers import ParleyServer
+from tests.support.waiting import wait_until
 
 PDF = b"%PDF-1.4\n%minutes of the meeting\n"
 
@@ -127,3 +135,30 @@ def test_a_mislabelled_file_is_refused_in_words_and_nothing_is_sent(
     expect(alice.history.get_by_role("listitem")).to_have_count(0)
     put_files(alice, "drop", [("empty.txt", "text/plain", b"")])
     expect(error).to_contain_text("empty.txt is empty")
+
+
+def test_a_photo_to_a_group_with_phones_shows_each_phones_delivery(
+    open_window, login, parley_server: ParleyServer
+) -> None:
+    alice_api = login("alice")
+    sid = start_group(alice_api, ["bob"])
+    name = group_name(sid, alice_api)
+    phone, failing = new_phone(), "+15550030003"  # a magic number: fails with 30003
+    for number in (phone, failing):
+        assert add_phone(alice_api, sid, number).status_code == 201
+    alice = open_window("alice")
+    alice.open_conversation(name)
+
+    put_files(alice, "paste", [("image.png", "image/png", SCREENSHOT)])
+    alice.send("For the phones")
+    message = alice.message("For the phones")
+    expect(message.get_by_text(f"{phone}: Delivered")).to_be_visible(timeout=LIVE_MS)
+    expect(
+        message.get_by_text(f"{failing}: Not delivered: the phone is switched off or out of reach")
+    ).to_be_visible()
+
+    def mms() -> dict[str, Any] | None:
+        return next((e for e in outbox(parley_server) if e.get("to") == phone), None)
+
+    assert "image.png" in str(wait_until(mms, 10, "the MMS in the outbox"))
+    assert remove_phone(alice_api, sid, failing).status_code in (200, 204)

@@ -18,6 +18,7 @@ import { seenReceipt } from '../read-receipts.js';
 const BOTTOM_SLACK_PX = 48; // "at the bottom" within this distance
 const LOAD_OLDER_PX = 200; // scrolled this close to the top: load the previous page
 const STATUS_TEXT = { sending: 'Sending…', failed: 'Failed', sent: 'Sent' };
+const DELIVERY_TEXT = { sent: 'Sent', delivered: 'Delivered', read: 'Read' };
 
 export class ConversationPaneView {
   /** `root` is the pane (#pane); onEdit(message, body) and onDelete(message) change one's own message. */
@@ -128,6 +129,7 @@ export class ConversationPaneView {
     const messages = state.orderedMessages().map((message) => ({
       message,
       status: message.author === this.me && !message.deleted ? 'sent' : null,
+      deliveries: state.deliveries.get(message.sid),
     }));
     // A note ("alice added carol") goes after the newest message of when it happened.
     for (const note of history.notes) {
@@ -201,6 +203,8 @@ export class ConversationPaneView {
       save: h('button', { type: 'submit', className: 'button button--small button--primary' }, 'Save'),
       cancel: h('button', { type: 'button', className: 'button button--small button--quiet' }, 'Cancel'),
       receipt: h('p', { className: 'message__receipt' }),
+      delivery: h('ul', { className: 'delivery', attrs: { 'aria-label': 'Delivery to phones' } }),
+      whatsapp: h('span', { className: 'badge badge--sms badge--whatsapp', title: 'Sent by WhatsApp' }, 'WhatsApp'),
     };
     parts.status = h('p', { className: 'message__status' }, parts.statusText, parts.retry);
     // Edit and Delete sit in the meta line (shown on hover or focus where there is a mouse):
@@ -210,10 +214,11 @@ export class ConversationPaneView {
     const el = h(
       'li',
       { className: 'message' },
-      h('p', { className: 'message__meta' }, parts.author, parts.sms, parts.time, parts.edited, parts.actions),
+      h('p', { className: 'message__meta' }, parts.author, parts.sms, parts.whatsapp, parts.time, parts.edited, parts.actions),
       h('div', { className: 'message__bubble' }, parts.body, parts.media),
       parts.editForm,
       parts.status,
+      parts.delivery,
       parts.receipt,
     );
     el.parts = parts;
@@ -266,6 +271,8 @@ export class ConversationPaneView {
     el.dataset.status = status ?? '';
     setText(parts.author, own ? 'You' : message.author);
     parts.sms.hidden = !(isSmsAuthor(message.author) || message.source === 'SMS');
+    parts.whatsapp.hidden = message.source !== 'WHATSAPP';
+    this.#updateDelivery(parts.delivery, item.deliveries);
     setText(parts.time, shortTime(message.date_created));
     parts.time.dateTime = message.date_created;
     parts.time.title = fullTime(message.date_created);
@@ -285,6 +292,20 @@ export class ConversationPaneView {
     parts.retry.hidden = status !== 'failed';
     if (item.clientId) parts.retry.dataset.retry = item.clientId;
     this.#updateReceipt(el, item);
+  }
+
+  /** Under a message to a group with phones: "+1555…: Delivered", or "Not delivered" and why. */
+  #updateDelivery(list, deliveries) {
+    const lines = [...(deliveries ?? new Map())].map(([address, { status, reason }]) => {
+      const failed = status === 'failed' || status === 'undelivered';
+      const text = failed ? `Not delivered${reason ? `: ${reason}` : ''}` : DELIVERY_TEXT[status] ?? status;
+      return h('li', { className: failed ? 'delivery--failed' : '' }, `${address}: ${text}`);
+    });
+    const key = lines.map((line) => line.textContent).join('\n');
+    if (list.dataset.shown === key) return;
+    list.dataset.shown = key;
+    list.replaceChildren(...lines);
+    list.hidden = lines.length === 0;
   }
 
   /** Photos as thumbnails that open full size; other files as a card that downloads. */
