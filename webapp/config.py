@@ -96,7 +96,7 @@ def _login_limits(env: Mapping[str, str]) -> dict[str, str]:
 def _media_max_bytes(env: Mapping[str, str]) -> int:
     """``MEDIA_MAX_BYTES``: a whole number of bytes from 1 up to Twilio's 150 MB."""
     raw = env.get("MEDIA_MAX_BYTES", str(20 * 1024 * 1024))
-    value = int(raw) if raw.isdigit() else 0
+    value = int(raw) if raw.isdigit() and len(raw) < 16 else 0
     if not 0 < value <= TWILIO_MEDIA_LIMIT:
         raise ConfigError(
             f"MEDIA_MAX_BYTES must be a number of bytes from 1 to {TWILIO_MEDIA_LIMIT} "
