@@ -12,9 +12,14 @@ export function displayName(conversation, me) {
   return others.length ? others.join(', ') : 'Just you';
 }
 
-/** True for an author who writes by SMS: a phone number in E.164 form. */
+/** True for an author who writes from a phone: E.164 (SMS), or `whatsapp:` and E.164 (WhatsApp). */
 export function isSmsAuthor(author) {
-  return /^\+\d{6,15}$/.test(author ?? '');
+  return /^(whatsapp:)?\+\d{6,15}$/.test(author ?? '');
+}
+
+/** A WhatsApp participant's address: `whatsapp:` then E.164 (it texts through the same binding). */
+export function isWhatsAppAuthor(author) {
+  return /^whatsapp:\+\d{6,15}$/.test(author ?? '');
 }
 
 /**
@@ -51,7 +56,7 @@ export function preview(conversation, me) {
   if (!message) return 'No messages yet';
   const text = message.deleted ? DELETED_TEXT : message.body || mediaLabel(message.media);
   if (message.author === me) return `You: ${text}`;
-  if (isSmsAuthor(message.author)) return `${message.author} (SMS): ${text}`;
+  if (isSmsAuthor(message.author)) return `${message.author} (${isWhatsAppAuthor(message.author) ? 'WhatsApp' : 'SMS'}): ${text}`;
   return isGroup(conversation) ? `${message.author}: ${text}` : text;
 }
 

@@ -9,6 +9,7 @@ import {
   fullTime,
   isGroup,
   isSmsAuthor,
+  isWhatsAppAuthor,
   memberList,
   setLinkedText,
   shortTime,
@@ -270,8 +271,9 @@ export class ConversationPaneView {
     el.classList.toggle('message--settled', item.settled);
     el.dataset.status = status ?? '';
     setText(parts.author, own ? 'You' : message.author);
-    parts.sms.hidden = !(isSmsAuthor(message.author) || message.source === 'SMS');
-    parts.whatsapp.hidden = message.source !== 'WHATSAPP';
+    const whatsapp = message.source === 'WHATSAPP' || isWhatsAppAuthor(message.author);
+    parts.sms.hidden = whatsapp || !(isSmsAuthor(message.author) || message.source === 'SMS');
+    parts.whatsapp.hidden = !whatsapp;
     this.#updateDelivery(parts.delivery, item.deliveries);
     setText(parts.time, shortTime(message.date_created));
     parts.time.dateTime = message.date_created;

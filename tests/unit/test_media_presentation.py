@@ -1,4 +1,5 @@
-"""What Parley accepts as a file, and what it lets a browser show inline."""
+"""What Parley accepts as a file, what it lets a browser show inline, and how it names phones'
+channels and their delivery failures."""
 
 from __future__ import annotations
 
@@ -40,3 +41,22 @@ def test_file_names_keep_their_last_segment_and_lose_what_breaks_headers() -> No
     assert (
         clean_filename("") is None and clean_filename("/") is None and clean_filename(None) is None
     )
+
+
+def test_whatsapp_authors_have_their_own_source() -> None:
+    from webapp.presenters import message_source
+
+    assert message_source("+15551234567") == "SMS"
+    assert message_source("whatsapp:+15551234567") == "WHATSAPP"
+    assert message_source("whatsapp:alice") == "CHAT"
+    assert message_source("alice") == message_source(None) == "CHAT"
+
+
+def test_a_failed_delivery_says_why_in_words() -> None:
+    from webapp.presenters import delivery_json
+
+    failed = delivery_json("CH1", "IM1", None, "undelivered", 30003)
+    assert failed["reason"] == "the phone is switched off or out of reach"
+    assert delivery_json("CH1", "IM1", None, "failed", 12345)["reason"] == "Twilio error 12345"
+    assert delivery_json("CH1", "IM1", None, "failed", None)["reason"] == "not delivered"
+    assert delivery_json("CH1", "IM1", None, "delivered", None)["reason"] is None
