@@ -48,6 +48,8 @@ def message_json(message: MessageRecord) -> dict[str, Any]:
         "author": message.author,
         "body": message.body or "",  # a message may carry media and no text
         "media": [media_json(m) for m in message.media],
+        # Twilio's summary of the texts to phones, for a page that missed their receipts.
+        "delivery": message.delivery,
         "attributes": message.attributes,
         "edited": bool(message.attributes.get("edited")),
         "date_created": iso(message.date_created),

@@ -291,5 +291,8 @@ def test_each_phone_delivery_is_heard_live_with_the_reason_in_words(
     failed = seen[(failing, "undelivered")]
     assert failed["error_code"] == 30006
     assert failed["reason"] == "the number is a landline or cannot take texts"
+    (loaded,) = [m for m in history(bob, sid) if m["sid"] == message_sid]
+    assert loaded["delivery"]["total"] == 2
+    assert (loaded["delivery"]["delivered"], loaded["delivery"]["undelivered"]) == ("some", "some")
     stream.close()
     assert remove_phone(alice, sid, failing).status_code in (200, 204)

@@ -274,7 +274,7 @@ export class ConversationPaneView {
     const whatsapp = message.source === 'WHATSAPP' || isWhatsAppAuthor(message.author);
     parts.sms.hidden = whatsapp || !(isSmsAuthor(message.author) || message.source === 'SMS');
     parts.whatsapp.hidden = !whatsapp;
-    this.#updateDelivery(parts.delivery, item.deliveries);
+    this.#updateDelivery(parts.delivery, item.deliveries, message.delivery);
     setText(parts.time, shortTime(message.date_created));
     parts.time.dateTime = message.date_created;
     parts.time.title = fullTime(message.date_created);
@@ -297,12 +297,20 @@ export class ConversationPaneView {
   }
 
   /** Under a message to a group with phones: "+1555…: Delivered", or "Not delivered" and why. */
-  #updateDelivery(list, deliveries) {
+  #updateDelivery(list, deliveries, summary) {
     const lines = [...(deliveries ?? new Map())].map(([address, { status, reason }]) => {
       const failed = status === 'failed' || status === 'undelivered';
       const text = failed ? `Not delivered${reason ? `: ${reason}` : ''}` : DELIVERY_TEXT[status] ?? status;
       return h('li', { className: failed ? 'delivery--failed' : '' }, `${address}: ${text}`);
     });
+    // Loaded from history, with no receipt heard live: Twilio's summary over all the phones.
+    if (!lines.length && summary?.total) {
+      const failed = [summary.failed, summary.undelivered].find((part) => part && part !== 'none');
+      const text = failed
+        ? `Not delivered to ${failed === 'all' ? 'the phones' : 'some phones'}`
+        : DELIVERY_TEXT[['read', 'delivered', 'sent'].find((status) => summary[status] === 'all')] ?? '';
+      if (text) lines.push(h('li', { className: failed ? 'delivery--failed' : '' }, text));
+    }
     const key = lines.map((line) => line.textContent).join('\n');
     if (list.dataset.shown === key) return;
     list.dataset.shown = key;
