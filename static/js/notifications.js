@@ -1,6 +1,8 @@
 // Browser notifications for messages that arrive while the tab is hidden (Notification API; no
 // push service: they come from the page's own /stream, so only while a Parley tab is open).
 
+import { mediaLabel } from './format.js';
+
 const PREVIEW_CHARS = 120;
 
 export class Notifier {
@@ -23,7 +25,7 @@ export class Notifier {
     if (document.visibilityState !== 'hidden') return;
     const sender = message.source === 'SMS' ? `${message.author} (SMS)` : message.author;
     const title = conversationName && conversationName !== message.author ? `${sender} in ${conversationName}` : sender;
-    const body = [...(message.body ?? '')].slice(0, PREVIEW_CHARS).join('');
+    const body = [...(message.body || mediaLabel(message.media))].slice(0, PREVIEW_CHARS).join('');
     const sid = message.conversation_sid;
     let notification;
     try {

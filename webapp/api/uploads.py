@@ -5,6 +5,7 @@ every upload as made by ``system``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from flask_login import current_user
 
@@ -17,7 +18,15 @@ from webapp.twilio_gateway.media import is_media_sid
 MAX_MEDIA_PER_MESSAGE = 10
 
 
+#: An upload not sent within this long is forgotten (its bytes stay in MCS, unattached).
+UNSENT_KEPT = timedelta(days=1)
+
+
 def record_upload(media_sid: str, conversation_sid: str) -> None:
+    """Note the upload, and forget the ones left unsent (a closed tab, a removed preview),
+    so the table holds about a day of uploads."""
+    stale = datetime.now(UTC) - UNSENT_KEPT
+    db.session.execute(db.delete(MediaUpload).where(MediaUpload.created_at < stale))
     db.session.add(
         MediaUpload(
             sid=media_sid, conversation_sid=conversation_sid, identity=current_user.identity
