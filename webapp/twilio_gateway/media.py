@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote, urljoin
+from urllib.parse import quote
 
 import requests
 
@@ -128,7 +128,8 @@ class MediaGateway:
     """Parley's view of one service's media in MCS. Raises :class:`GatewayError`."""
 
     def __init__(self, config: Config) -> None:
-        self.base = f"{config.mcs_url}/v1/Services/{config.TWILIO_CONVERSATIONS_SERVICE_SID}"
+        self.origin = config.mcs_url
+        self.base = f"{self.origin}/v1/Services/{config.TWILIO_CONVERSATIONS_SERVICE_SID}"
         self.auth = (config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN)
         self.session = requests.Session()
 
@@ -154,8 +155,8 @@ class MediaGateway:
         if media.temporary_link and re.match(r"https?://", media.temporary_link):
             response = self._call("GET", media.temporary_link, stream=True, auth=None)
         else:
-            link = media.content_link or f"/v1/Services/x/Media/{media.sid}/Content"
-            url = urljoin(self.base + "/", link) if link.startswith("/") else link
+            link = media.content_link or f"{self.base}/Media/{media.sid}/Content"
+            url = self.origin + link if link.startswith("/") else link  # a path on the MCS host
             response = self._call("GET", url, stream=True, allow_redirects=True)
         return _chunks(response)
 
