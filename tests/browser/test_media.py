@@ -10,11 +10,13 @@ import zlib
 from typing import Any
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from tests.browser.conftest import LIVE_MS, PAGE_MS, ChatWindow
 from tests.browser.test_accessibility import serious_violations
 from tests.browser.test_sms_in_groups import group_name
+from tests.integration.test_media_intake import upload
 from tests.integration.test_sms_groups import (
     add_phone,
     new_phone,
@@ -22,8 +24,10 @@ from tests.integration.test_sms_groups import (
     remove_phone,
     start_group,
 )
-from tests.support.servers import ParleyServer
+from tests.support.clients import text_from_phone
+from tests.support.servers import TWILIO_TEST_NUMBER, ParleyServer
 from tests.support.waiting import wait_until
+from twilio_emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
 
 PDF = b"%PDF-1.4\n%minutes of the meeting\n"
 
@@ -168,3 +172,36 @@ def test_a_photo_to_a_group_with_phones_shows_each_phones_delivery(
 
     assert "image.png" in str(wait_until(mms, 10, "the MMS in the outbox"))
     assert remove_phone(alice_api, sid, failing).status_code in (200, 204)
+
+
+def test_a_photo_from_whatsapp_shows_with_its_own_badge(
+    open_window, login, parley_server: ParleyServer
+) -> None:
+    alice_api = login("alice")
+    sid = start_group(alice_api, ["bob"])
+    name = group_name(sid, alice_api)
+    sender = f"whatsapp:{new_phone()}"
+    joined = requests.post(
+        f"{parley_server.url}/_emulator/v1/Services/{EMULATOR_SERVICE_SID}/Conversations/{sid}/Participants",
+        data={
+            "MessagingBinding.Address": sender,
+            "MessagingBinding.ProxyAddress": f"whatsapp:{TWILIO_TEST_NUMBER}",
+        },
+        headers={"X-Twilio-Webhook-Enabled": "true"},
+        auth=(EMULATOR_ACCOUNT_SID, parley_server.auth_token),
+        timeout=10,
+    )
+    assert joined.status_code == 201, joined.text
+    alice = open_window("alice")
+    alice.open_conversation(name)
+    expect(alice.page.get_by_role("list", name="Text message participants")).to_contain_text(
+        "WhatsApp"
+    )
+
+    photo = upload(parley_server, SCREENSHOT, "view.png", "image/png")
+    text_from_phone(parley_server, sender, sid, "", (photo,))
+    thumb = alice.page.get_by_role("button", name="Open view.png full size")
+    expect(alice.history.locator(thumb)).to_be_visible(timeout=LIVE_MS)
+    message = alice.history.locator(".message").filter(has=thumb)
+    expect(message.get_by_text("WhatsApp", exact=True)).to_be_visible()
+    expect(alice.conversation_link(name)).to_contain_text(f"{sender} (WhatsApp): Photo")
