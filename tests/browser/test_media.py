@@ -205,3 +205,27 @@ def test_a_photo_from_whatsapp_shows_with_its_own_badge(
     message = alice.history.locator(".message").filter(has=thumb)
     expect(message.get_by_text("WhatsApp", exact=True)).to_be_visible()
     expect(alice.conversation_link(name)).to_contain_text(f"{sender} (WhatsApp): Photo")
+
+
+def test_the_upload_shows_a_progress_bar_until_it_is_sent(
+    open_window, login, parley_server: ParleyServer
+) -> None:
+    sid = start_group(login("alice"), ["bob"])
+    name = group_name(sid, login("alice"))
+    alice = open_window("alice")
+    alice.open_conversation(name)
+    alice.page.evaluate(
+        """() => {
+          const bar = document.getElementById('composer-progress');
+          window.__barShown = false;
+          new MutationObserver(() => { if (!bar.hidden) window.__barShown = true; })
+            .observe(bar, { attributes: true });
+        }"""
+    )
+    put_files(alice, "drop", [("big.pdf", "application/pdf", PDF + b"0" * 3_000_000)])
+    alice.send("A big one")
+    expect(alice.history.get_by_role("link", name="Download big.pdf, 2.9 MB")).to_be_visible(
+        timeout=PAGE_MS
+    )
+    assert alice.page.evaluate("() => window.__barShown")
+    expect(alice.page.get_by_role("progressbar", name="Upload progress")).to_be_hidden()
