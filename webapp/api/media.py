@@ -28,7 +28,6 @@ from webapp.api.media_types import (
 )
 from webapp.api.uploads import record_upload, uploader_of
 from webapp.errors import ApiError
-from webapp.events.membership import identities
 from webapp.presenters import media_json
 from webapp.services import Services, get_services
 from webapp.twilio_gateway import GatewayError
@@ -136,12 +135,12 @@ def _readable_media(services: Services, media_sid: str) -> MediaResource:
         raise
     if media.conversation_sid:
         try:
-            members = identities(services.membership.participants(media.conversation_sid))
+            participants = services.membership.participants(media.conversation_sid)
         except GatewayError as exc:
             if exc.not_found:  # the conversation is gone
                 raise missing from None
             raise
-        if current_user.identity in members:
+        if any(p.identity == current_user.identity for p in participants):
             return media
         raise missing
     if uploader_of(media_sid) == current_user.identity:
