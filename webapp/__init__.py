@@ -49,6 +49,7 @@ from webapp.stream.heartbeat import HeartbeatTicker
 from webapp.stream.writer import StreamWriter
 from webapp.twilio_gateway import ConversationsGateway
 from webapp.twilio_gateway.client import build_client
+from webapp.twilio_gateway.media import MediaGateway
 from webapp.twilio_gateway.users import user_friendly_name
 from webapp.webhooks.catchup import CatchUp
 from webapp.webhooks.fast_path import init_fast_path
@@ -136,6 +137,7 @@ def _build_services(config: Config) -> Services:
         presence=presence,
         presence_relay=PresenceRelay(presence, contacts, broker),
         names=NameResolver(partial(user_friendly_name, gateway)),
+        media=MediaGateway(config),
         metrics=metrics,
         stream_writer=StreamWriter(metrics),
         heartbeats=HeartbeatTicker(metrics),
@@ -176,11 +178,13 @@ def _mount_emulator(app: Flask, config: Config) -> None:
     if not config.emulator_in_process:
         return
     from twilio_emulator import EmulatorSettings, create_emulator_app
+    from webapp.webhooks.translate import SUBSCRIBED_EVENTS
 
     emulator = create_emulator_app(
         EmulatorSettings(
             auth_token=config.TWILIO_AUTH_TOKEN,
             post_webhook_url=config.webhook_url,
+            post_webhook_filters=SUBSCRIBED_EVENTS,  # as `twilio setup` asks of Twilio
             persist_path=config.TWILIO_EMULATOR_PERSIST,
         )
     )

@@ -47,6 +47,12 @@ _ORIGIN = re.compile(
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
+#: Twilio's Media Content Service; the emulator serves the same API at ``<origin>/mcs``.
+LIVE_MCS_URL = "https://mcs.us1.twilio.com"
+#: Twilio's own limit for one chat file (150 MB); ``MEDIA_MAX_BYTES`` may not go above it.
+TWILIO_MEDIA_LIMIT = 150 * 1024 * 1024
+
+
 class ConfigError(RuntimeError):
     """A configuration problem, worded so the operator knows which variable to fix."""
 
@@ -104,6 +110,18 @@ def _login_limits(env: Mapping[str, str]) -> dict[str, str]:
                 f"{name} must be a rate like '10/minute' or '100 per hour', got {value!r}."
             ) from None
     return values
+
+
+def _media_max_bytes(env: Mapping[str, str]) -> int:
+    """``MEDIA_MAX_BYTES``: a whole number of bytes from 1 up to Twilio's 150 MB."""
+    raw = env.get("MEDIA_MAX_BYTES", str(20 * 1024 * 1024))
+    value = int(raw) if raw.isdigit() and len(raw) < 16 else 0
+    if not 0 < value <= TWILIO_MEDIA_LIMIT:
+        raise ConfigError(
+            f"MEDIA_MAX_BYTES must be a number of bytes from 1 to {TWILIO_MEDIA_LIMIT} "
+            f"(Twilio's 150 MB), got {raw!r}."
+        )
+    return value
 
 
 def _session_lifetime(env: Mapping[str, str]) -> float:
@@ -288,6 +306,13 @@ class Config:
     MAX_MESSAGE_BODY: int = 32 * 1024
     #: Requests larger than this are refused with 413 before any handler runs.
     MAX_CONTENT_LENGTH: int = 256 * 1024
+    #: Where media bytes go (Twilio's Media Content Service); unset in emulator mode, the
+    #: emulator's ``/mcs`` (see :attr:`mcs_url`).
+    TWILIO_MCS_URL: str | None = None
+    #: The largest file a user may send. 20 MB holds a phone's photos, short video clips and
+    #: everyday documents while keeping one upload short enough for a router's 30 s request
+    #: window on an ordinary uplink; Twilio allows up to 150 MB, never more.
+    MEDIA_MAX_BYTES: int = 20 * 1024 * 1024
     #: Failed logins allowed per client IP, and per username (Flask-Limiter syntax).
     LOGIN_LIMIT_PER_IP: str = "10/minute"
     LOGIN_LIMIT_PER_USERNAME: str = "5/minute"
@@ -388,6 +413,15 @@ class Config:
             return self.TWILIO_EMULATOR_URL.rstrip("/")
         host = "127.0.0.1" if self.HOST in ("0.0.0.0", "", "::") else self.HOST
         return f"http://{host}:{self.PORT}{EMULATOR_MOUNT_PATH}"
+
+    @property
+    def mcs_url(self) -> str:
+        """The Media Content Service's origin: ``TWILIO_MCS_URL``, else Twilio's in live mode
+        and the emulator's ``/mcs`` otherwise."""
+        if self.TWILIO_MCS_URL:
+            return self.TWILIO_MCS_URL.rstrip("/")
+        origin = self.emulator_origin
+        return f"{origin}/mcs" if origin else LIVE_MCS_URL
 
     @property
     def webhook_url(self) -> str:
@@ -500,6 +534,11 @@ class Config:
             raise ConfigError("PUBLIC_BASE_URL must start with http:// or https://.")
 
         oidc = _oidc_settings(env, production)
+
+        mcs_url = env.get("TWILIO_MCS_URL")
+        if mcs_url and not re.match(r"https?://", mcs_url):
+            raise ConfigError("TWILIO_MCS_URL must start with http:// or https://.")
+
         log_format = env.get("LOG_FORMAT", "json" if production else "plain").lower()
         if log_format not in _LOG_FORMATS:
             raise ConfigError(f"LOG_FORMAT must be plain or json, got {log_format!r}.")
@@ -522,6 +561,8 @@ class Config:
             "LIVE_TWILIO": live,
             "PRODUCTION": production,
             "METRICS_TOKEN": env.get("METRICS_TOKEN"),
+            "TWILIO_MCS_URL": mcs_url,
+            "MEDIA_MAX_BYTES": _media_max_bytes(env),
             "LOG_FORMAT": log_format,
             **_login_limits(env),
             "SESSION_LIFETIME_HOURS": _session_lifetime(env),

@@ -106,3 +106,21 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
         if not is_valid_identity(identity):
             return None
         return db.session.execute(db.select(cls).filter_by(identity=identity)).scalar_one_or_none()
+
+
+class MediaUpload(db.Model):  # type: ignore[name-defined]
+    """Who uploaded a file, for which conversation, until a message of theirs takes it.
+
+    MCS records every upload as made by ``system`` (Parley's credentials), so only Parley can
+    tell that a ``media_sids`` entry is the sender's own file meant for this conversation; the
+    row is deleted once the message is sent, so a file is never sent twice.
+    """
+
+    __tablename__ = "media_uploads"
+
+    sid: Mapped[str] = mapped_column(String(34), primary_key=True)
+    conversation_sid: Mapped[str] = mapped_column(String(34))
+    identity: Mapped[str] = mapped_column(String(IDENTITY_MAX_CHARS))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=lambda: datetime.now(UTC)
+    )

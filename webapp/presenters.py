@@ -7,12 +7,37 @@ from datetime import datetime
 from typing import Any
 
 from webapp.twilio_gateway import ConversationRecord, MessageRecord, ParticipantRecord
+from webapp.twilio_gateway.media import MediaResource
+from webapp.twilio_gateway.records import MediaRecord
 
 _PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
+_WHATSAPP = re.compile(r"whatsapp:\+[1-9][0-9]{6,14}")
+
+#: Twilio's delivery error codes people meet most, in words (twilio.com/docs/api/errors).
+DELIVERY_REASONS = {
+    30003: "the phone is switched off or out of reach",
+    30004: "the recipient blocked the message",
+    30005: "the number does not exist or is no longer in service",
+    30006: "the number is a landline or cannot take texts",
+    30007: "the carrier filtered it as spam",
+    30008: "the carrier could not deliver it",
+    30019: "the files are too large to send as MMS",
+    63021: "that kind of file cannot be sent to this phone",
+}
 
 
 def iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def media_json(media: MediaRecord | MediaResource) -> dict[str, Any]:
+    """One file: in a message, or just uploaded (the page sends its ``sid`` with a message)."""
+    return {
+        "sid": media.sid,
+        "filename": media.filename,
+        "content_type": media.content_type,
+        "size": media.size,
+    }
 
 
 def message_json(message: MessageRecord) -> dict[str, Any]:
@@ -22,16 +47,45 @@ def message_json(message: MessageRecord) -> dict[str, Any]:
         "conversation_sid": message.conversation_sid,
         "author": message.author,
         "body": message.body or "",  # a message may carry media and no text
-        "media": [
-            {"sid": m.sid, "filename": m.filename, "content_type": m.content_type, "size": m.size}
-            for m in message.media
-        ],
+        "media": [media_json(m) for m in message.media],
+        # Twilio's summary of the texts to phones, for a page that missed their receipts.
+        "delivery": message.delivery,
         "attributes": message.attributes,
         "edited": bool(message.attributes.get("edited")),
         "date_created": iso(message.date_created),
         "date_updated": message.date_updated and iso(message.date_updated),
         # Twilio's message resource has no channel field: an E.164 author is an SMS participant.
-        "source": "SMS" if message.author and _PHONE.fullmatch(message.author) else "CHAT",
+        "source": message_source(message.author),
+    }
+
+
+def message_source(author: str | None) -> str:
+    """``SMS`` for an E.164 author, ``WHATSAPP`` for ``whatsapp:+…``, else ``CHAT``."""
+    if author and _PHONE.fullmatch(author):
+        return "SMS"
+    if author and _WHATSAPP.fullmatch(author):
+        return "WHATSAPP"
+    return "CHAT"
+
+
+def delivery_json(
+    conversation_sid: str,
+    message_sid: str,
+    participant: ParticipantRecord | None,
+    status: str,
+    error_code: int | None,
+) -> dict[str, Any]:
+    """One phone's delivery of one message, with Twilio's reason in words when it failed."""
+    failed = status in ("failed", "undelivered")
+    reason = DELIVERY_REASONS.get(error_code or 0, f"Twilio error {error_code}") if failed else None
+    return {
+        "conversation_sid": conversation_sid,
+        "message_sid": message_sid,
+        "participant_sid": participant.sid if participant else None,
+        "address": participant.address if participant else None,
+        "status": status,
+        "error_code": error_code or None,
+        "reason": reason if error_code else ("not delivered" if failed else None),
     }
 
 

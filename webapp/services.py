@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from webapp.stream.heartbeat import HeartbeatTicker
     from webapp.stream.writer import StreamWriter
     from webapp.twilio_gateway import ConversationsGateway
+    from webapp.twilio_gateway.media import MediaGateway
     from webapp.webhooks.catchup import CatchUp
 
 
@@ -50,6 +51,8 @@ class Services:
     presence_relay: PresenceRelay
     #: Display names for identities (Parley's users, then Twilio's User resource).
     names: NameResolver
+    #: Photos and files, in Twilio's Media Content Service (the same config as the gateway).
+    media: MediaGateway
     metrics: Metrics
     #: Streams past their first bytes, written by one writer and woken by one ticker.
     stream_writer: StreamWriter

@@ -87,10 +87,44 @@ export class Api {
   }
 
   /** client_id makes the send idempotent and lets the stream event confirm this very message. */
-  sendMessage(conversationSid, body, clientId) {
-    return this.#request('POST', `/api/conversations/${encodeURIComponent(conversationSid)}/messages`, {
-      body,
-      client_id: clientId,
+  sendMessage(conversationSid, body, clientId, mediaSids) {
+    const payload = { body, client_id: clientId };
+    if (mediaSids?.length) payload.media_sids = mediaSids;
+    return this.#request('POST', `/api/conversations/${encodeURIComponent(conversationSid)}/messages`, payload);
+  }
+
+  /**
+   * Upload one file (the body is the file itself) and resolve with its media ({sid, …}).
+   * XMLHttpRequest, not fetch: only it reports upload progress, as `onProgress(loaded, total)`.
+   */
+  uploadMedia(conversationSid, file, onProgress) {
+    const query = file.name ? `?filename=${encodeURIComponent(file.name)}` : '';
+    const url = `${this.root}/api/conversations/${encodeURIComponent(conversationSid)}/media${query}`;
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', url);
+      xhr.setRequestHeader('X-CSRFToken', document.querySelector('meta[name="csrf-token"]')?.content ?? '');
+      xhr.setRequestHeader('Accept', 'application/json');
+      xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+      xhr.upload.addEventListener('progress', (event) => onProgress?.(event.loaded, event.total));
+      xhr.addEventListener('error', () =>
+        reject(new ApiError(0, 'network_error', 'The upload did not reach Parley. Check your connection and try again.')),
+      );
+      xhr.addEventListener('load', () => {
+        let payload = null;
+        try {
+          payload = JSON.parse(xhr.responseText);
+        } catch {
+          // an answer that is not JSON is reported below
+        }
+        if (xhr.status === 401) this.#goToLogin();
+        if (xhr.status === 201 && payload?.media) resolve(payload.media);
+        else {
+          const error = payload?.error;
+          reject(new ApiError(xhr.status, error?.code ?? `http_${xhr.status}`, error?.message ?? `The upload failed (HTTP ${xhr.status}).`));
+        }
+      });
+      xhr.send(file);
     });
   }
 

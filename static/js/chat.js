@@ -4,7 +4,7 @@
 //   → views/conversation-pane.js (now "Sent") and views/conversation-list.js (preview, unread).
 
 import { Api, newClientId } from './api.js';
-import { displayName, isGroup, isSmsAuthor } from './format.js';
+import { displayName, isGroup, isSmsAuthor, mediaLabel } from './format.js';
 import { isNamed, nameOf, onNamesChanged } from './names.js';
 import { Notifier } from './notifications.js';
 import { ReadReceipts } from './read-receipts.js';
@@ -17,6 +17,7 @@ import { ConversationListView } from './views/conversation-list.js';
 import { ConversationPaneView } from './views/conversation-pane.js';
 import { GroupActions } from './views/group-actions.js';
 import { GroupDialog } from './views/group-dialog.js';
+import { MediaDialog } from './views/media-dialog.js';
 import { NewConversationDialog } from './views/new-conversation.js';
 import { PresenceView } from './views/presence.js';
 import { SmsMembersView } from './views/sms-members.js';
@@ -28,7 +29,7 @@ const ANNOUNCED_MAX = 300;
 
 class ChatApp {
   constructor(app) {
-    const { identity, streamCursor, maxBody, root = '', loginUrl, directory } = app.dataset;
+    const { identity, streamCursor, maxBody, maxFile, root = '', loginUrl, directory } = app.dataset;
     this.app = app;
     this.me = identity;
     this.root = root;
@@ -59,7 +60,10 @@ class ChatApp {
       onBack: () => this.navigate(null),
       onEdit: (message, body) => this.edit(message, body),
       onDelete: (message) => this.remove(message),
+      mediaUrl: (sid) => `${root}/api/media/${encodeURIComponent(sid)}`,
+      onOpenMedia: (media, url, opener) => this.mediaDialog.open(media, url, opener),
     });
+    this.mediaDialog = new MediaDialog(byId('media-dialog'));
     this.reads = new ReadReceipts({
       state: this.state,
       api: this.api,
@@ -85,6 +89,8 @@ class ChatApp {
       root: byId('composer'),
       maxBody: Number(maxBody) || 1600,
       onSend: (sid, body) => this.send(sid, body),
+      onSendFiles: (sid, body, files, progress) => this.sendFiles(sid, body, files, progress),
+      maxFile: Number(maxFile) || 20 * 1024 * 1024,
       onDraft: (sid, text) => this.saved.setDraft(sid, text),
     });
     this.newConversation = new NewConversationDialog({
@@ -259,6 +265,29 @@ class ChatApp {
     this.post(clientId);
   }
 
+  /**
+   * Upload `files` one after the other (progress over all their bytes), then send them in one
+   * message with `body` as caption. Rejects with the refusal's readable message; nothing is
+   * sent unless every file went up.
+   */
+  async sendFiles(sid, body, files, progress) {
+    const total = files.reduce((sum, file) => sum + file.size, 0) || 1;
+    let done = 0;
+    const mediaSids = [];
+    progress(0);
+    for (const file of files) {
+      const media = await this.api.uploadMedia(sid, file, (loaded) => progress((done + loaded) / total));
+      done += file.size;
+      mediaSids.push(media.sid);
+    }
+    progress(1);
+    const { message } = await this.api.sendMessage(sid, body, newClientId(), mediaSids);
+    this.typing.sent(sid);
+    this.pane.scrollToBottomNextRender();
+    if (message) this.state.applyMessage(sid, message);
+    this.render();
+  }
+
   /** POST (or re-POST, same client_id) a pending message. It turns "Sent" on its stream event. */
   async post(clientId) {
     const pending = this.state.pending.get(clientId);
@@ -341,6 +370,8 @@ class ChatApp {
       if (!state.applyConversationUpdate(data)) this.loadConversations();
     } else if (type === 'conversation_removed') {
       this.#conversationRemoved(data.conversation_sid);
+    } else if (type === 'delivery_updated') {
+      state.applyDelivery(data);
     } else if (type === 'participant_read') {
       this.#learnNamesIn(data.conversation_sid, [data.identity]);
       state.applyRead(data.conversation_sid, data.identity, data.last_read_message_index);
@@ -389,7 +420,7 @@ class ChatApp {
   #announceMessage(sid, message) {
     const conversation = this.state.conversations.get(sid);
     const where = conversation && isGroup(conversation) ? ` in ${displayName(conversation, this.me)}` : '';
-    const body = message.body ?? '';
+    const body = message.body || mediaLabel(message.media);
     const said = body.length > ANNOUNCED_MAX ? `${body.slice(0, ANNOUNCED_MAX)}…` : body;
     this.banners.announce(`New message from ${nameOf(message.author)}${where}${said ? `: ${said}` : ''}`);
   }

@@ -14,9 +14,14 @@ export function displayName(conversation, me) {
   return others.length ? others.map(nameOf).join(', ') : 'Just you';
 }
 
-/** True for an author who writes by SMS: a phone number in E.164 form. */
+/** True for an author who writes from a phone: E.164 (SMS), or `whatsapp:` and E.164 (WhatsApp). */
 export function isSmsAuthor(author) {
-  return /^\+\d{6,15}$/.test(author ?? '');
+  return /^(whatsapp:)?\+\d{6,15}$/.test(author ?? '');
+}
+
+/** A WhatsApp participant's address: `whatsapp:` then E.164 (it texts through the same binding). */
+export function isWhatsAppAuthor(author) {
+  return /^whatsapp:\+\d{6,15}$/.test(author ?? '');
 }
 
 /**
@@ -51,10 +56,32 @@ export function isGroup(conversation) {
 export function preview(conversation, me) {
   const message = conversation.last_message;
   if (!message) return 'No messages yet';
-  const text = message.deleted ? DELETED_TEXT : message.body ?? '';
+  const text = message.deleted ? DELETED_TEXT : message.body || mediaLabel(message.media);
   if (message.author === me) return `You: ${text}`;
-  if (isSmsAuthor(message.author)) return `${message.author} (SMS): ${text}`;
+  if (isSmsAuthor(message.author)) return `${message.author} (${isWhatsAppAuthor(message.author) ? 'WhatsApp' : 'SMS'}): ${text}`;
   return isGroup(conversation) ? `${nameOf(message.author)}: ${text}` : text;
+}
+
+/** What a message of files alone is called in the list: "Photo", "3 photos", or a file's name. */
+export function mediaLabel(media) {
+  if (!media?.length) return '';
+  if (media.every((m) => isInlineImage(m.content_type))) {
+    return media.length === 1 ? 'Photo' : `${media.length} photos`;
+  }
+  const name = media[0].filename || 'File';
+  return media.length === 1 ? name : `${name} and ${media.length - 1} more`;
+}
+
+/** Images Parley serves inline (the server serves every other type as a download). */
+export function isInlineImage(contentType) {
+  return /^image\/(png|jpeg|gif|webp)$/.test(contentType ?? '');
+}
+
+/** "2.4 MB", "830 KB", "12 bytes". */
+export function fileSize(bytes) {
+  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${bytes} bytes`;
 }
 
 /** What a deleted message shows instead of its body. */

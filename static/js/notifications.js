@@ -2,6 +2,7 @@
 // push service: they come from the page's own /stream, so only while a Parley tab is open).
 
 import { nameOf } from './names.js';
+import { mediaLabel } from './format.js';
 
 const PREVIEW_CHARS = 120;
 
@@ -26,7 +27,7 @@ export class Notifier {
     const author = nameOf(message.author);
     const sender = message.source === 'SMS' ? `${author} (SMS)` : author;
     const title = conversationName && conversationName !== author ? `${sender} in ${conversationName}` : sender;
-    const body = [...(message.body ?? '')].slice(0, PREVIEW_CHARS).join('');
+    const body = [...(message.body || mediaLabel(message.media))].slice(0, PREVIEW_CHARS).join('');
     const sid = message.conversation_sid;
     let notification;
     try {

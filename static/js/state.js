@@ -22,6 +22,21 @@ export class ChatState {
       this.pending.set(unsent.clientId, { ...unsent, status: 'failed', error: null, retryable: true });
     }
     this.pageVisible = true;
+    /**
+     * What each phone was told of a message, heard live (``delivery_updated``).
+     * @type {Map<string, Map<string, {status: string, reason: string|null}>>} message sid → address →
+     */
+    this.deliveries = new Map();
+  }
+
+  /** A phone's receipt; a later "sent" never hides an earlier "delivered" (they may cross). */
+  applyDelivery({ message_sid: messageSid, address, status, reason }) {
+    if (!messageSid || !address) return;
+    const RANK = { sent: 1, delivered: 2, read: 3, failed: 4, undelivered: 4 };
+    const phones = this.deliveries.get(messageSid) ?? new Map();
+    const known = phones.get(address);
+    if (!known || (RANK[status] ?? 0) >= (RANK[known.status] ?? 0)) phones.set(address, { status, reason });
+    this.deliveries.set(messageSid, phones);
   }
 
   // --- conversations -------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 
 const DATA_EVENTS = [
   'message_added',
+  'delivery_updated',
   'message_updated',
   'message_removed',
   'conversation_added',

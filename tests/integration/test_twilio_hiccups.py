@@ -317,7 +317,7 @@ def test_a_twilio_that_cannot_be_reached_is_503_on_every_route(
 
     _assert_unreachable(alice.get("/api/conversations"))
     _assert_unreachable(alice.send(sid, "during the outage", client_id=uuid.uuid4().hex))
-    values = {"sid": sid, "message_sid": message_sid, "who": "bob"}
+    values = {"sid": sid, "message_sid": message_sid, "who": "bob", "media_sid": "ME" + "0" * 32}
     for rule in api_rules:
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule).format(**values)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):

@@ -154,6 +154,7 @@ def event_params(event_type: str, sid: str) -> dict[str, str]:
         "ParticipantSid": "MB" + uuid.uuid4().hex,
         "Identity": "bob",
         "LastReadMessageIndex": "3",
+        "Status": "delivered",  # onDeliveryUpdated
     }
 
 

@@ -44,6 +44,8 @@ ROUTES = {
     "stream.stream": API,
     "api.send_typing": API,  # typing + presence
     "api.presence": API,
+    "api.upload_media": API,  # photos and files (tests/integration/test_media_upload.py)
+    "api.get_media": API,
     "webhooks.twilio_webhook": WEBHOOK,
     # A host site's signed, single-use token is the proof (tests/security/test_sso.py).
     "sso.login": PUBLIC,
@@ -52,6 +54,7 @@ ROUTES = {
 
 UNKNOWN_SID = "CH" + "0" * 32
 UNKNOWN_MESSAGE_SID = "IM" + "0" * 32
+UNKNOWN_MEDIA_SID = "ME" + "0" * 32
 
 #: Bodies that would be accepted from a participant: the outsider's refusal is not validation.
 PLAUSIBLE_BODIES: dict[str, dict[str, Any]] = {
@@ -69,6 +72,7 @@ def _path(rule: Rule, sid: str = UNKNOWN_SID) -> str:
         .replace("<sid>", sid)
         .replace("<message_sid>", UNKNOWN_MESSAGE_SID)
         .replace("<path:who>", "+15550001111")
+        .replace("<media_sid>", UNKNOWN_MEDIA_SID)
     )
 
 
@@ -158,3 +162,26 @@ def test_an_outsider_sees_nothing_of_it_in_lists_tokens_or_the_stream(
         assert leaked == []
     finally:
         reader.close()
+
+
+def test_an_outsider_cannot_tell_a_private_file_from_a_missing_one(
+    parley_server: ParleyServer, private_sid: str
+) -> None:
+    alice = ApiClient(parley_server.url).login("alice", parley_server.password)
+    carol = ApiClient(parley_server.url).login("carol", parley_server.password)
+    uploaded = alice.session.post(
+        f"{alice.base_url}/api/conversations/{private_sid}/media",
+        data=b"%PDF-1.4 private",
+        headers={"Content-Type": "application/pdf", "X-CSRFToken": alice.csrf_token},
+        timeout=10,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    media_sid = uploaded.json()["media"]["sid"]
+    real, missing = (carol.get(f"/api/media/{sid}") for sid in (media_sid, UNKNOWN_MEDIA_SID))
+    assert real.status_code == missing.status_code == 404
+    assert real.json() == missing.json()
+    sent = alice.post(f"/api/conversations/{private_sid}/messages", {"media_sids": [media_sid]})
+    assert sent.status_code == 201, sent.text
+    real = carol.get(f"/api/media/{media_sid}")
+    assert real.status_code == 404 and real.json() == missing.json()
+    assert alice.get(f"/api/media/{media_sid}").status_code == 200

@@ -174,3 +174,22 @@ def test_any_embed_origins_value_is_accepted_as_origins_or_refused_by_name(value
         scheme, rest = origin.split("://", 1)
         assert scheme in ("http", "https")
         assert not set(rest) & set("/*?#@; '\"\\")
+
+
+def test_media_goes_to_twilios_mcs_live_and_to_the_emulators_otherwise() -> None:
+    assert Config.from_env(LIVE).mcs_url == "https://mcs.us1.twilio.com"
+    assert Config.from_env({}).mcs_url == "http://127.0.0.1:5000/_emulator/mcs"
+    standalone = Config.from_env({"TWILIO_EMULATOR_URL": "http://127.0.0.1:4010/"})
+    assert standalone.mcs_url == "http://127.0.0.1:4010/mcs"
+    chosen = Config.from_env({**LIVE, "TWILIO_MCS_URL": "https://mcs.example.com/"})
+    assert chosen.mcs_url == "https://mcs.example.com"
+    with pytest.raises(ConfigError, match="TWILIO_MCS_URL"):
+        Config.from_env({"TWILIO_MCS_URL": "mcs.us1.twilio.com"})
+
+
+def test_media_limit_is_bytes_up_to_twilios_150_mb() -> None:
+    assert Config.from_env({}).MEDIA_MAX_BYTES == 20 * 1024 * 1024
+    assert Config.from_env({"MEDIA_MAX_BYTES": "157286400"}).MEDIA_MAX_BYTES == 157286400
+    for bad in ("0", "-1", "157286401", "20MB", "1e6", "9" * 5000):
+        with pytest.raises(ConfigError, match="MEDIA_MAX_BYTES"):
+            Config.from_env({"MEDIA_MAX_BYTES": bad})

@@ -45,4 +45,12 @@ def _http_error(error: HTTPException) -> Response:
     return json_error(error.code or 500, code, error.description or error.name)
 
 
-from webapp.api import conversations, groups, message_edits, presence, typing_indicator, users  # noqa: E402,F401  (routes register on bp)
+from webapp.api import (  # noqa: E402,F401  (routes register on bp)
+    conversations,
+    groups,
+    media,
+    message_edits,
+    presence,
+    typing_indicator,
+    users,
+)

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 
 from webapp.api import bp
 from webapp.api.typing_throttle import typing_ended
+from webapp.api.uploads import forget_uploads, own_uploads
 from webapp.api.validation import int_arg, json_body, known_user, string_field
 from webapp.errors import ApiError
 from webapp.models import USERNAME_PATTERN
@@ -158,16 +159,23 @@ def list_messages(sid: str) -> Response:
 def send_message(sid: str) -> tuple[Response, int]:
     services = get_services()
     participants = require_member(services, sid)
-    body = json_body({"body", "client_id"})
-    text = string_field(body, "body", max_length=services.config.MAX_MESSAGE_BODY) or ""
-    if not text.strip():
+    body = json_body({"body", "client_id", "media_sids"})
+    text = (
+        string_field(body, "body", max_length=services.config.MAX_MESSAGE_BODY, required=False)
+        or ""
+    )
+    media_sids = own_uploads(sid, body.get("media_sids"))
+    if not text.strip() and not media_sids:
         raise ApiError(400, "empty_message", "A message cannot be empty.")
     client_id = string_field(body, "client_id", max_length=MAX_CLIENT_ID, required=False)
     attributes = {"client_id": client_id} if client_id else {}
     earlier = _already_sent(services, sid, client_id) if client_id else None
     if earlier is not None:
         return jsonify({"message": message_json(earlier)}), 200
-    message = services.gateway.send_message(sid, current_user.identity, text, attributes)
+    message = services.gateway.send_message(
+        sid, current_user.identity, text, attributes, media_sids
+    )
+    forget_uploads(media_sids)
     typing_ended(services, current_user.identity, sid)  # a quick reply may show "typing…"
     # One's own message is read: it must not count as unread on one's other devices.
     services.gateway.mark_read(sid, own_participant(participants).sid, message.index)

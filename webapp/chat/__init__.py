@@ -73,4 +73,5 @@ def _page(open_sid: str | None, status: int = 200) -> ResponseReturnValue:
         stream_cursor=cursor,
         open_conversation_sid=open_sid,
         max_body_length=services.config.MAX_MESSAGE_BODY,
+        max_file_bytes=services.config.MEDIA_MAX_BYTES,
     ), status

@@ -25,6 +25,8 @@ TYPING = "typing"
 PRESENCE = "presence"
 #: A participant's read horizon (Twilio's ``LastReadMessageIndex``) moved.
 PARTICIPANT_READ = "participant_read"
+#: A text or MMS to a phone (or WhatsApp) participant was sent, delivered or failed.
+DELIVERY_UPDATED = "delivery_updated"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from twilio.base.exceptions import TwilioRestException
@@ -156,13 +156,24 @@ class ConversationsGateway:
 
     @twilio_errors()
     def send_message(
-        self, conversation_sid: str, author: str, body: str, attributes: dict[str, Any]
+        self,
+        conversation_sid: str,
+        author: str,
+        body: str,
+        attributes: dict[str, Any],
+        media_sids: Sequence[str] = (),
     ) -> MessageRecord:
+        """Send a message; with ``media_sids`` (uploaded to MCS) ``body`` may be empty, and
+        is then left out, as Twilio's media-only messages have none."""
+        extra: dict[str, Any] = {"body": body} if body or not media_sids else {}
+        if media_sids:
+            # The library types MediaSid as one string; a list is sent as repeated fields.
+            extra["media_sid"] = list(media_sids)
         created = self.service.conversations(conversation_sid).messages.create(
             author=author,
-            body=body,
             attributes=json.dumps(attributes),
             x_twilio_webhook_enabled=WEBHOOK_ENABLED,
+            **extra,
         )
         return message_record(created)
 

@@ -53,6 +53,26 @@ class MessageRecord:
     date_updated: datetime | None
     participant_sid: str | None
     media: tuple[MediaRecord, ...] = ()
+    #: Twilio's summary of its deliveries to phones (``total``, then ``all``/``some``/``none``
+    #: per status); ``None`` in a webhook, which does not carry it.
+    delivery: dict[str, Any] | None = None
+
+
+_DELIVERY_STATUSES = ("sent", "delivered", "read", "failed", "undelivered")
+
+
+def delivery_summary(value: object) -> dict[str, Any] | None:
+    """The parts of a message's ``delivery`` that are what Twilio sends; ``None`` otherwise."""
+    if not isinstance(value, dict):
+        return None
+    total = value.get("total")
+    if not isinstance(total, int) or isinstance(total, bool) or total <= 0:
+        return None
+    summary: dict[str, Any] = {"total": total}
+    for status in _DELIVERY_STATUSES:
+        if value.get(status) in ("all", "some", "none"):
+            summary[status] = value[status]
+    return summary
 
 
 def attributes_from_json(raw: str | None) -> dict[str, Any]:
@@ -155,4 +175,5 @@ def message_record(obj: Any) -> MessageRecord:
         date_updated=obj.date_updated and _utc(obj.date_updated),
         participant_sid=obj.participant_sid,
         media=media_from_items(obj.media),
+        delivery=delivery_summary(getattr(obj, "delivery", None)),
     )

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from webapp.events import types
 from webapp.events.types import Event
 from webapp.people.participants import identities
-from webapp.presenters import conversation_json, message_json, participant_json
+from webapp.presenters import conversation_json, delivery_json, message_json, participant_json
 from webapp.services import Services
 from webapp.twilio_gateway import GatewayError, MessageRecord, ParticipantRecord
 from webapp.twilio_gateway.records import attributes_from_json, media_from_json
@@ -182,6 +182,32 @@ def _conversation_removed(services: Services, params: Params) -> list[Outgoing]:
     return [Outgoing(Event(types.CONVERSATION_REMOVED, data), members)]
 
 
+#: The statuses of Twilio's delivery receipts (``queued`` is never shown).
+DELIVERY_STATUSES = frozenset({"sent", "delivered", "read", "failed", "undelivered"})
+
+
+def _delivery_updated(services: Services, params: Params) -> list[Outgoing]:
+    """A phone's (or WhatsApp's) receipt for a message, for everyone in the conversation:
+    the page shows each phone's status under the message."""
+    status = params.get("Status", "")
+    message_sid = _sid(params, "MessageSid", "IM")
+    participant_sid = _sid(params, "ParticipantSid", "MB")
+    if status not in DELIVERY_STATUSES or message_sid is None:
+        return []
+    code = params.get("ErrorCode", "")
+    conversation_sid = params["ConversationSid"]
+    participants = services.membership.participants(conversation_sid)
+    participant = next((p for p in participants if p.sid == participant_sid), None)
+    data = delivery_json(
+        conversation_sid,
+        message_sid,
+        participant,
+        status,
+        int(code) if code.isdigit() and len(code) < 7 else None,
+    )
+    return [Outgoing(Event(types.DELIVERY_UPDATED, data), identities(participants))]
+
+
 #: Twilio's post-event types Parley acts on; others are acknowledged and ignored.
 TRANSLATORS: dict[str, Callable[[Services, Params], list[Outgoing]]] = {
     "onMessageAdded": _message_event(types.MESSAGE_ADDED),
@@ -192,6 +218,7 @@ TRANSLATORS: dict[str, Callable[[Services, Params], list[Outgoing]]] = {
     "onParticipantRemoved": _participant_removed,
     "onConversationUpdated": _conversation_updated,
     "onConversationRemoved": _conversation_removed,
+    "onDeliveryUpdated": _delivery_updated,
 }
 
 #: The filters Parley asks Twilio for (``twilio setup`` and the emulator's defaults).

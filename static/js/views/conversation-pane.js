@@ -5,9 +5,12 @@ import { nameOf } from '../names.js';
 import {
   DELETED_TEXT,
   displayName,
+  fileSize,
+  isInlineImage,
   fullTime,
   isGroup,
   isSmsAuthor,
+  isWhatsAppAuthor,
   memberList,
   setLinkedText,
   shortTime,
@@ -17,10 +20,11 @@ import { seenReceipt } from '../read-receipts.js';
 const BOTTOM_SLACK_PX = 48; // "at the bottom" within this distance
 const LOAD_OLDER_PX = 200; // scrolled this close to the top: load the previous page
 const STATUS_TEXT = { sending: 'Sending…', failed: 'Failed', sent: 'Sent' };
+const DELIVERY_TEXT = { sent: 'Sent', delivered: 'Delivered', read: 'Read' };
 
 export class ConversationPaneView {
   /** `root` is the pane (#pane); onEdit(message, body) and onDelete(message) change one's own message. */
-  constructor({ root, me, onSeen, onLoadOlder, onRetry, onBack, onEdit, onDelete }) {
+  constructor({ root, me, onSeen, onLoadOlder, onRetry, onBack, onEdit, onDelete, mediaUrl, onOpenMedia }) {
     const els = elementsUnder(root, {
       empty: '#pane-empty',
       notFound: '#pane-not-found',
@@ -43,6 +47,8 @@ export class ConversationPaneView {
     this.editingSid = null;
     this.onEdit = onEdit;
     this.onDelete = onDelete;
+    this.mediaUrl = mediaUrl;
+    this.onOpenMedia = onOpenMedia;
     this.renderedSid = null;
     this.renderedStatus = null;
     this.forceBottom = false;
@@ -125,6 +131,7 @@ export class ConversationPaneView {
     const messages = state.orderedMessages().map((message) => ({
       message,
       status: message.author === this.me && !message.deleted ? 'sent' : null,
+      deliveries: state.deliveries.get(message.sid),
     }));
     // A note ("alice added carol") goes after the newest message of when it happened.
     for (const note of history.notes) {
@@ -188,6 +195,7 @@ export class ConversationPaneView {
       sms: h('span', { className: 'badge badge--sms', title: 'Sent by text message' }, 'SMS'),
       time: h('time', { className: 'message__time' }),
       body: h('p', { className: 'message__body' }),
+      media: h('ul', { className: 'message__media' }),
       statusText: h('span', { className: 'message__status-text' }),
       retry: h('button', { type: 'button', className: 'button button--small button--quiet message__retry' }, 'Retry'),
       edited: h('span', { className: 'message__edited' }, '(edited)'),
@@ -197,6 +205,8 @@ export class ConversationPaneView {
       save: h('button', { type: 'submit', className: 'button button--small button--primary' }, 'Save'),
       cancel: h('button', { type: 'button', className: 'button button--small button--quiet' }, 'Cancel'),
       receipt: h('p', { className: 'message__receipt' }),
+      delivery: h('ul', { className: 'delivery', attrs: { 'aria-label': 'Delivery to phones' } }),
+      whatsapp: h('span', { className: 'badge badge--sms badge--whatsapp', title: 'Sent by WhatsApp' }, 'WhatsApp'),
     };
     parts.status = h('p', { className: 'message__status' }, parts.statusText, parts.retry);
     // Edit and Delete sit in the meta line (shown on hover or focus where there is a mouse):
@@ -206,10 +216,11 @@ export class ConversationPaneView {
     const el = h(
       'li',
       { className: 'message' },
-      h('p', { className: 'message__meta' }, parts.author, parts.sms, parts.time, parts.edited, parts.actions),
-      h('div', { className: 'message__bubble' }, parts.body),
+      h('p', { className: 'message__meta' }, parts.author, parts.sms, parts.whatsapp, parts.time, parts.edited, parts.actions),
+      h('div', { className: 'message__bubble' }, parts.body, parts.media),
       parts.editForm,
       parts.status,
+      parts.delivery,
       parts.receipt,
     );
     el.parts = parts;
@@ -261,13 +272,18 @@ export class ConversationPaneView {
     el.classList.toggle('message--settled', item.settled);
     el.dataset.status = status ?? '';
     setText(parts.author, own ? 'You' : nameOf(message.author));
-    parts.sms.hidden = !(isSmsAuthor(message.author) || message.source === 'SMS');
+    const whatsapp = message.source === 'WHATSAPP' || isWhatsAppAuthor(message.author);
+    parts.sms.hidden = whatsapp || !(isSmsAuthor(message.author) || message.source === 'SMS');
+    parts.whatsapp.hidden = !whatsapp;
+    this.#updateDelivery(parts.delivery, item.deliveries, message.delivery);
     setText(parts.time, shortTime(message.date_created));
     parts.time.dateTime = message.date_created;
     parts.time.title = fullTime(message.date_created);
     const deleted = Boolean(message.deleted);
     el.classList.toggle('message--deleted', deleted);
     setLinkedText(parts.body, deleted ? DELETED_TEXT : message.body ?? ''); // links made safely
+    parts.body.hidden = !deleted && !message.body && Boolean(message.media?.length);
+    this.#updateMedia(el, deleted ? [] : message.media ?? []);
     parts.edited.hidden = !message.edited || deleted;
     el.message = message;
     el.canChange = own && Boolean(message.sid) && !deleted;
@@ -279,6 +295,60 @@ export class ConversationPaneView {
     parts.retry.hidden = status !== 'failed';
     if (item.clientId) parts.retry.dataset.retry = item.clientId;
     this.#updateReceipt(el, item);
+  }
+
+  /** Under a message to a group with phones: "+1555…: Delivered", or "Not delivered" and why. */
+  #updateDelivery(list, deliveries, summary) {
+    const lines = [...(deliveries ?? new Map())].map(([address, { status, reason }]) => {
+      const failed = status === 'failed' || status === 'undelivered';
+      const text = failed ? `Not delivered${reason ? `: ${reason}` : ''}` : DELIVERY_TEXT[status] ?? status;
+      return h('li', { className: failed ? 'delivery--failed' : '' }, `${address}: ${text}`);
+    });
+    // Loaded from history, with no receipt heard live: Twilio's summary over all the phones.
+    if (!lines.length && summary?.total) {
+      const failed = [summary.failed, summary.undelivered].find((part) => part && part !== 'none');
+      const text = failed
+        ? `Not delivered to ${failed === 'all' ? 'the phones' : 'some phones'}`
+        : DELIVERY_TEXT[['read', 'delivered', 'sent'].find((status) => summary[status] === 'all')] ?? '';
+      if (text) lines.push(h('li', { className: failed ? 'delivery--failed' : '' }, text));
+    }
+    const key = lines.map((line) => line.textContent).join('\n');
+    if (list.dataset.shown === key) return;
+    list.dataset.shown = key;
+    list.replaceChildren(...lines);
+    list.hidden = lines.length === 0;
+  }
+
+  /** Photos as thumbnails that open full size; other files as a card that downloads. */
+  #updateMedia(el, media) {
+    const key = media.map((m) => m.sid).join(',');
+    if (el.mediaKey === key) return;
+    el.mediaKey = key;
+    el.parts.media.replaceChildren(
+      ...media.map((m) => {
+        const url = this.mediaUrl(m.sid);
+        const name = m.filename || (isInlineImage(m.content_type) ? 'Photo' : 'File');
+        if (isInlineImage(m.content_type)) {
+          const thumb = h(
+            'button',
+            { type: 'button', className: 'media-thumb', attrs: { 'aria-label': `Open ${name} full size` } },
+            h('img', { src: url, alt: name, loading: 'lazy' }),
+          );
+          thumb.addEventListener('click', () => this.onOpenMedia(m, url, thumb));
+          return h('li', {}, thumb);
+        }
+        return h(
+          'li',
+          {},
+          h(
+            'a',
+            { className: 'file-card', href: url, attrs: { download: m.filename || '', 'aria-label': `Download ${name}, ${fileSize(m.size)}` } },
+            h('span', { className: 'file-card__name' }, name),
+            h('span', { className: 'file-card__meta' }, `${fileSize(m.size)} · ${m.content_type}`),
+          ),
+        );
+      }),
+    );
   }
 
   // --- history: what is on screen (read), older pages on scroll, "New messages", receipts ---

@@ -2,7 +2,7 @@
 // "Remove" button (a phone cannot leave from its phone, so any member may remove it).
 
 import { h, reconcile, setText } from '../dom.js';
-import { canChangeMembers, isGroup, phoneMembers } from '../format.js';
+import { canChangeMembers, isGroup, isWhatsAppAuthor, phoneMembers } from '../format.js';
 
 export class SmsMembersView {
   /** @param {{root: HTMLElement, onRemove: (number: string) => void}} options  `root` is the list (#pane-sms) */
@@ -28,11 +28,15 @@ export class SmsMembersView {
         const badge = h('span', { className: 'badge badge--sms', title: 'Joins by text message' }, 'SMS');
         const remove = h('button', { type: 'button', className: 'button button--small button--quiet' }, 'Remove');
         const el = h('li', { className: 'sms-member' }, number, badge, remove);
-        el.parts = { number, remove };
+        el.parts = { number, badge, remove };
         return el;
       },
       (el, number) => {
         setText(el.parts.number, number);
+        const whatsapp = isWhatsAppAuthor(number);
+        setText(el.parts.badge, whatsapp ? 'WhatsApp' : 'SMS');
+        el.parts.badge.title = whatsapp ? 'Joins by WhatsApp' : 'Joins by text message';
+        el.parts.badge.classList.toggle('badge--whatsapp', whatsapp);
         el.parts.remove.dataset.phone = number;
         el.parts.remove.setAttribute('aria-label', `Remove ${number}`);
         el.parts.remove.hidden = !removable;
