@@ -171,10 +171,10 @@ class Setup:
         step = time.monotonic()
         ids = seed.create_users(env, names, PASSWORD)  # no REDIS_URL: it only needs the DB
         print(f"  users: {len(ids)} in {time.monotonic() - step:.1f}s", flush=True)
-        emulator_url = f"http://127.0.0.1:{self.port}/_emulator"  # inside the worker
-        if self.opts.restart:  # Twilio's state must outlive the worker, as Twilio's does
-            self.emulator = procs.start_emulator(env, self.workdir / "emulator.log")
-            emulator_url = env["TWILIO_EMULATOR_URL"] = self.emulator.url
+        # Twilio's emulator in a process of its own, as Twilio is: the worker's CPU is then
+        # Parley's alone, and Twilio's state outlives the worker (``--restart``).
+        self.emulator = procs.start_emulator(env, self.workdir / "emulator.log")
+        emulator_url = env["TWILIO_EMULATOR_URL"] = self.emulator.url
         env["REDIS_URL"] = self.redis.url
         self.server = procs.start_gunicorn("wsgi:app", env, self.port, log_path, "/login", extra)
         minter = seed.CookieMinter(
@@ -226,12 +226,18 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
         rss_before = procs.rss_kb(worker)
         step = time.monotonic()
         confirm = setup.confirmed if target == "flask-sse" else None
+        if target == "parley":  # as EventSource: a stream turned away (`: busy`) comes back
+            pool.reconnect_after = RETRY_S
         await pool.open(setup.requests, opts.batch, confirm, timeout=120 + opts.streams / 50)
+        if target == "parley":
+            await _established(pool, opts.streams, 120 + opts.streams / 50)
         open_s = time.monotonic() - step
         await asyncio.sleep(2.0)
         rss_idle = procs.rss_kb(worker)
         redis_idle = procs.redis_clients(rclient)
-        subscribed = await setup.confirmed() if target == "flask-sse" else pool.stats.connected
+        subscribed = (
+            await setup.confirmed() if target == "flask-sse" else len(pool.stats.established)
+        )
         print(
             f"  streams: {subscribed}/{opts.streams} open in {open_s:.1f}s; "
             f"RSS {rss_before / 1024:.1f} -> {rss_idle / 1024:.1f} MiB; "
@@ -316,6 +322,14 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
         pool.close()
         setup.stop()
     return records
+
+
+async def _established(pool: StreamPool, streams: int, timeout: float) -> None:
+    """Wait until every stream is open (``resumed``/``resync`` read), those turned away at
+    opening included, once they have come back."""
+    deadline = time.monotonic() + timeout
+    while len(pool.stats.established) < streams and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
 
 
 async def _openings(opts: Options, setup: Setup, tally: Tally, worker: int) -> list[dict[str, Any]]:

@@ -19,12 +19,8 @@ from webapp.config import EMULATOR_MOUNT_PATH, Config
 from webapp.errors import json_error, wants_json
 from webapp.events.broker import Broker
 from webapp.events.memory_broker import MemoryBroker
-from webapp.events.published_index import (
-    MemoryPublishedIndex,
-    PublishedIndex,
-    RedisPublishedIndex,
-)
-from webapp.events.redis_broker import Frame, RedisBroker, connect, once_redis_key
+from webapp.events.published_index import PublishedIndex
+from webapp.events.redis_broker import Frame, RedisBroker, connect
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
 from webapp.json_input import StrictJSONProvider
 from webapp.models import User
@@ -109,7 +105,7 @@ def _build_services(config: Config) -> Services:
     if config.REDIS_URL:
         client = connect(config.REDIS_URL)
         redis_broker = broker = RedisBroker(client, config.REDIS_URL)
-        published = RedisPublishedIndex(client, once_redis_key)
+        published = redis_broker.marks
         contacts_cache = RedisContacts(client)
         membership = RedisMembershipCache(
             gateway.participants,
@@ -120,7 +116,7 @@ def _build_services(config: Config) -> Services:
         presence = RedisPresence(client)
     else:
         memory_broker = broker = MemoryBroker()
-        published = MemoryPublishedIndex(memory_broker.published)
+        published = memory_broker.marks
         contacts_cache = MemoryContacts()
         membership = MemoryMembershipCache(gateway.participants, contacts=contacts_cache)
         presence = MemoryPresence()

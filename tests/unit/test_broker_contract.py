@@ -17,6 +17,7 @@ from webapp.events.broker import (
     SubscriptionRegistry,
 )
 from webapp.events.memory_broker import MemoryBroker
+from webapp.events.published_index import InOrder, OutOfOrder
 from webapp.events.redis_broker import RedisBroker, connect
 from webapp.events.types import Delivery, Event, EventId, Signal
 
@@ -321,3 +322,34 @@ def test_an_untagged_cursor_from_before_the_deploy_still_resumes(redis_server: R
         ]
     finally:
         broker.close()
+
+
+def test_a_message_published_in_order_waits_for_the_ones_before_it(broker: Broker) -> None:
+    """A new message notes its conversation's mark in its own publish; strict, it publishes
+    nothing while one before it was never heard of, and says where the mark stands."""
+    sid = f"CH{uuid.uuid4().hex}"
+    alice = broker.subscribe("alice")
+    first = InOrder(sid, 4)
+    assert broker.publish(Event("message_added", {"n": 4}), ["alice"], f"{sid}:4", first)
+    assert _next(alice).event.data == {"n": 4}
+    # 5 is missing: 6 is refused, nothing logged, and the mark is still at 4.
+    with pytest.raises(OutOfOrder) as refused:
+        broker.publish(Event("message_added", {"n": 6}), ["alice"], f"{sid}:6", InOrder(sid, 6))
+    assert refused.value.mark == (4, 4)
+    assert alice.get(timeout=0.2) is None
+    # Not strict (the gap was filled, or Twilio does not have it): published and noted.
+    late = InOrder(sid, 6, strict=False)
+    assert broker.publish(Event("message_added", {"n": 6}), ["alice"], f"{sid}:6", late)
+    assert _next(alice).event.data == {"n": 6}
+    assert broker.marks.note(sid, 7, None, touch=False).published == 4  # 5 still missing
+    # A retry of 6 is a duplicate, however ordered.
+    assert not broker.publish(Event("message_added", {"n": 6}), ["alice"], f"{sid}:6", late)
+
+
+def test_a_message_whose_predecessor_is_being_handled_is_not_held_back(broker: Broker) -> None:
+    """Twilio delivers webhooks concurrently: a message noted just before (its publish still
+    on its way) counts as heard, so the next one is published at once."""
+    sid = f"CH{uuid.uuid4().hex}"
+    broker.marks.note(sid, 0, f"{sid}:0", touch=True)  # message 0 is noted ...
+    broker.marks.note(sid, 1, f"{sid}:1", touch=True)  # ... and 1 is on its way
+    assert broker.publish(Event("message_added", {"n": 2}), ["bob"], f"{sid}:2", InOrder(sid, 2))

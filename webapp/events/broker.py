@@ -13,9 +13,12 @@ import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from webapp.events.types import Delivery, Event, EventId, Signal
+
+if TYPE_CHECKING:
+    from webapp.events.published_index import InOrder, PublishedIndex
 
 #: A user's log keeps at most this many events ...
 LOG_MAX_EVENTS = 1000
@@ -187,12 +190,27 @@ def resumable(after: EventId, current: EventId, found: EventId | None) -> bool:
 class Broker(Protocol):
     """What the webhook and the stream need from a broker."""
 
-    def publish(self, event: Event, recipients: Collection[str], once: str | None = None) -> bool:
+    @property
+    def marks(self) -> PublishedIndex:
+        """The marks of what was published per conversation, beside the de-duplication keys."""
+
+    def publish(
+        self,
+        event: Event,
+        recipients: Collection[str],
+        once: str | None = None,
+        in_order: InOrder | None = None,
+    ) -> bool:
         """Log ``event`` for each recipient and wake their streams. May raise BrokerUnavailable.
 
         With ``once`` (a webhook's de-duplication key), the event is published only if that key
         was not seen in the last :data:`ONCE_SECONDS`, atomically with the publish (so a failed
-        publish leaves nothing to release). False when it was a duplicate."""
+        publish leaves nothing to release). False when it was a duplicate.
+
+        With ``in_order`` (a new message: ``once`` is then the key its publish confirms), the
+        conversation's mark is noted first, in the same step, and a strict one raises
+        :class:`~webapp.events.published_index.OutOfOrder`, publishing nothing, while a message
+        before it is missing."""
 
     def signal(self, event: Event, recipients: Collection[str]) -> None:
         """Send an ephemeral ``event`` (typing, presence) to the recipients' open streams, in

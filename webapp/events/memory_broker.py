@@ -21,6 +21,7 @@ from webapp.events.broker import (
     SubscriptionRegistry,
     resumable,
 )
+from webapp.events.published_index import InOrder, MemoryPublishedIndex, OutOfOrder
 from webapp.events.types import Delivery, Event, EventId, Signal, event_tag, frame_body
 
 #: Live claims one process keeps at most (``claim``).
@@ -45,6 +46,8 @@ class MemoryBroker:
         self._once: dict[str, float] = {}
         self._claims: dict[str, float] = {}
         self.subscriptions = SubscriptionRegistry()
+        #: The marks of what was published per conversation (a publish ``in_order`` notes).
+        self.marks = MemoryPublishedIndex(self.published)
 
     def _log(self, identity: str) -> _UserLog:
         log = self._logs.get(identity)
@@ -52,7 +55,17 @@ class MemoryBroker:
             log = self._logs[identity] = _UserLog()
         return log
 
-    def publish(self, event: Event, recipients: Collection[str], once: str | None = None) -> bool:
+    def publish(
+        self,
+        event: Event,
+        recipients: Collection[str],
+        once: str | None = None,
+        in_order: InOrder | None = None,
+    ) -> bool:
+        if in_order is not None:
+            mark = self.marks.note(in_order.conversation_sid, in_order.message_index, once, True)
+            if in_order.strict and in_order.message_index > mark.heard + 1:
+                raise OutOfOrder(mark)
         text = event.to_json()
         body = frame_body(text)
         tag = event_tag(text, once)

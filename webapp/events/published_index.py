@@ -51,6 +51,26 @@ class Mark(NamedTuple):
     heard: int
 
 
+class InOrder(NamedTuple):
+    """Publish message ``message_index`` of ``conversation_sid`` in its order (``Broker.publish``):
+    note it first (the publish's ``once`` key confirms it to the next note), and, when
+    ``strict``, publish nothing while a message before it is neither published nor heard of
+    (:class:`OutOfOrder` is raised instead: those are caught up on first)."""
+
+    conversation_sid: str
+    message_index: int
+    strict: bool = True
+
+
+class OutOfOrder(Exception):
+    """A strict :class:`InOrder` publish found messages missing before it; nothing was
+    published. ``mark`` says where the conversation stands."""
+
+    def __init__(self, mark: Mark) -> None:
+        super().__init__(f"messages missing after {mark.published}")
+        self.mark = mark
+
+
 class PublishedIndex(Protocol):
     """The marks, shared by every process (Redis) or this process's own (in memory). Any
     method may raise :class:`BrokerUnavailable` (Redis down or busy)."""
@@ -169,45 +189,57 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: the conversation's hash (field "mark"; "p:<index>" = the key the message at that index
-# is published under, "t:<index>" = when its webhook came), the recent-activity sorted set.
-# ARGV: sid, index, once key ('' for none), touch (1/0), ttl, window ms, recent max, walk max,
-# in-flight ms. Returns {published, heard}.
-_NOTE = (
-    _NOW
-    + """
-local n = tonumber(ARGV[2])
-if ARGV[4] == '1' then
-  redis.call('ZADD', KEYS[2], now, ARGV[1])
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[6]))
-  local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[7])
-  if extra > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, extra - 1) end
-end
-local mark = tonumber(redis.call('HGET', KEYS[1], 'mark'))
-if not mark then
-  mark = n - 1
-else
-  local limit = mark + tonumber(ARGV[8])
-  while mark + 1 < n and mark < limit do
-    local field = 'p:' .. (mark + 1)
-    local key = redis.call('HGET', KEYS[1], field)
-    if not key or redis.call('EXISTS', key) == 0 then break end
-    redis.call('HDEL', KEYS[1], field, 't:' .. (mark + 1))
-    mark = mark + 1
+# The note, as a Lua function, so that the broker's publish can run it in the same call
+# (``RedisBroker.publish`` with ``in_order``). Arguments: the conversation's hash (field
+# "mark"; "p:<index>" = the key the message at that index is published under, "t:<index>" =
+# when its webhook came), the recent-activity sorted set, sid, index, once key ('' for none),
+# touch ('1'/'0'), ttl, window ms, recent max, walk max, in-flight ms. Returns mark, heard.
+NOTE_FUNCTION = """
+local function note_mark(key, recent, sid, n, once, touch, ttl, window, recent_max, walk, in_flight)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if touch == '1' then
+    redis.call('ZADD', recent, now, sid)
+    redis.call('ZREMRANGEBYSCORE', recent, '-inf', now - window)
+    local extra = redis.call('ZCARD', recent) - recent_max
+    if extra > 0 then redis.call('ZREMRANGEBYRANK', recent, 0, extra - 1) end
   end
+  local mark = tonumber(redis.call('HGET', key, 'mark'))
+  if not mark then
+    mark = n - 1
+  else
+    local limit = mark + walk
+    while mark + 1 < n and mark < limit do
+      local field = 'p:' .. (mark + 1)
+      local published = redis.call('HGET', key, field)
+      if not published or redis.call('EXISTS', published) == 0 then break end
+      redis.call('HDEL', key, field, 't:' .. (mark + 1))
+      mark = mark + 1
+    end
+  end
+  redis.call('HSET', key, 'mark', mark)
+  local heard = mark
+  local horizon = now - in_flight
+  while heard + 1 < n and heard < mark + walk do
+    local at = tonumber(redis.call('HGET', key, 't:' .. (heard + 1)))
+    if not at or at <= horizon then break end
+    heard = heard + 1
+  end
+  if once ~= '' and n > mark then
+    redis.call('HSET', key, 'p:' .. n, once, 't:' .. n, now)
+  end
+  redis.call('EXPIRE', key, ttl)
+  return mark, heard
 end
-redis.call('HSET', KEYS[1], 'mark', mark)
-local heard = mark
-local horizon = now - tonumber(ARGV[9])
-while heard + 1 < n and heard < mark + tonumber(ARGV[8]) do
-  local at = tonumber(redis.call('HGET', KEYS[1], 't:' .. (heard + 1)))
-  if not at or at <= horizon then break end
-  heard = heard + 1
-end
-if ARGV[3] ~= '' and n > mark then
-  redis.call('HSET', KEYS[1], 'p:' .. n, ARGV[3], 't:' .. n, now)
-end
-redis.call('EXPIRE', KEYS[1], ARGV[5])
+"""
+
+# KEYS: the conversation's hash, the recent-activity sorted set. ARGV: as note_mark's after
+# its keys. Returns {published, heard}.
+_NOTE = (
+    NOTE_FUNCTION
+    + """
+local mark, heard = note_mark(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4],
+  ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]))
 return {mark, heard}
 """
 )
@@ -266,9 +298,14 @@ class RedisPublishedIndex:
         self._advance = client.register_script(_ADVANCE)
         self._claim = client.register_script(_CLAIM)
 
-    @translated
-    def note(self, conversation_sid: str, index: int, once: str | None, touch: bool) -> Mark:
-        args: list[str | int] = [
+    def note_args(
+        self, conversation_sid: str, index: int, once: str | None, touch: bool
+    ) -> list[str | int]:
+        """The note's keys and arguments, for :data:`NOTE_FUNCTION` (here, or inside the
+        broker's publish: one round trip for both)."""
+        return [
+            _mark_key(conversation_sid),
+            RECENT_KEY,
             conversation_sid,
             index,
             "" if once is None else self._redis_key(once),
@@ -279,7 +316,12 @@ class RedisPublishedIndex:
             WALK_MAX,
             self._in_flight_ms,
         ]
-        published, heard = self._note(keys=[_mark_key(conversation_sid), RECENT_KEY], args=args)
+
+    @translated
+    def note(self, conversation_sid: str, index: int, once: str | None, touch: bool) -> Mark:
+        keys_and_args = self.note_args(conversation_sid, index, once, touch)
+        keys = [str(key) for key in keys_and_args[:2]]
+        published, heard = self._note(keys=keys, args=keys_and_args[2:])
         return Mark(int(published), int(heard))
 
     @translated

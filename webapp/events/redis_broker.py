@@ -30,6 +30,13 @@ from webapp.events.broker import (
     SubscriptionRegistry,
     resumable,
 )
+from webapp.events.published_index import (
+    NOTE_FUNCTION,
+    InOrder,
+    Mark,
+    OutOfOrder,
+    RedisPublishedIndex,
+)
 from webapp.events.redis_deadline import DeadlineQueue, connection_class_for
 from webapp.events.redis_errors import unavailable
 from webapp.events.types import Delivery, Event, EventId, Signal, event_tag, frame_body
@@ -68,38 +75,61 @@ class Frame(StrEnum):
 FrameHandler = Callable[[str], None]
 
 # ARGV: event, fresh epoch, maxlen, ttl, now_ms, channel, once key ('' for none), once ttl,
-# tag, identity_1, identity_2, ...  Key names are derived here from the identities (half the
-# arguments to pack; a standalone or managed Redis, not Cluster, is what Parley runs on).
-# The wake-up message is a Frame.EVENT: "t", the event, then "<identity> <id>" per line, ids
-# with their tag ("t", not the "e" of untagged ids: a worker from before tags, still running
-# during a rolling deploy, skips these instead of failing to parse them).
-_PUBLISH = """
-if ARGV[7] ~= '' then
-  if not redis.call('SET', ARGV[7], '1', 'NX', 'EX', ARGV[8]) then
-    return 0
+# tag, then the identities from ARGV[first].  Key names are derived here from the identities
+# (half the arguments to pack; a standalone or managed Redis, not Cluster, is what Parley runs
+# on). The wake-up message is a Frame.EVENT: "t", the event, then "<identity> <id>" per line,
+# ids with their tag ("t", not the "e" of untagged ids: a worker from before tags, still
+# running during a rolling deploy, skips these instead of failing to parse them).
+_PUBLISH_FUNCTION = """
+local function publish_event(first)
+  if ARGV[7] ~= '' then
+    if not redis.call('SET', ARGV[7], '1', 'NX', 'EX', ARGV[8]) then
+      return 0
+    end
   end
-end
-local tag = ARGV[9]
-local lines = {'t', ARGV[1]}
-for i = 10, #ARGV do
-  local who = ARGV[i]
-  local meta = 'parley:u:{' .. who .. '}:meta'
-  local log = 'parley:u:{' .. who .. '}:log'
-  local epoch = redis.call('HGET', meta, 'epoch')
-  if not epoch then
-    epoch = ARGV[2]
-    redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
-    redis.call('DEL', log)
+  local tag = ARGV[9]
+  local lines = {'t', ARGV[1]}
+  for i = first, #ARGV do
+    local who = ARGV[i]
+    local meta = 'parley:u:{' .. who .. '}:meta'
+    local log = 'parley:u:{' .. who .. '}:log'
+    local epoch = redis.call('HGET', meta, 'epoch')
+    if not epoch then
+      epoch = ARGV[2]
+      redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
+      redis.call('DEL', log)
+    end
+    local seq = redis.call('HINCRBY', meta, 'seq', 1)
+    redis.call('XADD', log, 'MAXLEN', ARGV[3], seq .. '-1', 't', ARGV[5], 'e', ARGV[1], 'g', tag)
+    redis.call('EXPIRE', meta, ARGV[4])
+    redis.call('EXPIRE', log, ARGV[4])
+    lines[#lines + 1] = who .. ' ' .. epoch .. '-' .. seq .. '.' .. tag
   end
-  local seq = redis.call('HINCRBY', meta, 'seq', 1)
-  redis.call('XADD', log, 'MAXLEN', ARGV[3], seq .. '-1', 't', ARGV[5], 'e', ARGV[1], 'g', tag)
-  redis.call('EXPIRE', meta, ARGV[4])
-  redis.call('EXPIRE', log, ARGV[4])
-  lines[#lines + 1] = who .. ' ' .. epoch .. '-' .. seq .. '.' .. tag
+  redis.call('PUBLISH', ARGV[6], table.concat(lines, '\\n'))
+  return 1
 end
-redis.call('PUBLISH', ARGV[6], table.concat(lines, '\\n'))
-return 1
 """
+
+_PUBLISH = _PUBLISH_FUNCTION + "return publish_event(10)"
+
+# As _PUBLISH, with the conversation's mark noted first, in the same call (one round trip per
+# webhook instead of two): ARGV[10..20] are the note's keys and arguments
+# (``RedisPublishedIndex.note_args``), ARGV[21] '1' when strict, identities from ARGV[22].
+# Strict, with a message before it neither published nor heard of: nothing is published and
+# {published, heard} is returned instead of 0 or 1.
+_PUBLISH_IN_ORDER = (
+    NOTE_FUNCTION
+    + _PUBLISH_FUNCTION
+    + """
+local mark, heard = note_mark(ARGV[10], ARGV[11], ARGV[12], tonumber(ARGV[13]), ARGV[14],
+  ARGV[15], ARGV[16], tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19]),
+  tonumber(ARGV[20]))
+if ARGV[21] == '1' and tonumber(ARGV[13]) > heard + 1 then
+  return {mark, heard}
+end
+return publish_event(22)
+"""
+)
 
 #: Recipients dispatched between two cooperative yields, across messages: webhooks keep being
 #: served during a large fan-out, and under a backlog each stream wakes to several events
@@ -160,6 +190,10 @@ class RedisBroker:
         self._max_events = max_events
         self._max_age = max_age
         self._publish = self._redis.register_script(_PUBLISH)
+        self._publish_in_order = self._redis.register_script(_PUBLISH_IN_ORDER)
+        #: The marks of what was published per conversation, on the same client: a publish
+        #: ``in_order`` notes its message in the same call.
+        self.marks = RedisPublishedIndex(client, once_redis_key)
         self._cursor = self._redis.register_script(_CURSOR)
         self.subscriptions = SubscriptionRegistry()
         self._dispatched = 0  # recipients since the dispatcher last yielded
@@ -179,12 +213,18 @@ class RedisBroker:
 
     # Publishing --------------------------------------------------------------------------
 
-    def publish(self, event: Event, recipients: Collection[str], once: str | None = None) -> bool:
+    def publish(
+        self,
+        event: Event,
+        recipients: Collection[str],
+        once: str | None = None,
+        in_order: InOrder | None = None,
+    ) -> bool:
         identities = set(recipients)
         if "\n" in "".join(identities):
             log.warning("identities with a newline cannot be delivered; dropped")
             identities = {i for i in identities if "\n" not in i}
-        if not identities and once is None:
+        if not identities and once is None and in_order is None:
             return True
         event_json = event.to_json()
         args: list[Any] = [
@@ -197,19 +237,29 @@ class RedisBroker:
             once_redis_key(once) if once is not None else "",
             ONCE_SECONDS,
             event_tag(event_json, once),
-            *identities,
         ]
+        script = self._publish
+        if in_order is not None:
+            script = self._publish_in_order
+            args += self.marks.note_args(
+                in_order.conversation_sid, in_order.message_index, once, True
+            )
+            args.append(1 if in_order.strict else 0)
+        args += identities
         # EVALSHA straight through ``execute_command``: redis-py's ``Script.__call__`` and
         # ``evalsha`` wrappers cost ~3 % of a webhook's CPU (docs/benchmarks.md). A Redis
         # that lost its script cache (restart, SCRIPT FLUSH) gets it loaded again.
         try:
             try:
-                return bool(self._redis.execute_command("EVALSHA", self._publish.sha, 0, *args))
+                answer = self._redis.execute_command("EVALSHA", script.sha, 0, *args)
             except redis.exceptions.NoScriptError:
-                self._publish.sha = self._redis.script_load(_PUBLISH)
-                return bool(self._redis.execute_command("EVALSHA", self._publish.sha, 0, *args))
+                script.sha = self._redis.script_load(script.script)
+                answer = self._redis.execute_command("EVALSHA", script.sha, 0, *args)
         except redis.RedisError as exc:
             raise unavailable(exc) from exc
+        if isinstance(answer, list):
+            raise OutOfOrder(Mark(int(answer[0]), int(answer[1])))
+        return bool(answer)
 
     def signal(self, event: Event, recipients: Collection[str]) -> None:
         """One PUBLISH on the events channel, a :attr:`Frame.SIGNAL`. Nothing is written to

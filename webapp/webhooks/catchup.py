@@ -7,8 +7,9 @@ nothing. Twilio keeps every message, so Parley compares what it published per co
 missing, oldest first, each once (under the key its own webhook would use, so a late webhook
 for it is a duplicate):
 
-- **On a gap in a webhook's ``Index``** (:meth:`CatchUp.before_publish`, called by the webhook
-  handler before it publishes the webhook's own message): up to :data:`INLINE_MAX` missing
+- **On a gap in a webhook's ``Index``** (the broker refuses the webhook's own message, noted
+  in the same call as its publish, :meth:`CatchUp.in_order`, and :meth:`CatchUp.fill` runs
+  before it is published again): up to :data:`INLINE_MAX` missing
   messages are fetched from Twilio's history and published first, inside the same request
   (so under the webhook's deadline). A longer gap is handed to this process's reconciler and
   the webhook answered 503: Twilio retries it once the gap before it is filled.
@@ -28,9 +29,10 @@ import threading
 import time
 from collections.abc import Mapping
 
+from webapp import deadline
 from webapp.events import types
 from webapp.events.broker import BrokerUnavailable
-from webapp.events.published_index import PublishedIndex
+from webapp.events.published_index import InOrder, Mark, PublishedIndex
 from webapp.services import Services
 from webapp.twilio_gateway import GatewayError, MessageRecord
 from webapp.webhooks.dedupe import message_added_key
@@ -41,6 +43,10 @@ log = logging.getLogger(__name__)
 #: Missing messages a webhook publishes before its own (one page from Twilio's history); a
 #: longer gap is left to the reconciler.
 INLINE_MAX = 50
+#: A gap of at most this many messages may be a webhook overtaken by the next one: it is
+#: given :data:`OVERTAKEN_WAITS` (seconds, in turn) to be heard of before Twilio is asked.
+OVERTAKEN_MAX = 3
+OVERTAKEN_WAITS = (0.005, 0.02)
 #: Missing messages a reconcile publishes per conversation (the newest; a per-user log keeps
 #: 1,000 events, so a page could not replay more anyway).
 RECONCILE_MAX = 1000
@@ -80,21 +86,26 @@ class CatchUp:
 
     # The webhook -------------------------------------------------------------------------
 
-    def before_publish(self, params: Mapping[str, str]) -> bool:
-        """For an ``onMessageAdded`` webhook: publish the messages missing before it, if
-        there are few. False when the gap is too long to fill now (the reconciler fills it:
-        answer so that Twilio retries). May raise ``GatewayError`` and ``BrokerUnavailable``
-        (the webhook answers 503: Twilio retries, nothing was marked as done)."""
+    def in_order(self, params: Mapping[str, str]) -> InOrder | None:
+        """For an ``onMessageAdded`` webhook, how its message is published in order: the
+        broker notes it in the conversation's mark and refuses it (:class:`OutOfOrder`) while
+        messages before it are missing; then :meth:`fill`. None for any other webhook."""
         if params.get("EventType") != "onMessageAdded":
-            return True
+            return None
         conversation_sid = params.get("ConversationSid", "")
-        message_sid = params.get("MessageSid", "")
         raw_index = params.get("Index", "")
-        if not conversation_sid or not message_sid or not _INDEX.fullmatch(raw_index):
-            return True
-        index = int(raw_index)
-        mark = self.published.note(conversation_sid, index, once_key(message_sid), True)
-        if index <= mark.heard + 1:
+        if not conversation_sid or not params.get("MessageSid") or not _INDEX.fullmatch(raw_index):
+            return None
+        return InOrder(conversation_sid, int(raw_index))
+
+    def fill(self, order: InOrder, mark: Mark) -> bool:
+        """Publish the messages missing before ``order``'s (the broker found them missing:
+        ``mark``), if there are few. False when the gap is too long to fill now (the
+        reconciler fills it: answer so that Twilio retries). May raise ``GatewayError`` and
+        ``BrokerUnavailable`` (the webhook answers 503: Twilio retries, nothing was marked as
+        done)."""
+        conversation_sid, index = order.conversation_sid, order.message_index
+        if self._heard_soon(order, mark):
             return True
         missing, newest = self.services.gateway.messages_between(
             conversation_sid, after=mark.published, before=index, limit=INLINE_MAX + 1
@@ -115,6 +126,28 @@ class CatchUp:
             upto=min(index - 1, mark.published if newest is None else newest),
         )
         return True
+
+    def _heard_soon(self, order: InOrder, mark: Mark) -> bool:
+        """Whether the few messages missing before ``order``'s are heard of within a moment.
+
+        Twilio sends webhooks concurrently, so a message's webhook can overtake the one
+        before it by a few milliseconds; asking Twilio's history costs far more than waiting
+        that long for the other webhook (it notes its message as heard). The wait is short:
+        while it lasts the webhook holds one of the sender's connections, which the webhook
+        it waits for may need. A gap of more than :data:`OVERTAKEN_MAX` messages, or one
+        still there after :data:`OVERTAKEN_WAITS`, is not one webhook overtaking another.
+        """
+        if order.message_index - mark.heard - 1 > OVERTAKEN_MAX:
+            return False
+        for pause in OVERTAKEN_WAITS:
+            left = deadline.time_left()
+            if left is not None and left < pause + 1.0:  # time enough for Twilio's history
+                return False
+            time.sleep(pause)  # yields under gevent
+            now = self.published.note(order.conversation_sid, order.message_index, None, False)
+            if order.message_index <= now.heard + 1:
+                return True
+        return False
 
     # The reconciler ----------------------------------------------------------------------
 

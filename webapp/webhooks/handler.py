@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from webapp import deadline
 from webapp.events.broker import BrokerBusy, BrokerUnavailable
+from webapp.events.published_index import OutOfOrder
 from webapp.services import Services
 from webapp.twilio_gateway import GatewayError, is_conversation_sid
 from webapp.webhooks.dedupe import delivery_key
@@ -85,11 +86,21 @@ def _handle(services: Services, params: Params, url: str, signature: str | None)
     # partial failure publishes only what is missing.
     key = delivery_key(params)
     published = duplicates = 0
+    # A new message is noted in its conversation's mark by its own publish (one round trip);
+    # if messages before it are missing, they are published first, in order.
+    order = services.catch_up.in_order(params)
     try:
-        if not services.catch_up.before_publish(params):  # missed messages first, in order
-            return WebhookResult(503, "catching up; retry", "deferred", about)
         for n, outgoing in enumerate(translate(services, params)):
-            if services.broker.publish(outgoing.event, outgoing.recipients, once=f"{key}:{n}"):
+            event, recipients, once = outgoing.event, outgoing.recipients, f"{key}:{n}"
+            try:
+                done = services.broker.publish(event, recipients, once, order if n == 0 else None)
+            except OutOfOrder as gap:
+                assert order is not None  # only an ordered publish is refused
+                if not services.catch_up.fill(order, gap.mark):
+                    return WebhookResult(503, "catching up; retry", "deferred", about)
+                after_gap = order._replace(strict=False)
+                done = services.broker.publish(event, recipients, once, after_gap)
+            if done:
                 published += 1
             else:
                 duplicates += 1
