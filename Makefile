@@ -21,9 +21,11 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/activate
 # The in-process emulator keeps its conversations here, so history survives a restart.
 run: export TWILIO_EMULATOR_PERSIST ?= instance/emulator.sqlite3
 # With the emulator, groups take SMS participants out of the box ("texted" from Twilio's test
-# number); against real Twilio, TWILIO_PHONE_NUMBER must be one of your own numbers.
+# number) and WhatsApp users (from Twilio's sandbox sender); against real Twilio,
+# TWILIO_PHONE_NUMBER and TWILIO_WHATSAPP_NUMBER must be your own.
 ifndef TWILIO_ACCOUNT_SID
 run: export TWILIO_PHONE_NUMBER ?= +15005550006
+run: export TWILIO_WHATSAPP_NUMBER ?= +14155238886
 endif
 run: $(VENV)/.runtime
 	mkdir -p instance

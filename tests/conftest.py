@@ -20,6 +20,7 @@ from tests.support import databases, host_site, oidc_provider
 from tests.support.clients import ApiClient, StreamReader
 from tests.support.servers import (
     TWILIO_TEST_NUMBER,
+    TWILIO_WHATSAPP_SENDER,
     ParleyServer,
     RedisServer,
     run_parley,
@@ -117,7 +118,8 @@ def short_sessions(tmp_path: Path, redis_server: RedisServer) -> Iterator[Parley
 
 @pytest.fixture(scope="session")
 def sms_parley_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParleyServer]:
-    """Parley as :func:`parley_server`, plus ``TWILIO_PHONE_NUMBER`` for SMS participants.
+    """Parley as :func:`parley_server`, plus ``TWILIO_PHONE_NUMBER`` for SMS participants and
+    ``TWILIO_WHATSAPP_NUMBER`` for WhatsApp ones.
 
     With a Redis of its own: Parleys that share a Redis must share a Twilio (presence sweeps
     and announces other processes' users), and each test server has its own emulator."""
@@ -125,7 +127,12 @@ def sms_parley_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parl
     redis = start_redis()
     try:
         phone = TWILIO_TEST_NUMBER
-        with run_parley(tmp, REDIS_URL=redis.url, TWILIO_PHONE_NUMBER=phone) as server:
+        with run_parley(
+            tmp,
+            REDIS_URL=redis.url,
+            TWILIO_PHONE_NUMBER=phone,
+            TWILIO_WHATSAPP_NUMBER=TWILIO_WHATSAPP_SENDER,
+        ) as server:
             yield server
     finally:
         redis.stop()

@@ -117,6 +117,15 @@ def fetch(service_sid: str, sid: str) -> Response:
     return jsonify(media_json(_state().store.get_media(service_sid, sid)))
 
 
+@bp.delete("/v1/Services/<service_sid>/Media/<sid>")
+def delete(service_sid: str, sid: str) -> Response:
+    """204 with no body, as Twilio's REST deletes answer; the bytes go with the record."""
+    state = _state()
+    state.store.remove_media(service_sid, sid)
+    state.media_files.discard(sid)
+    return Response(status=204)
+
+
 @bp.get("/v1/Services/<service_sid>/Media/<sid>/Content")
 def content(service_sid: str, sid: str) -> Response:
     return _send(_state().store.get_media(service_sid, sid))

@@ -22,6 +22,7 @@ POST_EVENTS: tuple[str, ...] = (
     "onParticipantAdded",
     "onParticipantUpdated",
     "onParticipantRemoved",
+    "onDeliveryUpdated",
 )
 
 

@@ -161,11 +161,12 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
-    from webapp.cli import emulator_cli, init_db_command, twilio_cli, users_cli
+    from webapp.cli import emulator_cli, init_db_command, media_cli, twilio_cli, users_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(init_db_command)
     app.cli.add_command(twilio_cli)
+    app.cli.add_command(media_cli)
     app.cli.add_command(emulator_cli)
 
 

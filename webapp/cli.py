@@ -1,5 +1,5 @@
-"""``flask --app wsgi ...`` commands: the database, users, and Twilio set-up and checks (the
-emulator has its own group)."""
+"""``flask --app wsgi ...`` commands: the database, users, Twilio set-up and checks, and the
+clean-up of unsent uploads (the emulator has its own group)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from flask_migrate import upgrade
 
 from twilio_emulator.cli import CommandDefaults, make_emulator_cli
 from twilio_emulator.credentials import EMULATOR_AUTH_TOKEN
+from webapp.api.uploads import UNSENT_KEPT, clean_unsent
 from webapp.config import EMULATOR_MOUNT_PATH
 from webapp.extensions import db
 from webapp.models import USERNAME_PATTERN, User
@@ -33,6 +34,7 @@ DEMO_USERS = ("alice", "bob", "carol")
 
 users_cli = AppGroup("users", help="Manage Parley users.")
 twilio_cli = AppGroup("twilio", help="Set up and check Parley's Twilio Conversations service.")
+media_cli = AppGroup("media", help="Photos and files kept in Twilio's Media Content Service.")
 
 
 @click.command("init-db")
@@ -82,6 +84,24 @@ def create_demo_users() -> None:
     for name in DEMO_USERS:
         _save_user(name, password)
     click.echo(f"Demo users {', '.join(DEMO_USERS)} — password: {password}")
+
+
+# -- media --------------------------------------------------------------------------------
+
+
+@media_cli.command("clean")
+def clean_media() -> None:
+    """Delete uploads no message took within a day (a removed preview, a closed tab) from
+    Twilio's Media Content Service. Run it hourly or daily (Heroku Scheduler); exits 1 when
+    MCS could not be reached for some, which the next run retries."""
+    result = clean_unsent(get_services().media)
+    hours = int(UNSENT_KEPT.total_seconds() // 3600)
+    click.echo(
+        f"Unsent uploads older than {hours} h: {result.deleted} deleted, "
+        f"{result.gone} already gone, {result.kept} left for the next run."
+    )
+    if result.kept:
+        raise SystemExit(1)
 
 
 # -- twilio -------------------------------------------------------------------------------

@@ -275,6 +275,9 @@ class Config:
     TWILIO_API_KEY_SECRET: str
     TWILIO_CONVERSATIONS_SERVICE_SID: str
     TWILIO_PHONE_NUMBER: str | None
+    #: The WhatsApp sender (E.164, without ``whatsapp:``) that WhatsApp participants of groups
+    #: are reached from; unset, adding one is refused with a 4xx that names this setting.
+    TWILIO_WHATSAPP_NUMBER: str | None
     TWILIO_EMULATOR_URL: str | None
     PUBLIC_BASE_URL: str
     TRUST_PROXY: bool
@@ -527,6 +530,12 @@ class Config:
             raise ConfigError(
                 f"TWILIO_PHONE_NUMBER must be in E.164 form like +15551234567, got {phone!r}."
             )
+        whatsapp = (env.get("TWILIO_WHATSAPP_NUMBER") or "").removeprefix("whatsapp:") or None
+        if whatsapp and not _E164.fullmatch(whatsapp):
+            raise ConfigError(
+                "TWILIO_WHATSAPP_NUMBER must be your WhatsApp sender in E.164 form like "
+                f"+14155238886 (whatsapp: in front is allowed), got {whatsapp!r}."
+            )
         public_base_url = env.get("PUBLIC_BASE_URL") or (
             f"http://{'127.0.0.1' if host in ('0.0.0.0', '', '::') else host}:{port}"
         )
@@ -551,6 +560,7 @@ class Config:
             ),
             **twilio,
             "TWILIO_PHONE_NUMBER": phone,
+            "TWILIO_WHATSAPP_NUMBER": whatsapp,
             "TWILIO_EMULATOR_URL": None if live else env.get("TWILIO_EMULATOR_URL"),
             "TWILIO_EMULATOR_PERSIST": None if live else env.get("TWILIO_EMULATOR_PERSIST"),
             "PUBLIC_BASE_URL": public_base_url.rstrip("/"),

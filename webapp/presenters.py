@@ -23,6 +23,7 @@ DELIVERY_REASONS = {
     30008: "the carrier could not deliver it",
     30019: "the files are too large to send as MMS",
     63021: "that kind of file cannot be sent to this phone",
+    63016: "WhatsApp takes free-form messages only within 24 hours of the person's last message",
 }
 
 

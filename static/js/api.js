@@ -64,6 +64,11 @@ export class Api {
     return this.#request('DELETE', path);
   }
 
+  /** Each phone's delivery of one message (Twilio's Receipts), as `delivery_updated` says it live. */
+  messageDeliveries(conversationSid, messageSid) {
+    return this.#request('GET', `${this.#messagePath(conversationSid, messageSid)}/deliveries`);
+  }
+
   leaveConversation(conversationSid) {
     return this.#request('DELETE', `/api/conversations/${encodeURIComponent(conversationSid)}/participants/me`);
   }

@@ -60,6 +60,7 @@ class ChatApp {
       onBack: () => this.navigate(null),
       onEdit: (message, body) => this.edit(message, body),
       onDelete: (message) => this.remove(message),
+      onDeliveryDetails: (message) => this.loadDeliveries(message),
       mediaUrl: (sid) => `${root}/api/media/${encodeURIComponent(sid)}`,
       onOpenMedia: (media, url, opener) => this.mediaDialog.open(media, url, opener),
     });
@@ -251,6 +252,17 @@ class ChatApp {
       this.render();
     } catch (error) {
       this.banners.showError(`Your message was not deleted: ${error.message}`);
+    }
+  }
+
+  /** A reloaded page knows only a message's delivery summary: ask for each phone's receipt. */
+  async loadDeliveries(message) {
+    try {
+      const { deliveries } = await this.api.messageDeliveries(message.conversation_sid, message.sid);
+      for (const delivery of deliveries) this.state.applyDelivery(delivery);
+      this.render();
+    } catch (error) {
+      this.banners.showError(`Delivery to the phones could not be loaded: ${error.message}`);
     }
   }
 

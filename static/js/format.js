@@ -105,13 +105,14 @@ export function bodyLength(body) {
 
 // --- phone numbers (SMS participants) ---------------------------------------------------------
 
-/** What "Add person" typed is a phone number (to add by SMS), not a username. */
+/** What "Add person" typed is a phone number (to add by SMS) or `whatsapp:` and a number (to add
+ *  by WhatsApp), not a username. */
 export function looksLikePhone(value) {
-  const text = value.trim();
+  const text = value.trim().replace(/^whatsapp:\s*/i, '');
   return text.startsWith('+') || (/^[\d\s().-]+$/.test(text) && text.replace(/\D/g, '').length >= 7);
 }
 
-/** The group's SMS participants (their numbers), for the header's list with badges. */
+/** The group's SMS and WhatsApp participants (their addresses), for the header's list with badges. */
 export function phoneMembers(conversation) {
   return (conversation.participants ?? []).filter((name) => isSmsAuthor(name));
 }

@@ -92,3 +92,38 @@ def test_a_phone_joins_gets_texts_texts_back_and_is_removed_live(
     for window in (alice, bob):
         phones = window.page.get_by_role("list", name="Text message participants")
         expect(phones).to_be_hidden(timeout=LIVE_MS)
+
+
+def test_a_whatsapp_user_is_added_from_the_page_with_its_badge_and_removed(
+    open_window, login, parley_server: ParleyServer
+) -> None:
+    alice_api = login("alice")
+    sid = start_group(alice_api, ["bob"])
+    name = group_name(sid, alice_api)
+    alice, bob = open_window("alice"), open_window("bob")
+    alice.open_conversation(name)
+    bob.open_conversation(name)
+    address = f"whatsapp:{new_phone()}"
+
+    add_person(alice, address)
+    expect(alice.page.get_by_role("dialog", name="Add person")).to_be_hidden(timeout=PAGE_MS)
+    for window in (alice, bob):
+        phones = window.page.get_by_role("list", name="Text message participants")
+        expect(phones.get_by_role("listitem")).to_have_text(
+            f"{address}WhatsAppRemove", timeout=LIVE_MS
+        )
+        expect(phones.get_by_title("Joins by WhatsApp")).to_be_visible()
+
+    to_phone = f"picnic {uuid.uuid4().hex[:6]}"
+    bob.send(to_phone)
+    wait_until(
+        lambda: any(m["to"] == address and m["body"] == to_phone for m in outbox(parley_server)),
+        5,
+        "bob's message to reach the WhatsApp user",
+    )
+
+    bob.page.once("dialog", lambda confirm: confirm.accept())
+    bob.page.get_by_role("button", name=f"Remove {address}").click()
+    expect(alice.history.get_by_text(f"bob removed {address}", exact=True)).to_be_visible(
+        timeout=LIVE_MS
+    )

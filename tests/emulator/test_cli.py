@@ -19,7 +19,9 @@ from tests.emulator.conftest import (
     Served,
 )
 from twilio_emulator import EmulatorSettings, cli, create_emulator_app
+from twilio_emulator.settings import POST_EVENTS
 from webapp.cli import emulator_cli
+from webapp.webhooks.translate import SUBSCRIBED_EVENTS
 
 PHONE, TWILIO_NUMBER = "+15551234567", "+15005550006"
 
@@ -145,3 +147,9 @@ def test_run_persist_keeps_state_in_the_given_file(
     state = served["app"].extensions["twilio_emulator"]
     assert state.settings.persist_path == path and state.snapshots is not None
     state.close()
+
+
+def test_a_standalone_emulator_posts_every_event_parley_subscribes_to() -> None:
+    """`python -m twilio_emulator` without `twilio setup` still sends delivery receipts."""
+    assert set(SUBSCRIBED_EVENTS) <= set(EmulatorSettings().post_webhook_filters)
+    assert "onDeliveryUpdated" in POST_EVENTS

@@ -282,3 +282,20 @@ def test_the_expiry_is_in_the_future_and_bounded(media_service: Mcs) -> None:
     link = media_service.upload(PNG, "image/png")["links"]["content_direct_temporary"]
     expires = int(dict(p.split("=") for p in urlsplit(link).query.split("&"))["Expires"])
     assert time.time() < expires <= time.time() + EmulatorSettings().media_link_lifetime + 1
+
+
+def test_a_deleted_media_is_gone_with_its_bytes_and_links(media_service: Mcs) -> None:
+    media = media_service.upload(PNG, "image/png")
+    path = f"/v1/Services/{EMULATOR_SERVICE_SID}/Media/{media['sid']}"
+    assert media_service.call("DELETE", path, auth=None).status_code == 401
+
+    deleted = media_service.call("DELETE", path)
+    assert deleted.status_code == 204 and deleted.content == b""
+    assert media_service.call("GET", path).status_code == 404
+    assert media_service.call("GET", path + "/Content").status_code == 404
+    temporary = requests.get(media["links"]["content_direct_temporary"], timeout=10)
+    assert temporary.status_code == 404
+    again = media_service.call("DELETE", path)
+    assert again.status_code == 404 and again.json()["code"] == 20404
+    other = f"/v1/Services/IS{'1' * 32}/Media/{media['sid']}"
+    assert media_service.call("DELETE", other).status_code == 404

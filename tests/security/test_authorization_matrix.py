@@ -39,6 +39,7 @@ ROUTES = {
     "api.remove_participant": API,
     "api.edit_message": API,
     "api.delete_message": API,
+    "api.message_deliveries": API,  # each phone's receipt (tests/integration/test_deliveries.py)
     "api.list_users": API,
     "api.access_token": API,
     "stream.stream": API,

@@ -25,6 +25,8 @@ BIN = Path(sys.executable).parent
 
 #: The Twilio number SMS participants are texted from in tests (Twilio's magic test number).
 TWILIO_TEST_NUMBER = "+15005550006"
+#: Twilio's WhatsApp sandbox sender, the WhatsApp number test Parleys reach WhatsApp users from.
+TWILIO_WHATSAPP_SENDER = "+14155238886"
 
 
 @dataclass

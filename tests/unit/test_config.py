@@ -193,3 +193,12 @@ def test_media_limit_is_bytes_up_to_twilios_150_mb() -> None:
     for bad in ("0", "-1", "157286401", "20MB", "1e6", "9" * 5000):
         with pytest.raises(ConfigError, match="MEDIA_MAX_BYTES"):
             Config.from_env({"MEDIA_MAX_BYTES": bad})
+
+
+def test_whatsapp_sender_is_e164_with_or_without_its_prefix() -> None:
+    with pytest.raises(ConfigError, match="TWILIO_WHATSAPP_NUMBER"):
+        Config.from_env({"TWILIO_WHATSAPP_NUMBER": "whatsapp:555"})
+    for sender in ("+14155238886", "whatsapp:+14155238886"):
+        config = Config.from_env({"TWILIO_WHATSAPP_NUMBER": sender})
+        assert config.TWILIO_WHATSAPP_NUMBER == "+14155238886"
+    assert Config.from_env({}).TWILIO_WHATSAPP_NUMBER is None

@@ -60,3 +60,10 @@ def test_a_failed_delivery_says_why_in_words() -> None:
     assert delivery_json("CH1", "IM1", None, "failed", 12345)["reason"] == "Twilio error 12345"
     assert delivery_json("CH1", "IM1", None, "failed", None)["reason"] == "not delivered"
     assert delivery_json("CH1", "IM1", None, "delivered", None)["reason"] is None
+
+
+def test_whatsapp_outside_its_24_hour_window_is_said_in_words() -> None:
+    from webapp.presenters import delivery_json
+
+    delivery = delivery_json("CH" + "0" * 32, "IM" + "0" * 32, None, "failed", 63016)
+    assert "24 hours" in delivery["reason"] and delivery["error_code"] == 63016

@@ -26,6 +26,16 @@ class MediaOperations(StoreBase):
                 raise missing()
             return replace(found)
 
+    def remove_media(self, service_sid: str, sid: str) -> None:
+        """Forget a media record (404 if this service has none); the caller drops its bytes.
+        A message that took it keeps its `media` entry, as Twilio's message keeps what it
+        was sent with."""
+        with self._mutation():
+            found = self._media.get(sid)
+            if found is None or found.service_sid != service_sid:
+                raise missing()
+            del self._media[sid]
+
     def find_media(self, sid: str) -> Media:
         """A media of any service (its signed link names it alone)."""
         with self._lock:

@@ -47,6 +47,7 @@ def _http_error(error: HTTPException) -> Response:
 
 from webapp.api import (  # noqa: E402,F401  (routes register on bp)
     conversations,
+    deliveries,
     groups,
     media,
     message_edits,

@@ -21,7 +21,14 @@ from webapp.api.conversations import (
     own_participant,
     require_member,
 )
-from webapp.api.validation import identity_arg, json_body, known_user, phone_number, string_field
+from webapp.api.validation import (
+    WHATSAPP_PREFIX,
+    identity_arg,
+    json_body,
+    known_user,
+    phone_address,
+    string_field,
+)
 from webapp.errors import ApiError
 from webapp.models import User
 from webapp.services import Services, get_services
@@ -63,7 +70,7 @@ def rename_conversation(sid: str) -> Response:
 @login_required
 def add_participant(sid: str) -> tuple[Response, int]:
     """Add ``{"identity": ...}`` (a chat user; ``username`` is the same field under its older
-    name) or ``{"phone_number": ...}`` (SMS)."""
+    name) or ``{"phone_number": ...}`` (E.164 for SMS, ``whatsapp:+…`` for WhatsApp)."""
     services = get_services()
     participants = require_member(services, sid)
     body = json_body({"identity", "username", "phone_number"})
@@ -89,16 +96,10 @@ def add_participant(sid: str) -> tuple[Response, int]:
 def _add_phone(
     services: Services, sid: str, participants: list[ParticipantRecord], body: dict[str, object]
 ) -> tuple[Response, int]:
-    """Add a phone as an SMS participant, texted from the configured Twilio number."""
-    number = phone_number(string_field(body, "phone_number", max_length=64) or "")
-    proxy = services.config.TWILIO_PHONE_NUMBER
-    if not proxy:
-        raise ApiError(
-            400,
-            "sms_not_configured",
-            "Adding a phone number needs SMS, and SMS needs TWILIO_PHONE_NUMBER (the Twilio "
-            "number that texts the phone) set on the server.",
-        )
+    """Add a phone as an SMS participant texted from the configured Twilio number, or as a
+    WhatsApp participant reached from the configured WhatsApp sender."""
+    number = phone_address(string_field(body, "phone_number", max_length=64) or "")
+    proxy = _proxy_for(services, number)
     if number == proxy:
         raise ApiError(
             400, "invalid_phone_number", f"{number} is Parley's own Twilio number, not a phone."
@@ -123,6 +124,30 @@ def _add_phone(
     return conversation_reply(view), 200 if present else 201
 
 
+def _proxy_for(services: Services, address: str) -> str:
+    """The Twilio address that reaches ``address``: Twilio's binding pairs each phone with one
+    of the account's numbers (or its WhatsApp sender), which Parley must be told."""
+    if address.startswith(WHATSAPP_PREFIX):
+        sender = services.config.TWILIO_WHATSAPP_NUMBER
+        if not sender:
+            raise ApiError(
+                400,
+                "whatsapp_not_configured",
+                "Adding a WhatsApp number needs TWILIO_WHATSAPP_NUMBER (your Twilio WhatsApp "
+                "sender, like +14155238886) set on the server.",
+            )
+        return WHATSAPP_PREFIX + sender
+    proxy = services.config.TWILIO_PHONE_NUMBER
+    if not proxy:
+        raise ApiError(
+            400,
+            "sms_not_configured",
+            "Adding a phone number needs SMS, and SMS needs TWILIO_PHONE_NUMBER (the Twilio "
+            "number that texts the phone) set on the server.",
+        )
+    return proxy
+
+
 def _sms_refusal(exc: GatewayError, number: str) -> ApiError | None:
     """Twilio's refusals of an SMS participant, in words the person adding it understands
     (``None``: one the API's error handler says as it says any other)."""
@@ -131,7 +156,8 @@ def _sms_refusal(exc: GatewayError, number: str) -> ApiError | None:
             409,
             "phone_number_in_use",
             f"{number} is already in another conversation through this Twilio number; Twilio "
-            "allows one conversation per phone and Twilio number. Remove it there first.",
+            "allows one conversation per phone and Twilio number (or WhatsApp sender). Remove "
+            "it there first.",
         )
     if exc.code == ADDRESS_EQUALS_PROXY:
         return ApiError(
@@ -164,9 +190,10 @@ def remove_participant(sid: str, who: str) -> tuple[str, int]:
     services = get_services()
     require_member(services, sid)
     user = User.by_identity(who)
-    is_phone = who.startswith("+") and user is None
+    whatsapp = who[: len(WHATSAPP_PREFIX)].lower() == WHATSAPP_PREFIX
+    is_phone = (who.startswith("+") or whatsapp) and user is None
     if is_phone:
-        name = phone_number(who)
+        name = phone_address(who)
     else:
         # Not only Parley's users: the host's backend may have added people who never came.
         user = user or User.by_username(who)

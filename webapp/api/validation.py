@@ -102,3 +102,16 @@ def phone_number(raw: str) -> str:
             "like +15551234567: a + then the country code and number, up to 15 digits.",
         )
     return number
+
+
+#: Twilio's address form for a WhatsApp user: ``whatsapp:`` then E.164.
+WHATSAPP_PREFIX = "whatsapp:"
+
+
+def phone_address(raw: str) -> str:
+    """A phone participant's address: E.164 for SMS, or ``whatsapp:`` and E.164 for WhatsApp
+    (the prefix in any case, as people type it; Twilio wants it lower-case)."""
+    text = raw.strip()
+    if text[: len(WHATSAPP_PREFIX)].lower() == WHATSAPP_PREFIX:
+        return WHATSAPP_PREFIX + phone_number(text[len(WHATSAPP_PREFIX) :])
+    return phone_number(text)

@@ -20,12 +20,14 @@ from twilio.rest.conversations.v1.service import ServiceContext
 from webapp.twilio_gateway.errors import PARTICIPANT_EXISTS, UNIQUE_NAME_TAKEN, twilio_errors
 from webapp.twilio_gateway.records import (
     ConversationRecord,
+    DeliveryReceiptRecord,
     MessageRecord,
     ParticipantRecord,
     conversation_record,
     membership_conversation_record,
     message_record,
     participant_record,
+    receipt_record,
 )
 
 WEBHOOK_ENABLED = "true"
@@ -208,6 +210,15 @@ class ConversationsGateway:
         return message_record(
             self.service.conversations(conversation_sid).messages(message_sid).fetch()
         )
+
+    @twilio_errors()
+    def delivery_receipts(
+        self, conversation_sid: str, message_sid: str
+    ) -> list[DeliveryReceiptRecord]:
+        """The message's receipts, one per phone it went to (Twilio keeps them after the
+        ``onDeliveryUpdated`` webhooks, so a reloaded page can show each phone again)."""
+        message = self.service.conversations(conversation_sid).messages(message_sid)
+        return [receipt_record(row) for row in message.delivery_receipts.list(page_size=100)]
 
     def latest_message(self, conversation_sid: str) -> MessageRecord | None:
         page, _ = self.message_page(conversation_sid, limit=1)

@@ -148,6 +148,11 @@ class MediaGateway:
     def fetch(self, sid: str) -> MediaResource:
         return _resource(self._call("GET", f"{self.base}/Media/{sid}").json())
 
+    def delete(self, sid: str) -> None:
+        """Delete a file from MCS (its bytes too); a :class:`GatewayError` with ``not_found``
+        when MCS has no such file."""
+        self._call("DELETE", f"{self.base}/Media/{sid}").close()
+
     def content(self, media: MediaResource) -> Iterator[bytes]:
         """The media's bytes, chunk by chunk, through its temporary link (a signed URL on
         another host, fetched without credentials) or, failing that, the ``content`` link

@@ -58,6 +58,26 @@ class MessageRecord:
     delivery: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class DeliveryReceiptRecord:
+    """What one phone (SMS or WhatsApp participant) was told of one message."""
+
+    sid: str
+    participant_sid: str | None
+    status: str
+    error_code: int | None
+
+
+def receipt_record(obj: Any) -> DeliveryReceiptRecord:
+    code = obj.error_code
+    return DeliveryReceiptRecord(
+        sid=obj.sid,
+        participant_sid=obj.participant_sid,
+        status=str(obj.status or ""),
+        error_code=int(code) if isinstance(code, int) and not isinstance(code, bool) else None,
+    )
+
+
 _DELIVERY_STATUSES = ("sent", "delivered", "read", "failed", "undelivered")
 
 

@@ -24,7 +24,7 @@ const DELIVERY_TEXT = { sent: 'Sent', delivered: 'Delivered', read: 'Read' };
 
 export class ConversationPaneView {
   /** `root` is the pane (#pane); onEdit(message, body) and onDelete(message) change one's own message. */
-  constructor({ root, me, onSeen, onLoadOlder, onRetry, onBack, onEdit, onDelete, mediaUrl, onOpenMedia }) {
+  constructor({ root, me, onSeen, onLoadOlder, onRetry, onBack, onEdit, onDelete, onDeliveryDetails, mediaUrl, onOpenMedia }) {
     const els = elementsUnder(root, {
       empty: '#pane-empty',
       notFound: '#pane-not-found',
@@ -47,6 +47,9 @@ export class ConversationPaneView {
     this.editingSid = null;
     this.onEdit = onEdit;
     this.onDelete = onDelete;
+    this.onDeliveryDetails = onDeliveryDetails;
+    /** Messages whose per-phone receipts were asked for (once each; live receipts add to them). */
+    this.deliveriesAsked = new Set();
     this.mediaUrl = mediaUrl;
     this.onOpenMedia = onOpenMedia;
     this.renderedSid = null;
@@ -63,6 +66,8 @@ export class ConversationPaneView {
     els.messages.addEventListener('click', (event) => {
       const retry = event.target.closest('button[data-retry]');
       if (retry) onRetry(retry.dataset.retry);
+      const details = event.target.closest('button[data-deliveries]');
+      if (details) this.#askDeliveries(details.closest('.message')?.message);
     });
     this.#watchHistory(onSeen, onLoadOlder);
   }
@@ -275,7 +280,7 @@ export class ConversationPaneView {
     const whatsapp = message.source === 'WHATSAPP' || isWhatsAppAuthor(message.author);
     parts.sms.hidden = whatsapp || !(isSmsAuthor(message.author) || message.source === 'SMS');
     parts.whatsapp.hidden = !whatsapp;
-    this.#updateDelivery(parts.delivery, item.deliveries, message.delivery);
+    this.#updateDelivery(parts.delivery, item.deliveries, message);
     setText(parts.time, shortTime(message.date_created));
     parts.time.dateTime = message.date_created;
     parts.time.title = fullTime(message.date_created);
@@ -298,19 +303,34 @@ export class ConversationPaneView {
   }
 
   /** Under a message to a group with phones: "+1555…: Delivered", or "Not delivered" and why. */
-  #updateDelivery(list, deliveries, summary) {
+  /** Ask once for a message's per-phone receipts (they then arrive as live ones do). */
+  #askDeliveries(message) {
+    if (!message?.sid || this.deliveriesAsked.has(message.sid)) return;
+    this.deliveriesAsked.add(message.sid);
+    this.onDeliveryDetails?.(message);
+  }
+
+  #updateDelivery(list, deliveries, message) {
+    const summary = message.delivery;
     const lines = [...(deliveries ?? new Map())].map(([address, { status, reason }]) => {
       const failed = status === 'failed' || status === 'undelivered';
       const text = failed ? `Not delivered${reason ? `: ${reason}` : ''}` : DELIVERY_TEXT[status] ?? status;
       return h('li', { className: failed ? 'delivery--failed' : '' }, `${address}: ${text}`);
     });
-    // Loaded from history, with no receipt heard live: Twilio's summary over all the phones.
+    // Loaded from history, with no receipt heard live: Twilio's summary over all the phones, a
+    // button that asks for each phone's receipt (asked at once when some phone did not get it).
     if (!lines.length && summary?.total) {
       const failed = [summary.failed, summary.undelivered].find((part) => part && part !== 'none');
       const text = failed
         ? `Not delivered to ${failed === 'all' ? 'the phones' : 'some phones'}`
         : DELIVERY_TEXT[['read', 'delivered', 'sent'].find((status) => summary[status] === 'all')] ?? '';
-      if (text) lines.push(h('li', { className: failed ? 'delivery--failed' : '' }, text));
+      const details = h(
+        'button',
+        { type: 'button', className: 'delivery__details', title: 'Show each phone', dataset: { deliveries: '' } },
+        text || 'Delivery to phones',
+      );
+      lines.push(h('li', { className: failed ? 'delivery--failed' : '' }, details));
+      if (failed) queueMicrotask(() => this.#askDeliveries(message));
     }
     const key = lines.map((line) => line.textContent).join('\n');
     if (list.dataset.shown === key) return;

@@ -63,7 +63,7 @@ export class GroupActions {
     this.dialog.ask({
       title: 'Add person',
       label: 'Username or phone number',
-      hint: 'A phone number in international form, like +15551234567, joins by SMS.',
+      hint: 'A phone number in international form, like +15551234567, joins by SMS; whatsapp:+15551234567 joins by WhatsApp.',
       submit: 'Add',
       action: async (username) => {
         const before = this.state.conversations.get(sid)?.participants ?? [];
@@ -90,7 +90,7 @@ export class GroupActions {
         let name = who.trim().toLowerCase();
         if (looksLikePhone(name)) {
           name = name.replace(/[\s\-.()]/g, '');
-          if (!name.startsWith('+')) throw new Error('Write the number with its country code, like +15551234567.');
+          if (!name.replace(/^whatsapp:/, '').startsWith('+')) throw new Error('Write the number with its country code, like +15551234567.');
         }
         await this.api.removeParticipant(sid, name);
         this.#removed(sid, name);

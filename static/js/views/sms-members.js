@@ -1,5 +1,5 @@
-// The open group's SMS participants under its title: each number with an "SMS" badge and a
-// "Remove" button (a phone cannot leave from its phone, so any member may remove it).
+// The open group's SMS and WhatsApp participants under its title: each number with an "SMS" or
+// "WhatsApp" badge and a "Remove" button (a phone cannot leave from its phone, so any member may remove it).
 
 import { h, reconcile, setText } from '../dom.js';
 import { canChangeMembers, isGroup, isWhatsAppAuthor, phoneMembers } from '../format.js';
