@@ -91,6 +91,7 @@ def _handle(services: Services, params: Params, url: str, signature: str | None)
         for n, outgoing in enumerate(translate(services, params)):
             if services.broker.publish(outgoing.event, outgoing.recipients, once=f"{key}:{n}"):
                 published += 1
+                services.push.offer(outgoing.event, outgoing.recipients)  # queued, not sent
             else:
                 duplicates += 1
     except (KeyError, ValueError):
