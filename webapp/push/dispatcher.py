@@ -121,16 +121,16 @@ class PushDispatcher:
         """Queue ``event`` for the ``recipients`` who may need a push. Never blocks or raises."""
         if self.sender is None or event.type != types.MESSAGE_ADDED:
             return
-        data: dict[str, Any] = event.data
-        author = data.get("author") or ""
-        conversation_sid = data.get("conversation_sid") or ""
+        message: dict[str, Any] = event.data.get("message") or {}
+        author = message.get("author") or ""
+        conversation_sid = event.data.get("conversation_sid") or ""
         others = tuple(r for r in recipients if r != author)
         if not others or not conversation_sid:
             return
         with self._lock:
             if len(self._queue) >= QUEUE_MAX:
                 del self._queue[0]
-            self._queue.append((conversation_sid, author, _text(data), others))
+            self._queue.append((conversation_sid, author, _text(message), others))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="parley-push", daemon=True)
                 self._thread.start()
@@ -240,11 +240,11 @@ class PushDispatcher:
                 log.info("removed %d expired push subscription(s) of user %s", len(gone), user.id)
 
 
-def _text(data: dict[str, Any]) -> str:
-    body = " ".join(str(data.get("body") or "").split())
+def _text(message: dict[str, Any]) -> str:
+    body = " ".join(str(message.get("body") or "").split())
     if body:
         return body[:PREVIEW_CHARS]
-    media = data.get("media") or []
+    media = message.get("media") or []
     return "Sent a file" if media else ""
 
 

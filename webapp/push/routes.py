@@ -64,9 +64,9 @@ def push_settings() -> ResponseReturnValue:
 def subscribe() -> ResponseReturnValue:
     """Store this browser's subscription for the current user (a browser that subscribed for
     someone else before is theirs now: one browser, one person signed in)."""
+    body = _body({"endpoint", "keys", "previews", "expirationTime"})
     if not get_services().config.push_enabled:
         raise ApiError(404, "push_disabled", "Push notifications are not set up on this server.")
-    body = _body({"endpoint", "keys", "previews", "expirationTime"})
     endpoint = _endpoint(body.get("endpoint"))
     keys = body.get("keys")
     if not isinstance(keys, dict) or set(keys) - {"p256dh", "auth"}:
