@@ -27,7 +27,10 @@ COUNT_PERMISSION_REQUESTS = """
 (() => {
   window.__permissionRequests = 0;
   const ask = Notification.requestPermission.bind(Notification);
-  Notification.requestPermission = (...args) => { window.__permissionRequests += 1; return ask(...args); };
+  Notification.requestPermission = (...args) => {
+    window.__permissionRequests += 1;
+    return ask(...args);
+  };
 })();
 """
 
@@ -110,7 +113,8 @@ def test_the_service_worker_shows_a_pushed_message(
         found: list[dict[str, Any]] = page.evaluate(
             """navigator.serviceWorker.ready
                  .then((r) => r.getNotifications())
-                 .then((list) => list.map((n) => ({title: n.title, body: n.body, tag: n.tag, data: n.data})))"""
+                 .then((list) => list.map((n) => (
+                   {title: n.title, body: n.body, tag: n.tag, data: n.data})))"""
         )
         return found
 
