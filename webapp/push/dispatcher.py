@@ -184,16 +184,10 @@ class PushDispatcher:
         for identity, conversation_sid in due:
             if identity not in online:
                 by_user.setdefault(identity, []).append(conversation_sid)
-        for identity, conversations in by_user.items():
-            try:
-                allowed = self.limit.take(identity)
-            except redis.RedisError:
-                allowed = True  # better a push too many than none
-            if not allowed:
-                self._defer({(identity, c) for c in conversations}, self.limit.interval / 2)
-                continue
-            batch = {c: self._pending.pop((identity, c)) for c in conversations}
-            self._push_user(identity, batch)
+        assert self._app is not None
+        with self._app.app_context():
+            for identity, conversations in by_user.items():
+                self._push_user(identity, conversations)
         self.rounds += 1
 
     def _defer(self, keys: Collection[tuple[str, str]], seconds: float) -> None:
@@ -202,42 +196,54 @@ class PushDispatcher:
             if key in self._pending:
                 self._pending[key].due = due
 
-    def _push_user(self, identity: str, batch: dict[str, _Pending]) -> None:
-        assert self.sender is not None and self._app is not None
-        with self._app.app_context():
-            user = User.by_identity(identity)
-            if user is None:
-                return
-            rows = db.session.execute(
-                db.select(PushSubscription).filter_by(user_id=user.id)
-            ).scalars()
-            subscriptions = list(rows)
-            if not subscriptions:
-                return
-            names = self.names.names(p.author for p in batch.values())
-            gone: list[int] = []
-            for conversation_sid, pending in batch.items():
-                if not self.should_push(user.id, conversation_sid):
+    def _push_user(self, identity: str, conversations: list[str]) -> None:
+        """Push what is due for one user, unless filtered out or over their rate."""
+        assert self.sender is not None
+        user = User.by_identity(identity)
+        subscriptions: list[PushSubscription] = []
+        if user is not None:
+            rows = db.session.execute(db.select(PushSubscription).filter_by(user_id=user.id))
+            subscriptions = list(rows.scalars())
+        # Muted (or no browser to tell): dropped before the rate limit, which they never use.
+        wanted = [
+            c
+            for c in conversations
+            if user is not None and subscriptions and self.should_push(user.id, c)
+        ]
+        for conversation_sid in set(conversations) - set(wanted):
+            del self._pending[(identity, conversation_sid)]
+        if user is None or not wanted:
+            return
+        try:
+            allowed = self.limit.take(identity)
+        except redis.RedisError:
+            allowed = True  # better a push too many than none
+        if not allowed:
+            self._defer({(identity, c) for c in wanted}, self.limit.interval / 2)
+            return
+        batch = {c: self._pending.pop((identity, c)) for c in wanted}
+        names = self.names.names(p.author for p in batch.values())
+        gone: list[int] = []
+        for conversation_sid, pending in batch.items():
+            for row in subscriptions:
+                if row.id in gone:
                     continue
-                for row in subscriptions:
-                    if row.id in gone:
-                        continue
-                    payload = notification(
-                        conversation_sid, names.get(pending.author, pending.author), pending, row
-                    )
-                    status = self.sender.send(
-                        Subscription(row.endpoint, row.p256dh, row.auth),
-                        payload,
-                        topic_for(conversation_sid),
-                    )
-                    if status in GONE:
-                        gone.append(row.id)
-                    elif not 200 <= status < 300:
-                        log.warning("push service answered %s for user %s", status, user.id)
-            if gone:
-                db.session.execute(db.delete(PushSubscription).where(PushSubscription.id.in_(gone)))
-                db.session.commit()
-                log.info("removed %d expired push subscription(s) of user %s", len(gone), user.id)
+                payload = notification(
+                    conversation_sid, names.get(pending.author, pending.author), pending, row
+                )
+                status = self.sender.send(
+                    Subscription(row.endpoint, row.p256dh, row.auth),
+                    payload,
+                    topic_for(conversation_sid),
+                )
+                if status in GONE:
+                    gone.append(row.id)
+                elif not 200 <= status < 300:
+                    log.warning("push service answered %s for user %s", status, user.id)
+        if gone:
+            db.session.execute(db.delete(PushSubscription).where(PushSubscription.id.in_(gone)))
+            db.session.commit()
+            log.info("removed %d expired push subscription(s) of user %s", len(gone), user.id)
 
 
 def _text(message: dict[str, Any]) -> str:
