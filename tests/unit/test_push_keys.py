@@ -3,9 +3,12 @@ half a pair, or halves of two pairs, stop start-up with a sentence naming the va
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.support.push_service import unb64url
+from webapp import create_app
 from webapp.config import Config, ConfigError
 from webapp.push.keys import VapidKeyError, generate_keys, load_vapid
 from webapp.push.sender import topic_for
@@ -63,3 +66,15 @@ def test_topics_are_what_push_services_take() -> None:
     topic = topic_for("CH" + "a" * 32)
     assert len(topic) == 32 and topic.replace("-", "").replace("_", "").isalnum()
     assert topic != topic_for("CH" + "b" * 32)
+
+
+def test_the_keys_command_prints_a_pair_the_config_takes(tmp_path: Path) -> None:
+    app = create_app(_config(DATABASE_URL=f"sqlite:///{tmp_path / 'p.sqlite3'}"))
+    try:
+        output = app.test_cli_runner().invoke(args=["push", "keys"]).output
+    finally:
+        app.extensions["parley"].broker.close()
+    env = dict(line.split("=", 1) for line in output.splitlines() if line.startswith("PARLEY_"))
+    assert set(env) == {"PARLEY_VAPID_PUBLIC_KEY", "PARLEY_VAPID_PRIVATE_KEY"}
+    assert _config(**env).push_enabled
+    load_vapid(env["PARLEY_VAPID_PUBLIC_KEY"], env["PARLEY_VAPID_PRIVATE_KEY"])
