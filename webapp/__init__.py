@@ -37,6 +37,10 @@ from webapp.people.participants import (
 )
 from webapp.people.presence import MemoryPresence, Presence, RedisPresence
 from webapp.people.presence_relay import PresenceRelay
+from webapp.push import init_push
+from webapp.push.dispatcher import PushDispatcher, RateLimit
+from webapp.push.keys import load_vapid
+from webapp.push.sender import PushSender
 from webapp.security import init_security, response_headers
 from webapp.services import Services, init_services
 from webapp.sso import sso
@@ -79,6 +83,8 @@ def create_app(config: Config | None = None) -> Flask:
 
     init_services(app, services)
     _register_blueprints(app)
+    init_push(app)
+    services.push.bind(app)
     sso.init_app(app)  # after the auth blueprint: it signs people in the same way
     init_oidc(app, config)  # "Sign in with …": through the same user hook as sso
     init_ops(app)
@@ -122,6 +128,7 @@ def _build_services(config: Config) -> Services:
         presence = MemoryPresence()
     contacts = Contacts(contacts_cache, gateway.conversations_of, membership.participants)
     metrics = Metrics()
+    names = NameResolver(partial(user_friendly_name, gateway))
     services = Services(
         config=config,
         redis=client,
@@ -132,7 +139,7 @@ def _build_services(config: Config) -> Services:
         contacts=contacts,
         presence=presence,
         presence_relay=PresenceRelay(presence, contacts, broker),
-        names=NameResolver(partial(user_friendly_name, gateway)),
+        names=names,
         media=MediaGateway(config),
         metrics=metrics,
         stream_writer=StreamWriter(metrics),
@@ -141,10 +148,19 @@ def _build_services(config: Config) -> Services:
         typing=TypingThrottle(),
         twilio_check=TwilioCheck(config),
         redis_check=RedisCheck(config.REDIS_URL) if config.REDIS_URL else None,
+        push=PushDispatcher(_push_sender(config), presence, names, RateLimit(client)),
     )
     services.catch_up = CatchUp(services)
     broker.on_reconnect(services.catch_up.reconcile_recent)  # webhooks may have failed meanwhile
     return services
+
+
+def _push_sender(config: Config) -> PushSender | None:
+    """The Web Push sender, when VAPID keys are configured (refused when they are no pair)."""
+    if not config.PARLEY_VAPID_PUBLIC_KEY or not config.PARLEY_VAPID_PRIVATE_KEY:
+        return None
+    vapid = load_vapid(config.PARLEY_VAPID_PUBLIC_KEY, config.PARLEY_VAPID_PRIVATE_KEY)
+    return PushSender(vapid, config.PARLEY_VAPID_SUBJECT or config.PUBLIC_BASE_URL)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -162,12 +178,14 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from webapp.cli import emulator_cli, init_db_command, media_cli, twilio_cli, users_cli
+    from webapp.push.cli import push_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(init_db_command)
     app.cli.add_command(twilio_cli)
     app.cli.add_command(media_cli)
     app.cli.add_command(emulator_cli)
+    app.cli.add_command(push_cli)
 
 
 def _mount_emulator(app: Flask, config: Config) -> None:

@@ -7,6 +7,8 @@ Redis; unset: the in-process broker, one process only).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 import secrets
@@ -236,6 +238,45 @@ def _cookie_settings(production: bool, embed_origins: tuple[str, ...]) -> dict[s
 _OIDC_VARIABLES = ("PARLEY_OIDC_ISSUER", "PARLEY_OIDC_CLIENT_ID", "PARLEY_OIDC_CLIENT_SECRET")
 
 
+_VAPID_VARIABLES = ("PARLEY_VAPID_PUBLIC_KEY", "PARLEY_VAPID_PRIVATE_KEY")
+
+
+def _b64url_bytes(value: str) -> bytes | None:
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (ValueError, binascii.Error):
+        return None
+
+
+def _vapid_settings(env: Mapping[str, str], public_base_url: str) -> dict[str, object]:
+    """``PARLEY_VAPID_*``: Web Push (``webapp/push``). Both keys or neither; their shapes are
+    checked here, their pairing when the sender is built (``flask push keys`` makes a pair)."""
+    given = [name for name in _VAPID_VARIABLES if env.get(name)]
+    if not given:
+        return {}
+    if len(given) != len(_VAPID_VARIABLES):
+        raise ConfigError(
+            "PARLEY_VAPID_PUBLIC_KEY and PARLEY_VAPID_PRIVATE_KEY go together: make a pair with "
+            "`flask --app wsgi push keys`."
+        )
+    public = _b64url_bytes(env["PARLEY_VAPID_PUBLIC_KEY"])
+    if public is None or len(public) != 65 or public[0] != 4:
+        raise ConfigError(
+            "PARLEY_VAPID_PUBLIC_KEY must be a P-256 public key, uncompressed, base64url "
+            "(87 characters), as `flask --app wsgi push keys` prints it."
+        )
+    if _b64url_bytes(env["PARLEY_VAPID_PRIVATE_KEY"]) is None:
+        raise ConfigError("PARLEY_VAPID_PRIVATE_KEY must be base64url, as `push keys` prints it.")
+    subject = env.get("PARLEY_VAPID_SUBJECT") or public_base_url
+    if not subject.startswith(("mailto:", "https://", "http://")):
+        raise ConfigError("PARLEY_VAPID_SUBJECT must be a mailto: or https:// URL.")
+    return {
+        "PARLEY_VAPID_PUBLIC_KEY": env["PARLEY_VAPID_PUBLIC_KEY"],
+        "PARLEY_VAPID_PRIVATE_KEY": env["PARLEY_VAPID_PRIVATE_KEY"],
+        "PARLEY_VAPID_SUBJECT": subject,
+    }
+
+
 def _oidc_settings(env: Mapping[str, str], production: bool) -> dict[str, object]:
     """``PARLEY_OIDC_*``: "Sign in with …" an OpenID Connect provider (``webapp/oidc``).
     The three go together; the button's label defaults to the issuer's host name."""
@@ -348,6 +389,16 @@ class Config:
     PARLEY_OIDC_CLIENT_ID: str | None = None
     PARLEY_OIDC_CLIENT_SECRET: str | None = None
     PARLEY_OIDC_NAME: str | None = None
+    #: Web Push (``webapp/push``): the VAPID key pair push services check each request
+    #: against (base64url, as ``flask push keys`` prints them), and the contact they are
+    #: given (``mailto:`` or ``https://``). Without keys there is no push.
+    PARLEY_VAPID_PUBLIC_KEY: str | None = None
+    PARLEY_VAPID_PRIVATE_KEY: str | None = None
+    PARLEY_VAPID_SUBJECT: str | None = None
+
+    @property
+    def push_enabled(self) -> bool:
+        return bool(self.PARLEY_VAPID_PUBLIC_KEY and self.PARLEY_VAPID_PRIVATE_KEY)
 
     @property
     def oidc_enabled(self) -> bool:
@@ -581,6 +632,7 @@ class Config:
             **_cookie_settings(production, _embed_origins(env, public_base_url)),
             "WEB_CONCURRENCY": int(raw_workers),
             "PARLEY_DIRECTORY": _directory(env.get("PARLEY_DIRECTORY")),
+            **_vapid_settings(env, public_base_url.rstrip("/")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -7,7 +7,8 @@ import unicodedata
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -21,6 +22,8 @@ USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{1,31}")
 IDENTITY_MAX_CHARS = 256
 #: Display names are shown, never used as keys; Twilio's ``friendly_name`` takes 256 too.
 DISPLAY_NAME_MAX_CHARS = 256
+#: Push services' endpoints are URLs of a few hundred characters; this leaves room.
+PUSH_ENDPOINT_MAX_CHARS = 1024
 #: Twilio refuses an identity shaped like a User SID (error 50206).
 _USER_SID = re.compile(r"US[0-9a-fA-F]{32}")
 
@@ -121,6 +124,28 @@ class MediaUpload(db.Model):  # type: ignore[name-defined]
     sid: Mapped[str] = mapped_column(String(34), primary_key=True)
     conversation_sid: Mapped[str] = mapped_column(String(34))
     identity: Mapped[str] = mapped_column(String(IDENTITY_MAX_CHARS))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=lambda: datetime.now(UTC)
+    )
+
+
+class PushSubscription(db.Model):  # type: ignore[name-defined]
+    """One browser's Web Push subscription for a user (``webapp/push``): where its push
+    service takes messages and the keys they are encrypted for. The endpoint is unique: a
+    browser that subscribes again for another user moves its subscription to them."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    endpoint: Mapped[str] = mapped_column(String(PUSH_ENDPOINT_MAX_CHARS), unique=True)
+    #: The browser's P-256 public key and auth secret (base64url), per RFC 8291.
+    p256dh: Mapped[str] = mapped_column(String(128))
+    auth: Mapped[str] = mapped_column(String(64))
+    #: False: notifications say "New message", never the text (the user's choice).
+    previews: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=lambda: datetime.now(UTC)
     )

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from webapp.people.participants import MembershipCache
     from webapp.people.presence import Presence
     from webapp.people.presence_relay import PresenceRelay
+    from webapp.push.dispatcher import PushDispatcher
     from webapp.stream.admission import Admission
     from webapp.stream.heartbeat import HeartbeatTicker
     from webapp.stream.writer import StreamWriter
@@ -61,6 +62,8 @@ class Services:
     typing: TypingThrottle
     twilio_check: TwilioCheck
     redis_check: RedisCheck | None
+    #: Web Push for people with no stream open (``webapp.push``); sends nothing without keys.
+    push: PushDispatcher
     #: Publishes messages whose webhooks never arrived (``webapp.webhooks.catchup``); it is
     #: handed these services, so it is added once they exist.
     catch_up: CatchUp = field(init=False)

@@ -48,6 +48,11 @@ ROUTES = {
     "api.upload_media": API,  # photos and files (tests/integration/test_media_upload.py)
     "api.get_media": API,
     "webhooks.twilio_webhook": WEBHOOK,
+    # Web Push (tests/integration/test_push.py): the service worker's script is public.
+    "push.service_worker": PUBLIC,
+    "push.push_settings": API,
+    "push.subscribe": API,
+    "push.unsubscribe": API,
     # A host site's signed, single-use token is the proof (tests/security/test_sso.py).
     "sso.login": PUBLIC,
     "sso.logout": PUBLIC,

@@ -102,6 +102,7 @@ def _handle(services: Services, params: Params, url: str, signature: str | None)
                 done = services.broker.publish(event, recipients, once, after_gap)
             if done:
                 published += 1
+                services.push.offer(outgoing.event, outgoing.recipients)  # queued, not sent
             else:
                 duplicates += 1
     except (KeyError, ValueError):

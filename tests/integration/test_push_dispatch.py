@@ -1,0 +1,109 @@
+"""The dispatcher in one process: the ``should_push`` seam (mute plugs in there) and the
+per-user rate limit, against the push service stand-in, with Parley's app in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
+
+from tests.support.push_service import PushService
+from tests.support.waiting import wait_until
+from webapp import create_app
+from webapp.config import Config
+from webapp.events import types
+from webapp.events.types import Event
+from webapp.extensions import db
+from webapp.models import PushSubscription, User
+from webapp.push.keys import generate_keys
+from webapp.services import get_services
+
+MUTED = "CH" + "0" * 31 + "1"
+OPEN = "CH" + "0" * 31 + "2"
+
+
+class Stack(NamedTuple):
+    app: Flask
+    service: PushService
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    public, private = generate_keys()
+    service = PushService(public)
+    config = Config.from_env(
+        {
+            "SECRET_KEY": "k",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}",
+            "PARLEY_VAPID_PUBLIC_KEY": public,
+            "PARLEY_VAPID_PRIVATE_KEY": private,
+            "PARLEY_VAPID_SUBJECT": "mailto:ops@example.com",
+        },
+        require_service_sid=False,
+    )
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+        for name in ("alice", "bob"):
+            user = User.password_account(name)
+            user.set_password("irrelevant-here")
+            db.session.add(user)
+        db.session.commit()
+        bob = User.by_identity("bob")
+        assert bob is not None
+        sub = service.subscribe("bob")
+        db.session.add(
+            PushSubscription(
+                user_id=bob.id,
+                endpoint=sub["endpoint"],
+                p256dh=sub["keys"]["p256dh"],
+                auth=sub["keys"]["auth"],
+            )
+        )
+        db.session.commit()
+    try:
+        yield Stack(app, service)
+    finally:
+        get_services(app).broker.close()
+        service.stop()
+
+
+def _message(conversation_sid: str, body: str) -> Event:
+    return Event(
+        types.MESSAGE_ADDED,
+        {"conversation_sid": conversation_sid, "message": {"author": "alice", "body": body}},
+    )
+
+
+def test_should_push_keeps_a_muted_conversation_quiet(stack: Stack) -> None:
+    push = get_services(stack.app).push
+    asked: list[tuple[int, str]] = []
+
+    def should_push(user_id: int, conversation_sid: str) -> bool:
+        asked.append((user_id, conversation_sid))
+        return conversation_sid != MUTED
+
+    push.should_push = should_push
+    push.offer(_message(MUTED, "muted news"), ["alice", "bob"])
+    push.offer(_message(OPEN, "open news"), ["alice", "bob"])
+    (delivery,) = wait_until(lambda: stack.service.deliveries("bob"), 10, "the open push")
+    assert delivery.payload["conversation_sid"] == OPEN
+    assert {sid for _, sid in asked} == {MUTED, OPEN}  # alice wrote them: never asked for her
+    assert stack.service.refused == []
+
+
+def test_a_users_pushes_are_rate_limited_and_folded(stack: Stack) -> None:
+    push = get_services(stack.app).push
+    push.offer(_message(OPEN, "first"), ["alice", "bob"])
+    wait_until(lambda: stack.service.deliveries("bob"), 10, "the first push")
+    for n in range(3):
+        push.offer(_message(OPEN, f"later {n}"), ["alice", "bob"])
+    wait_until(lambda: len(stack.service.deliveries("bob")) == 2, 10, "the folded push")
+    first, folded = stack.service.deliveries("bob")
+    assert first.payload["body"] == "first"
+    assert folded.payload["body"] == "later 2 (+2 more)"
+    assert push.limit.interval > 0
