@@ -110,7 +110,13 @@ def _build_services(config: Config) -> Services:
     presence: Presence
     if config.REDIS_URL:
         client = connect(config.REDIS_URL)
-        redis_broker = broker = RedisBroker(client, config.REDIS_URL)
+        redis_broker = broker = RedisBroker(
+            client,
+            config.REDIS_URL,
+            max_events=config.PARLEY_LOG_MAX_EVENTS,
+            max_age=config.PARLEY_LOG_MAX_AGE_SECONDS,
+            once_seconds=config.PARLEY_WEBHOOK_DEDUPE_SECONDS,
+        )
         published = redis_broker.marks
         contacts_cache = RedisContacts(client)
         membership = RedisMembershipCache(
@@ -121,7 +127,11 @@ def _build_services(config: Config) -> Services:
         )
         presence = RedisPresence(client)
     else:
-        memory_broker = broker = MemoryBroker()
+        memory_broker = broker = MemoryBroker(
+            max_age=config.PARLEY_LOG_MAX_AGE_SECONDS,
+            max_events=config.PARLEY_LOG_MAX_EVENTS,
+            once_seconds=config.PARLEY_WEBHOOK_DEDUPE_SECONDS,
+        )
         published = memory_broker.marks
         contacts_cache = MemoryContacts()
         membership = MemoryMembershipCache(gateway.participants, contacts=contacts_cache)

@@ -126,6 +126,30 @@ def _media_max_bytes(env: Mapping[str, str]) -> int:
     return value
 
 
+def _whole_number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A setting that is a whole number from ``low`` to ``high``."""
+    raw = env.get(name, str(default)).strip()
+    value = int(raw) if raw.isdigit() and len(raw) < 16 else -1
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {raw!r}.")
+    return value
+
+
+def _event_log_settings(env: Mapping[str, str]) -> dict[str, int]:
+    """How much each user's log keeps (what a page that reconnects can catch up on) and how
+    long a webhook's de-duplication key is kept (Twilio's retries come within minutes); both
+    are Redis memory, planned in docs/scaling.md."""
+    return {
+        "PARLEY_LOG_MAX_EVENTS": _whole_number(env, "PARLEY_LOG_MAX_EVENTS", 1000, 10, 100_000),
+        "PARLEY_LOG_MAX_AGE_SECONDS": _whole_number(
+            env, "PARLEY_LOG_MAX_AGE_SECONDS", 24 * 3600, 60, 30 * 24 * 3600
+        ),
+        "PARLEY_WEBHOOK_DEDUPE_SECONDS": _whole_number(
+            env, "PARLEY_WEBHOOK_DEDUPE_SECONDS", 3600, 60, 7 * 24 * 3600
+        ),
+    }
+
+
 def _session_lifetime(env: Mapping[str, str]) -> float:
     """``SESSION_LIFETIME_HOURS``: a positive number of hours (fractions allowed)."""
     raw = env.get("SESSION_LIFETIME_HOURS", "336")
@@ -320,6 +344,12 @@ class Config:
     #: are reached from; unset, adding one is refused with a 4xx that names this setting.
     TWILIO_WHATSAPP_NUMBER: str | None
     TWILIO_EMULATOR_URL: str | None
+    #: Each user's event log keeps at most this many events, none older than this: a page
+    #: that reconnects within them catches up exactly; past them it reloads (a resync).
+    PARLEY_LOG_MAX_EVENTS: int
+    PARLEY_LOG_MAX_AGE_SECONDS: int
+    #: A webhook's de-duplication key lives this long (Twilio's retries come within minutes).
+    PARLEY_WEBHOOK_DEDUPE_SECONDS: int
     PUBLIC_BASE_URL: str
     TRUST_PROXY: bool
     HOST: str
@@ -632,6 +662,7 @@ class Config:
             **_cookie_settings(production, _embed_origins(env, public_base_url)),
             "WEB_CONCURRENCY": int(raw_workers),
             "PARLEY_DIRECTORY": _directory(env.get("PARLEY_DIRECTORY")),
+            **_event_log_settings(env),
             **_vapid_settings(env, public_base_url.rstrip("/")),
         }
         values.update(overrides)

@@ -353,3 +353,36 @@ def test_a_message_whose_predecessor_is_being_handled_is_not_held_back(broker: B
     broker.marks.note(sid, 0, f"{sid}:0", touch=True)  # message 0 is noted ...
     broker.marks.note(sid, 1, f"{sid}:1", touch=True)  # ... and 1 is on its way
     assert broker.publish(Event("message_added", {"n": 2}), ["bob"], f"{sid}:2", InOrder(sid, 2))
+
+
+def test_webhook_keys_and_logs_live_as_long_as_configured(redis_server: RedisServer) -> None:
+    """Redis memory is planned from these bounds: a de-duplication key lives its window, a
+    log keeps its last events, and both expire."""
+    client = connect(redis_server.url)
+    broker = RedisBroker(client, redis_server.url, max_events=3, max_age=600, once_seconds=120)
+    try:
+        identity = f"u{uuid.uuid4().hex[:8]}"
+        for n in range(5):
+            assert broker.publish(Event("message_added", {"n": n}), [identity], f"k{identity}{n}")
+        assert 0 < client.ttl(f"parley:webhook:k{identity}0") <= 120
+        assert client.xlen(f"parley:u:{{{identity}}}:log") <= 4  # ~3: MAXLEN trims whole nodes
+        assert 0 < client.ttl(f"parley:u:{{{identity}}}:log") <= 600
+    finally:
+        broker.close()
+
+
+def test_a_message_published_in_order_moves_the_mark_at_once(redis_server: RedisServer) -> None:
+    """Not at the next webhook, which may come after the message's de-duplication key is
+    gone (the mark would then stop there and fetch it from Twilio again)."""
+    client = connect(redis_server.url)
+    broker = RedisBroker(client, redis_server.url)
+    try:
+        sid = f"CH{uuid.uuid4().hex}"
+        for n in (4, 5):
+            assert broker.publish(
+                Event("message_added", {}), ["bob"], f"{sid}:{n}", InOrder(sid, n)
+            )
+        client.delete(f"parley:webhook:{sid}:5")  # expired, an hour later
+        assert broker.marks.note(sid, 6, f"{sid}:6", touch=True).published == 5
+    finally:
+        broker.close()

@@ -202,3 +202,29 @@ def test_whatsapp_sender_is_e164_with_or_without_its_prefix() -> None:
         config = Config.from_env({"TWILIO_WHATSAPP_NUMBER": sender})
         assert config.TWILIO_WHATSAPP_NUMBER == "+14155238886"
     assert Config.from_env({}).TWILIO_WHATSAPP_NUMBER is None
+
+
+def test_the_event_logs_and_webhook_keys_are_bounded_as_configured() -> None:
+    default = Config.from_env({})
+    assert default.PARLEY_LOG_MAX_EVENTS == 1000
+    assert default.PARLEY_LOG_MAX_AGE_SECONDS == 24 * 3600
+    assert default.PARLEY_WEBHOOK_DEDUPE_SECONDS == 3600
+    chosen = Config.from_env(
+        {
+            "PARLEY_LOG_MAX_EVENTS": "200",
+            "PARLEY_LOG_MAX_AGE_SECONDS": "7200",
+            "PARLEY_WEBHOOK_DEDUPE_SECONDS": "900",
+        }
+    )
+    assert (chosen.PARLEY_LOG_MAX_EVENTS, chosen.PARLEY_LOG_MAX_AGE_SECONDS) == (200, 7200)
+    assert chosen.PARLEY_WEBHOOK_DEDUPE_SECONDS == 900
+    for name, bad in [
+        ("PARLEY_LOG_MAX_EVENTS", "0"),
+        ("PARLEY_LOG_MAX_EVENTS", "lots"),
+        ("PARLEY_LOG_MAX_AGE_SECONDS", "-5"),
+        ("PARLEY_LOG_MAX_AGE_SECONDS", "1e9"),
+        ("PARLEY_WEBHOOK_DEDUPE_SECONDS", "59"),
+        ("PARLEY_WEBHOOK_DEDUPE_SECONDS", "99999999999999999999"),
+    ]:
+        with pytest.raises(ConfigError, match=name):
+            Config.from_env({name: bad})

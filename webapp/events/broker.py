@@ -26,8 +26,9 @@ LOG_MAX_EVENTS = 1000
 LOG_MAX_AGE = 24 * 3600
 #: A stream further behind than this is cut off; it comes back through replay.
 SUBSCRIPTION_QUEUE_SIZE = 1000
-#: How long a ``publish(..., once=key)`` key is remembered (Twilio retries within hours).
-ONCE_SECONDS = 24 * 3600
+#: How long a ``publish(..., once=key)`` key is remembered by default: Twilio's retries of a
+#: webhook come within minutes, and each key costs Redis memory (``PARLEY_WEBHOOK_DEDUPE_SECONDS``).
+ONCE_SECONDS = 3600
 
 
 class BrokerUnavailable(RuntimeError):

@@ -29,30 +29,37 @@ MAX_CLAIMS = 100_000
 
 
 class _UserLog:
-    def __init__(self) -> None:
+    def __init__(self, max_events: int) -> None:
         self.epoch = secrets.token_hex(4)
         self.seq = 0
         self.tag = ""
-        self.entries: deque[tuple[float, Delivery]] = deque(maxlen=LOG_MAX_EVENTS)
+        self.entries: deque[tuple[float, Delivery]] = deque(maxlen=max_events)
 
 
 class MemoryBroker:
     """Broker for a single process; refuses nothing, loses everything on restart."""
 
-    def __init__(self, max_age: float = LOG_MAX_AGE) -> None:
+    def __init__(
+        self,
+        max_age: float = LOG_MAX_AGE,
+        max_events: int = LOG_MAX_EVENTS,
+        once_seconds: float = ONCE_SECONDS,
+    ) -> None:
         self._lock = threading.Lock()
         self._logs: dict[str, _UserLog] = {}
         self._max_age = max_age
+        self._max_events = max_events
+        self._once_seconds = once_seconds
         self._once: dict[str, float] = {}
         self._claims: dict[str, float] = {}
         self.subscriptions = SubscriptionRegistry()
         #: The marks of what was published per conversation (a publish ``in_order`` notes).
-        self.marks = MemoryPublishedIndex(self.published)
+        self.marks = MemoryPublishedIndex(self.published, window=max_age)
 
     def _log(self, identity: str) -> _UserLog:
         log = self._logs.get(identity)
         if log is None:
-            log = self._logs[identity] = _UserLog()
+            log = self._logs[identity] = _UserLog(self._max_events)
         return log
 
     def publish(
@@ -76,7 +83,7 @@ class MemoryBroker:
                     return False
                 if len(self._once) > 100_000:
                     self._once = {k: t for k, t in self._once.items() if t > now}
-                self._once[once] = now + ONCE_SECONDS
+                self._once[once] = now + self._once_seconds
             deliveries = []
             for identity in set(recipients):
                 log = self._log(identity)
@@ -89,6 +96,8 @@ class MemoryBroker:
             for identity, delivery in deliveries:
                 for sub in self.subscriptions.of(identity):
                     sub.offer(delivery)
+        if in_order is not None:  # the mark moves over this message now
+            self.marks.note(in_order.conversation_sid, in_order.message_index + 1, None, False)
         return True
 
     def published(self, once: str) -> bool:

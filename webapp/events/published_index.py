@@ -87,7 +87,8 @@ class PublishedIndex(Protocol):
         """Every message up to ``index`` is published now (a catch-up published them)."""
 
     def recent(self) -> list[str]:
-        """Conversations with a webhook within :data:`MARK_SECONDS`, the latest first."""
+        """Conversations with a webhook within the marks' window (:data:`MARK_SECONDS` unless
+        set otherwise), the latest first."""
 
     def forget(self, conversation_sid: str) -> None:
         """Stop tracking a conversation (Twilio no longer knows it)."""
@@ -109,8 +110,10 @@ class MemoryPublishedIndex:
         published: Callable[[str], bool],
         recent_max: int = RECENT_MAX,
         in_flight: float = IN_FLIGHT_SECONDS,
+        window: float = MARK_SECONDS,
     ) -> None:
         self._published = published
+        self._window = window
         self._recent_max = recent_max
         self._in_flight = in_flight
         self._lock = threading.Lock()
@@ -147,7 +150,7 @@ class MemoryPublishedIndex:
     def _touch(self, conversation_sid: str, now: float) -> None:
         self._active[conversation_sid] = now
         self._active.move_to_end(conversation_sid)
-        horizon = now - MARK_SECONDS
+        horizon = now - self._window
         while self._active and (
             len(self._active) > self._recent_max or next(iter(self._active.values())) < horizon
         ):
@@ -290,8 +293,12 @@ class RedisPublishedIndex:
         client: redis.Redis,
         redis_key: Callable[[str], str],
         in_flight: float = IN_FLIGHT_SECONDS,
+        window: int = MARK_SECONDS,
     ) -> None:
+        """``window``: seconds a mark lives after its conversation's last webhook (the
+        per-user logs' age: what is older than every log cannot reach a page anyway)."""
         self._redis = client
+        self._window = window
         self._redis_key = redis_key
         self._in_flight_ms = int(in_flight * 1000)
         self._note = client.register_script(_NOTE)
@@ -310,8 +317,8 @@ class RedisPublishedIndex:
             index,
             "" if once is None else self._redis_key(once),
             1 if touch else 0,
-            MARK_SECONDS,
-            MARK_SECONDS * 1000,
+            self._window,
+            self._window * 1000,
             RECENT_MAX,
             WALK_MAX,
             self._in_flight_ms,
@@ -326,7 +333,7 @@ class RedisPublishedIndex:
 
     @translated
     def advance(self, conversation_sid: str, index: int) -> None:
-        self._advance(keys=[_mark_key(conversation_sid)], args=[index, MARK_SECONDS])
+        self._advance(keys=[_mark_key(conversation_sid)], args=[index, self._window])
 
     @translated
     def recent(self) -> list[str]:
@@ -347,5 +354,5 @@ class RedisPublishedIndex:
 
     @translated
     def claim(self, conversation_sid: str, since: float) -> bool:
-        args = [int(since * 1000), MARK_SECONDS]
+        args = [int(since * 1000), self._window]
         return bool(self._claim(keys=[_checked_key(conversation_sid)], args=args))

@@ -127,7 +127,12 @@ local mark, heard = note_mark(ARGV[10], ARGV[11], ARGV[12], tonumber(ARGV[13]), 
 if ARGV[21] == '1' and tonumber(ARGV[13]) > heard + 1 then
   return {mark, heard}
 end
-return publish_event(22)
+local done = publish_event(22)
+-- The mark moves over this message now, not at the next webhook (which may come after its
+-- de-duplication key has expired).
+note_mark(ARGV[10], ARGV[11], ARGV[12], tonumber(ARGV[13]) + 1, '', '0', ARGV[16],
+  tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20]))
+return done
 """
 )
 
@@ -182,6 +187,7 @@ class RedisBroker:
         url: str,
         max_events: int = LOG_MAX_EVENTS,
         max_age: int = LOG_MAX_AGE,
+        once_seconds: int = ONCE_SECONDS,
     ) -> None:
         """``client`` serves commands (its pool is shared with the rest of the process);
         ``url`` opens the one extra connection held for pub/sub."""
@@ -189,11 +195,12 @@ class RedisBroker:
         self._url = url
         self._max_events = max_events
         self._max_age = max_age
+        self._once_seconds = once_seconds
         self._publish = self._redis.register_script(_PUBLISH)
         self._publish_in_order = self._redis.register_script(_PUBLISH_IN_ORDER)
         #: The marks of what was published per conversation, on the same client: a publish
         #: ``in_order`` notes its message in the same call.
-        self.marks = RedisPublishedIndex(client, once_redis_key)
+        self.marks = RedisPublishedIndex(client, once_redis_key, window=max_age)
         self._cursor = self._redis.register_script(_CURSOR)
         self.subscriptions = SubscriptionRegistry()
         self._dispatched = 0  # recipients since the dispatcher last yielded
@@ -235,7 +242,7 @@ class RedisBroker:
             int(time.time() * 1000),
             CHANNEL,
             once_redis_key(once) if once is not None else "",
-            ONCE_SECONDS,
+            self._once_seconds,
             event_tag(event_json, once),
         ]
         script = self._publish
