@@ -34,6 +34,7 @@ from webapp.ops import configure_logging, init_ops
 from webapp.ops.health import RedisCheck, TwilioCheck
 from webapp.ops.metrics import Metrics
 from webapp.people.contacts import Contacts, ContactsCache, MemoryContacts, RedisContacts
+from webapp.people.mutes import Mutes
 from webapp.people.participants import (
     MembershipCache,
     MemoryMembershipCache,
@@ -143,6 +144,7 @@ def _build_services(config: Config) -> Services:
         heartbeats=HeartbeatTicker(metrics),
         admission=Admission(config.stream_openings_in_flight),
         typing=TypingThrottle(),
+        mutes=Mutes(),
         twilio_check=TwilioCheck(config),
         redis_check=RedisCheck(config.REDIS_URL) if config.REDIS_URL else None,
     )

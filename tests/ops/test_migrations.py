@@ -37,8 +37,13 @@ def test_upgrade_creates_the_users_table_and_records_the_revision(
 ) -> None:
     env = env_for(tmp_path, database_url)
     flask_cli(env, "db", "upgrade")
-    assert tables(database_url) == {"users", "media_uploads", "alembic_version"}
-    assert "0004_media_uploads (head)" in flask_cli(env, "db", "current")
+    assert tables(database_url) == {
+        "users",
+        "media_uploads",
+        "conversation_mutes",
+        "alembic_version",
+    }
+    assert "0006_conversation_mutes (head)" in flask_cli(env, "db", "current")
     # The models need no migration that is not written yet.
     flask_cli(env, "db", "check")
     flask_cli(env, "users", "demo")
@@ -58,7 +63,7 @@ def test_init_db_runs_the_migrations_and_can_run_again(tmp_path: Path) -> None:
     env = env_for(tmp_path, url)
     assert "Database ready." in flask_cli(env, "init-db")
     assert "Database ready." in flask_cli(env, "init-db")
-    assert "0004_media_uploads (head)" in flask_cli(env, "db", "current")
+    assert "0006_conversation_mutes (head)" in flask_cli(env, "db", "current")
 
 
 def test_a_database_made_before_migrations_is_adopted(tmp_path: Path) -> None:
@@ -80,7 +85,7 @@ def test_a_database_made_before_migrations_is_adopted(tmp_path: Path) -> None:
 
     flask_cli(env, "db", "upgrade")
 
-    assert "0004_media_uploads (head)" in flask_cli(env, "db", "current")
+    assert "0006_conversation_mutes (head)" in flask_cli(env, "db", "current")
     with sa.create_engine(url).connect() as connection:
         assert connection.execute(sa.text("SELECT username FROM users")).scalars().all() == ["dora"]
 
