@@ -79,3 +79,19 @@ def test_muted_among_answers_for_a_messages_recipients_at_once(app: Flask) -> No
 
     assert mutes.muted_among(["alice", "bob", "carol", "dave", "erin"], SID) == {"bob", "carol"}
     assert mutes.muted_among([], SID) == set()
+
+
+def test_ended_mutes_are_cleared_once_and_the_rest_kept(app: Flask) -> None:
+    clock = Clock()
+    mutes = Mutes(clock)
+    mutes.mute("bob", SID, mutes.until_for("hour"))
+    mutes.mute("bob", OTHER, None)
+    mutes.mute("carol", SID, mutes.until_for("hour"))
+    assert mutes.clear_ended("bob") == []
+
+    clock.now += timedelta(hours=2)
+
+    assert mutes.clear_ended("bob") == [SID]
+    assert mutes.clear_ended("bob") == []
+    assert set(mutes.of("bob")) == {OTHER}
+    assert mutes.clear_ended("carol") == [SID]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
 from flask import Response, jsonify
@@ -22,10 +23,14 @@ from webapp.presenters import conversation_json, message_json
 from webapp.services import Services, get_services
 from webapp.twilio_gateway import (
     ConversationRecord,
+    GatewayError,
     MessageRecord,
     ParticipantRecord,
     is_conversation_sid,
 )
+from webapp.twilio_gateway.users import set_notification_level
+
+log = logging.getLogger(__name__)
 
 MAX_GROUP_SIZE = 50
 MAX_FRIENDLY_NAME = 256
@@ -98,10 +103,24 @@ def conversation_view(
     return view
 
 
+def _unmute_ended(services: Services) -> None:
+    """Timed mutes of the current user that ran out: Twilio's level back to ``default``.
+
+    Run when the user loads their conversations, so Twilio lags Parley by at most that long.
+    """
+    me = current_user.identity
+    for sid in services.mutes.clear_ended(me):
+        try:
+            set_notification_level(services.gateway, me, sid, muted=False)
+        except GatewayError as error:
+            log.warning("Twilio NotificationLevel of %s not reset for %r: %s", sid, me, error)
+
+
 @bp.get("/conversations")
 @login_required
 def list_conversations() -> Response:
     services = get_services()
+    _unmute_ended(services)
     mutes = services.mutes.of(current_user.identity)
     views = [
         conversation_view(services, c, mutes)

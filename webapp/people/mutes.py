@@ -109,6 +109,25 @@ class Mutes:
         found = {sid: self._live(until) for sid, until in rows}
         return {sid: mute for sid, mute in found.items() if mute is not None}
 
+    def clear_ended(self, identity: str) -> list[str]:
+        """Delete the user's mutes that have run out; returns their conversation sids, whose
+        Twilio ``NotificationLevel`` goes back to ``default`` (Twilio's has no end time)."""
+        rows = db.session.execute(
+            db.select(ConversationMute.conversation_sid, ConversationMute.until).filter_by(
+                identity=identity
+            )
+        )
+        ended = [sid for sid, until in rows if until is not None and self._live(until) is None]
+        if ended:
+            db.session.execute(
+                db.delete(ConversationMute).where(
+                    ConversationMute.identity == identity,
+                    ConversationMute.conversation_sid.in_(ended),
+                )
+            )
+            db.session.commit()
+        return ended
+
     def _live(self, until: datetime | None) -> Mute | None:
         until = _aware(until)
         if until is not None and until <= self._clock():
