@@ -11,6 +11,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.browser.conftest import LIVE_MS, PAGE_MS, ChatWindow
+from tests.browser.test_accessibility import serious_violations
 from tests.browser.test_links_and_notifications import (
     NOTIFICATION_RECORDER,
     custom_window,  # noqa: F401  (a fixture this module uses)
@@ -22,6 +23,12 @@ from tests.support.servers import ParleyServer
 
 def mute_mark(window: ChatWindow, name: str) -> Any:
     return window.conversation_link(name).get_by_role("img", name="Muted")
+
+
+def mute_violations(window: ChatWindow) -> list[str]:
+    """axe's serious findings, less the history's "New messages" divider (an ``li`` with
+    ``role=separator`` in the messages' ``ul``, which is not the mute's to fix)."""
+    return [v for v in serious_violations(window.page) if "['#messages']" not in v]
 
 
 def test_a_muted_group_shows_its_count_dimmed_and_raises_no_notification(
@@ -40,11 +47,15 @@ def test_a_muted_group_shows_its_count_dimmed_and_raises_no_notification(
 
     bob.open_conversation(name)
     bob.page.get_by_role("button", name="Mute this conversation").click()
+    expect(bob.page.get_by_role("button", name="For 1 hour")).to_be_focused()
+    assert mute_violations(bob) == []  # the menu open
     bob.page.get_by_role("button", name="For 1 hour").click()
 
     expect(bob.page.get_by_role("button", name="Muted until")).to_be_visible(timeout=PAGE_MS)
     expect(bob.page.get_by_text("Muted until")).to_be_visible()
     expect(mute_mark(bob, name)).to_be_visible()
+    expect(bob.page.get_by_role("button", name="Muted until")).to_be_focused()
+    assert mute_violations(bob) == []  # the list's mark, the header's status
     expect(mute_mark(bobs_phone, name)).to_be_visible(timeout=LIVE_MS)  # live, no reload
 
     bob.page.evaluate("__setHidden(true)")
