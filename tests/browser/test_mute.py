@@ -52,7 +52,6 @@ def test_a_muted_group_shows_its_count_dimmed_and_raises_no_notification(
     bob.page.get_by_role("button", name="For 1 hour").click()
 
     expect(bob.page.get_by_role("button", name="Muted until")).to_be_visible(timeout=PAGE_MS)
-    expect(bob.page.get_by_text("Muted until")).to_be_visible()
     expect(mute_mark(bob, name)).to_be_visible()
     expect(bob.page.get_by_role("button", name="Muted until")).to_be_focused()
     assert mute_violations(bob) == []  # the list's mark, the header's status
@@ -78,6 +77,7 @@ def test_a_muted_group_shows_its_count_dimmed_and_raises_no_notification(
     # Unmuted on the other browser: this one hears it live and notifies again.
     bobs_phone.open_conversation(name)
     bobs_phone.page.get_by_role("button", name="Muted until").click()
+    expect(bobs_phone.page.get_by_text("Muted until")).to_be_visible()  # the menu says so
     bobs_phone.page.get_by_role("button", name="Unmute").click()
     expect(mute_mark(bobs_phone, name)).to_be_hidden(timeout=PAGE_MS)
     expect(mute_mark(bob, name)).to_be_hidden(timeout=LIVE_MS)

@@ -2,7 +2,7 @@
 
 import { elementsUnder, h, reconcile, setText } from '../dom.js';
 import { displayName, listTime, preview } from '../format.js';
-import { isMuted, muteLabel } from './mute.js';
+import { isMuted, muteLabel, muteMark } from './mute.js';
 
 export class ConversationListView {
   /**
@@ -48,8 +48,8 @@ export class ConversationListView {
       time: h('time', { className: 'conversation__time' }),
       preview: h('span', { className: 'conversation__preview' }),
       badgeCount: h('span'),
-      // A bell struck through: the conversation is muted (no notifications), its count dimmed.
-      muted: h('span', { className: 'conversation__muted', hidden: true, attrs: { role: 'img', 'aria-label': 'Muted' } }, '🔕'),
+      // Muted: no notifications from it, its count dimmed.
+      muted: muteMark(),
     };
     parts.badge = h('span', { className: 'badge' }, parts.badgeCount, h('span', { className: 'visually-hidden' }, ' unread'));
     const link = h(

@@ -3,7 +3,7 @@
 // mark in the list. The server keeps the mute per user; the user's other tabs and devices hear
 // it as a `conversation_muted` event; a timed mute ends by itself at its `until`.
 
-import { elementsUnder, setText } from '../dom.js';
+import { elementsUnder, h, setText } from '../dom.js';
 import { shortTime } from '../format.js';
 
 const CHOICES = { hour: 'for an hour', day: 'for a day', forever: 'until you turn it back on' };
@@ -19,6 +19,17 @@ export function isMuted(conversation, now = Date.now()) {
 export function muteLabel(conversation) {
   const until = conversation?.mute?.until;
   return until ? `Muted until ${shortTime(until)}` : 'Muted';
+}
+
+/** The list's mark: a bell struck through (drawn, so no emoji font is needed), named "Muted". */
+export function muteMark() {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', '0 0 16 16');
+  svg.setAttribute('aria-hidden', 'true');
+  const path = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+  path.setAttribute('d', 'M8 2a4 4 0 0 0-4 4v3L2.5 11.5h11L12 9V6a4 4 0 0 0-4-4ZM6.5 13a1.5 1.5 0 0 0 3 0M2 2l12 12');
+  svg.append(path);
+  return h('span', { className: 'conversation__muted', hidden: true, attrs: { role: 'img', 'aria-label': 'Muted' } }, svg);
 }
 
 /** A `conversation_muted` event (or an API answer): returns false for an unknown sid. */
@@ -62,6 +73,7 @@ export class MuteControl {
     const { button, status, off } = this.els;
     setText(button, muted ? 'Muted' : 'Mute');
     button.setAttribute('aria-label', muted ? `${muteLabel(conversation)}: change` : 'Mute this conversation');
+    button.title = muted ? muteLabel(conversation) : '';
     button.classList.toggle('mute__button--on', muted);
     status.hidden = !muted;
     setText(status, muted ? muteLabel(conversation) : '');
