@@ -174,6 +174,9 @@ class Participant:
     last_read_timestamp: datetime | None = None
     role_sid: str | None = None
     projected_address: str | None = None  # a chat participant's number in a group MMS
+    #: The User Conversation's `notification_level` ("default" or "muted"): it only changes
+    #: Twilio's pushes to its SDK clients, which the emulator does not send.
+    notification_level: str = "default"
 
 
 @dataclass

@@ -248,7 +248,7 @@ def user_conversation(
         "date_created": rest_date(conv.date_created),
         "date_updated": rest_date(conv.date_updated),
         "created_by": None,
-        "notification_level": "default",
+        "notification_level": part.notification_level,
         "unique_name": conv.unique_name,
         "url": f"{scope.user_url(user_record.sid)}/Conversations/{conv.sid}",
         "links": _membership_links(scope, part),

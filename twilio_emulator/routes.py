@@ -314,6 +314,31 @@ def user(service_sid: str | None, sid: str) -> Response:
     return reply(resources.user(where, found))
 
 
+@route("/Users/<user_sid>/Conversations/<conversation_sid>", ["GET", "POST"])
+def user_conversation(service_sid: str | None, user_sid: str, conversation_sid: str) -> Response:
+    """Fetch or update one User Conversation: ``NotificationLevel`` is the user's own; the read
+    horizon is the participant's (the same change, with its webhook, as on the participant)."""
+    where = scope(service_sid)
+    if request.method == "POST":
+        level = form("NotificationLevel")
+        if level:
+            store().set_notification_level(where.service_sid, user_sid, conversation_sid, level)
+        index, read_at = form_int("LastReadMessageIndex"), form_date("LastReadTimestamp")
+        if index is not None or read_at is not None:
+            _, part, _, _ = store().user_conversation(where.service_sid, user_sid, conversation_sid)
+            store().update_participant(
+                where.service_sid,
+                conversation_sid,
+                part.sid,
+                attributes=None,
+                last_read_message_index=index,
+                last_read_timestamp=read_at,
+                source=source(),
+            )
+    found = store().user_conversation(where.service_sid, user_sid, conversation_sid)
+    return reply(resources.user_conversation(where, *found))
+
+
 @route("/Users/<user_sid>/Conversations", ["GET"])
 def list_user_conversations(service_sid: str | None, user_sid: str) -> Response:
     where = scope(service_sid)

@@ -30,6 +30,7 @@ from webapp.ops import configure_logging, init_ops
 from webapp.ops.health import RedisCheck, TwilioCheck
 from webapp.ops.metrics import Metrics
 from webapp.people.contacts import Contacts, ContactsCache, MemoryContacts, RedisContacts
+from webapp.people.mutes import Mutes
 from webapp.people.participants import (
     MembershipCache,
     MemoryMembershipCache,
@@ -138,6 +139,7 @@ def _build_services(config: Config) -> Services:
         presence = MemoryPresence()
     contacts = Contacts(contacts_cache, gateway.conversations_of, membership.participants)
     metrics = Metrics()
+    mutes = Mutes()
     names = NameResolver(partial(user_friendly_name, gateway))
     services = Services(
         config=config,
@@ -156,9 +158,16 @@ def _build_services(config: Config) -> Services:
         heartbeats=HeartbeatTicker(metrics),
         admission=Admission(config.stream_openings_in_flight),
         typing=TypingThrottle(),
+        mutes=mutes,
         twilio_check=TwilioCheck(config),
         redis_check=RedisCheck(config.REDIS_URL) if config.REDIS_URL else None,
-        push=PushDispatcher(_push_sender(config), presence, names, RateLimit(client)),
+        push=PushDispatcher(
+            _push_sender(config),
+            presence,
+            names,
+            RateLimit(client),
+            should_push=lambda identity, sid: not mutes.is_muted(identity, sid),
+        ),
     )
     services.catch_up = CatchUp(services)
     broker.on_reconnect(services.catch_up.reconcile_recent)  # webhooks may have failed meanwhile

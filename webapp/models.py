@@ -149,3 +149,18 @@ class PushSubscription(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=lambda: datetime.now(UTC)
     )
+
+
+class ConversationMute(db.Model):  # type: ignore[name-defined]
+    """A user's mute of one conversation: no notifications or pushes from it until ``until``
+    (``None``: until they turn it off). Kept by Parley because Twilio's ``NotificationLevel``
+    has no end time and reaches only its own SDKs' pushes (see ``webapp/people/mutes.py``)."""
+
+    __tablename__ = "conversation_mutes"
+
+    identity: Mapped[str] = mapped_column(String(IDENTITY_MAX_CHARS), primary_key=True)
+    conversation_sid: Mapped[str] = mapped_column(String(34), primary_key=True)
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=lambda: datetime.now(UTC)
+    )

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from webapp.ops.health import RedisCheck, TwilioCheck
     from webapp.ops.metrics import Metrics
     from webapp.people.contacts import Contacts
+    from webapp.people.mutes import Mutes
     from webapp.people.participants import MembershipCache
     from webapp.people.presence import Presence
     from webapp.people.presence_relay import PresenceRelay
@@ -60,6 +61,8 @@ class Services:
     heartbeats: HeartbeatTicker
     admission: Admission
     typing: TypingThrottle
+    #: Conversations users muted (no notifications or pushes from them).
+    mutes: Mutes
     twilio_check: TwilioCheck
     redis_check: RedisCheck | None
     #: Web Push for people with no stream open (``webapp.push``); sends nothing without keys.

@@ -164,6 +164,15 @@ export class Api {
     return this.#request('GET', `/api/users?${params}`);
   }
 
+  /** Mute for 'hour', 'day' or 'forever': {conversation_sid, mute: {until}}. */
+  muteConversation(conversationSid, duration) {
+    return this.#request('PUT', `/api/conversations/${encodeURIComponent(conversationSid)}/mute`, { duration });
+  }
+
+  unmuteConversation(conversationSid) {
+    return this.#request('DELETE', `/api/conversations/${encodeURIComponent(conversationSid)}/mute`);
+  }
+
   async #request(method, path, body) {
     const headers = { Accept: 'application/json' };
     const init = { method, headers, credentials: 'same-origin' };

@@ -18,6 +18,7 @@ import { ConversationPaneView } from './views/conversation-pane.js';
 import { GroupActions } from './views/group-actions.js';
 import { GroupDialog } from './views/group-dialog.js';
 import { MediaDialog } from './views/media-dialog.js';
+import { MuteControl, applyMute, isMuted } from './views/mute.js';
 import { NewConversationDialog } from './views/new-conversation.js';
 import { PresenceView } from './views/presence.js';
 import { SmsMembersView } from './views/sms-members.js';
@@ -85,7 +86,12 @@ class ChatApp {
       },
     });
     this.smsMembers = new SmsMembersView({ root: byId('pane-sms'), onRemove: (number) => this.groups.removePhone(number) });
-    this.notifier = new Notifier({ control: byId('enable-notifications'), onOpen: (sid) => this.navigate(sid) });
+    this.notifier = new Notifier({
+      control: byId('enable-notifications'),
+      onOpen: (sid) => this.navigate(sid),
+      isMuted: (sid) => isMuted(this.state.conversations.get(sid)),
+    });
+    this.mute = new MuteControl({ root: byId('mute-control'), api: this.api, state: this.state, banners: this.banners, onChange: () => this.render() });
     this.composer = new ComposerView({
       root: byId('composer'),
       maxBody: Number(maxBody) || 1600,
@@ -382,6 +388,8 @@ class ChatApp {
       if (!state.applyConversationUpdate(data)) this.loadConversations();
     } else if (type === 'conversation_removed') {
       this.#conversationRemoved(data.conversation_sid);
+    } else if (type === 'conversation_muted') {
+      if (!applyMute(state, data)) this.loadConversations();
     } else if (type === 'delivery_updated') {
       state.applyDelivery(data);
     } else if (type === 'participant_read') {
@@ -495,6 +503,7 @@ class ChatApp {
     this.presence.render(this.state);
     const open = this.state.history ? this.state.conversations.get(this.state.history.sid) ?? null : null;
     this.groups.render(open);
+    this.mute.render(open);
     this.smsMembers.render(open);
     const unread = this.state.totalUnread();
     document.title = unread ? `(${unread}) Parley` : 'Parley';

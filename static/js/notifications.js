@@ -12,8 +12,9 @@ export class Notifier {
    * `control` is the "Enable notifications" button: shown only while the browser could still
    * ask (permission "default"); `onOpen(sid)` opens the conversation a notification is about.
    */
-  constructor({ control, onOpen }) {
+  constructor({ control, onOpen, isMuted = () => false }) {
     this.control = control;
+    this.isMuted = isMuted; // (sid) => the user muted that conversation: no notification
     this.onOpen = onOpen;
     this.supported = 'Notification' in window;
     control.addEventListener('click', () => this.#ask());
@@ -24,6 +25,7 @@ export class Notifier {
   notify(message, conversationName) {
     if (!this.supported || Notification.permission !== 'granted') return;
     if (document.visibilityState !== 'hidden') return;
+    if (this.isMuted(message.conversation_sid)) return;
     const author = nameOf(message.author);
     const sender = message.source === 'SMS' ? `${author} (SMS)` : author;
     const title = conversationName && conversationName !== author ? `${sender} in ${conversationName}` : sender;

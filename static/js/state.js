@@ -100,6 +100,7 @@ export class ChatState {
       merged.unread_count = Math.max(local.unread_count || 0, incoming.unread_count || 0);
     }
     if (local?.receivedAt) merged.receivedAt = local.receivedAt;
+    if (!('mute' in incoming)) merged.mute = local?.mute ?? null; // events carry no mute
     if (this.isViewing(incoming.sid)) merged.unread_count = 0;
     merged.read_horizons = laterHorizons(local?.read_horizons, incoming.read_horizons);
     return merged;

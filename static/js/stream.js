@@ -13,6 +13,7 @@ const DATA_EVENTS = [
   'participant_added',
   'participant_removed',
   'participant_read',
+  'conversation_muted',
 ];
 // Typing and presence: ephemeral, without an id (they never move the cursor), never replayed.
 const SIGNAL_EVENTS = ['typing', 'presence'];

@@ -208,6 +208,32 @@ def test_users_and_unread_counts(api: Any) -> None:
     assert {u.identity for u in api.users.list()} == {"bob", "carol"}  # joined → user
 
 
+def test_a_user_conversations_notification_level_and_read_horizon(api: Any) -> None:
+    conv = api.conversations.create(friendly_name="Busy group")
+    api.conversations(conv.sid).participants.create(identity="bob")
+    api.conversations(conv.sid).participants.create(identity="carol")
+    api.conversations(conv.sid).messages.create(body="a")
+    api.conversations(conv.sid).messages.create(body="b")
+    bobs = api.users("bob").user_conversations(conv.sid)
+    assert bobs.fetch().notification_level == "default"
+
+    muted = bobs.update(notification_level="muted")
+
+    assert muted.notification_level == "muted" and muted.conversation_sid == conv.sid
+    (row,) = api.users("bob").user_conversations.list()
+    assert row.notification_level == "muted"  # the list agrees
+    assert api.users("carol").user_conversations(conv.sid).fetch().notification_level == "default"
+    read = bobs.update(last_read_message_index=0)
+    assert (read.last_read_message_index, read.unread_messages_count) == (0, 1)
+    assert bobs.update(notification_level="default").notification_level == "default"
+    with pytest.raises(TwilioRestException) as refused:
+        bobs.update(notification_level="silent")
+    assert refused.value.status == 400
+    with pytest.raises(TwilioRestException) as outsider:
+        api.users("carol").user_conversations(api.conversations.create().sid).fetch()
+    assert outsider.value.status == 404
+
+
 def test_services_and_webhook_configuration(emulator: RunningEmulator) -> None:
     v1 = emulator.client.conversations.v1
     (service,) = v1.services.list()

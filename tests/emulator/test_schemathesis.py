@@ -79,12 +79,8 @@ NOT_EMULATED = (
     "ListServiceBinding",
     "UpdateServiceNotification",
     "FetchServiceNotification",
-    "UpdateUserConversation",
     "DeleteUserConversation",
-    "FetchUserConversation",
-    "UpdateServiceUserConversation",
     "DeleteServiceUserConversation",
-    "FetchServiceUserConversation",
 )
 AUTH = (EMULATOR_ACCOUNT_SID, EMULATOR_AUTH_TOKEN)
 #: Bounded for a busy 2-core machine: about a minute for the ~64 operations.

@@ -79,12 +79,23 @@ def _message(conversation_sid: str, body: str) -> Event:
     )
 
 
-def test_should_push_keeps_a_muted_conversation_quiet(stack: Stack) -> None:
-    push = get_services(stack.app).push
-    asked: list[tuple[int, str]] = []
+def test_a_muted_conversation_is_never_pushed(stack: Stack) -> None:
+    services = get_services(stack.app)
+    with stack.app.app_context():
+        services.mutes.mute("bob", MUTED, None)  # as bob's "Mute: until I turn it back on"
+    services.push.offer(_message(MUTED, "muted news"), ["alice", "bob"])
+    services.push.offer(_message(OPEN, "open news"), ["alice", "bob"])
+    (delivery,) = wait_until(lambda: stack.service.deliveries("bob"), 10, "the open push")
+    assert delivery.payload["conversation_sid"] == OPEN
+    assert stack.service.refused == []
 
-    def should_push(user_id: int, conversation_sid: str) -> bool:
-        asked.append((user_id, conversation_sid))
+
+def test_should_push_is_asked_for_every_recipient_but_the_author(stack: Stack) -> None:
+    push = get_services(stack.app).push
+    asked: list[tuple[str, str]] = []
+
+    def should_push(identity: str, conversation_sid: str) -> bool:
+        asked.append((identity, conversation_sid))
         return conversation_sid != MUTED
 
     push.should_push = should_push
@@ -92,7 +103,7 @@ def test_should_push_keeps_a_muted_conversation_quiet(stack: Stack) -> None:
     push.offer(_message(OPEN, "open news"), ["alice", "bob"])
     (delivery,) = wait_until(lambda: stack.service.deliveries("bob"), 10, "the open push")
     assert delivery.payload["conversation_sid"] == OPEN
-    assert {sid for _, sid in asked} == {MUTED, OPEN}  # alice wrote them: never asked for her
+    assert {who for who, _ in asked} == {"bob"}  # alice wrote them: never asked for her
     assert stack.service.refused == []
 
 

@@ -41,9 +41,10 @@ def test_upgrade_creates_the_users_table_and_records_the_revision(
         "users",
         "media_uploads",
         "push_subscriptions",
+        "conversation_mutes",
         "alembic_version",
     }
-    assert "0005_push_subscriptions (head)" in flask_cli(env, "db", "current")
+    assert "0006_conversation_mutes (head)" in flask_cli(env, "db", "current")
     # The models need no migration that is not written yet.
     flask_cli(env, "db", "check")
     flask_cli(env, "users", "demo")
@@ -63,7 +64,7 @@ def test_init_db_runs_the_migrations_and_can_run_again(tmp_path: Path) -> None:
     env = env_for(tmp_path, url)
     assert "Database ready." in flask_cli(env, "init-db")
     assert "Database ready." in flask_cli(env, "init-db")
-    assert "0005_push_subscriptions (head)" in flask_cli(env, "db", "current")
+    assert "0006_conversation_mutes (head)" in flask_cli(env, "db", "current")
 
 
 def test_a_database_made_before_migrations_is_adopted(tmp_path: Path) -> None:
@@ -85,7 +86,7 @@ def test_a_database_made_before_migrations_is_adopted(tmp_path: Path) -> None:
 
     flask_cli(env, "db", "upgrade")
 
-    assert "0005_push_subscriptions (head)" in flask_cli(env, "db", "current")
+    assert "0006_conversation_mutes (head)" in flask_cli(env, "db", "current")
     with sa.create_engine(url).connect() as connection:
         assert connection.execute(sa.text("SELECT username FROM users")).scalars().all() == ["dora"]
 

@@ -45,6 +45,8 @@ ROUTES = {
     "stream.stream": API,
     "api.send_typing": API,  # typing + presence
     "api.presence": API,
+    "api.mute_conversation": API,  # tests/integration/test_mutes.py
+    "api.unmute_conversation": API,
     "api.upload_media": API,  # photos and files (tests/integration/test_media_upload.py)
     "api.get_media": API,
     "webhooks.twilio_webhook": WEBHOOK,
@@ -69,6 +71,7 @@ PLAUSIBLE_BODIES: dict[str, dict[str, Any]] = {
     "api.rename_conversation": {"friendly_name": "mine now"},
     "api.add_participant": {"participants": ["carol"]},
     "api.edit_message": {"body": "edited by an outsider"},
+    "api.mute_conversation": {"duration": "hour"},
 }
 
 

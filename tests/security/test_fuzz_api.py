@@ -107,6 +107,7 @@ def test_bad_messages_to_ones_own_conversation(fuzz: Fuzzing, body: Any, extra: 
         body = {**body, "x-" + extra: 1}  # an unknown field: never valid
     _assert_json_error(fuzz.carol.post(f"/api/conversations/{fuzz.own_sid}/messages", body))
     _assert_json_error(fuzz.carol.post(f"/api/conversations/{fuzz.own_sid}/read", body))
+    _assert_json_error(_call(fuzz, "PUT", f"/api/conversations/{fuzz.own_sid}/mute", body))
 
 
 def _call(fuzz: Fuzzing, method: str, path: str, body: Any = None) -> requests.Response:
@@ -136,6 +137,8 @@ def test_bad_sids_everywhere_else(fuzz: Fuzzing, sid: str, who: str, message: st
     base = f"/api/conversations/{sid}"
     _assert_json_error(_call(fuzz, "POST", base + "/typing"))
     _assert_json_error(_call(fuzz, "POST", base + "/read", {"index": 0}))
+    _assert_json_error(_call(fuzz, "PUT", base + "/mute", {"duration": "hour"}))
+    _assert_json_error(_call(fuzz, "DELETE", base + "/mute"))
     _assert_json_error(_call(fuzz, "PATCH", f"{base}/messages/{message}", {"body": "x"}))
     _assert_json_error(_call(fuzz, "DELETE", f"{base}/messages/{message}"))
     _assert_json_error(_call(fuzz, "GET", f"{base}/messages/{message}/deliveries"))

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from twilio_emulator import errors
 from twilio_emulator.records import Conversation, Participant, User
-from twilio_emulator.store.base import StoreBase
+from twilio_emulator.store.base import StoreBase, missing
 
 
 class MembershipOperations(StoreBase):
@@ -31,6 +31,33 @@ class MembershipOperations(StoreBase):
                     )
                 rows.append((part, conv, unread))
             return replace(user), rows
+
+    def user_conversation(
+        self, service_sid: str, ref: str, conversation: str
+    ) -> tuple[User, Participant, Conversation, int | None]:
+        """One of the user's conversations, as ``user_conversations`` lists it (404 when the
+        user is not in it)."""
+        user, rows = self.user_conversations(service_sid, ref)
+        conv_sid = self._conversation(service_sid, conversation).sid
+        for part, conv, unread in rows:
+            if conv.sid == conv_sid:
+                return user, part, conv, unread
+        raise missing()
+
+    def set_notification_level(
+        self, service_sid: str, ref: str, conversation: str, level: str
+    ) -> None:
+        """Twilio fires no webhook for it: it is the user's setting, not the conversation's."""
+        with self._mutation():
+            user = self._user(service_sid, ref)
+            conv = self._conversation(service_sid, conversation)
+            part = next(
+                (p for p in self._participants[conv.sid].values() if p.user_sid == user.sid),
+                None,
+            )
+            if part is None:
+                raise missing()
+            part.notification_level = level.lower()
 
     def participant_conversations(
         self, service_sid: str, *, identity: str | None, address: str | None

@@ -51,6 +51,7 @@ from webapp.api import (  # noqa: E402,F401  (routes register on bp)
     groups,
     media,
     message_edits,
+    mutes,
     presence,
     typing_indicator,
     users,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
 from flask import Response, jsonify
@@ -16,15 +17,20 @@ from webapp.api.validation import int_arg, json_body, known_user, string_field
 from webapp.errors import ApiError
 from webapp.models import USERNAME_PATTERN
 from webapp.names import names_for
+from webapp.people.mutes import Mute
 from webapp.people.participants import identities
 from webapp.presenters import conversation_json, message_json
 from webapp.services import Services, get_services
 from webapp.twilio_gateway import (
     ConversationRecord,
+    GatewayError,
     MessageRecord,
     ParticipantRecord,
     is_conversation_sid,
 )
+from webapp.twilio_gateway.users import set_notification_level
+
+log = logging.getLogger(__name__)
 
 MAX_GROUP_SIZE = 50
 MAX_FRIENDLY_NAME = 256
@@ -78,22 +84,46 @@ def conversation_reply(view: dict[str, Any]) -> Response:
     return jsonify({"conversation": view, "names": names_for(people_in(view))})
 
 
-def conversation_view(services: Services, conversation: ConversationRecord) -> dict[str, Any]:
+def conversation_view(
+    services: Services, conversation: ConversationRecord, mutes: dict[str, Mute] | None = None
+) -> dict[str, Any]:
+    """The conversation as this user sees it; ``mutes`` are the user's (looked up if None)."""
     gateway = services.gateway
     participants = gateway.participants(conversation.sid)
     last = gateway.latest_message(conversation.sid)
     mine = next((p for p in participants if p.identity == current_user.identity), None)
     read = mine.last_read_message_index if mine else None
     unread = 0 if last is None else max(0, last.index - (-1 if read is None else read))
-    return conversation_json(conversation, participants, last, unread)
+    view = conversation_json(conversation, participants, last, unread)
+    if mutes is None:
+        mute = services.mutes.muted_until(current_user.identity, conversation.sid)
+    else:
+        mute = mutes.get(conversation.sid)
+    view["mute"] = mute.to_json() if mute else None
+    return view
+
+
+def _unmute_ended(services: Services) -> None:
+    """Timed mutes of the current user that ran out: Twilio's level back to ``default``.
+
+    Run when the user loads their conversations, so Twilio lags Parley by at most that long.
+    """
+    me = current_user.identity
+    for sid in services.mutes.clear_ended(me):
+        try:
+            set_notification_level(services.gateway, me, sid, muted=False)
+        except GatewayError as error:
+            log.warning("Twilio NotificationLevel of %s not reset for %r: %s", sid, me, error)
 
 
 @bp.get("/conversations")
 @login_required
 def list_conversations() -> Response:
     services = get_services()
+    _unmute_ended(services)
+    mutes = services.mutes.of(current_user.identity)
     views = [
-        conversation_view(services, c)
+        conversation_view(services, c, mutes)
         for c in services.gateway.conversations_of(current_user.identity)
     ]
     views.sort(key=lambda view: view["last_activity"], reverse=True)

@@ -20,6 +20,8 @@ CONVERSATION_UPDATED = "conversation_updated"
 CONVERSATION_REMOVED = "conversation_removed"
 PARTICIPANT_ADDED = "participant_added"
 PARTICIPANT_REMOVED = "participant_removed"
+#: The user muted or unmuted a conversation (sent to the user's own streams only).
+CONVERSATION_MUTED = "conversation_muted"
 #: Signals: ephemeral, never logged, never replayed, framed without an ``id:`` (see Signal).
 TYPING = "typing"
 PRESENCE = "presence"

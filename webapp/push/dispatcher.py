@@ -44,11 +44,11 @@ PREVIEW_CHARS = 120
 #: would only push stale news).
 QUEUE_MAX = 10_000
 
-#: ``should_push(user_id, conversation_sid)``: False keeps a push from being sent (mute).
-ShouldPush = Callable[[int, str], bool]
+#: ``should_push(identity, conversation_sid)``: False keeps a push from being sent (mute).
+ShouldPush = Callable[[str, str], bool]
 
 
-def _always(user_id: int, conversation_sid: str) -> bool:
+def _always(identity: str, conversation_sid: str) -> bool:
     return True
 
 
@@ -208,7 +208,7 @@ class PushDispatcher:
         wanted = [
             c
             for c in conversations
-            if user is not None and subscriptions and self.should_push(user.id, c)
+            if user is not None and subscriptions and self.should_push(identity, c)
         ]
         for conversation_sid in set(conversations) - set(wanted):
             del self._pending[(identity, conversation_sid)]

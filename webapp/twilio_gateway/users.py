@@ -56,3 +56,15 @@ def set_user_friendly_name(gateway: ConversationsGateway, identity: str, name: s
         # Made by a join in between (named at the next sign-in), or an identity the path
         # cannot carry: a server that decodes %2F before routing finds no User at "a/b".
         log.warning("Twilio User of %r not renamed: it exists, yet was not found", identity)
+
+
+@twilio_errors()
+def set_notification_level(
+    gateway: ConversationsGateway, identity: str, conversation_sid: str, *, muted: bool
+) -> None:
+    """Set the identity's ``NotificationLevel`` on its User Conversation (``muted`` or
+    ``default``), which Twilio's own push notifications to its SDK clients honour."""
+    level = "muted" if muted else "default"
+    gateway.service.users(_segment(identity)).user_conversations(conversation_sid).update(
+        notification_level=level
+    )

@@ -2,6 +2,7 @@
 
 import { elementsUnder, h, reconcile, setText } from '../dom.js';
 import { displayName, listTime, preview } from '../format.js';
+import { isMuted, muteLabel, muteMark } from './mute.js';
 
 export class ConversationListView {
   /**
@@ -47,6 +48,8 @@ export class ConversationListView {
       time: h('time', { className: 'conversation__time' }),
       preview: h('span', { className: 'conversation__preview' }),
       badgeCount: h('span'),
+      // Muted: no notifications from it, its count dimmed.
+      muted: muteMark(),
     };
     parts.badge = h('span', { className: 'badge' }, parts.badgeCount, h('span', { className: 'visually-hidden' }, ' unread'));
     const link = h(
@@ -56,7 +59,7 @@ export class ConversationListView {
       h(
         'span',
         { className: 'conversation__main' },
-        h('span', { className: 'conversation__line' }, parts.name, parts.time),
+        h('span', { className: 'conversation__line' }, parts.name, parts.muted, parts.time),
         h('span', { className: 'conversation__line' }, parts.preview, parts.badge),
       ),
     );
@@ -79,6 +82,10 @@ export class ConversationListView {
     setText(parts.badgeCount, unread > 99 ? '99+' : String(unread));
     const link = row.firstElementChild;
     link.classList.toggle('conversation--unread', unread > 0);
+    const muted = isMuted(conversation);
+    link.classList.toggle('conversation--muted', muted);
+    parts.muted.hidden = !muted;
+    parts.muted.title = muted ? muteLabel(conversation) : '';
     if (conversation.sid === openSid) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
