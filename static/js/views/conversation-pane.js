@@ -466,8 +466,13 @@ export class ConversationPaneView {
   #createDivider() {
     return h(
       'li',
-      { className: 'history-divider', attrs: { role: 'separator', 'aria-label': 'New messages' } },
-      h('span', { className: 'history-divider__label' }, 'New messages'),
+      // The separator inside the item: on the item itself it would take it out of the list.
+      { className: 'history-divider' },
+      h(
+        'span',
+        { className: 'history-divider__label', attrs: { role: 'separator', 'aria-label': 'New messages' } },
+        'New messages',
+      ),
     );
   }
 
