@@ -18,7 +18,7 @@ from webapp.events.broker import (
 )
 from webapp.events.memory_broker import MemoryBroker
 from webapp.events.published_index import InOrder, OutOfOrder
-from webapp.events.redis_broker import RedisBroker, connect
+from webapp.events.redis_broker import RedisBroker, ReplayBroken, connect
 from webapp.events.types import Delivery, Event, EventId, Signal
 
 
@@ -384,5 +384,29 @@ def test_a_message_published_in_order_moves_the_mark_at_once(redis_server: Redis
             )
         client.delete(f"parley:webhook:{sid}:5")  # expired, an hour later
         assert broker.marks.note(sid, 6, f"{sid}:6", touch=True).published == 5
+    finally:
+        broker.close()
+
+
+def test_a_groups_event_is_stored_once_and_replayed_whole(redis_server: RedisServer) -> None:
+    """A message to many is one copy of its text in Redis, each log pointing at it; a replay
+    whose text is gone (expired, evicted) breaks off whole, never skips it."""
+    client = connect(redis_server.url)
+    broker = RedisBroker(client, redis_server.url)
+    try:
+        group = [f"g{uuid.uuid4().hex[:8]}" for _ in range(3)]
+        cursors = {who: broker.cursor(who) for who in group}
+        broker.publish(Event("message_added", {"text": "x" * 2000}), group)
+        broker.publish(Event("message_added", {"n": 2}), group[:2])  # a pair: inline
+        entries = client.xrange(f"parley:u:{{{group[0]}}}:log")
+        (_, shared), (_, inline) = entries[-2:]
+        assert b"e" not in shared and b"e" in inline
+        assert 0 < client.ttl(shared[b"r"]) <= 24 * 3600
+        for who in group:
+            replayed = list(broker.replay(who, cursors[who]).events)
+            assert replayed[0].event.data == {"text": "x" * 2000}
+        client.delete(shared[b"r"])
+        with pytest.raises(ReplayBroken):
+            list(broker.replay(group[2], cursors[group[2]]).events)
     finally:
         broker.close()

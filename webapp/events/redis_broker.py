@@ -75,11 +75,14 @@ class Frame(StrEnum):
 FrameHandler = Callable[[str], None]
 
 # ARGV: event, fresh epoch, maxlen, ttl, now_ms, channel, once key ('' for none), once ttl,
-# tag, then the identities from ARGV[first].  Key names are derived here from the identities
-# (half the arguments to pack; a standalone or managed Redis, not Cluster, is what Parley runs
-# on). The wake-up message is a Frame.EVENT: "t", the event, then "<identity> <id>" per line,
-# ids with their tag ("t", not the "e" of untagged ids: a worker from before tags, still
-# running during a rolling deploy, skips these instead of failing to parse them).
+# tag, shared body key ('' for none), then the identities from ARGV[first]. Key names are
+# derived here from the identities (half the arguments to pack; a standalone or managed Redis,
+# not Cluster, is what Parley runs on). With a shared body key, the event's text is stored
+# once, under that key, and each log entry holds only the key ('r'), not the text ('e'): a
+# message to a group of 1,000 is one copy of its text in Redis, not 1,000.
+# The wake-up message is a Frame.EVENT: "t", the event, then "<identity> <id>" per line, ids
+# with their tag ("t", not the "e" of untagged ids: a worker from before tags, still running
+# during a rolling deploy, skips these instead of failing to parse them).
 _PUBLISH_FUNCTION = """
 local function publish_event(first)
   if ARGV[7] ~= '' then
@@ -88,6 +91,11 @@ local function publish_event(first)
     end
   end
   local tag = ARGV[9]
+  local field, text = 'e', ARGV[1]
+  if ARGV[10] ~= '' then
+    redis.call('SET', ARGV[10], ARGV[1], 'EX', ARGV[4])
+    field, text = 'r', ARGV[10]
+  end
   local lines = {'t', ARGV[1]}
   for i = first, #ARGV do
     local who = ARGV[i]
@@ -100,7 +108,7 @@ local function publish_event(first)
       redis.call('DEL', log)
     end
     local seq = redis.call('HINCRBY', meta, 'seq', 1)
-    redis.call('XADD', log, 'MAXLEN', ARGV[3], seq .. '-1', 't', ARGV[5], 'e', ARGV[1], 'g', tag)
+    redis.call('XADD', log, 'MAXLEN', ARGV[3], seq .. '-1', 't', ARGV[5], field, text, 'g', tag)
     redis.call('EXPIRE', meta, ARGV[4])
     redis.call('EXPIRE', log, ARGV[4])
     lines[#lines + 1] = who .. ' ' .. epoch .. '-' .. seq .. '.' .. tag
@@ -110,31 +118,35 @@ local function publish_event(first)
 end
 """
 
-_PUBLISH = _PUBLISH_FUNCTION + "return publish_event(10)"
+_PUBLISH = _PUBLISH_FUNCTION + "return publish_event(11)"
 
 # As _PUBLISH, with the conversation's mark noted first, in the same call (one round trip per
-# webhook instead of two): ARGV[10..20] are the note's keys and arguments
-# (``RedisPublishedIndex.note_args``), ARGV[21] '1' when strict, identities from ARGV[22].
+# webhook instead of two): ARGV[11..21] are the note's keys and arguments
+# (``RedisPublishedIndex.note_args``), ARGV[22] '1' when strict, identities from ARGV[23].
 # Strict, with a message before it neither published nor heard of: nothing is published and
 # {published, heard} is returned instead of 0 or 1.
 _PUBLISH_IN_ORDER = (
     NOTE_FUNCTION
     + _PUBLISH_FUNCTION
     + """
-local mark, heard = note_mark(ARGV[10], ARGV[11], ARGV[12], tonumber(ARGV[13]), ARGV[14],
-  ARGV[15], ARGV[16], tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19]),
-  tonumber(ARGV[20]))
-if ARGV[21] == '1' and tonumber(ARGV[13]) > heard + 1 then
+local mark, heard = note_mark(ARGV[11], ARGV[12], ARGV[13], tonumber(ARGV[14]), ARGV[15],
+  ARGV[16], ARGV[17], tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20]),
+  tonumber(ARGV[21]))
+if ARGV[22] == '1' and tonumber(ARGV[14]) > heard + 1 then
   return {mark, heard}
 end
-local done = publish_event(22)
+local done = publish_event(23)
 -- The mark moves over this message now, not at the next webhook (which may come after its
 -- de-duplication key has expired).
-note_mark(ARGV[10], ARGV[11], ARGV[12], tonumber(ARGV[13]) + 1, '', '0', ARGV[16],
-  tonumber(ARGV[17]), tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20]))
+note_mark(ARGV[11], ARGV[12], ARGV[13], tonumber(ARGV[14]) + 1, '', '0', ARGV[17],
+  tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20]), tonumber(ARGV[21]))
 return done
 """
 )
+
+#: From this many recipients on, an event's text is stored once and logged by reference
+#: (below it, a second key would cost more than the copies it saves).
+SHARED_BODY_MIN = 3
 
 #: Recipients dispatched between two cooperative yields, across messages: webhooks keep being
 #: served during a large fan-out, and under a backlog each stream wakes to several events
@@ -168,6 +180,11 @@ def _meta_key(identity: str) -> str:
 
 def _log_key(identity: str) -> str:
     return f"parley:u:{{{identity}}}:log"
+
+
+def _body_key() -> str:
+    """Where one publish stores its event's text for every recipient's log to point at."""
+    return f"parley:ev:{secrets.token_hex(8)}"
 
 
 def _fresh_epoch() -> str:
@@ -244,6 +261,7 @@ class RedisBroker:
             once_redis_key(once) if once is not None else "",
             self._once_seconds,
             event_tag(event_json, once),
+            _body_key() if len(identities) >= SHARED_BODY_MIN else "",
         ]
         script = self._publish
         if in_order is not None:
@@ -493,14 +511,30 @@ class RedisBroker:
                 raise ReplayBroken("Redis went away during replay") from exc
             if not rows:
                 return
+            shared = self._shared_bodies(rows)
             for raw_id, fields in rows:
                 if _seq(raw_id) != expected:
                     raise ReplayBroken("the log was trimmed during replay")
                 tag = _text(fields.get(b"g", b""))
-                yield Delivery(EventId(epoch, expected, tag), _text(fields[b"e"]))
+                text = fields.get(b"e")
+                yield Delivery(EventId(epoch, expected, tag), _text(text or shared[fields[b"r"]]))
                 expected += 1
             if len(rows) < REPLAY_PAGE:
                 return
+
+    def _shared_bodies(self, rows: Any) -> dict[bytes, bytes]:
+        """The texts a page of log entries points at (``r``), in one round trip. One that is
+        gone (expired with its log's age, or evicted) breaks the replay: all or nothing."""
+        keys = list({fields[b"r"] for _, fields in rows if b"r" in fields})
+        if not keys:
+            return {}
+        try:
+            texts = self._redis.mget(keys)
+        except redis.RedisError as exc:
+            raise ReplayBroken("Redis went away during replay") from exc
+        if any(text is None for text in texts):
+            raise ReplayBroken("an event's text is gone from Redis")
+        return dict(zip(keys, texts, strict=True))
 
     # Housekeeping ------------------------------------------------------------------------
 
