@@ -159,6 +159,17 @@ def test_bob_closes_his_parley_tab_alice_writes_his_browser_shows_it(
     assert notification["body"] == "Are you coming tonight?"
     assert notification["data"] == {"url": f"/c/{sid}"}
 
+    # carol mutes the chat: alice's next message there is never pushed. A message in another
+    # conversation, sent after it, is: once it arrives, the muted one would have too.
+    muted = carol.put(f"/api/conversations/{sid}/mute", {"duration": "forever"})
+    assert muted.status_code == 200, muted.text
+    assert alice.send(sid, "Hello? Are you there?").status_code == 201
+    other = alice.post("/api/conversations", {"participants": ["carol", "bob"]}).json()
+    assert alice.send(other["conversation"]["sid"], "Tonight, 8 pm").status_code == 201
+    wait_until(lambda: len(stack.service.deliveries(token)) == 2, 60, "the unmuted push")
+    later = stack.service.deliveries(token)[1]
+    assert later.payload["conversation_sid"] == other["conversation"]["sid"]
+
 
 def registration_id(registrations: list[dict[str, Any]], scope: str) -> Any:
     """A check for :func:`wait_until`: the id CDP gives the registration at ``scope``."""

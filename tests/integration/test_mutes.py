@@ -20,20 +20,11 @@ Login = Callable[[str], ApiClient]
 
 
 def put_mute(client: ApiClient, sid: str, body: Any) -> requests.Response:
-    return client.session.put(
-        f"{client.base_url}/api/conversations/{sid}/mute",
-        json=body,
-        headers={"X-CSRFToken": client.csrf_token},
-        timeout=10,
-    )
+    return client.put(f"/api/conversations/{sid}/mute", body)
 
 
 def delete_mute(client: ApiClient, sid: str) -> requests.Response:
-    return client.session.delete(
-        f"{client.base_url}/api/conversations/{sid}/mute",
-        headers={"X-CSRFToken": client.csrf_token},
-        timeout=10,
-    )
+    return client.delete(f"/api/conversations/{sid}/mute")
 
 
 def listed(client: ApiClient, sid: str) -> dict[str, Any]:

@@ -67,6 +67,14 @@ class ApiClient:
             self.base_url + path, json=body, headers=headers, timeout=10, **kwargs
         )
 
+    def put(self, path: str, body: Any = None) -> requests.Response:
+        headers = {"X-CSRFToken": self.csrf_token}
+        return self.session.put(self.base_url + path, json=body, headers=headers, timeout=10)
+
+    def delete(self, path: str) -> requests.Response:
+        headers = {"X-CSRFToken": self.csrf_token}
+        return self.session.delete(self.base_url + path, headers=headers, timeout=10)
+
     def stream_cursor(self) -> str:
         page = self.get("/")
         match = re.search(r'data-stream-cursor="([^"]+)"', page.text)
