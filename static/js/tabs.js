@@ -56,10 +56,12 @@ export class SharedStream {
     // A closing, cached or frozen tab gives the stream up at once, so another tab takes it over.
     window.addEventListener('pagehide', () => this.#leave());
     document.addEventListener('freeze', () => this.#leave());
+    // Back from the cache, unfrozen, or a page that left only the network: it takes part again.
     window.addEventListener('pageshow', (event) => {
       if (event.persisted) this.#rejoin();
     });
     document.addEventListener('resume', () => this.#rejoin());
+    window.addEventListener('online', () => this.#rejoin());
   }
 
   /** Whether any tab of this browser is on screen (known to every tab, each telling its own). */
@@ -153,7 +155,11 @@ export class SharedStream {
   }
 
   #rejoin() {
-    if (this.leading || this.abortElection || this.leaseTimer || !this.channel) return;
+    if (this.leading || this.abortElection || this.leaseTimer) return;
+    if (!this.channel) {
+      this.#lead(() => {});
+      return;
+    }
     this.#post({ kind: 'hello', visible: isVisible() });
     this.#elect();
   }
