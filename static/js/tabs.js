@@ -51,7 +51,7 @@ export class SharedStream {
     this.channel.addEventListener('message', (event) => this.#heard(event.data));
     this.onStatus('connecting', 0);
     this.#elect();
-    this.#post({ kind: 'hello', visible: isVisible() });
+    this.#post({ kind: 'hello', visible: isVisible(), cursor: this.cursor });
     document.addEventListener('visibilitychange', () => this.#post({ kind: 'visible', visible: isVisible() }));
     // A closing, cached or frozen tab gives the stream up at once, so another tab takes it over.
     window.addEventListener('pagehide', () => this.#leave());
@@ -160,7 +160,7 @@ export class SharedStream {
       this.#lead(() => {});
       return;
     }
-    this.#post({ kind: 'hello', visible: isVisible() });
+    this.#post({ kind: 'hello', visible: isVisible(), cursor: this.cursor });
     this.#elect();
   }
 
@@ -175,7 +175,10 @@ export class SharedStream {
     if (kind === 'hello') {
       this.otherTabs.set(from, Boolean(message.visible));
       this.#post({ kind: 'visible', visible: isVisible() });
-      if (this.leading) this.#post({ kind: 'status', status: this.status });
+      if (this.leading) {
+        this.#post({ kind: 'status', status: this.status });
+        this.#replay({ from, after: message.cursor }); // heard before that tab was listening
+      }
     } else if (kind === 'visible') {
       this.otherTabs.set(from, Boolean(message.visible));
     } else if (kind === 'gone') {
@@ -191,6 +194,8 @@ export class SharedStream {
     } else if (kind === 'status') {
       this.status = message.status;
       this.onStatus(message.status, 0);
+      // A new leader may have heard what the last one never passed on: ask once it is live.
+      if (message.status === 'open') this.#post({ kind: 'replay', after: this.cursor });
     } else if (kind === 'resync' && (!message.to || message.to === this.tab)) {
       this.#resync(message.cursor);
     } else if (kind === 'replayed' && message.to === this.tab) {
@@ -217,6 +222,7 @@ export class SharedStream {
   }
 
   #replay({ from, after }) {
+    if (typeof after !== 'string') return;
     const start = this.kept.findIndex((event) => event.prev === after);
     if (start >= 0) {
       this.#post({ kind: 'replayed', to: from, events: this.kept.slice(start) });
