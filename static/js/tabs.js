@@ -98,11 +98,14 @@ export class SharedStream {
       lease = null;
     }
     const now = Date.now();
-    if (!lease || lease.tab === this.tab || lease.until < now) {
+    // localStorage reaches other tabs late: two tabs may take a free lease at once, and each
+    // then sees the other's. The smaller tab id keeps it, so exactly one steps down.
+    const contested = this.leading && lease && lease.tab > this.tab;
+    if (!lease || lease.tab === this.tab || lease.until < now || contested) {
       localStorage.setItem(name, JSON.stringify({ tab: this.tab, until: now + LEASE_MS }));
       if (!this.leading) this.#lead(() => localStorage.getItem(name)?.includes(this.tab) && localStorage.removeItem(name));
     } else if (this.leading) {
-      this.#stepDown(); // two tabs took it at once: the one whose write stayed keeps it
+      this.#stepDown();
     }
     this.leaseTimer = setTimeout(() => this.#beat(), LEASE_BEAT_MS);
   }

@@ -116,7 +116,7 @@ class OneBrowser:
         return holders[0]
 
     def close_tab(self, window: ChatWindow) -> None:
-        window.page.close(run_before_unload=True)
+        window.page.close()
         self.tabs.remove(window)
         self.closed.append(window)
 
