@@ -34,6 +34,7 @@ export class SharedStream {
     /** @type {{type: string, id: string, prev: string, data: object}[]} the last events applied */
     this.kept = [];
     this.status = 'connecting';
+    this.failures = 0;
     this.askedAt = -Infinity;
     /** tab id → whether that tab is visible (this tab's own state is read from the document) */
     this.otherTabs = new Map();
@@ -126,7 +127,8 @@ export class SharedStream {
       },
       onStatus: (status, failures) => {
         this.status = status;
-        this.#post({ kind: 'status', status });
+        this.failures = failures;
+        this.#post({ kind: 'status', status, failures });
         this.onStatus(status, failures);
       },
       onSignal: this.onSignal
@@ -179,7 +181,7 @@ export class SharedStream {
       this.otherTabs.set(from, Boolean(message.visible));
       this.#post({ kind: 'visible', visible: isVisible() });
       if (this.leading) {
-        this.#post({ kind: 'status', status: this.status });
+        this.#post({ kind: 'status', status: this.status, failures: this.failures });
         this.#replay({ from, after: message.cursor }); // heard before that tab was listening
       }
     } else if (kind === 'visible') {
@@ -195,8 +197,9 @@ export class SharedStream {
     } else if (kind === 'signal') {
       this.onSignal?.(message.type, message.data);
     } else if (kind === 'status') {
+      // With the failures: a stream that keeps failing (a session ended) is every tab's news.
       this.status = message.status;
-      this.onStatus(message.status, 0);
+      this.onStatus(message.status, Number(message.failures) || 0);
       // A new leader may have heard what the last one never passed on: ask once it is live.
       if (message.status === 'open') this.#post({ kind: 'replay', after: this.cursor });
     } else if (kind === 'resync' && (!message.to || message.to === this.tab)) {
