@@ -322,3 +322,17 @@ def test_a_leader_about_to_freeze_hands_over_and_follows_when_it_wakes(
         assert [b for b in bodies if b in [*while_frozen, after]] == [*while_frozen, after]
     assert chrome.open_stream_count() == 1
     assert chrome.leader() is other
+
+
+def test_without_broadcast_channel_each_tab_keeps_its_own_stream(
+    alice_browser: Callable[..., OneBrowser], tabs_server: ParleyServer
+) -> None:
+    chrome = alice_browser("delete window.BroadcastChannel;")
+    sender = ApiClient(tabs_server.url).login("carol", tabs_server.password)
+    sid = sender.start_dm("alice")["sid"]
+    tabs = [chrome.open_tab() for _ in range(2)]
+    wait_until(lambda: chrome.open_stream_count() == 2, PAGE_MS / 1000, "a stream per tab")
+    text = unique("to each tab")
+    assert sender.send(sid, text).status_code == 201
+    for window in tabs:
+        expect(window.conversation_link("carol")).to_contain_text(text, timeout=LIVE_MS)
