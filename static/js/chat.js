@@ -10,7 +10,7 @@ import { Notifier } from './notifications.js';
 import { ReadReceipts } from './read-receipts.js';
 import { SavedText } from './saved.js';
 import { ChatState } from './state.js';
-import { EventStream } from './stream.js';
+import { SharedStream } from './tabs.js';
 import { Banners } from './views/banners.js';
 import { ComposerView } from './views/composer.js';
 import { ConversationListView } from './views/conversation-list.js';
@@ -72,6 +72,7 @@ class ChatApp {
       me: identity,
       newestOnScreen: () => this.pane.newestOnScreen(),
       onChange: () => this.render(),
+      onRead: (sid, index) => this.stream.tell('read', { sid, index }),
     });
     this.groups = new GroupActions({
       root: byId('group-actions'),
@@ -90,6 +91,7 @@ class ChatApp {
       control: byId('enable-notifications'),
       onOpen: (sid) => this.navigate(sid),
       isMuted: (sid) => isMuted(this.state.conversations.get(sid)),
+      unseen: () => this.stream.leading && !this.stream.anyTabVisible(),
     });
     this.mute = new MuteControl({ root: byId('mute-control'), api: this.api, state: this.state, banners: this.banners, onChange: () => this.render() });
     this.composer = new ComposerView({
@@ -115,7 +117,10 @@ class ChatApp {
     this.#startSignals();
     // Open the stream from the render-time cursor first: nothing after the render is missed,
     // and what REST also returns is deduplicated by sid.
-    this.stream = new EventStream({
+    // One stream per browser: the tabs of this user share it (tabs.js).
+    this.stream = new SharedStream({
+      key: `${this.me}@${this.root}`,
+      onMessage: (kind, data) => this.#fromOtherTab(kind, data),
       onSignal: (type, data) => this.applySignal(type, data),
       url: `${this.root}/stream`,
       cursor: this.initialCursor,
@@ -337,6 +342,14 @@ class ChatApp {
       for (const pending of this.state.retryablePending()) await this.post(pending.clientId);
     } finally {
       this.resending = false;
+    }
+  }
+
+  /** This user read a conversation in another tab: its badge clears here too, at once. */
+  #fromOtherTab(kind, data) {
+    if (kind === 'read' && typeof data?.sid === 'string' && Number.isInteger(data.index)) {
+      this.state.applyRead(data.sid, this.me, data.index);
+      this.render();
     }
   }
 

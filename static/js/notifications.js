@@ -1,5 +1,6 @@
-// Browser notifications for messages that arrive while the tab is hidden (Notification API; no
-// push service: they come from the page's own /stream, so only while a Parley tab is open).
+// Browser notifications for messages that arrive while no Parley tab is on screen (Notification
+// API; no push service: they come from the browser's one /stream, so only while a tab is open).
+// One per message per browser: only the tab that holds the stream raises it (tabs.js).
 
 import { nameOf } from './names.js';
 import { mediaLabel } from './format.js';
@@ -11,20 +12,23 @@ export class Notifier {
    * @param {{control: HTMLButtonElement, onOpen: (sid: string) => void}} options
    * `control` is the "Enable notifications" button: shown only while the browser could still
    * ask (permission "default"); `onOpen(sid)` opens the conversation a notification is about.
+   * `unseen()` says whether a message now would go unseen: by default while this tab is hidden;
+   * with tabs sharing a stream, in one tab only, while none of them is on screen.
    */
-  constructor({ control, onOpen, isMuted = () => false }) {
+  constructor({ control, onOpen, isMuted = () => false, unseen = () => document.visibilityState === 'hidden' }) {
     this.control = control;
     this.isMuted = isMuted; // (sid) => the user muted that conversation: no notification
     this.onOpen = onOpen;
+    this.unseen = unseen;
     this.supported = 'Notification' in window;
     control.addEventListener('click', () => this.#ask());
     this.#showControl();
   }
 
-  /** Tell the user about `message` in `conversationName` if the tab is hidden and they allowed it. */
+  /** Tell the user about `message` in `conversationName` if it would go unseen and they allowed it. */
   notify(message, conversationName) {
     if (!this.supported || Notification.permission !== 'granted') return;
-    if (document.visibilityState !== 'hidden') return;
+    if (!this.unseen()) return;
     if (this.isMuted(message.conversation_sid)) return;
     const author = nameOf(message.author);
     const sender = message.source === 'SMS' ? `${author} (SMS)` : author;

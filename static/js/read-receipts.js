@@ -13,10 +13,11 @@ export class ReadReceipts {
   /**
    * @param {{state: import('./state.js').ChatState, api: import('./api.js').Api, me: string,
    *          newestOnScreen: () => number|null, onChange: () => void}} options
-   * `newestOnScreen()` is the newest message index on screen in the open conversation.
+   * `newestOnScreen()` is the newest message index on screen in the open conversation;
+   * `onRead(sid, index)` hears each read the server took (the other tabs clear their badges).
    */
-  constructor({ state, api, me, newestOnScreen, onChange }) {
-    Object.assign(this, { state, api, me, newestOnScreen, onChange });
+  constructor({ state, api, me, newestOnScreen, onChange, onRead = () => {} }) {
+    Object.assign(this, { state, api, me, newestOnScreen, onChange, onRead });
     /** sid → the newest index this page told the server was read */
     this.readUpTo = new Map();
     /** sid → the newest index seen on screen and not yet told (sent in one batched call) */
@@ -58,6 +59,7 @@ export class ReadReceipts {
         .markRead(sid, index)
         .then(() => {
           this.state.applyRead(sid, this.me, index);
+          this.onRead(sid, index);
           this.onChange();
         })
         .catch(() => {

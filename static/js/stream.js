@@ -31,7 +31,7 @@ export function parseEventId(id) {
 }
 
 /** Whether `next` is an event the page already applied (`last` is the last one it did). */
-function alreadyApplied(next, last) {
+export function alreadyApplied(next, last) {
   if (next.epoch !== last.epoch) return false;
   // At the last seq itself only the same event: another tag there is a log that went back.
   return next.seq < last.seq || (next.seq === last.seq && next.tag === last.tag);
@@ -42,7 +42,8 @@ export class EventStream {
    * @param {object} options
    * @param {string} options.url        the stream's URL, without query
    * @param {string} options.cursor     the id the page is up to date with (render-time cursor)
-   * @param {(type: string, data: object) => void} options.onEvent  one data event, in order, once
+   * @param {(type: string, data: object, id: string, prev: string) => void} options.onEvent  one
+   *        data event, in order, once; `prev` is the cursor it follows (other tabs chain on it)
    * @param {() => void} options.onResync   the server could not replay: reload state over REST
    * @param {(status: 'connecting'|'open'|'reconnecting', failures: number) => void} options.onStatus
    *        failures counts the connection errors since the stream was last open
@@ -65,13 +66,14 @@ export class EventStream {
     this.gap = null;
     /** the server said `resumed` on this connection: it replays everything after our cursor */
     this.resumed = false;
+    this.stopped = false;
   }
 
   start() {
     this.onStatus('connecting', 0);
     this.#open();
     window.addEventListener('online', () => {
-      if (this.source) return;
+      if (this.source || this.stopped) return;
       clearTimeout(this.retryTimer);
       this.retryTimer = null;
       this.#reopen(0);
@@ -84,12 +86,22 @@ export class EventStream {
       this.retryTimer = null;
     });
     window.addEventListener('pageshow', (event) => {
-      if (event.persisted) this.#reopen(0); // back from the back/forward cache
+      if (event.persisted && !this.stopped) this.#reopen(0); // back from the back/forward cache
     });
+  }
+
+  /** Close for good: another tab holds the stream now (tabs.js). */
+  stop() {
+    this.stopped = true;
+    this.source?.close();
+    this.source = null;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
   }
 
   #open() {
     this.retryTimer = null;
+    if (this.stopped) return;
     const signals = this.onSignal ? '&signals=1' : '';
     const source = new EventSource(`${this.url}?cursor=${encodeURIComponent(this.cursor)}${signals}`);
     this.source = source;
@@ -160,11 +172,13 @@ export class EventStream {
       }
     }
     const data = parseJson(event.data);
+    const prev = this.cursor;
     if (id) this.cursor = id;
-    if (data) this.onEvent(type, data);
+    if (data) this.onEvent(type, data, id, prev);
   }
 
   #reopen(delayMs) {
+    if (this.stopped) return;
     this.source?.close();
     this.source = null;
     this.onStatus('reconnecting', this.failures);
@@ -177,7 +191,7 @@ export class EventStream {
   }
 }
 
-function parseJson(text) {
+export function parseJson(text) {
   try {
     return JSON.parse(text);
   } catch {
