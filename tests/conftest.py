@@ -17,8 +17,8 @@ import pytest
 from hypothesis import settings
 
 from tests.support import databases, host_site, oidc_provider
-from tests.support.cluster import RedisCluster, running_cluster
 from tests.support.clients import ApiClient, StreamReader
+from tests.support.cluster import RedisCluster, running_cluster
 from tests.support.servers import (
     TWILIO_TEST_NUMBER,
     TWILIO_WHATSAPP_SENDER,

@@ -148,9 +148,7 @@ class RedisCluster:
                 dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", source_id)
                 src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", target_id)
                 while keys := src.execute_command("CLUSTER GETKEYSINSLOT", slot, 100):
-                    src.execute_command(
-                        "MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys
-                    )
+                    src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
                 dst.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
                 src.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
             for port in primaries:
@@ -261,9 +259,7 @@ def start_cluster(directory: Path, primaries: int = 3, replicas: int = 1) -> Red
             "--cluster-yes",
         )
         cluster.wait_healthy()
-        wait_until(
-            lambda: len(cluster.primaries()) == primaries, 30, f"{primaries} primaries"
-        )
+        wait_until(lambda: len(cluster.primaries()) == primaries, 30, f"{primaries} primaries")
     except BaseException:
         cluster.stop()
         raise
