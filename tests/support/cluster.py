@@ -100,8 +100,19 @@ class RedisCluster:
                 return False
         return True
 
+    def replicas_in_sync(self) -> bool:
+        """Every live replica's link to its primary is up: only a replica that has synced
+        is allowed to take over (its data would otherwise be too old)."""
+        for node in self.live_nodes():
+            with node.client() as client:
+                replication = client.info("replication")
+            if replication.get("role") == "slave" and replication.get("master_link_status") != "up":
+                return False
+        return True
+
     def wait_healthy(self, timeout: float = 30) -> None:
         wait_until(self.healthy, timeout, "every cluster node to say cluster_state:ok")
+        wait_until(self.replicas_in_sync, timeout, "every replica to sync with its primary")
 
     def client(self, **options: object) -> redis.RedisCluster:
         """A redis-py cluster client started from one node, as Parley's is."""
@@ -116,6 +127,7 @@ class RedisCluster:
     def kill_primary(self, slot: int = 0, timeout: float = 30) -> int:
         """Kill the primary serving ``slot`` (SIGKILL: a crash, no goodbye) and wait until its
         replica is promoted and every live node serves all slots again; the dead port."""
+        wait_until(self.replicas_in_sync, timeout, "every replica to sync with its primary")
         port = self.slot_owner(slot)
         victim = next(node for node in self.nodes if node.port == port)
         victim.process.kill()
