@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 
 from tests.support.cluster import RedisCluster
 from tests.support.servers import RedisServer
@@ -115,3 +116,31 @@ def test_on_a_cluster_every_presence_key_shares_one_slot(redis_cluster: RedisClu
     client.close()
     single = RedisPresence(connect("redis://127.0.0.1:1/0")).keys
     assert single.with_users(["p-gus"]) == ["parley:presence:all", "parley:presence:u:{p-gus}"]
+
+
+def test_presence_follows_its_slot_when_it_moves_and_survives_a_failover(
+    own_redis_cluster: RedisCluster,
+) -> None:
+    """A reshard moves presence's one slot to another primary, then that primary dies: every
+    call meanwhile answers (perhaps stale, never raising), and presence is right again once
+    the replica has taken over."""
+    client = connect_cluster(own_redis_cluster.url)
+    process = RedisPresence(client)
+    assert process.connected("p-ivy") is True
+    slot = client.keyslot(process.keys.all)
+    with redis.Redis(port=own_redis_cluster.slot_owner(slot)) as owner:
+        assert owner.execute_command("WAIT", 1, 5000) == 1  # the replica has it
+    own_redis_cluster.move_slots([slot])
+    assert process.online(["p-ivy"]) == {"p-ivy"}  # redis-py followed the slot
+    assert process.connected("p-jon") is True
+    with redis.Redis(port=own_redis_cluster.slot_owner(slot)) as owner:
+        assert owner.execute_command("WAIT", 1, 5000) == 1
+    own_redis_cluster.kill_primary(slot)
+    process.refresh()  # may fail inside redis-py while it relearns the map: never raises
+    wait_until(
+        lambda: process.online(["p-ivy", "p-jon"]) == {"p-ivy", "p-jon"},
+        30,
+        "presence to be read from the promoted replica",
+    )
+    assert process.disconnected("p-ivy") is True
+    client.close()
