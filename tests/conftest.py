@@ -18,6 +18,7 @@ from hypothesis import settings
 
 from tests.support import databases, host_site, oidc_provider
 from tests.support.clients import ApiClient, StreamReader
+from tests.support.cluster import RedisCluster, running_cluster
 from tests.support.servers import (
     TWILIO_TEST_NUMBER,
     TWILIO_WHATSAPP_SENDER,
@@ -50,6 +51,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "cluster: runs on the local Redis Cluster (6 redis-servers, started once)"
+    )
     databases.backend = config.getoption("--database")
     if databases.backend == "postgresql" and not hasattr(config, "workerinput"):
         try:
@@ -75,7 +79,11 @@ def uses_database(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On PostgreSQL, run only the tests that use the database; the rest ran on SQLite."""
+    """Tests on the Redis Cluster are marked ``cluster`` (``-m "not cluster"`` skips them).
+    On PostgreSQL, run only the tests that use the database; the rest ran on SQLite."""
+    for item in items:
+        if "redis_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cluster)
     if databases.backend != "postgresql":
         return
     skipped = [item for item in items if not uses_database(item)]
@@ -89,6 +97,22 @@ def redis_server() -> Iterator[RedisServer]:
     server = start_redis()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A real Redis Cluster (3 primaries, 3 replicas), started by the first test that asks
+    for it and stopped at the end of the run. Tests that kill or move parts of it restore
+    nothing: they use :func:`own_redis_cluster`."""
+    with running_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def own_redis_cluster(tmp_path: Path) -> Iterator[RedisCluster]:
+    """A Redis Cluster of the test's own, for tests that kill a primary or move slots."""
+    with running_cluster(tmp_path / "redis-cluster") as cluster:
+        yield cluster
 
 
 @pytest.fixture

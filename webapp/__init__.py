@@ -21,6 +21,7 @@ from webapp.events.broker import Broker
 from webapp.events.memory_broker import MemoryBroker
 from webapp.events.published_index import PublishedIndex
 from webapp.events.redis_broker import Frame, RedisBroker, connect
+from webapp.events.redis_cluster import refuse_cluster_until_broker_ready
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
 from webapp.json_input import StrictJSONProvider
 from webapp.models import User
@@ -65,6 +66,7 @@ def create_app(config: Config | None = None) -> Flask:
     """The application factory: config, extensions, outside systems, blueprints, CLI."""
     # The service SID may still be unset: `twilio setup` finds it; gunicorn refuses to serve.
     config = config or Config.from_env(require_service_sid=False)
+    refuse_cluster_until_broker_ready(config)
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.from_object(config)
     app.json = StrictJSONProvider(app)  # request.get_json() refuses what would fail later
@@ -160,7 +162,9 @@ def _build_services(config: Config) -> Services:
         typing=TypingThrottle(),
         mutes=mutes,
         twilio_check=TwilioCheck(config),
-        redis_check=RedisCheck(config.REDIS_URL) if config.REDIS_URL else None,
+        redis_check=(
+            RedisCheck(config.REDIS_URL, config.REDIS_CLUSTER) if config.REDIS_URL else None
+        ),
         push=PushDispatcher(
             _push_sender(config),
             presence,

@@ -357,6 +357,10 @@ class Config:
     DEMO_PASSWORD: str | None
     LIVE_TWILIO: bool
     PRODUCTION: bool
+    #: ``REDIS_URL`` names one node of a Redis Cluster: Parley's client is redis-py's
+    #: ``RedisCluster``, which finds the other nodes from it. The broker does not run on a
+    #: cluster yet, so ``create_app`` refuses it (``webapp/events/redis_cluster.py``).
+    REDIS_CLUSTER: bool = False
     #: Bearer token for ``GET /metrics``; unset, the endpoint answers 404.
     METRICS_TOKEN: str | None = None
     #: SQLite file where the in-process emulator keeps its conversations across restarts.
@@ -480,8 +484,32 @@ class Config:
     @property
     def RATELIMIT_STORAGE_URI(self) -> str:  # noqa: N802 - Flask-Limiter reads app.config
         """Where Flask-Limiter counts: Redis when ``REDIS_URL`` is set (shared by every worker
-        and dyno), else this process's memory."""
-        return self.REDIS_URL or "memory://"
+        and dyno), else this process's memory. On a cluster, limits' own cluster storage
+        (``redis+cluster://``, which takes no pool of ours); TLS goes in its options
+        (:attr:`ratelimit_cluster_options`)."""
+        if not self.REDIS_URL:
+            return "memory://"
+        if not self.REDIS_CLUSTER:
+            return self.REDIS_URL
+        url = urlsplit(self.REDIS_URL)
+        credentials = url.netloc.rpartition("@")[0]
+        node = f"{url.hostname}:{url.port or 6379}"
+        return f"redis+cluster://{credentials + '@' if credentials else ''}{node}"
+
+    @property
+    def ratelimit_cluster_options(self) -> dict[str, object]:
+        """The limiter's ``RedisCluster`` options on a cluster: a small bounded pool per node,
+        short waits, and TLS as ``REDIS_URL`` asks (``rediss://``, ``REDIS_VERIFY_TLS``)."""
+        options: dict[str, object] = {
+            "max_connections": 2,
+            "socket_timeout": 5,
+            "socket_connect_timeout": 5,
+        }
+        if self.REDIS_URL and self.REDIS_URL.startswith("rediss://"):
+            options["ssl"] = True
+            if "ssl_cert_reqs=none" in self.REDIS_URL:
+                options["ssl_cert_reqs"] = "none"
+        return options
 
     @property
     def emulator_in_process(self) -> bool:
@@ -629,6 +657,15 @@ class Config:
         if mcs_url and not re.match(r"https?://", mcs_url):
             raise ConfigError("TWILIO_MCS_URL must start with http:// or https://.")
 
+        redis_cluster = _flag(env.get("REDIS_CLUSTER"))
+        if redis_cluster and not env.get("REDIS_URL"):
+            raise ConfigError(
+                "REDIS_CLUSTER=1 needs REDIS_URL naming one node of the cluster "
+                "(e.g. redis://10.0.0.5:6379)."
+            )
+        if redis_cluster and not env["REDIS_URL"].startswith(("redis://", "rediss://")):
+            raise ConfigError("REDIS_CLUSTER=1 needs a redis:// or rediss:// REDIS_URL.")
+
         log_format = env.get("LOG_FORMAT", "json" if production else "plain").lower()
         if log_format not in _LOG_FORMATS:
             raise ConfigError(f"LOG_FORMAT must be plain or json, got {log_format!r}.")
@@ -639,6 +676,7 @@ class Config:
             "REDIS_URL": _redis_url(
                 env.get("REDIS_URL"), verify_tls=_flag(env.get("REDIS_VERIFY_TLS", "1"))
             ),
+            "REDIS_CLUSTER": redis_cluster,
             **twilio,
             "TWILIO_PHONE_NUMBER": phone,
             "TWILIO_WHATSAPP_NUMBER": whatsapp,

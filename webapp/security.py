@@ -88,10 +88,20 @@ def init_security(app: Flask, config: Config, client: redis.Redis | None) -> Non
             response.headers.setdefault(name, value)
         return response
 
-    if client is not None:  # limits' RedisStorage accepts a ``connection_pool``
-        app.config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": client.connection_pool}
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = limiter_storage_options(config, client)
     limiter.init_app(app)
     _skip_limiter_hooks(app, UNLIMITED_BLUEPRINTS)
+
+
+def limiter_storage_options(config: Config, client: redis.Redis | None) -> dict[str, object]:
+    """Flask-Limiter's storage options. On one Redis, limits' RedisStorage takes the
+    process's pool (``connection_pool``). On a cluster its storage makes a ``RedisCluster``
+    of its own, which takes no pool of ours: a small bounded one per node instead."""
+    if config.REDIS_CLUSTER:
+        return config.ratelimit_cluster_options
+    if client is not None:
+        return {"connection_pool": client.connection_pool}
+    return {}
 
 
 def _skip_limiter_hooks(app: Flask, blueprints: frozenset[str]) -> None:

@@ -6,11 +6,36 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.cluster import RedisCluster
 from tests.support.servers import RedisServer
 from tests.support.waiting import wait_until
 from webapp.events.broker import Broker
 from webapp.events.memory_broker import MemoryBroker
 from webapp.events.redis_broker import RedisBroker, connect
+from webapp.events.redis_cluster import RedisClient, connect_cluster
+
+#: One Redis, then the local Redis Cluster: code that runs on both is tested on both.
+ON_REDIS_AND_CLUSTER = ["redis", pytest.param("cluster", marks=pytest.mark.cluster)]
+
+
+def emptied_client(request: pytest.FixtureRequest, where: str) -> RedisClient:
+    """Parley's command client on the session's Redis or cluster, emptied."""
+    if where == "cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        return connect_cluster(cluster.url)
+    server: RedisServer = request.getfixturevalue("redis_server")
+    client = connect(server.url)
+    client.flushdb()
+    return client
+
+
+@pytest.fixture(params=ON_REDIS_AND_CLUSTER)
+def redis_client(request: pytest.FixtureRequest) -> Iterator[RedisClient]:
+    """Parley's command client, emptied: on one Redis, then on the Redis Cluster."""
+    client = emptied_client(request, request.param)
+    yield client
+    client.close()
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.support.servers import RedisServer
-from webapp.events.redis_broker import connect
+from tests.unit.conftest import ON_REDIS_AND_CLUSTER, emptied_client
+from webapp.events.redis_cluster import RedisClient, is_cluster
 from webapp.people.contacts import (
     PRESENCE_MAX_GROUP,
     Contacts,
@@ -61,16 +61,16 @@ class Twilio:
         return list(self.members) if conversation_sid == SID else []
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *ON_REDIS_AND_CLUSTER])
 def cache(request: pytest.FixtureRequest) -> Iterator[tuple[Twilio, MembershipCache]]:
+    """The membership cache and its contacts: in memory, on one Redis, on the cluster."""
     twilio = Twilio()
     if request.param == "memory":
         yield twilio, MemoryMembershipCache(twilio.participants)
         return
-    server: RedisServer = request.getfixturevalue("redis_server")
-    client = connect(server.url)
-    client.flushdb()
+    client = emptied_client(request, request.param)
     yield twilio, RedisMembershipCache(twilio.participants, client)
+    client.close()
 
 
 def test_contacts_are_kept_until_a_conversation_of_theirs_changes(
@@ -127,15 +127,14 @@ def test_a_deleted_conversation_is_forgotten_without_an_error(
 
 
 def test_redis_contacts_are_shared_by_every_process_and_expire(
-    redis_server: RedisServer,
+    redis_client: RedisClient,
 ) -> None:
-    client = connect(redis_server.url)
-    client.flushdb()
-    one, two = RedisContacts(client), RedisContacts(connect(redis_server.url), ttl=1)
+    client = redis_client
+    one, two = RedisContacts(client), RedisContacts(client, ttl=1)
     _put(one, "alice", {"bob", "carol"}, [SID])
     assert _cached(two, "alice") == {"bob", "carol"}  # another worker, or after a deploy
     _put(two, "zoe", {"yan"}, [OTHER])
-    ttl = client.ttl("parley:contacts:of:zoe")
+    ttl = client.ttl("parley:contacts:of:{zoe}" if is_cluster(client) else "parley:contacts:of:zoe")
     assert 0 < ttl <= 1
     two.drop(SID, [])
     assert _cached(one, "alice") is None

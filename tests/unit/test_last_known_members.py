@@ -15,6 +15,7 @@ from webapp import create_app
 from webapp.config import Config
 from webapp.events.broker import BrokerUnavailable
 from webapp.events.redis_broker import connect
+from webapp.events.redis_cluster import RedisClient
 from webapp.people.participants import (
     LAST_KNOWN_TTL,
     MembershipCache,
@@ -68,9 +69,8 @@ def test_the_last_known_members_follow_participant_changes(
     assert sorted(membership.last_known_members(SID)) == ["alice", "carol"]
 
 
-def test_in_redis_they_live_as_long_as_the_event_log(redis_server: RedisServer) -> None:
-    client = connect(redis_server.url)
-    client.flushdb()
+def test_in_redis_they_live_as_long_as_the_event_log(redis_client: RedisClient) -> None:
+    client = redis_client
     RedisMembershipCache(Twilio().participants, client).participants(SID)
     assert LAST_KNOWN_TTL - 60 < client.ttl(f"parley:lastmembers:{SID}") <= LAST_KNOWN_TTL
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 
+from tests.support.cluster import RedisCluster
 from tests.support.servers import RedisServer
 from tests.support.waiting import wait_until
+from tests.unit.conftest import ON_REDIS_AND_CLUSTER, emptied_client
 from webapp.events.redis_broker import connect
+from webapp.events.redis_cluster import RedisClient, connect_cluster
 from webapp.people.presence import (
     REFRESH_SLICE,
     MemoryPresence,
@@ -20,17 +24,17 @@ from webapp.people.presence import (
 Factory = Callable[[], Presence]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *ON_REDIS_AND_CLUSTER])
 def processes(request: pytest.FixtureRequest) -> Iterator[Factory]:
-    """Makes "processes" sharing one presence: the same memory one, or each its own on Redis."""
+    """Makes "processes" sharing one presence: the same memory one, or each its own on Redis
+    (one server, or the cluster)."""
     if request.param == "memory":
         shared = MemoryPresence()
         yield lambda: shared
         return
-    server: RedisServer = request.getfixturevalue("redis_server")
-    client = connect(server.url)
-    client.flushdb()
+    client = emptied_client(request, request.param)
     yield lambda: RedisPresence(client)
+    client.close()
 
 
 def test_online_while_any_stream_is_open(processes: Factory) -> None:
@@ -48,9 +52,8 @@ def test_online_while_any_stream_is_open(processes: Factory) -> None:
     assert two.disconnected("p-alice") is False  # unbalanced close: no second "offline"
 
 
-def test_a_crashed_process_does_not_keep_users_online(redis_server: RedisServer) -> None:
-    client = connect(redis_server.url)
-    client.flushdb()
+def test_a_crashed_process_does_not_keep_users_online(redis_client: RedisClient) -> None:
+    client = redis_client
     crashed = RedisPresence(client, ttl=0.5)  # never refreshes, never says goodbye
     alive = RedisPresence(client)
     assert crashed.connected("p-carol") is True
@@ -62,9 +65,8 @@ def test_a_crashed_process_does_not_keep_users_online(redis_server: RedisServer)
     assert alive.online(["p-dave"]) == {"p-dave"}
 
 
-def test_refreshing_keeps_a_live_process_online_past_its_ttl(redis_server: RedisServer) -> None:
-    client = connect(redis_server.url)
-    client.flushdb()
+def test_refreshing_keeps_a_live_process_online_past_its_ttl(redis_client: RedisClient) -> None:
+    client = redis_client
     short = RedisPresence(client, ttl=0.6)
     assert short.connected("p-erin")
     deadline_checks = 0
@@ -79,9 +81,8 @@ def test_refreshing_keeps_a_live_process_online_past_its_ttl(redis_server: Redis
     wait_until(stayed_online_past_ttl, 10, "presence to outlive its ttl while refreshed")
 
 
-def test_a_refresh_in_slices_keeps_every_local_user_online(redis_server: RedisServer) -> None:
-    client = connect(redis_server.url)
-    client.flushdb()
+def test_a_refresh_in_slices_keeps_every_local_user_online(redis_client: RedisClient) -> None:
+    client = redis_client
     many = [f"p-user{n}" for n in range(REFRESH_SLICE * 2 + 7)]  # three slices
     process = RedisPresence(client, ttl=0.5)
     for identity in many:
@@ -104,3 +105,42 @@ def test_redis_down_never_raises(redis_server: RedisServer) -> None:
     assert down.online(["p-fay"]) == set()
     assert down.refresh() == []
     assert down.disconnected("p-fay") is False
+
+
+def test_on_a_cluster_every_presence_key_shares_one_slot(redis_cluster: RedisCluster) -> None:
+    """A script's keys must share a slot on a cluster; on one Redis the names stay as
+    deployed Parleys wrote them."""
+    client = connect_cluster(redis_cluster.url)
+    keys = RedisPresence(client).keys.with_users(["p-gus", "p-hal", "{p-odd}", ""])
+    assert len({client.keyslot(key) for key in keys}) == 1
+    client.close()
+    single = RedisPresence(connect("redis://127.0.0.1:1/0")).keys
+    assert single.with_users(["p-gus"]) == ["parley:presence:all", "parley:presence:u:{p-gus}"]
+
+
+def test_presence_follows_its_slot_when_it_moves_and_survives_a_failover(
+    own_redis_cluster: RedisCluster,
+) -> None:
+    """A reshard moves presence's one slot to another primary, then that primary dies: every
+    call meanwhile answers (perhaps stale, never raising), and presence is right again once
+    the replica has taken over."""
+    client = connect_cluster(own_redis_cluster.url)
+    process = RedisPresence(client)
+    assert process.connected("p-ivy") is True
+    slot = client.keyslot(process.keys.all)
+    with redis.Redis(port=own_redis_cluster.slot_owner(slot)) as owner:
+        assert owner.execute_command("WAIT", 1, 5000) == 1  # the replica has it
+    own_redis_cluster.move_slots([slot])
+    assert process.online(["p-ivy"]) == {"p-ivy"}  # redis-py followed the slot
+    assert process.connected("p-jon") is True
+    with redis.Redis(port=own_redis_cluster.slot_owner(slot)) as owner:
+        assert owner.execute_command("WAIT", 1, 5000) == 1
+    own_redis_cluster.kill_primary(slot)
+    process.refresh()  # may fail inside redis-py while it relearns the map: never raises
+    wait_until(
+        lambda: process.online(["p-ivy", "p-jon"]) == {"p-ivy", "p-jon"},
+        30,
+        "presence to be read from the promoted replica",
+    )
+    assert process.disconnected("p-ivy") is True
+    client.close()

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 
 import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 from sqlalchemy import text
 from twilio.rest import Client
 
@@ -21,6 +23,13 @@ from webapp.twilio_gateway import GatewayError
 from webapp.twilio_gateway.service_setup import fetch_service_name
 
 TWILIO_CHECK_SECONDS = 30.0
+#: The Redis check's pool: one connection, and a probe never waits more than 2 s on it.
+_ONE_SHORT_CONNECTION: dict[str, float] = {
+    "max_connections": 1,
+    "timeout": 2,
+    "socket_timeout": 2,
+    "socket_connect_timeout": 2,
+}
 
 
 @dataclass(frozen=True)
@@ -42,20 +51,44 @@ def check_database() -> Check:
 
 
 class RedisCheck:
-    """Pings Redis over one dedicated connection (not the broker's small pool)."""
+    """Pings Redis over one dedicated connection (not the broker's small pool); on a
+    cluster, one per primary, and the cluster must say ``cluster_state:ok`` (every slot
+    served: a primary down with no replica to take over is unhealthy)."""
 
-    def __init__(self, url: str) -> None:
-        pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=1, timeout=2, socket_timeout=2, socket_connect_timeout=2
-        )
-        self._client = redis.Redis(connection_pool=pool)
+    def __init__(self, url: str, cluster: bool = False) -> None:
+        self._url = url
+        self._cluster: RedisCluster | None = None
+        self._lock = threading.Lock()
+        self._client: redis.Redis | None = None
+        if not cluster:
+            pool = redis.BlockingConnectionPool.from_url(url, **_ONE_SHORT_CONNECTION)
+            self._client = redis.Redis(connection_pool=pool)
 
     def __call__(self) -> Check:
         try:
-            self._client.ping()
-        except redis.RedisError as exc:
+            if self._client is not None:
+                self._client.ping()
+                return Check(True, "ping ok")
+            return self._check_cluster()
+        except (redis.RedisError, RedisClusterException) as exc:
             return Check(False, f"unreachable ({exc.__class__.__name__})")
-        return Check(True, "ping ok")
+
+    def _check_cluster(self) -> Check:
+        # Built at the first probe, not at start-up: RedisCluster reads the slot map
+        # when it is made, and a probe must report Redis down, not keep Parley from starting.
+        with self._lock:
+            if self._cluster is None:
+                self._cluster = RedisCluster.from_url(
+                    self._url,
+                    connection_pool_class=redis.BlockingConnectionPool,
+                    **_ONE_SHORT_CONNECTION,
+                )
+            client = self._cluster
+        client.ping(target_nodes=RedisCluster.PRIMARIES)
+        state = client.cluster_info(target_nodes=RedisCluster.RANDOM).get("cluster_state")
+        if state != "ok":
+            return Check(False, f"cluster_state:{state}")
+        return Check(True, f"cluster ok, {len(client.get_primaries())} primaries")
 
 
 class TwilioCheck:

@@ -17,6 +17,7 @@ from typing import Protocol
 import redis
 from redis.utils import str_if_bytes
 
+from webapp.events.redis_cluster import RedisClient, is_cluster
 from webapp.twilio_gateway import ConversationRecord, ParticipantRecord
 
 log = logging.getLogger(__name__)
@@ -91,15 +92,11 @@ class MemoryContacts:
                 self._generations[identity] = self._generations.get(identity, 0) + 1
 
 
-# KEYS: the user's generation, the user's entry, the users-of index of each conversation.
-# ARGV: generation seen, ttl, entry, identity. Stores nothing if a drop happened since.
+# KEYS: the user's generation, the user's entry (one slot: the user's).
+# ARGV: generation seen, ttl, entry. Stores nothing if a drop happened since.
 _PUT_CONTACTS = """
 if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
-for i = 3, #KEYS do
-  redis.call('SADD', KEYS[i], ARGV[4])
-  redis.call('EXPIRE', KEYS[i], ARGV[2])
-end
 return 1
 """
 
@@ -107,26 +104,29 @@ return 1
 class RedisContacts:
     """Contacts per user in Redis, shared by every worker and dyno, and kept across deploys
     (so the reconnect burst after one costs no Twilio call). Uses the given (pooled) client.
-    Redis errors fall back to computing the contacts; a missed drop is bounded by the TTL."""
+    Redis errors fall back to computing the contacts; a missed drop is bounded by the TTL.
 
-    def __init__(self, client: redis.Redis, ttl: int = CONTACTS_TTL) -> None:
+    On a cluster a user's entry and generation share the user's slot (``{identity}``) and
+    each conversation's users-of index lives in the conversation's; on one Redis the keys
+    keep the names deployed Parleys wrote.
+    """
+
+    def __init__(self, client: RedisClient, ttl: int = CONTACTS_TTL) -> None:
         self._redis = client
         self._ttl = ttl
         self._put = client.register_script(_PUT_CONTACTS)
+        self._tag = _hash_tag if is_cluster(client) else _as_is
 
     # Each key kind has its own fixed prefix before the identity, which may be any string:
     # with ``parley:contacts:<identity>`` the user ``gen:alice`` would read alice's generation.
-    @staticmethod
-    def _key(identity: str) -> str:
-        return f"parley:contacts:of:{identity}"
+    def _key(self, identity: str) -> str:
+        return f"parley:contacts:of:{self._tag(identity)}"
 
-    @staticmethod
-    def _generation_key(identity: str) -> str:
-        return f"parley:contacts:gen:{identity}"
+    def _generation_key(self, identity: str) -> str:
+        return f"parley:contacts:gen:{self._tag(identity)}"
 
-    @staticmethod
-    def _users_key(conversation_sid: str) -> str:
-        return f"parley:contacts:by:{conversation_sid}"
+    def _users_key(self, conversation_sid: str) -> str:
+        return f"parley:contacts:by:{self._tag(conversation_sid)}"
 
     def get(self, identity: str) -> tuple[set[str] | None, int]:
         try:
@@ -143,10 +143,19 @@ class RedisContacts:
     def put(
         self, identity: str, contacts: Collection[str], conversations: list[str], generation: int
     ) -> None:
-        keys = [self._generation_key(identity), self._key(identity)]
-        keys += [self._users_key(sid) for sid in conversations]
+        """The users-of indexes first, the entry after (only if no drop came since): a drop
+        between the two finds the user in the index and bumps their generation, so the entry
+        is not kept. The indexes live in other slots than the entry on a cluster, which is why
+        this is two steps rather than one script."""
         try:
-            args: list[str | int] = [generation, self._ttl, json.dumps(sorted(contacts)), identity]
+            if conversations:
+                pipe = self._redis.pipeline(transaction=False)
+                for sid in conversations:
+                    pipe.sadd(self._users_key(sid), identity)
+                    pipe.expire(self._users_key(sid), self._ttl)
+                pipe.execute()
+            keys = [self._generation_key(identity), self._key(identity)]
+            args: list[str | int] = [generation, self._ttl, json.dumps(sorted(contacts))]
             self._put(keys=keys, args=args)
         except redis.RedisError as exc:
             log.warning("contacts not cached (%s)", exc.__class__.__name__)
@@ -165,6 +174,15 @@ class RedisContacts:
             pipe.execute()
         except redis.RedisError as exc:
             log.warning("contacts not dropped (%s); they expire", exc.__class__.__name__)
+
+
+def _hash_tag(name: str) -> str:
+    """``{name}``: on a cluster, the keys of one user (or conversation) share its slot."""
+    return "{" + name + "}"
+
+
+def _as_is(name: str) -> str:
+    return name
 
 
 #: Presence is shared through conversations of at most this many people: in a larger group

@@ -24,6 +24,7 @@ from typing import Protocol
 import redis
 
 from webapp.events.broker import LOG_MAX_AGE, BrokerUnavailable
+from webapp.events.redis_cluster import RedisClient
 from webapp.people.contacts import ContactsCache, MemoryContacts, RedisContacts
 from webapp.twilio_gateway import GatewayError, ParticipantRecord
 
@@ -167,7 +168,7 @@ class RedisMembershipCache:
     def __init__(
         self,
         fetch: Fetch,
-        client: redis.Redis,
+        client: RedisClient,
         ttl: int = MEMBERSHIP_TTL,
         bus: InvalidationBus | None = None,
         local_ttl: float = LOCAL_TTL,

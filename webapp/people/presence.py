@@ -15,11 +15,13 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Protocol
 
 import redis
 from redis.utils import str_if_bytes
+
+from webapp.events.redis_cluster import RedisClient, is_cluster
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +32,15 @@ PRESENCE_TICK = 5.0
 #: Identities refreshed per Redis script (a slice costs Redis about a millisecond).
 REFRESH_SLICE = 250
 
-_ALL = "parley:presence:all"
-
-# Lua helpers. "now" is Redis's clock in milliseconds.
+# Lua helpers. "now" is Redis's clock in milliseconds. Every key a script touches is in its
+# KEYS: the set of online users first, then each user's entries, in the order of the
+# identities in ARGV (on a cluster they all share one slot, see :class:`PresenceKeys`).
 _NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
-# ARGV: token, ttl_ms, identity_1, ...  Returns the identities that were offline until now.
+# KEYS: all, user_1, ...  ARGV: token, ttl_ms, identity_1, ...
+# Returns the identities that were offline until now.
 _TOUCH = (
     _NOW
     + """
@@ -45,7 +48,7 @@ local expires = now + tonumber(ARGV[2])
 local came = {}
 for i = 3, #ARGV do
   local who = ARGV[i]
-  local key = 'parley:presence:u:{' .. who .. '}'
+  local key = KEYS[i - 1]
   local was = redis.call('ZSCORE', KEYS[1], who)
   redis.call('ZADD', key, expires, ARGV[1])
   redis.call('PEXPIRE', key, ARGV[2])
@@ -55,11 +58,12 @@ end
 return came
 """
 )
-# Drop expired entries of the users in ``due``; those left with none are offline now.
+# Drop expired entries of the users in ``due`` (their keys: KEYS[1 + i]); those left with
+# none are offline now.
 _SETTLE = """
 local gone = {}
-for _, who in ipairs(due) do
-  local key = 'parley:presence:u:{' .. who .. '}'
+for i, who in ipairs(due) do
+  local key = KEYS[i + 1]
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
   local top = redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')
   if #top == 0 then
@@ -70,24 +74,33 @@ for _, who in ipairs(due) do
 end
 return gone
 """
-# ARGV: token, identity. Returns {identity} when that was the user's last entry anywhere.
+# KEYS: all, the user's entries. ARGV: token, identity.
+# Returns {identity} when that was the user's last entry anywhere.
 _LEAVE = (
     _NOW
     + """
-redis.call('ZREM', 'parley:presence:u:{' .. ARGV[2] .. '}', ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
 local due = {ARGV[2]}
 """
     + _SETTLE
 )
-# ARGV: limit. Returns the users whose every entry has expired (crashed processes).
-_SWEEP = (
+# KEYS: all. ARGV: limit. The users whose every entry may have expired (crashed processes):
+# :data:`_SETTLE_DUE` then settles them with their keys declared.
+_DUE = (
     _NOW
     + """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[1])
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[1])
+"""
+)
+# KEYS: all, user_1, ...  ARGV: identity_1, ...  Returns those offline now.
+_SETTLE_DUE = (
+    _NOW
+    + """
+local due = ARGV
 """
     + _SETTLE
 )
-# ARGV: identities. Returns those online now.
+# KEYS: all. ARGV: identities. Returns those online now.
 _ONLINE = (
     _NOW
     + """
@@ -99,6 +112,29 @@ end
 return online
 """
 )
+
+
+class PresenceKeys:
+    """Where presence lives in Redis. On one Redis: ``parley:presence:all`` and
+    ``parley:presence:u:{<identity>}`` (the names deployed Parleys use). On a cluster, a
+    script's keys must share a slot, and every script touches the set of online users, so
+    all presence keys carry one hash tag: ``{parley:presence}:all`` and
+    ``{parley:presence}:u:<identity>``. That puts presence on one shard: a few dozen bytes
+    and one small script per online user's arrival, departure and refresh (docs/scaling.md).
+    """
+
+    def __init__(self, cluster: bool) -> None:
+        self.cluster = cluster
+        self.all = "{parley:presence}:all" if cluster else "parley:presence:all"
+
+    def user(self, identity: str) -> str:
+        if self.cluster:
+            return "{parley:presence}:u:" + identity
+        return "parley:presence:u:{" + identity + "}"
+
+    def with_users(self, identities: Iterable[str]) -> list[str]:
+        """The set of online users, then each of ``identities``' entries: a script's KEYS."""
+        return [self.all, *(self.user(identity) for identity in identities)]
 
 
 class Presence(Protocol):
@@ -170,24 +206,28 @@ class MemoryPresence:
 
 
 class RedisPresence:
-    """Every process and dyno on one Redis; uses the broker's pooled client (no new
-    connections). Redis errors never end a stream: presence is then briefly stale."""
+    """Every process and dyno on one Redis (or one cluster); uses the broker's pooled client
+    (no new connections). Redis errors never end a stream: presence is then briefly stale."""
 
-    def __init__(self, client: redis.Redis, ttl: float = PRESENCE_TTL) -> None:
+    def __init__(self, client: RedisClient, ttl: float = PRESENCE_TTL) -> None:
         self._redis = client
         self._ttl_ms = int(ttl * 1000)
+        self.keys = PresenceKeys(is_cluster(client))
         self.token = secrets.token_hex(8)  # this process's member in each user's set
         self._streams = StreamCounts()
         self._touch = client.register_script(_TOUCH)
         self._leave = client.register_script(_LEAVE)
-        self._sweep = client.register_script(_SWEEP)
+        self._due = client.register_script(_DUE)
+        self._settle = client.register_script(_SETTLE_DUE)
         self._online = client.register_script(_ONLINE)
 
     def connected(self, identity: str) -> bool:
         if not self._streams.opened(identity):
             return False
         try:
-            came = self._touch(keys=[_ALL], args=[self.token, self._ttl_ms, identity])
+            came = self._touch(
+                keys=self.keys.with_users([identity]), args=[self.token, self._ttl_ms, identity]
+            )
         except redis.RedisError as exc:
             log.warning("presence not recorded (%s)", exc.__class__.__name__)
             return False
@@ -197,7 +237,9 @@ class RedisPresence:
         if not self._streams.closed(identity):
             return False
         try:
-            return bool(self._leave(keys=[_ALL], args=[self.token, identity]))
+            return bool(
+                self._leave(keys=self.keys.with_users([identity]), args=[self.token, identity])
+            )
         except redis.RedisError as exc:
             log.warning("presence not cleared (%s); it expires", exc.__class__.__name__)
             return False
@@ -206,7 +248,7 @@ class RedisPresence:
         if not identities:
             return set()
         try:
-            found = self._online(keys=[_ALL], args=list(identities))
+            found = self._online(keys=[self.keys.all], args=list(identities))
         except redis.RedisError as exc:
             log.warning("presence unknown (%s)", exc.__class__.__name__)
             return set()
@@ -219,10 +261,20 @@ class RedisPresence:
             # (and one pooled connection) long enough to delay every webhook behind it.
             for start in range(0, len(local), REFRESH_SLICE):
                 chunk = local[start : start + REFRESH_SLICE]
-                self._touch(keys=[_ALL], args=[self.token, self._ttl_ms, *chunk])
+                self._touch(
+                    keys=self.keys.with_users(chunk), args=[self.token, self._ttl_ms, *chunk]
+                )
                 time.sleep(0)  # gevent.sleep(0) once patched: let webhooks and streams run
-            gone = self._sweep(keys=[_ALL], args=[1000])
+            gone = self._sweep()
         except redis.RedisError as exc:
             log.warning("presence not refreshed (%s)", exc.__class__.__name__)
             return []
         return [str_if_bytes(i) for i in gone]
+
+    def _sweep(self, limit: int = 1000) -> list[bytes]:
+        """Settle the users whose entries all look expired, in two scripts so that the second
+        declares their keys: one who came back in between is found online and kept."""
+        due = [str_if_bytes(who) for who in self._due(keys=[self.keys.all], args=[limit])]
+        if not due:
+            return []
+        return list(self._settle(keys=self.keys.with_users(due), args=due))

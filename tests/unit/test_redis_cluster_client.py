@@ -1,0 +1,56 @@
+"""Parley's client on a real Redis Cluster (``REDIS_CLUSTER=1``): it finds every node from
+one, its pools are bounded per node, and a request's deadline holds as on one Redis."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from tests.support.cluster import RedisCluster
+from webapp import deadline
+from webapp.events.redis_broker import connect
+from webapp.events.redis_cluster import connect_cluster, is_cluster
+from webapp.events.redis_deadline import DeadlineConnection
+
+
+def test_one_node_is_enough_to_reach_every_slot(redis_cluster: RedisCluster) -> None:
+    client = connect_cluster(redis_cluster.url)
+    try:
+        assert is_cluster(client)
+        keys = [f"client:{n}" for n in range(20)]
+        for key in keys:
+            client.set(key, key)
+        assert {redis_cluster.slot_owner(client.keyslot(k)) for k in keys} == set(
+            redis_cluster.primaries()
+        )
+        assert [client.get(k) for k in keys] == [k.encode() for k in keys]
+        client.delete(*keys)
+    finally:
+        client.close()
+
+
+def test_each_node_has_a_small_blocking_pool_that_keeps_the_deadline(
+    redis_cluster: RedisCluster,
+) -> None:
+    client = connect_cluster(redis_cluster.url, max_connections=2)
+    try:
+        client.ping()
+        nodes = client.get_primaries()
+        assert len(nodes) == 3
+        for node in nodes:
+            pool = node.redis_connection.connection_pool  # type: ignore[union-attr]
+            assert isinstance(pool, redis.BlockingConnectionPool)
+            assert pool.max_connections == 2
+            assert pool.connection_class is DeadlineConnection
+        with deadline.within(0.05):
+            time.sleep(0.06)
+            with pytest.raises(deadline.DeadlineExceeded):
+                client.get("client:late")
+    finally:
+        client.close()
+
+
+def test_the_single_redis_client_is_not_a_cluster(redis_server) -> None:  # type: ignore[no-untyped-def]
+    assert not is_cluster(connect(redis_server.url))
