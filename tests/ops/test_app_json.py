@@ -25,6 +25,8 @@ def variables_config_reads() -> set[str]:
     read = set(re.findall(r'env(?:\.get\(|\[)"([A-Z_]+)"', source))
     # ("NAME", pattern-or-default) pairs: the live Twilio variables and the login limits
     read |= set(re.findall(r'\("([A-Z_]+)", r?"', source))
+    # whole-number settings: _whole_number(env, "NAME", default, low, high)
+    read |= set(re.findall(r'_whole_number\(\s*env,\s*"([A-Z_]+)"', source))
     return read
 
 
@@ -32,6 +34,7 @@ def test_app_json_asks_for_every_setting_config_reads() -> None:
     app = json.loads((ROOT / "app.json").read_text())
     read = variables_config_reads()
     assert {"LOGIN_LIMIT_PER_IP", "TWILIO_API_KEY_SECRET", "REDIS_VERIFY_TLS"} <= read
+    assert {"PARLEY_LOG_MAX_EVENTS", "PARLEY_WEBHOOK_DEDUPE_SECONDS"} <= read
     assert read - NOT_ASKED <= set(app["env"]), read - NOT_ASKED - set(app["env"])
     assert app["env"]["SECRET_KEY"]["generator"] == "secret"
     assert app["env"]["METRICS_TOKEN"]["generator"] == "secret"
