@@ -177,6 +177,7 @@ def leave_conversation(sid: str) -> tuple[str, int]:
     me = own_participant(require_member(services, sid))
     services.gateway.remove_participant(sid, me.sid)
     services.membership.forget(sid)
+    services.mutes.unmute(current_user.identity, sid)  # rejoining starts unmuted
     return "", 204
 
 
@@ -209,4 +210,6 @@ def remove_participant(sid: str, who: str) -> tuple[str, int]:
         raise ApiError(404, "not_found", f"{name} is not in this group.")
     services.gateway.remove_participant_by(sid, target, current_user.identity)
     services.membership.forget(sid)
+    if target.identity:
+        services.mutes.unmute(target.identity, sid)  # rejoining starts unmuted
     return "", 204
