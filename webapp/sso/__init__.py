@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import User
+from webapp.names import publish_name
 from webapp.services import get_services
 from webapp.sso.keys import verification_key
 from webapp.sso.tokens import LEEWAY_SECONDS, USED, HostIdentity, TokenRefused, TokenRules
@@ -85,9 +86,10 @@ def load_user(who: HostIdentity) -> User:
 
 
 def user_for(who: HostIdentity) -> User:
-    """The user the hook makes of ``who``, saved: what every sign-in from outside (a host
-    site's token, an OpenID Connect provider) goes through. A first sign-in racing another of
-    the same identity (two tabs) loses the insert; the second try finds the winner's user."""
+    """The user the hook makes of ``who``, saved, its name sent on to Twilio: what every
+    sign-in from outside (a host site's token, an OpenID Connect provider) goes through, so
+    none of them can forget a step. A first sign-in racing another of the same identity (two
+    tabs) loses the insert; the second try finds the winner's user."""
     try:
         user = load_user(who)
         db.session.commit()
@@ -95,6 +97,7 @@ def user_for(who: HostIdentity) -> User:
         db.session.rollback()
         user = load_user(who)
         db.session.commit()
+    publish_name(user)  # never blocks the sign-in (webapp/names/sync.py)
     return user
 
 
