@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
@@ -62,11 +62,13 @@ class SSO:
             from webapp.sso.routes import register_routes
 
             register_routes(app)
-        app.extensions["sso"] = _State(self, rules)
+        get_services(app).sso = SsoState(self, rules)
 
 
 @dataclass(frozen=True)
-class _State:
+class SsoState:
+    """One app's sign-in hand-over: the extension (its user hook) and the token rules."""
+
     extension: SSO
     rules: TokenRules | None
 
@@ -76,13 +78,11 @@ class _State:
 
 def current_rules() -> TokenRules | None:
     """The current app's token rules; ``None`` when SSO is not configured."""
-    state: _State = current_app.extensions["sso"]
-    return state.rules
+    return get_services().sso.rules
 
 
 def load_user(who: HostIdentity) -> User:
-    state: _State = current_app.extensions["sso"]
-    return state.load_user(who)
+    return get_services().sso.load_user(who)
 
 
 def user_for(who: HostIdentity) -> User:
@@ -114,4 +114,4 @@ def accept_once(who: HostIdentity) -> None:
 
 sso = SSO()
 
-__all__ = ["SSO", "HostIdentity", "TokenRefused", "sso"]
+__all__ = ["SSO", "HostIdentity", "SsoState", "TokenRefused", "sso"]
