@@ -88,6 +88,7 @@ def create_app(config: Config | None = None) -> Flask:
     _register_blueprints(app)
     init_push(app)
     services.push.bind(app)
+    services.mutes.bind(app)
     sso.init_app(app)  # after the auth blueprint: it signs people in the same way
     init_oidc(app, config)  # "Sign in with …": through the same user hook as sso
     init_ops(app)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from webapp.people.presence import Presence
     from webapp.people.presence_relay import PresenceRelay
     from webapp.push.dispatcher import PushDispatcher
+    from webapp.sso import SsoState
     from webapp.stream.admission import Admission
     from webapp.stream.heartbeat import HeartbeatTicker
     from webapp.stream.writer import StreamWriter
@@ -70,6 +71,9 @@ class Services:
     #: Publishes messages whose webhooks never arrived (``webapp.webhooks.catchup``); it is
     #: handed these services, so it is added once they exist.
     catch_up: CatchUp = field(init=False)
+    #: Sign-in handed over by a host site: the user hook and token rules belong to the
+    #: ``sso`` extension, so ``sso.init_app`` adds them.
+    sso: SsoState = field(init=False)
 
 
 def init_services(app: Flask, services: Services) -> None:

@@ -70,7 +70,7 @@ export class Api {
   }
 
   leaveConversation(conversationSid) {
-    return this.#request('DELETE', `/api/conversations/${encodeURIComponent(conversationSid)}/participants/me`);
+    return this.#request('DELETE', `/api/conversations/${encodeURIComponent(conversationSid)}/membership`);
   }
 
   editMessage(conversationSid, messageSid, body) {

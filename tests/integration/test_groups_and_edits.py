@@ -10,6 +10,8 @@ from typing import Any
 import requests
 
 from tests.support.clients import ApiClient, StreamReader
+from tests.support.servers import ParleyServer
+from twilio_emulator.credentials import EMULATOR_ACCOUNT_SID
 
 Login = Callable[[str], ApiClient]
 
@@ -132,3 +134,26 @@ def test_a_conversation_of_two_stays_a_pair(login: Login) -> None:
     added = alice.post(f"/api/conversations/{sid}/participants", {"username": "carol"})
     assert added.status_code == 400
     assert added.json()["error"]["code"] == "not_a_group"
+
+
+def test_someone_whose_identity_is_me_can_be_removed_and_leaving_has_its_own_path(
+    login: Login, parley_server: ParleyServer
+) -> None:
+    alice, bob = login("alice"), login("bob")
+    sid = start_group(alice, ["bob"], unique("Me too"))
+    added = requests.post(  # the host's backend adds someone whose identity is "me"
+        f"{parley_server.url}/_emulator/v1/Conversations/{sid}/Participants",
+        data={"Identity": "me"},
+        auth=(EMULATOR_ACCOUNT_SID, parley_server.auth_token),
+        timeout=10,
+    )
+    assert added.status_code == 201, added.text
+
+    assert delete(alice, f"/api/conversations/{sid}/participants/me").status_code == 204
+    people = alice.get(f"/api/conversations/{sid}").json()["conversation"]["participants"]
+    assert sorted(people) == ["alice", "bob"]  # "me" went; alice stayed
+
+    assert delete(bob, f"/api/conversations/{sid}/membership").status_code == 204
+    assert bob.get(f"/api/conversations/{sid}").status_code == 404
+    people = alice.get(f"/api/conversations/{sid}").json()["conversation"]["participants"]
+    assert people == ["alice"]

@@ -123,3 +123,46 @@ def test_an_outsider_cannot_mute(login: Login, group: str) -> None:
     assert put_mute(carol, alices_dm, {"duration": "hour"}).status_code == 404
     assert delete_mute(carol, alices_dm).status_code == 404
     assert put_mute(carol, "CHnot-a-sid", {"duration": "hour"}).status_code == 404
+
+
+def test_a_removed_member_who_rejoins_starts_unmuted(login: Login, group: str) -> None:
+    alice, bob = login("alice"), login("bob")
+    put_mute(bob, group, {"duration": "forever"})
+
+    assert alice.delete(f"/api/conversations/{group}/participants/bob").status_code == 204
+    assert alice.post(f"/api/conversations/{group}/participants", {"identity": "bob"}).ok
+
+    assert listed(bob, group)["mute"] is None
+
+
+def test_a_member_who_leaves_and_is_added_back_starts_unmuted(login: Login, group: str) -> None:
+    alice, bob = login("alice"), login("bob")
+    put_mute(bob, group, {"duration": "day"})
+
+    assert bob.delete(f"/api/conversations/{group}/participants/me").status_code == 204
+    assert alice.post(f"/api/conversations/{group}/participants", {"identity": "bob"}).ok
+
+    assert listed(bob, group)["mute"] is None
+
+
+def test_a_removal_made_in_twilio_drops_the_mute_when_its_webhook_arrives(
+    login: Login, parley_server: ParleyServer, group: str
+) -> None:
+    alice, bob = login("alice"), login("bob")
+    put_mute(bob, group, {"duration": "forever"})
+    stream = StreamReader(bob, bob.stream_cursor())
+    base = f"{parley_server.url}/_emulator/v1/Conversations/{group}/Participants"
+    auth = (EMULATOR_ACCOUNT_SID, parley_server.auth_token)
+    listing = requests.get(base, auth=auth, timeout=10).json()["participants"]
+    bobs = next(p["sid"] for p in listing if p["identity"] == "bob")
+
+    removed = requests.delete(  # as the host's backend would, webhooks on
+        f"{base}/{bobs}", auth=auth, headers={"X-Twilio-Webhook-Enabled": "true"}, timeout=10
+    )
+    assert removed.status_code == 204, removed.text
+    # The mute is dropped before the event is published: once bob hears it, it is gone.
+    stream.wait_for("participant_removed", lambda d: d["participant"]["identity"] == "bob")
+    stream.close()
+    assert alice.post(f"/api/conversations/{group}/participants", {"identity": "bob"}).ok
+
+    assert listed(bob, group)["mute"] is None

@@ -25,7 +25,7 @@ from tests.support.servers import ParleyServer, Served, run_parley
 from twilio_emulator import EmulatorSettings, create_emulator_app
 from twilio_emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
 from webapp import create_app
-from webapp.twilio_gateway.client import ParleyHttpClient, TwilioUnreachable
+from webapp.twilio_gateway.client import IDLE_LIMIT, ParleyHttpClient, TwilioUnreachable
 
 #: Parley's answer when Twilio cannot be reached, whatever the route.
 UNREACHABLE = {"code": "twilio_unavailable", "message": "Twilio could not be reached; try again."}
@@ -277,6 +277,30 @@ def test_the_client_resends_a_create_only_with_an_idempotency_key(stack: Stack) 
     assert keyed.status_code == 201
     assert proxy.dropped == dropped + 2  # dropped on the reused connection, then sent again
     assert proxy.forwarded.count(create) == created + 1  # the keyed one, once
+
+
+def test_a_connection_idle_past_the_limit_is_not_used_again(stack: Stack) -> None:
+    """A POST after the idle limit goes on a new connection, so a server closing the idle one
+    (gunicorn after its keep-alive) cannot meet it; within the limit, the connection is kept."""
+    proxy = stack.proxy
+    conversations = f"{proxy.url}/v1/Services/{EMULATOR_SERVICE_SID}/Conversations"
+    auth = (EMULATOR_ACCOUNT_SID, TOKEN)
+    keeping, closing = ParleyHttpClient(timeout=10), ParleyHttpClient(idle_limit=0, timeout=10)
+    assert keeping.request("GET", conversations, auth=auth).status_code == 200
+    assert closing.request("GET", conversations, auth=auth).status_code == 200
+    proxy.drop_reused = True  # what a server closing idle connections does to a late request
+
+    with pytest.raises(TwilioUnreachable):
+        keeping.request("POST", conversations, data={"FriendlyName": "kept"}, auth=auth)
+    created = closing.request("POST", conversations, data={"FriendlyName": "fresh"}, auth=auth)
+    assert created.status_code == 201
+
+
+def test_the_idle_limit_is_below_gunicorns_keep_alive() -> None:
+    conf = (Path(__file__).parents[2] / "gunicorn.conf.py").read_text()
+    keepalive = re.search(r"^keepalive = (\d+)$", conf, re.MULTILINE)
+    assert keepalive is not None
+    assert IDLE_LIMIT < int(keepalive.group(1))
 
 
 #: Bodies each route would accept from a participant; the others take none.

@@ -143,6 +143,7 @@ def test_bad_sids_everywhere_else(fuzz: Fuzzing, sid: str, who: str, message: st
     _assert_json_error(_call(fuzz, "DELETE", f"{base}/messages/{message}"))
     _assert_json_error(_call(fuzz, "GET", f"{base}/messages/{message}/deliveries"))
     _assert_json_error(_call(fuzz, "DELETE", f"{base}/participants/{who}"))
+    _assert_json_error(_call(fuzz, "DELETE", base + "/membership"))
     own = f"/api/conversations/{fuzz.own_sid}"
     _assert_json_error(_call(fuzz, "DELETE", f"{own}/participants/{who}"))
     _assert_json_error(_call(fuzz, "PATCH", f"{own}/messages/{message}", {"body": "x"}))

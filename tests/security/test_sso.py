@@ -31,6 +31,7 @@ from webapp import create_app
 from webapp.config import Config, ConfigError
 from webapp.extensions import db
 from webapp.models import User
+from webapp.services import get_services
 
 SECRET = "host-shared-secret-of-at-least-32-bytes!"
 ISSUER = "https://host.example"
@@ -432,3 +433,11 @@ def test_the_replay_store_key_does_not_hold_the_jti() -> None:
     """Keys are digests: a jti of any length or content makes one short Redis key."""
     digest = hashlib.sha256(b"x" * 256).hexdigest()
     assert len("parley:sso:jti:" + digest) < 100
+
+
+def test_the_token_rules_live_with_the_apps_other_services(make_app: Any) -> None:
+    configured, plain = make_app(**SSO_ENV), make_app()
+
+    assert get_services(configured).sso.rules is not None
+    assert get_services(plain).sso.rules is None  # no key: no /sso/login, nothing accepted
+    assert "sso" not in configured.extensions  # one home for process-wide objects

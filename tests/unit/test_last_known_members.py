@@ -16,6 +16,7 @@ from webapp.config import Config
 from webapp.events.broker import BrokerUnavailable
 from webapp.events.redis_broker import connect
 from webapp.events.redis_cluster import RedisClient
+from webapp.extensions import db
 from webapp.people.participants import (
     LAST_KNOWN_TTL,
     MembershipCache,
@@ -30,12 +31,16 @@ cache = test_contacts_cache.cache
 
 
 def _services(membership: MembershipCache) -> Services:
-    """Parley's services around ``membership`` (the removal translators use nothing else)."""
+    """Parley's services around ``membership`` (the removal translators use nothing else but
+    the mutes, which a removal drops: hence the tables)."""
     config = Config.from_env(
         {"SECRET_KEY": "k", "DATABASE_URL": "sqlite://", "TWILIO_AUTH_TOKEN": "t"},
         require_service_sid=False,
     )
-    services: Services = create_app(config).extensions["parley"]
+    app = create_app(config)
+    with app.app_context():
+        db.create_all()
+    services: Services = app.extensions["parley"]
     return replace(services, membership=membership)
 
 

@@ -18,7 +18,6 @@ from webapp.api.conversations import (
     MAX_GROUP_SIZE,
     conversation_reply,
     conversation_view,
-    own_participant,
     require_member,
 )
 from webapp.api.validation import (
@@ -170,14 +169,27 @@ def _sms_refusal(exc: GatewayError, number: str) -> ApiError | None:
     return None
 
 
-@bp.delete("/conversations/<sid>/participants/me")
+#: What ``…/participants/me`` means when nobody of that identity is in the conversation: the
+#: caller (clients written before ``…/membership`` leave this way).
+SELF_ALIAS = "me"
+
+
+@bp.delete("/conversations/<sid>/membership")
 @login_required
 def leave_conversation(sid: str) -> tuple[str, int]:
+    """Leave: a path of its own, so that no identity (``me`` included) is shadowed."""
     services = get_services()
-    me = own_participant(require_member(services, sid))
+    _leave(services, sid, require_member(services, sid))
+    return "", 204
+
+
+def _leave(services: Services, sid: str, participants: list[ParticipantRecord]) -> None:
+    me = next((p for p in participants if p.identity == current_user.identity), None)
+    if me is None:  # gone since the cached list said otherwise
+        raise ApiError(404, "not_found", "Conversation not found.")
     services.gateway.remove_participant(sid, me.sid)
     services.membership.forget(sid)
-    return "", 204
+    services.mutes.unmute(current_user.identity, sid)  # rejoining starts unmuted
 
 
 @bp.delete("/conversations/<sid>/participants/<path:who>")
@@ -186,9 +198,15 @@ def remove_participant(sid: str, who: str) -> tuple[str, int]:
     """Remove someone from a group, a chat user (by identity, which may hold a ``/``) or an
     SMS participant (by number): ``204``. Like renaming and adding, any member may; everyone
     sees who did it. A chat user whose identity starts with ``+`` is matched as an identity
-    before being read as a phone number."""
+    before being read as a phone number. ``me`` is the caller (Leave) unless someone else
+    in the conversation has that identity."""
     services = get_services()
-    require_member(services, sid)
+    participants = require_member(services, sid)
+    if who == SELF_ALIAS:
+        participants = services.gateway.participants(sid)  # uncached: whoever was just added
+        if not any(p.identity == SELF_ALIAS != current_user.identity for p in participants):
+            _leave(services, sid, participants)
+            return "", 204
     user = User.by_identity(who)
     whatsapp = who[: len(WHATSAPP_PREFIX)].lower() == WHATSAPP_PREFIX
     is_phone = (who.startswith("+") or whatsapp) and user is None
@@ -209,4 +227,6 @@ def remove_participant(sid: str, who: str) -> tuple[str, int]:
         raise ApiError(404, "not_found", f"{name} is not in this group.")
     services.gateway.remove_participant_by(sid, target, current_user.identity)
     services.membership.forget(sid)
+    if target.identity:
+        services.mutes.unmute(target.identity, sid)  # rejoining starts unmuted
     return "", 204

@@ -29,7 +29,6 @@ from webapp.auth.routes import safe_next
 from webapp.auth.sessions import start_session
 from webapp.events.broker import BrokerUnavailable
 from webapp.models import is_valid_identity
-from webapp.names import publish_name
 from webapp.oidc import LEEWAY_SECONDS, provider
 from webapp.sso import HostIdentity, TokenRefused, user_for
 from webapp.sso.tokens import clean_display_name
@@ -109,7 +108,6 @@ def callback() -> ResponseReturnValue:
         return _page(UNREACHABLE, 503)
     next_path = session.get(NEXT_KEY)
     start_session(user)  # clears the session: the state, the verifier and NEXT_KEY go too
-    publish_name(user)  # never blocks the sign-in (webapp/names/sync.py)
     log.info("oidc login of user %s", user.id)
     return redirect(safe_next(next_path))
 

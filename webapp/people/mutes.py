@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from flask import Flask
+
 from webapp.extensions import db
 from webapp.models import ConversationMute
 
@@ -53,6 +55,12 @@ class Mutes:
 
     def __init__(self, clock: Callable[[], datetime] = _utcnow) -> None:
         self._clock = clock
+        self._app: Flask | None = None
+
+    def bind(self, app: Flask) -> None:
+        """The app whose database :meth:`forget_member` uses: the webhook's lean path runs
+        outside Flask's request cycle."""
+        self._app = app
 
     def until_for(self, duration: str) -> datetime | None:
         """When a mute of ``duration`` (a key of :data:`DURATIONS`) made now ends."""
@@ -76,6 +84,13 @@ class Mutes:
             )
         )
         db.session.commit()
+
+    def forget_member(self, identity: str, conversation_sid: str) -> None:
+        """Drop the mute of someone who left or was removed, so that rejoining starts
+        unmuted; callable with or without an app context (its own keeps the session apart)."""
+        assert self._app is not None, "Mutes.bind(app) first"
+        with self._app.app_context():
+            self.unmute(identity, conversation_sid)
 
     def muted_until(self, identity: str, conversation_sid: str) -> Mute | None:
         """The live mute of this conversation by this user, or ``None`` (never muted, turned

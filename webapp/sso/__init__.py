@@ -23,11 +23,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import User
+from webapp.names import publish_name
 from webapp.services import get_services
 from webapp.sso.keys import verification_key
 from webapp.sso.tokens import LEEWAY_SECONDS, USED, HostIdentity, TokenRefused, TokenRules
@@ -61,11 +62,13 @@ class SSO:
             from webapp.sso.routes import register_routes
 
             register_routes(app)
-        app.extensions["sso"] = _State(self, rules)
+        get_services(app).sso = SsoState(self, rules)
 
 
 @dataclass(frozen=True)
-class _State:
+class SsoState:
+    """One app's sign-in hand-over: the extension (its user hook) and the token rules."""
+
     extension: SSO
     rules: TokenRules | None
 
@@ -75,19 +78,18 @@ class _State:
 
 def current_rules() -> TokenRules | None:
     """The current app's token rules; ``None`` when SSO is not configured."""
-    state: _State = current_app.extensions["sso"]
-    return state.rules
+    return get_services().sso.rules
 
 
 def load_user(who: HostIdentity) -> User:
-    state: _State = current_app.extensions["sso"]
-    return state.load_user(who)
+    return get_services().sso.load_user(who)
 
 
 def user_for(who: HostIdentity) -> User:
-    """The user the hook makes of ``who``, saved: what every sign-in from outside (a host
-    site's token, an OpenID Connect provider) goes through. A first sign-in racing another of
-    the same identity (two tabs) loses the insert; the second try finds the winner's user."""
+    """The user the hook makes of ``who``, saved, its name sent on to Twilio: what every
+    sign-in from outside (a host site's token, an OpenID Connect provider) goes through, so
+    none of them can forget a step. A first sign-in racing another of the same identity (two
+    tabs) loses the insert; the second try finds the winner's user."""
     try:
         user = load_user(who)
         db.session.commit()
@@ -95,6 +97,7 @@ def user_for(who: HostIdentity) -> User:
         db.session.rollback()
         user = load_user(who)
         db.session.commit()
+    publish_name(user)  # never blocks the sign-in (webapp/names/sync.py)
     return user
 
 
@@ -111,4 +114,4 @@ def accept_once(who: HostIdentity) -> None:
 
 sso = SSO()
 
-__all__ = ["SSO", "HostIdentity", "TokenRefused", "sso"]
+__all__ = ["SSO", "HostIdentity", "SsoState", "TokenRefused", "sso"]

@@ -33,7 +33,6 @@ from webapp.errors import json_error
 from webapp.events.broker import BrokerUnavailable
 from webapp.extensions import csrf, limiter
 from webapp.models import User
-from webapp.names import publish_name
 from webapp.sso import accept_once, current_rules, user_for
 from webapp.sso.tokens import LOGOUT_PURPOSE, HostIdentity, TokenRefused, TokenRules
 
@@ -100,7 +99,6 @@ def login() -> ResponseReturnValue:
         log.warning("sso login not checked: the broker (replay store) is unavailable")
         return _refused_page(BUSY, 503)
     start_session(user)
-    publish_name(user)  # never blocks the sign-in (webapp/names/sync.py)
     log.info("sso login of user %s", user.id)
     return redirect(who.next_path or url_for("chat.index"))
 

@@ -4,15 +4,19 @@ as :class:`TwilioUnreachable`."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
+from urllib3.connection import HTTPConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from webapp import deadline
 from webapp.config import Config
@@ -25,6 +29,11 @@ TWILIO_TIMEOUT = 10.0
 #: e.g. Voice v3's ``Idempotency-Key``), so a POST is resent only when it carries that header.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: Seconds a pooled connection may stay unused and still be used again: below the keep-alive
+#: of the server Parley is most likely to talk to, gunicorn's (``keepalive = 5`` in
+#: ``gunicorn.conf.py``, serving the in-process emulator), so that a request is not sent on a
+#: connection the server is closing at that moment (a POST, which is not resent, would fail).
+IDLE_LIMIT = 4.0
 
 
 class TwilioUnreachable(TwilioException):
@@ -32,6 +41,45 @@ class TwilioUnreachable(TwilioException):
 
     A ``TwilioException``, so every caller that handles Twilio's failures handles this too.
     """
+
+
+class _IdleLimitedPool(HTTPConnectionPool):
+    """A urllib3 pool that closes a connection unused for longer than ``idle_limit`` instead
+    of handing it out (a closed connection opens a new socket for its next request)."""
+
+    idle_limit = IDLE_LIMIT
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)
+        since = getattr(conn, "parley_idle_since", None)
+        if since is not None and time.monotonic() - since > self.idle_limit:
+            conn.close()
+        return conn
+
+    def _put_conn(self, conn: Any) -> None:
+        if isinstance(conn, HTTPConnection):
+            conn.parley_idle_since = time.monotonic()  # type: ignore[attr-defined]
+        super()._put_conn(conn)
+
+
+class _IdleLimitedHTTPSPool(_IdleLimitedPool, HTTPSConnectionPool):
+    pass
+
+
+class IdleLimitedAdapter(HTTPAdapter):
+    """``requests``' adapter over :class:`_IdleLimitedPool` pools."""
+
+    def __init__(self, idle_limit: float = IDLE_LIMIT, **kwargs: Any) -> None:
+        self.idle_limit = idle_limit
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        limit = self.idle_limit
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": type("IdlePool", (_IdleLimitedPool,), {"idle_limit": limit}),
+            "https": type("IdleHTTPSPool", (_IdleLimitedHTTPSPool,), {"idle_limit": limit}),
+        }
 
 
 class ParleyHttpClient(TwilioHttpClient):
@@ -47,7 +95,19 @@ class ParleyHttpClient(TwilioHttpClient):
 
     Each attempt waits no longer than the current request's deadline (:mod:`webapp.deadline`)
     allows; a wait cut short by it raises :class:`~webapp.deadline.DeadlineExceeded`.
+
+    A connection unused for ``idle_limit`` seconds is not used again (see :data:`IDLE_LIMIT`),
+    which keeps most POSTs away from that race in the first place.
     """
+
+    def __init__(self, idle_limit: float = IDLE_LIMIT, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if self.session is not None:
+            # The library's own adapter is https-only and sized to the CPUs; so is this one.
+            size = self.session.get_adapter("https://")._pool_maxsize
+            adapter = IdleLimitedAdapter(idle_limit, pool_maxsize=size)
+            self.session.mount("https://", adapter)
+            self.session.mount("http://", adapter)
 
     def request(
         self,

@@ -128,6 +128,8 @@ def _participant_removed(services: Services, params: Params) -> list[Outgoing]:
     conversation_sid = params["ConversationSid"]
     removed = participant_from_params(params)
     services.membership.forget(conversation_sid)
+    if removed.identity:  # removed outside Parley too (the host's backend, Twilio's console)
+        services.mutes.forget_member(removed.identity, conversation_sid)
     recipients = _members_or_last_known(services, conversation_sid)
     if removed.identity and removed.identity not in recipients:
         recipients.append(removed.identity)
