@@ -83,10 +83,25 @@ export class SharedStream {
       this.abortElection = abort;
       navigator.locks
         .request(`parley-stream:${this.key}`, { signal: abort.signal }, () => new Promise((release) => this.#lead(release)))
-        .catch(() => {}); // aborted: this tab left before its turn
+        .catch((error) => {
+          if (error?.name === 'AbortError') return; // this tab left before its turn
+          this.#withoutLocks(); // refused (a frame on another site's page may not take locks)
+        });
     } else {
-      this.#beat();
+      this.#withoutLocks();
     }
+  }
+
+  /** The lease where Web Locks are missing or refused; where storage is refused too, this
+   * tab holds its own stream, as it did before tabs shared one. */
+  #withoutLocks() {
+    try {
+      localStorage.getItem('parley-stream-probe');
+    } catch {
+      this.#lead(() => {});
+      return;
+    }
+    this.#beat();
   }
 
   /** Where Web Locks are missing: hold a lease in localStorage, renewed while this tab lives. */
