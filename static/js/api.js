@@ -173,6 +173,20 @@ export class Api {
     return this.#request('DELETE', `/api/conversations/${encodeURIComponent(conversationSid)}/mute`);
   }
 
+  /** Whether push is on, its public key, and (with `endpoint`) whether that subscription is this user's. */
+  pushSettings(endpoint) {
+    const query = endpoint ? `?endpoint=${encodeURIComponent(endpoint)}` : '';
+    return this.#request('GET', `/api/push${query}`);
+  }
+
+  savePushSubscription(subscription) {
+    return this.#request('POST', '/api/push/subscriptions', subscription);
+  }
+
+  removePushSubscription(endpoint) {
+    return this.#request('DELETE', '/api/push/subscriptions', { endpoint });
+  }
+
   async #request(method, path, body) {
     const headers = { Accept: 'application/json' };
     const init = { method, headers, credentials: 'same-origin' };

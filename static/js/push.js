@@ -2,22 +2,7 @@
 // permission is asked only when the button is clicked; the service worker (/sw.js) shows
 // what Parley pushes while no Parley page is open.
 
-const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content ?? '';
-
-async function call(method, path, body) {
-  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
-  if (method !== 'GET') init.headers['X-CSRFToken'] = csrfToken();
-  if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  const response = await fetch(path, init);
-  if (!response.ok) {
-    const payload = await response.json().catch(() => null);
-    throw new Error(payload?.error?.message ?? `HTTP ${response.status}`);
-  }
-  return response.status === 204 ? {} : response.json();
-}
+import { Api } from './api.js';
 
 function keyBytes(base64url) {
   const text = atob(base64url.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (base64url.length % 4)) % 4));
@@ -25,8 +10,8 @@ function keyBytes(base64url) {
 }
 
 class PushControl {
-  constructor({ root, toggle, previews, status }) {
-    Object.assign(this, { root, toggle, previews, status });
+  constructor({ api, root, toggle, previews, status }) {
+    Object.assign(this, { api, root, toggle, previews, status });
     this.registration = null;
     this.subscription = null;
     this.publicKey = null;
@@ -34,14 +19,14 @@ class PushControl {
 
   async start() {
     if (!('serviceWorker' in navigator) || !('PushManager' in window) || !('Notification' in window)) return;
-    const settings0 = await call('GET', '/api/push');
+    const settings0 = await this.api.pushSettings();
     if (!settings0.enabled) return;
     this.publicKey = settings0.public_key;
     this.registration = await navigator.serviceWorker.register('/sw.js', { scope: '/' });
     let subscription = await this.registration.pushManager.getSubscription();
     let previews = true;
     if (subscription) {
-      const settings = await call('GET', `/api/push?endpoint=${encodeURIComponent(subscription.endpoint)}`);
+      const settings = await this.api.pushSettings(subscription.endpoint);
       if (settings.subscribed && Notification.permission === 'granted') {
         previews = settings.previews;
       } else {
@@ -72,14 +57,14 @@ class PushControl {
   }
 
   async #save() {
-    await call('POST', '/api/push/subscriptions', { ...this.subscription.toJSON(), expirationTime: undefined, previews: this.previews.checked });
+    await this.api.savePushSubscription({ ...this.subscription.toJSON(), expirationTime: undefined, previews: this.previews.checked });
   }
 
   async #off() {
     const { endpoint } = this.subscription;
     await this.subscription.unsubscribe().catch(() => {});
     this.subscription = null;
-    await call('DELETE', '/api/push/subscriptions', { endpoint });
+    await this.api.removePushSubscription(endpoint);
   }
 
   async #run(action) {
@@ -109,7 +94,9 @@ class PushControl {
 
 const root = document.getElementById('push-control');
 if (root) {
+  const { root: scriptRoot = '', loginUrl } = document.getElementById('app').dataset;
   const control = new PushControl({
+    api: new Api({ root: scriptRoot, loginUrl }),
     root,
     toggle: document.getElementById('push-toggle'),
     previews: document.getElementById('push-previews'),

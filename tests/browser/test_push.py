@@ -11,6 +11,7 @@ tests/integration/test_push.py.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -110,8 +111,7 @@ def test_the_service_worker_shows_a_pushed_message(
     sid = "CH" + "1" * 32
     payload = {"title": "alice", "body": "Lunch at noon?", "conversation_sid": sid}
     registration = wait_until(registration_id(registrations, scope), 10, "the registration")
-    _deliver(cdp, push_parley.url, registration, payload)
-    (notification,) = wait_until(lambda: _shown(page), 10, "the notification")
+    (notification,) = _delivered(cdp, push_parley.url, registration, payload, page)
     assert notification == {
         "title": "alice",
         "body": "Lunch at noon?",
@@ -152,9 +152,8 @@ def test_bob_closes_his_parley_tab_alice_writes_his_browser_shows_it(
     (delivery,) = wait_until(lambda: stack.service.deliveries(token), 60, "the push")
     assert delivery.payload["title"] == "alice"
 
-    _deliver(cdp, server.url, registration, delivery.payload)
     page.goto(server.url + "/healthz")  # the origin, to read what its worker shows
-    (notification,) = wait_until(lambda: _shown(page), 10, "the notification")
+    (notification,) = _delivered(cdp, server.url, registration, delivery.payload, page)
     assert notification["title"] == "alice"
     assert notification["body"] == "Are you coming tonight?"
     assert notification["data"] == {"url": f"/c/{sid}"}
@@ -181,6 +180,25 @@ def registration_id(registrations: list[dict[str, Any]], scope: str) -> Any:
         return None
 
     return find
+
+
+def _delivered(
+    cdp: Any, origin: str, registration: str, payload: dict[str, Any], page: Any
+) -> list[dict[str, Any]]:
+    """The notifications shown once the worker has the push. A push handed over through CDP
+    can be lost while the worker is still starting (1 run in 3 here), as a push service's
+    first try can; like a push service, this tries again (every second) until it is shown.
+    Every try shows the same notification (its tag), so there is never more than one."""
+    tried = [0.0]
+
+    def shown() -> list[dict[str, Any]]:
+        found = _shown(page)
+        if not found and time.monotonic() - tried[0] >= 1.0:
+            tried[0] = time.monotonic()
+            _deliver(cdp, origin, registration, payload)
+        return found
+
+    return wait_until(shown, 15, "the notification")
 
 
 def _deliver(cdp: Any, origin: str, registration: str, payload: dict[str, Any]) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Response, jsonify
@@ -61,6 +64,23 @@ def require_member(services: Services, sid: str) -> list[ParticipantRecord]:
     if current_user.identity not in identities(participants):
         raise ApiError(404, "not_found", "Conversation not found.")
     return participants
+
+
+_MESSAGE_SID = re.compile(r"IM[0-9a-f]{32}")
+
+
+@contextmanager
+def message_lookup(message_sid: str) -> Iterator[None]:
+    """Around a Twilio lookup of one message, for a member (``require_member`` first): a
+    malformed sid, or one Twilio does not know, is a 404, as a conversation would be."""
+    if not _MESSAGE_SID.fullmatch(message_sid):
+        raise ApiError(404, "not_found", "Message not found.")
+    try:
+        yield
+    except GatewayError as exc:
+        if exc.not_found:  # the conversation exists (its member asked): the message does not
+            raise ApiError(404, "not_found", "Message not found.") from exc
+        raise
 
 
 def own_participant(participants: list[ParticipantRecord]) -> ParticipantRecord:

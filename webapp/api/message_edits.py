@@ -6,33 +6,23 @@ gets ``403``; someone outside the conversation gets ``404``, as everywhere else.
 
 from __future__ import annotations
 
-import re
-
 from flask import Response, jsonify
 from flask_login import current_user, login_required
 
 from webapp.api import bp
-from webapp.api.conversations import require_member
+from webapp.api.conversations import message_lookup, require_member
 from webapp.api.validation import json_body, string_field
 from webapp.errors import ApiError
 from webapp.presenters import message_json
 from webapp.services import Services, get_services
-from webapp.twilio_gateway import GatewayError, MessageRecord
-
-_MESSAGE_SID = re.compile(r"IM[0-9a-f]{32}")
+from webapp.twilio_gateway import MessageRecord
 
 
 def _own_message(services: Services, sid: str, message_sid: str) -> MessageRecord:
     """The current user's message ``message_sid`` in conversation ``sid``."""
     require_member(services, sid)
-    if not _MESSAGE_SID.fullmatch(message_sid):
-        raise ApiError(404, "not_found", "Message not found.")
-    try:
+    with message_lookup(message_sid):
         message = services.gateway.fetch_message(sid, message_sid)
-    except GatewayError as exc:
-        if exc.not_found:  # the conversation exists (its member asked): the message does not
-            raise ApiError(404, "not_found", "Message not found.") from exc
-        raise
     if message.author != current_user.identity:
         raise ApiError(403, "not_author", "Only the author can change a message.")
     return message
