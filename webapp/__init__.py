@@ -6,7 +6,6 @@ import logging
 from functools import partial
 from pathlib import Path
 
-import redis
 from flask import Flask, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
@@ -21,7 +20,8 @@ from webapp.events.broker import Broker
 from webapp.events.memory_broker import MemoryBroker
 from webapp.events.published_index import PublishedIndex
 from webapp.events.redis_broker import Frame, RedisBroker, connect
-from webapp.events.redis_cluster import refuse_cluster_until_broker_ready
+from webapp.events.redis_cluster import RedisClient, connect_cluster
+from webapp.events.redis_cluster_broker import ClusterBroker
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
 from webapp.json_input import StrictJSONProvider
 from webapp.models import User
@@ -66,7 +66,6 @@ def create_app(config: Config | None = None) -> Flask:
     """The application factory: config, extensions, outside systems, blueprints, CLI."""
     # The service SID may still be unset: `twilio setup` finds it; gunicorn refuses to serve.
     config = config or Config.from_env(require_service_sid=False)
-    refuse_cluster_until_broker_ready(config)
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.from_object(config)
     app.json = StrictJSONProvider(app)  # request.get_json() refuses what would fail later
@@ -106,21 +105,26 @@ def create_app(config: Config | None = None) -> Flask:
 def _build_services(config: Config) -> Services:
     """Every process-wide object, once; with ``REDIS_URL``, all of them on one Redis client."""
     gateway = ConversationsGateway(build_client(config), config.TWILIO_CONVERSATIONS_SERVICE_SID)
-    client: redis.Redis | None = None
+    client: RedisClient | None = None
     broker: Broker
     published: PublishedIndex
     membership: MembershipCache
     contacts_cache: ContactsCache
     presence: Presence
     if config.REDIS_URL:
-        client = connect(config.REDIS_URL)
-        redis_broker = broker = RedisBroker(
-            client,
-            config.REDIS_URL,
-            max_events=config.PARLEY_LOG_MAX_EVENTS,
-            max_age=config.PARLEY_LOG_MAX_AGE_SECONDS,
-            once_seconds=config.PARLEY_WEBHOOK_DEDUPE_SECONDS,
-        )
+        limits = {
+            "max_events": config.PARLEY_LOG_MAX_EVENTS,
+            "max_age": config.PARLEY_LOG_MAX_AGE_SECONDS,
+            "once_seconds": config.PARLEY_WEBHOOK_DEDUPE_SECONDS,
+        }
+        redis_broker: RedisBroker
+        if config.REDIS_CLUSTER:
+            cluster = connect_cluster(config.REDIS_URL)
+            client, redis_broker = cluster, ClusterBroker(cluster, config.REDIS_URL, **limits)
+        else:
+            single = connect(config.REDIS_URL)
+            client, redis_broker = single, RedisBroker(single, config.REDIS_URL, **limits)
+        broker = redis_broker
         published = redis_broker.marks
         contacts_cache = RedisContacts(client)
         membership = RedisMembershipCache(
@@ -142,6 +146,8 @@ def _build_services(config: Config) -> Services:
         presence = MemoryPresence()
     contacts = Contacts(contacts_cache, gateway.conversations_of, membership.participants)
     metrics = Metrics()
+    if config.REDIS_URL:
+        redis_broker.report_received = metrics.pubsub_received
     mutes = Mutes()
     names = NameResolver(partial(user_friendly_name, gateway))
     services = Services(

@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 from flask import Flask, Response, request
+from redis.cluster import RedisCluster
 
 from webapp.config import Config
 from webapp.extensions import limiter
@@ -73,7 +74,7 @@ def response_headers(config: Config) -> dict[str, str]:
     return headers
 
 
-def init_security(app: Flask, config: Config, client: redis.Redis | None) -> None:
+def init_security(app: Flask, config: Config, client: redis.Redis | RedisCluster | None) -> None:
     """Security headers on every response, and the login rate limiter (Flask-Limiter).
 
     With Redis, the limiter counts through the process's one command ``client`` (its pool): a
@@ -93,13 +94,15 @@ def init_security(app: Flask, config: Config, client: redis.Redis | None) -> Non
     _skip_limiter_hooks(app, UNLIMITED_BLUEPRINTS)
 
 
-def limiter_storage_options(config: Config, client: redis.Redis | None) -> dict[str, object]:
+def limiter_storage_options(
+    config: Config, client: redis.Redis | RedisCluster | None
+) -> dict[str, object]:
     """Flask-Limiter's storage options. On one Redis, limits' RedisStorage takes the
     process's pool (``connection_pool``). On a cluster its storage makes a ``RedisCluster``
     of its own, which takes no pool of ours: a small bounded one per node instead."""
     if config.REDIS_CLUSTER:
         return config.ratelimit_cluster_options
-    if client is not None:
+    if isinstance(client, redis.Redis):
         return {"connection_pool": client.connection_pool}
     return {}
 

@@ -11,12 +11,11 @@ from flask import Flask, current_app
 # For the type checker only, so no layer imports another through this home: every area
 # reaches it, and it holds objects of every area.
 if TYPE_CHECKING:
-    import redis
-
     from webapp.api.typing_throttle import TypingThrottle
     from webapp.config import Config
     from webapp.events.broker import Broker
     from webapp.events.published_index import PublishedIndex
+    from webapp.events.redis_cluster import RedisClient
     from webapp.names.resolver import NameResolver
     from webapp.ops.health import RedisCheck, TwilioCheck
     from webapp.ops.metrics import Metrics
@@ -43,7 +42,7 @@ class Services:
     config: Config
     #: The process's one Redis command client (a small pool) that every Redis user shares;
     #: None with the in-process broker.
-    redis: redis.Redis | None
+    redis: RedisClient | None
     gateway: ConversationsGateway
     broker: Broker
     #: Marks of what was published per conversation, beside the broker's de-duplication keys.

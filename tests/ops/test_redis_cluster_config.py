@@ -1,6 +1,5 @@
-"""``REDIS_CLUSTER=1``: the settings, the refusal to start until the broker runs on a cluster,
-and the parts that do run on one (login limiter, health check, typing claims, push limit),
-against the real local cluster."""
+"""``REDIS_CLUSTER=1``: the settings, and what runs on the cluster besides the broker's own
+tests (login limiter, health check, typing claims, push limit), against a real local cluster."""
 
 from __future__ import annotations
 
@@ -11,15 +10,17 @@ from limits import RateLimitItemPerMinute
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from tests.ops.conftest import parley_config
 from tests.support.cluster import RedisCluster
 from tests.support.waiting import wait_until
 from webapp import create_app
 from webapp.config import Config, ConfigError
-from webapp.events.redis_broker import RedisBroker
 from webapp.events.redis_cluster import connect_cluster
+from webapp.events.redis_cluster_broker import ClusterBroker
 from webapp.ops.health import RedisCheck
 from webapp.push.dispatcher import RateLimit
 from webapp.security import limiter_storage_options
+from webapp.services import get_services
 
 
 def _cluster_config(url: str, **more: str) -> Config:
@@ -46,10 +47,14 @@ def test_the_limiter_counts_on_the_cluster_through_its_own_storage() -> None:
     assert "ssl" not in limiter_storage_options(plain, None)
 
 
-def test_parley_refuses_to_start_on_a_cluster_until_the_broker_runs_there() -> None:
-    config = _cluster_config("redis://127.0.0.1:1")
-    with pytest.raises(ConfigError, match="REDIS_CLUSTER=1 is not supported yet"):
-        create_app(config)
+def test_parley_starts_on_a_cluster_with_the_cluster_broker(
+    redis_cluster: RedisCluster, tmp_path: Path
+) -> None:
+    app = create_app(parley_config(tmp_path, REDIS_URL=redis_cluster.url, REDIS_CLUSTER="1"))
+    services = get_services(app)
+    assert isinstance(services.broker, ClusterBroker)
+    wait_until(services.broker.live, 10, "the shared channel's subscription")
+    services.broker.close()
 
 
 def test_login_limits_hold_on_the_cluster(redis_cluster: RedisCluster) -> None:
@@ -91,7 +96,7 @@ def test_typing_claims_and_push_limits_hold_across_workers_on_the_cluster(
     redis_cluster: RedisCluster, tmp_path: Path
 ) -> None:
     one, two = connect_cluster(redis_cluster.url), connect_cluster(redis_cluster.url)
-    brokers = [RedisBroker(client, redis_cluster.url) for client in (one, two)]  # type: ignore[arg-type]
+    brokers = [ClusterBroker(client, redis_cluster.url) for client in (one, two)]
     try:
         key = "parley:typing:{ann}:CH1"
         assert brokers[0].claim(key, 5) is True
@@ -99,7 +104,7 @@ def test_typing_claims_and_push_limits_hold_across_workers_on_the_cluster(
         brokers[0].release(key)
         assert brokers[1].claim(key, 5) is True
         brokers[1].release(key)
-        first, second = RateLimit(one, interval=5), RateLimit(two, interval=5)  # type: ignore[arg-type]
+        first, second = RateLimit(one, interval=5), RateLimit(two, interval=5)
         assert first.take("ann") is True
         assert second.take("ann") is False
         assert second.take("ben") is True

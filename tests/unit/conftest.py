@@ -13,6 +13,7 @@ from webapp.events.broker import Broker
 from webapp.events.memory_broker import MemoryBroker
 from webapp.events.redis_broker import RedisBroker, connect
 from webapp.events.redis_cluster import RedisClient, connect_cluster
+from webapp.events.redis_cluster_broker import ClusterBroker
 
 #: One Redis, then the local Redis Cluster: code that runs on both is tested on both.
 ON_REDIS_AND_CLUSTER = ["redis", pytest.param("cluster", marks=pytest.mark.cluster)]
@@ -38,11 +39,20 @@ def redis_client(request: pytest.FixtureRequest) -> Iterator[RedisClient]:
     client.close()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *ON_REDIS_AND_CLUSTER])
 def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
-    """Each broker in turn: in-process, and Redis (an empty database, logs of 5 events)."""
+    """Each broker in turn: in-process, Redis and a Redis Cluster (emptied, logs of 5
+    events)."""
     if request.param == "memory":
         yield MemoryBroker()
+        return
+    if request.param == "cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        cluster_broker = ClusterBroker(connect_cluster(cluster.url), cluster.url, max_events=5)
+        wait_until(cluster_broker.live, 10, "the shared channel's subscription")
+        yield cluster_broker
+        cluster_broker.close()
         return
     server: RedisServer = request.getfixturevalue("redis_server")
     client = connect(server.url)

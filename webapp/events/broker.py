@@ -266,15 +266,18 @@ class SubscriptionRegistry:
                 self._by_identity[subscription.identity] = subs | {subscription}
                 self._count += 1
 
-    def remove(self, subscription: Subscription) -> None:
+    def remove(self, subscription: Subscription) -> bool:
+        """Forget ``subscription``; False if it was not here (removed already)."""
         with self._lock:
             subs = self._by_identity.get(subscription.identity)
-            if subs is not None and subscription in subs:
-                self._count -= 1
-                if len(subs) == 1:
-                    del self._by_identity[subscription.identity]
-                else:
-                    self._by_identity[subscription.identity] = subs - {subscription}
+            if subs is None or subscription not in subs:
+                return False
+            self._count -= 1
+            if len(subs) == 1:
+                del self._by_identity[subscription.identity]
+            else:
+                self._by_identity[subscription.identity] = subs - {subscription}
+            return True
 
     def of(self, identity: str) -> frozenset[Subscription]:
         """``identity``'s open subscriptions (an immutable snapshot; no lock, no copy)."""

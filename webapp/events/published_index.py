@@ -201,7 +201,7 @@ NOTE_FUNCTION = """
 local function note_mark(key, recent, sid, n, once, touch, ttl, window, recent_max, walk, in_flight)
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  if touch == '1' then
+  if touch == '1' and recent ~= '' then
     redis.call('ZADD', recent, now, sid)
     redis.call('ZREMRANGEBYSCORE', recent, '-inf', now - window)
     local extra = redis.call('ZCARD', recent) - recent_max
@@ -247,6 +247,28 @@ return {mark, heard}
 """
 )
 
+# On a cluster, the conversation's hash and the recent-activity set live in different slots:
+# the note runs on the hash alone (KEYS[1]; ARGV as _NOTE's), the touch on the set (_TOUCH).
+_NOTE_ALONE = (
+    NOTE_FUNCTION
+    + """
+local mark, heard = note_mark(KEYS[1], '', ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4],
+  ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]))
+return {mark, heard}
+"""
+)
+
+# KEYS: the recent-activity sorted set. ARGV: sid, window ms, recent max.
+_TOUCH = (
+    _NOW
+    + """
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+local extra = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
+if extra > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, extra - 1) end
+"""
+)
+
 # KEYS: the conversation's hash. ARGV: index, ttl. The mark moves up to index (never back),
 # and the keys remembered for indexes it passed are dropped.
 _ADVANCE = """
@@ -279,6 +301,12 @@ def _mark_key(conversation_sid: str) -> str:
     return f"parley:catchup:{{{conversation_sid}}}"
 
 
+def confirm_key(conversation_sid: str, once: str) -> str:
+    """On a cluster, where a message's publish under ``once`` is confirmed for the note: in
+    its conversation's slot, beside the mark (the note's walk reads it)."""
+    return f"parley:webhook:{{{conversation_sid}}}:{once}"
+
+
 def _checked_key(conversation_sid: str) -> str:
     return f"parley:catchup:{{{conversation_sid}}}:checked"
 
@@ -294,10 +322,16 @@ class RedisPublishedIndex:
         redis_key: Callable[[str], str],
         in_flight: float = IN_FLIGHT_SECONDS,
         window: int = MARK_SECONDS,
+        cluster: bool = False,
     ) -> None:
         """``window``: seconds a mark lives after its conversation's last webhook (the
-        per-user logs' age: what is older than every log cannot reach a page anyway)."""
+        per-user logs' age: what is older than every log cannot reach a page anyway).
+        ``cluster``: ``client`` is a Redis Cluster's (the note and the touch are two
+        scripts, each in its own slot)."""
         self._redis = client
+        self._cluster = cluster
+        self._note_alone = client.register_script(_NOTE_ALONE)
+        self._touch = client.register_script(_TOUCH)
         self._window = window
         self._redis_key = redis_key
         self._in_flight_ms = int(in_flight * 1000)
@@ -315,7 +349,11 @@ class RedisPublishedIndex:
             RECENT_KEY,
             conversation_sid,
             index,
-            "" if once is None else self._redis_key(once),
+            ""
+            if once is None
+            else confirm_key(conversation_sid, once)
+            if self._cluster
+            else self._redis_key(once),
             1 if touch else 0,
             self._window,
             self._window * 1000,
@@ -327,6 +365,15 @@ class RedisPublishedIndex:
     @translated
     def note(self, conversation_sid: str, index: int, once: str | None, touch: bool) -> Mark:
         keys_and_args = self.note_args(conversation_sid, index, once, touch)
+        if self._cluster:
+            if touch:
+                self._touch(
+                    keys=[RECENT_KEY], args=[conversation_sid, self._window * 1000, RECENT_MAX]
+                )
+            published, heard = self._note_alone(
+                keys=[str(keys_and_args[0])], args=keys_and_args[2:]
+            )
+            return Mark(int(published), int(heard))
         keys = [str(key) for key in keys_and_args[:2]]
         published, heard = self._note(keys=keys, args=keys_and_args[2:])
         return Mark(int(published), int(heard))

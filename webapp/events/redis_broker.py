@@ -16,15 +16,19 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from webapp.events.broker import (
     CATCH_UP,
     LOG_MAX_AGE,
     LOG_MAX_EVENTS,
     ONCE_SECONDS,
+    BrokerUnavailable,
     Replay,
     Subscription,
     SubscriptionRegistry,
@@ -37,6 +41,12 @@ from webapp.events.published_index import (
     OutOfOrder,
     RedisPublishedIndex,
 )
+from webapp.events.redis_channels import (
+    GRACE_SECONDS,
+    UserChannels,
+    channel_identity,
+    user_channel,
+)
 from webapp.events.redis_deadline import DeadlineQueue, connection_class_for
 from webapp.events.redis_errors import unavailable
 from webapp.events.types import Delivery, Event, EventId, Signal, event_tag, frame_body
@@ -45,6 +55,10 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "parley:events"
 REPLAY_PAGE = 200
+#: How long a stream's opening waits for Redis to confirm its user's channel.
+SUBSCRIBE_SECONDS = 5.0
+#: How often the listener leaves the channels no stream needs any more.
+SWEEP_SECONDS = 1.0
 
 
 class Frame(StrEnum):
@@ -82,7 +96,11 @@ FrameHandler = Callable[[str], None]
 # message to a group of 1,000 is one copy of its text in Redis, not 1,000.
 # The wake-up message is a Frame.EVENT: "t", the event, then "<identity> <id>" per line, ids
 # with their tag ("t", not the "e" of untagged ids: a worker from before tags, still running
-# during a rolling deploy, skips these instead of failing to parse them).
+# during a rolling deploy, skips these instead of failing to parse them). Routed: while there
+# are no more recipients than processes listening (PUBSUB NUMSUB of the shared channel), each
+# recipient's wake-up goes on their own channel (``user_channel``), which only the processes
+# holding their streams subscribe to; a larger fan-out is one message on the shared channel,
+# which every process reads (fewer messages, each process picking out its own users).
 _PUBLISH_FUNCTION = """
 local function publish_event(first)
   if ARGV[7] ~= '' then
@@ -96,6 +114,8 @@ local function publish_event(first)
     redis.call('SET', ARGV[10], ARGV[1], 'EX', ARGV[4])
     field, text = 'r', ARGV[10]
   end
+  local routed = #ARGV - first + 1 <= redis.call('PUBSUB', 'NUMSUB', ARGV[6])[2]
+  local frame = 't\\n' .. ARGV[1] .. '\\n'
   local lines = {'t', ARGV[1]}
   for i = first, #ARGV do
     local who = ARGV[i]
@@ -111,9 +131,16 @@ local function publish_event(first)
     redis.call('XADD', log, 'MAXLEN', ARGV[3], seq .. '-1', 't', ARGV[5], field, text, 'g', tag)
     redis.call('EXPIRE', meta, ARGV[4])
     redis.call('EXPIRE', log, ARGV[4])
-    lines[#lines + 1] = who .. ' ' .. epoch .. '-' .. seq .. '.' .. tag
+    local line = who .. ' ' .. epoch .. '-' .. seq .. '.' .. tag
+    if routed then
+      redis.call('PUBLISH', 'parley:u:{' .. who .. '}:ch', frame .. line)
+    else
+      lines[#lines + 1] = line
+    end
   end
-  redis.call('PUBLISH', ARGV[6], table.concat(lines, '\\n'))
+  if not routed then
+    redis.call('PUBLISH', ARGV[6], table.concat(lines, '\\n'))
+  end
   return 1
 end
 """
@@ -143,6 +170,19 @@ note_mark(ARGV[11], ARGV[12], ARGV[13], tonumber(ARGV[14]) + 1, '', '0', ARGV[17
 return done
 """
 )
+
+# ARGV: the shared channel, the event, then the identities. A Frame.SIGNAL, routed as
+# events are (see _PUBLISH_FUNCTION).
+_SIGNAL = """
+local frame = 's\\n' .. ARGV[2]
+if #ARGV - 2 <= redis.call('PUBSUB', 'NUMSUB', ARGV[1])[2] then
+  for i = 3, #ARGV do
+    redis.call('PUBLISH', 'parley:u:{' .. ARGV[i] .. '}:ch', frame .. '\\n' .. ARGV[i])
+  end
+else
+  redis.call('PUBLISH', ARGV[1], frame .. '\\n' .. table.concat(ARGV, '\\n', 3))
+end
+"""
 
 #: From this many recipients on, an event's text is stored once and logged by reference
 #: (below it, a second key would cost more than the copies it saves).
@@ -205,9 +245,11 @@ class RedisBroker:
         max_events: int = LOG_MAX_EVENTS,
         max_age: int = LOG_MAX_AGE,
         once_seconds: int = ONCE_SECONDS,
+        channel_grace: float = GRACE_SECONDS,
     ) -> None:
         """``client`` serves commands (its pool is shared with the rest of the process);
-        ``url`` opens the one extra connection held for pub/sub."""
+        ``url`` opens the one extra connection held for pub/sub; a user's channel is left
+        ``channel_grace`` seconds after their last stream here closed."""
         self._redis = client
         self._url = url
         self._max_events = max_events
@@ -219,7 +261,14 @@ class RedisBroker:
         #: ``in_order`` notes its message in the same call.
         self.marks = RedisPublishedIndex(client, once_redis_key, window=max_age)
         self._cursor = self._redis.register_script(_CURSOR)
+        self._signal = self._redis.register_script(_SIGNAL)
         self.subscriptions = SubscriptionRegistry()
+        #: This process's per-user channels, one per user with a stream here.
+        self.channels = UserChannels(self._catch_up, grace=channel_grace)
+        self._down = threading.Event()  # set while the listener cannot reach Redis
+        #: Pub/sub messages received so far, and who hears of them (once a second).
+        self.received = 0
+        self.report_received: Callable[[int], None] | None = None
         self._dispatched = 0  # recipients since the dispatcher last yielded
         self._stopped = threading.Event()
         self._connected = threading.Event()
@@ -232,8 +281,11 @@ class RedisBroker:
         }
         self._resubscribe_watchers: list[Callable[[None], None]] = []
         self._reconnect_watchers: list[Callable[[], None]] = []
-        self._listener = threading.Thread(target=self._listen, name="parley-redis", daemon=True)
-        self._listener.start()
+        self._start_listening()
+
+    def _start_listening(self) -> None:
+        """One thread (a greenlet once patched) holds the process's pub/sub connection."""
+        threading.Thread(target=self._listen, name="parley-redis", daemon=True).start()
 
     # Publishing --------------------------------------------------------------------------
 
@@ -287,13 +339,13 @@ class RedisBroker:
         return bool(answer)
 
     def signal(self, event: Event, recipients: Collection[str]) -> None:
-        """One PUBLISH on the events channel, a :attr:`Frame.SIGNAL`. Nothing is written to
-        any log."""
-        identities = {i for i in recipients if "\n" not in i}
+        """A :attr:`Frame.SIGNAL`, routed as events are (one script call). Nothing is
+        written to any log."""
+        identities = [i for i in set(recipients) if "\n" not in i]
         if not identities:
             return
         try:
-            self._redis.publish(CHANNEL, "\n".join([Frame.SIGNAL, event.to_json(), *identities]))
+            self._signal(args=[CHANNEL, event.to_json(), *identities])
         except redis.RedisError as exc:
             raise unavailable(exc) from exc
 
@@ -311,7 +363,7 @@ class RedisBroker:
 
     def close_user_streams(self, identity: str) -> None:
         try:
-            self._redis.publish(CHANNEL, f"{Frame.CLOSE}\n{identity}")
+            self._redis.publish(user_channel(identity), f"{Frame.CLOSE}\n{identity}")
         except redis.RedisError as exc:
             raise unavailable(exc) from exc
 
@@ -344,12 +396,35 @@ class RedisBroker:
     # Subscribing -------------------------------------------------------------------------
 
     def subscribe(self, identity: str) -> Subscription:
+        """Once Redis has confirmed this process listens on ``identity``'s channel (at once
+        when another stream of theirs is open here): whatever is published after this
+        returns reaches the subscription, so the log can be read next with nothing falling
+        between. Raises :class:`BrokerUnavailable` when that cannot be confirmed."""
         sub = Subscription(identity)
         self.subscriptions.add(sub)
+        ready = self._acquire(user_channel(identity))
+        if ready.is_set():
+            return sub
+        if self._down.is_set() or not ready.wait(SUBSCRIBE_SECONDS):
+            self.unsubscribe(sub)
+            raise BrokerUnavailable("the pub/sub subscription could not be confirmed")
         return sub
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        self.subscriptions.remove(subscription)
+        if self.subscriptions.remove(subscription):
+            self._release(user_channel(subscription.identity))
+
+    def _acquire(self, channel: str) -> threading.Event:
+        return self.channels.acquire(channel)
+
+    def _release(self, channel: str) -> None:
+        self.channels.release(channel)
+
+    def _catch_up(self, channel: str) -> None:
+        """A user's channel is back after a loss: their streams read what they missed."""
+        identity = channel_identity(channel)
+        for sub in self.subscriptions.of(identity) if identity is not None else ():
+            sub.offer(CATCH_UP)
 
     def on_reconnect(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` (from the listener's thread; it must not block) each time the
@@ -363,27 +438,31 @@ class RedisBroker:
         while not self._stopped.is_set():
             pubsub = None
             try:
-                client = redis.Redis.from_url(self._url, socket_timeout=30, socket_keepalive=True)
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                # No retries inside redis-py: a reconnect it made on its own would restore the
+                # shared channel alone, silently; here every channel comes back, then catches up.
+                client = redis.Redis.from_url(
+                    self._url, socket_timeout=30, socket_keepalive=True, retry=Retry(NoBackoff(), 0)
+                )
+                pubsub = client.pubsub()
                 pubsub.subscribe(CHANNEL)
+                self._confirm_shared(pubsub)
                 for handler in self._resubscribe_watchers:
                     handler(None)  # frames may have been missed meanwhile
+                self.channels.attach(partial(_send, pubsub.connection))
+                self._down.clear()
                 self._connected.set()
                 backoff = 0.1
                 if missed:
                     log.info("redis pub/sub restored; streams catch up from their logs")
-                    for sub in self.subscriptions.all():
-                        sub.offer(CATCH_UP)
                     for callback in self._reconnect_watchers:
                         callback()
-                while not self._stopped.is_set():
-                    message = pubsub.get_message(timeout=1.0)
-                    if message is not None:
-                        self._dispatch(message["data"])
+                self._read(pubsub)
             except redis.RedisError as exc:
                 if self._connected.is_set():
                     log.warning("redis pub/sub lost (%s); reconnecting", exc.__class__.__name__)
+                self.channels.detach()
                 self._connected.clear()
+                self._down.set()
                 missed = True
                 self._stopped.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -393,6 +472,39 @@ class RedisBroker:
                         pubsub.close()
                     except redis.RedisError:
                         pass
+
+    def _confirm_shared(self, pubsub: Any) -> None:
+        """Wait for the shared channel's confirmation: :meth:`live` then means it is heard."""
+        deadline = time.monotonic() + SUBSCRIBE_SECONDS
+        while time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=deadline - time.monotonic())
+            if message is not None and message["type"] == "subscribe":
+                return
+        raise redis.exceptions.TimeoutError("the shared channel's subscription was not confirmed")
+
+    def _read(self, pubsub: Any) -> None:
+        """Dispatch messages until stopped (or the connection fails, raising)."""
+        channels = self.channels
+        next_sweep = time.monotonic() + SWEEP_SECONDS
+        reported = self.received
+        while not self._stopped.is_set():
+            message = pubsub.get_message(timeout=SWEEP_SECONDS)
+            if message is not None:
+                kind = message["type"]
+                if kind == "message":
+                    self.received += 1
+                    self._dispatch(message["data"])
+                elif kind == "subscribe":
+                    channels.confirmed(_text(message["channel"]))
+                elif kind == "unsubscribe":
+                    channels.unsubscribed(_text(message["channel"]))
+            now = time.monotonic()
+            if now >= next_sweep:
+                channels.sweep(now)
+                next_sweep = now + SWEEP_SECONDS
+                if self.report_received is not None and self.received != reported:
+                    self.report_received(self.received - reported)
+                    reported = self.received
 
     def _dispatch(self, data: bytes) -> None:
         text = data.decode() if isinstance(data, bytes) else str(data)
@@ -529,12 +641,15 @@ class RedisBroker:
         if not keys:
             return {}
         try:
-            texts = self._redis.mget(keys)
+            texts = self._mget(keys)
         except redis.RedisError as exc:
             raise ReplayBroken("Redis went away during replay") from exc
         if any(text is None for text in texts):
             raise ReplayBroken("an event's text is gone from Redis")
         return dict(zip(keys, texts, strict=True))
+
+    def _mget(self, keys: list[bytes]) -> list[Any]:
+        return list(self._redis.mget(keys))
 
     # Housekeeping ------------------------------------------------------------------------
 
@@ -582,6 +697,12 @@ def connect(url: str, max_connections: int = 2) -> redis.Redis:
         queue_class=DeadlineQueue,
     )
     return redis.Redis(connection_pool=pool)
+
+
+def _send(connection: Any, command: str, channels: list[str]) -> None:
+    """One (UN)SUBSCRIBE on the pub/sub connection, written straight to it: the listener is
+    reading it meanwhile, and its confirmations come back there."""
+    connection.send_command(command, *channels, check_health=False)
 
 
 def once_redis_key(once: str) -> str:

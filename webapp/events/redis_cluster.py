@@ -16,7 +16,6 @@ from typing import TypeAlias
 import redis
 from redis.cluster import RedisCluster
 
-from webapp.config import Config, ConfigError
 from webapp.events.redis_deadline import DeadlineQueue, connection_class_for
 
 #: Either of Parley's command clients: one Redis, or a cluster.
@@ -40,15 +39,3 @@ def connect_cluster(url: str, max_connections: int = 2) -> RedisCluster:
 
 def is_cluster(client: RedisClient) -> bool:
     return isinstance(client, RedisCluster)
-
-
-def refuse_cluster_until_broker_ready(config: Config) -> None:
-    """``REDIS_CLUSTER=1`` stops start-up, saying why: the broker's publish script touches
-    keys it does not declare, across slots, and its pub/sub is not sharded yet; on a cluster
-    it would fail on the first webhook, not at start."""
-    if config.REDIS_CLUSTER:
-        raise ConfigError(
-            "REDIS_CLUSTER=1 is not supported yet: Parley's event broker does not run on a "
-            "Redis Cluster (presence, caches, the login limiter and the health check do). "
-            "Unset REDIS_CLUSTER and point REDIS_URL at a single Redis."
-        )

@@ -79,6 +79,11 @@ class Metrics:
             "Events written to a browser's stream.",
             registry=registry,
         )
+        self._pubsub_received = Counter(
+            "parley_pubsub_messages_received",
+            "Pub/sub messages the workers received from Redis (events, signals, control).",
+            registry=registry,
+        )
         self._webhooks = Counter(
             "parley_webhooks",
             "Twilio webhook requests by outcome.",
@@ -122,6 +127,11 @@ class Metrics:
         pending, self._delivered_pending = self._delivered_pending, 0
         if pending:
             self._delivered.inc(pending)
+
+    def pubsub_received(self, n: int) -> None:
+        """``n`` more pub/sub messages heard (the broker's listener reports them each second:
+        with routing, about two per 1:1 message whatever the number of workers)."""
+        self._pubsub_received.inc(n)
 
     def webhook(self, outcome: str, seconds: float) -> None:
         """One answered webhook: ``outcome`` is one of :data:`WEBHOOK_OUTCOMES`."""

@@ -23,6 +23,7 @@ import redis
 from flask import Flask
 
 from webapp.events import types
+from webapp.events.redis_cluster import RedisClient
 from webapp.events.types import Event
 from webapp.extensions import db
 from webapp.models import PushSubscription, User
@@ -65,7 +66,7 @@ class _Pending:
 class RateLimit:
     """One push round per user per interval; in Redis with one, else in this process."""
 
-    def __init__(self, client: redis.Redis | None, interval: float = USER_INTERVAL) -> None:
+    def __init__(self, client: RedisClient | None, interval: float = USER_INTERVAL) -> None:
         self.client = client
         self.interval = interval
         self._next: dict[str, float] = {}

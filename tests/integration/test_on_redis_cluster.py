@@ -1,0 +1,107 @@
+"""Parley on a real Redis Cluster (``REDIS_CLUSTER=1``), two gevent workers: live chat,
+resume by ``Last-Event-ID``, and a slot moved under open streams (issue 16)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from redis.crc import key_slot
+
+from tests.support.clients import ApiClient, StreamReader
+from tests.support.cluster import RedisCluster, running_cluster
+from tests.support.servers import ParleyServer, Served, run_parley
+from tests.support.waiting import free_port
+from twilio_emulator import EmulatorSettings, create_emulator_app
+from webapp.events.redis_channels import user_channel
+
+pytestmark = pytest.mark.cluster
+
+TOKEN = "cluster-webhook-token"
+
+
+class OnCluster:
+    def __init__(self, cluster: RedisCluster, parley: ParleyServer) -> None:
+        self.cluster, self.parley = cluster, parley
+
+    def login(self, username: str) -> ApiClient:
+        return ApiClient(self.parley.url).login(username, self.parley.password)
+
+
+@pytest.fixture(scope="module")
+def on_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OnCluster]:
+    """Parley with two workers on a cluster of its own, and Twilio's emulator standalone (as
+    several workers need: one Twilio for all)."""
+    tmp = tmp_path_factory.mktemp("parley-cluster")
+    port = free_port()
+    twilio = create_emulator_app(
+        EmulatorSettings(
+            auth_token=TOKEN, post_webhook_url=f"http://127.0.0.1:{port}/twilio/webhook"
+        )
+    )
+    served = Served(twilio)
+    try:
+        with (
+            running_cluster(tmp / "redis-cluster") as cluster,
+            run_parley(
+                tmp,
+                PORT=str(port),
+                REDIS_URL=cluster.url,
+                REDIS_CLUSTER="1",
+                TWILIO_EMULATOR_URL=served.url,
+                TWILIO_AUTH_TOKEN=TOKEN,
+                WEB_CONCURRENCY="2",
+            ) as parley,
+        ):
+            yield OnCluster(cluster, parley)
+    finally:
+        served.stop()
+        twilio.extensions["twilio_emulator"].close()
+
+
+def _body(text: str) -> str:
+    return f"{text} {uuid.uuid4().hex[:8]}"
+
+
+def test_chat_is_live_and_resumes_on_a_cluster(on_cluster: OnCluster) -> None:
+    alice, bob = on_cluster.login("alice"), on_cluster.login("bob")
+    stream = StreamReader(bob, bob.stream_cursor())
+    sid = alice.start_dm("bob")["sid"]
+    first = _body("hello")
+    assert alice.send(sid, first).status_code == 201
+    got = stream.wait_for("message_added", lambda d: d["message"]["body"] == first)
+    stream.close()
+    missed = [_body("while away 1"), _body("while away 2")]
+    for body in missed:
+        assert alice.send(sid, body).status_code == 201
+    resumed = StreamReader(bob, **{"Last-Event-ID": got.id or ""})
+    for body in missed:
+        resumed.wait_for("message_added", lambda d, b=body: d["message"]["body"] == b)
+    assert _bodies(resumed) == missed  # each once, nothing from before the cursor
+    resumed.close()
+
+
+def test_a_slot_moved_under_an_open_stream_loses_and_doubles_nothing(
+    on_cluster: OnCluster,
+) -> None:
+    alice, carol = on_cluster.login("alice"), on_cluster.login("carol")
+    stream = StreamReader(carol, carol.stream_cursor())
+    sid = alice.start_dm("carol")["sid"]
+    before = _body("before the move")
+    assert alice.send(sid, before).status_code == 201
+    stream.wait_for("message_added", lambda d: d["message"]["body"] == before)
+    on_cluster.cluster.move_slots([key_slot(user_channel("carol").encode())])
+    after = [_body(f"after the move {n}") for n in range(3)]
+    for body in after:
+        assert alice.send(sid, body).status_code == 201
+    for body in after:
+        stream.wait_for("message_added", lambda d, b=body: d["message"]["body"] == b, 20)
+    assert _bodies(stream) == [before, *after]  # in order, each once
+    stream.close()
+
+
+def _bodies(stream: StreamReader) -> list[str]:
+    """Every message body the stream showed, once it has shown everything sent."""
+    shown = stream.seen + stream.drain(0.5)
+    return [e.data["message"]["body"] for e in shown if e.event == "message_added"]

@@ -1,0 +1,428 @@
+"""The Redis broker on a Redis Cluster (``REDIS_CLUSTER=1``).
+
+The same logs, ids and frames as :class:`~webapp.events.redis_broker.RedisBroker`, laid out so
+that no script crosses a slot:
+
+- Every key of one user (``parley:u:{identity}:meta``, ``:log``) and their channel
+  (``parley:u:{identity}:ch``) share the ``{identity}`` hash tag. A publish groups its
+  recipients by slot and runs one script per slot (pipelined: one round trip per node), each
+  appending to its users' logs and waking each of them with ``SPUBLISH`` on their channel
+  (sharded pub/sub: the message stays on the node that owns the slot).
+- A webhook's de-duplication key is kept per slot group (``parley:webhook:{identity}:<key>``,
+  ``identity`` the group's first): a retry after a publish that failed half-way publishes
+  only what is missing, never anything twice.
+- A new message's conversation mark (``parley:catchup:{sid}``) is noted before the publish
+  (a strict publish stops there when a message before it is missing) and confirmed after it
+  (``parley:webhook:{sid}:<key>``, then the mark moves): three steps where one Redis takes
+  one, each in its own slot.
+- A group's text stored once (three recipients or more) is written first, in its own slot,
+  and replay reads such texts across slots.
+
+Each process holds one pub/sub connection per primary that serves a channel it needs (a
+:class:`_Shard`, with its own listener): the channel of each user it holds streams for, and
+the shared channel (``parley:events``, frames every process hears). When a slot moves
+(``redis-cli --cluster reshard``), its node drops the subscriptions (an unasked
+``sunsubscribe``); when a primary fails, its connection breaks. Either way the channels are
+subscribed again on the node that serves them now, and each user's streams catch up from
+their log once that is confirmed, as after any pub/sub loss.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Collection
+from functools import partial
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.crc import key_slot
+from redis.retry import Retry
+
+from webapp.events.broker import (
+    LOG_MAX_AGE,
+    LOG_MAX_EVENTS,
+    ONCE_SECONDS,
+    BrokerUnavailable,
+)
+from webapp.events.published_index import (
+    InOrder,
+    Mark,
+    OutOfOrder,
+    RedisPublishedIndex,
+    confirm_key,
+)
+from webapp.events.redis_broker import (
+    CHANNEL,
+    SHARED_BODY_MIN,
+    SWEEP_SECONDS,
+    Frame,
+    RedisBroker,
+    _body_key,
+    _fresh_epoch,
+    _log_key,
+    _meta_key,
+    _send,
+    _text,
+    once_redis_key,
+)
+from webapp.events.redis_channels import GRACE_SECONDS, UserChannels, user_channel
+from webapp.events.redis_errors import unavailable
+from webapp.events.types import Event, event_tag
+
+log = logging.getLogger(__name__)
+
+# KEYS: the group's de-duplication key (when ARGV[9] is '1'), then each recipient's meta and
+# log. ARGV: event, fresh epoch, maxlen, ttl, now_ms, once ttl, tag, shared body key ('' for
+# none), '1' with a de-duplication key, then the recipients (in the order of their keys).
+# Returns 1, or 0 when the group had it already (a retried webhook).
+_SLOT_PUBLISH = """
+local k = 1
+if ARGV[9] == '1' then
+  if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[6]) then
+    return 0
+  end
+  k = 2
+end
+local field, text = 'e', ARGV[1]
+if ARGV[8] ~= '' then
+  field, text = 'r', ARGV[8]
+end
+local frame = 't\\n' .. ARGV[1] .. '\\n'
+for i = 10, #ARGV do
+  local who = ARGV[i]
+  local meta, log = KEYS[k], KEYS[k + 1]
+  k = k + 2
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if not epoch then
+    epoch = ARGV[2]
+    redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
+    redis.call('DEL', log)
+  end
+  local seq = redis.call('HINCRBY', meta, 'seq', 1)
+  redis.call('XADD', log, 'MAXLEN', ARGV[3], seq .. '-1', 't', ARGV[5], field, text, 'g', ARGV[7])
+  redis.call('EXPIRE', meta, ARGV[4])
+  redis.call('EXPIRE', log, ARGV[4])
+  redis.call('SPUBLISH', 'parley:u:{' .. who .. '}:ch',
+    frame .. who .. ' ' .. epoch .. '-' .. seq .. '.' .. ARGV[7])
+end
+return 1
+"""
+
+
+def slot_once_key(identity: str, once: str) -> str:
+    """A webhook's de-duplication key in ``identity``'s slot."""
+    return f"parley:webhook:{{{identity}}}:{once}"
+
+
+def _slot_of(identity: str) -> int | None:
+    """The slot of every key of ``identity``; None for an identity whose keys would not share
+    one (empty, or starting with ``}``: no usable hash tag)."""
+    slot = key_slot(_meta_key(identity).encode())
+    if key_slot(_log_key(identity).encode()) != slot:
+        return None
+    return slot
+
+
+class ClusterBroker(RedisBroker):
+    """The broker on a Redis Cluster; see the module docstring."""
+
+    def __init__(
+        self,
+        client: RedisCluster,
+        url: str,
+        max_events: int = LOG_MAX_EVENTS,
+        max_age: int = LOG_MAX_AGE,
+        once_seconds: int = ONCE_SECONDS,
+        channel_grace: float = GRACE_SECONDS,
+    ) -> None:
+        self._cluster = client
+        self._grace = channel_grace
+        self._shards: dict[str, _Shard] = {}
+        self._topology = threading.Lock()
+        self._shared_ready = threading.Event()
+        super().__init__(
+            client,  # type: ignore[arg-type]  # the commands used here exist on both
+            url,
+            max_events=max_events,
+            max_age=max_age,
+            once_seconds=once_seconds,
+            channel_grace=channel_grace,
+        )
+        self.marks = RedisPublishedIndex(client, once_redis_key, window=max_age, cluster=True)  # type: ignore[arg-type]
+        self._slot_publish = client.register_script(_SLOT_PUBLISH)
+
+    def _start_listening(self) -> None:
+        """The shared channel's shard first: :meth:`live` says when it is confirmed."""
+        try:
+            self._shared_ready = self._acquire(CHANNEL)
+        except BrokerUnavailable:
+            log.warning("no node serves the shared channel yet; will retry")
+        self._connected = self._shared_ready
+
+    # Publishing --------------------------------------------------------------------------
+
+    def publish(
+        self,
+        event: Event,
+        recipients: Collection[str],
+        once: str | None = None,
+        in_order: InOrder | None = None,
+    ) -> bool:
+        groups: dict[int, list[str]] = defaultdict(list)
+        for identity in sorted(set(recipients)):
+            slot = _slot_of(identity) if "\n" not in identity else None
+            if slot is None:
+                log.warning("an identity without a usable hash tag cannot be delivered; dropped")
+                continue
+            groups[slot].append(identity)
+        if not groups and once is None and in_order is None:
+            return True
+        event_json = event.to_json()
+        tag = event_tag(event_json, once)
+        try:
+            if in_order is not None and once is not None:
+                mark = self.marks.note(
+                    in_order.conversation_sid,
+                    in_order.message_index,
+                    once,
+                    True,
+                )
+                if in_order.strict and in_order.message_index > mark.heard + 1:
+                    raise OutOfOrder(Mark(mark.published, mark.heard))
+            body = ""
+            if sum(len(members) for members in groups.values()) >= SHARED_BODY_MIN:
+                body = _body_key()
+                self._cluster.set(body, event_json, ex=self._max_age)
+            fresh = self._publish_groups(groups, event_json, tag, body, once) if groups else True
+            if in_order is not None and once is not None:
+                sid = in_order.conversation_sid
+                self._cluster.set(confirm_key(sid, once), "1", ex=self._once_seconds)
+                self.marks.note(sid, in_order.message_index + 1, None, False)
+        except redis.RedisError as exc:
+            raise unavailable(exc) from exc
+        return fresh
+
+    def _publish_groups(
+        self, groups: dict[int, list[str]], event_json: str, tag: str, body: str, once: str | None
+    ) -> bool:
+        """One script per slot group, pipelined (one round trip per node). True if any
+        group had not published it before."""
+        common = [
+            event_json,
+            _fresh_epoch(),
+            self._max_events,
+            self._max_age,
+            int(time.time() * 1000),
+            self._once_seconds,
+            tag,
+            body,
+            "1" if once is not None else "0",
+        ]
+        calls: list[tuple[list[str], list[Any]]] = []
+        for members in groups.values():
+            keys = [slot_once_key(members[0], once)] if once is not None else []
+            for identity in members:
+                keys += [_meta_key(identity), _log_key(identity)]
+            calls.append((keys, [*common, *members]))
+        script = self._slot_publish
+        for attempt in (1, 2):
+            pipe = self._cluster.pipeline(transaction=False)
+            for keys, args in calls:
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            answers = pipe.execute(raise_on_error=False)
+            if attempt == 1 and any(isinstance(a, redis.exceptions.NoScriptError) for a in answers):
+                script.sha = self._cluster.script_load(script.script)  # loaded on every node
+                continue
+            for answer in answers:
+                if isinstance(answer, Exception):
+                    raise answer
+            return any(int(answer) == 1 for answer in answers)
+        return False  # unreachable: the second attempt returns or raises
+
+    def signal(self, event: Event, recipients: Collection[str]) -> None:
+        """One SPUBLISH per recipient on their channel, pipelined."""
+        identities = [i for i in set(recipients) if "\n" not in i]
+        if not identities:
+            return
+        frame = f"{Frame.SIGNAL}\n{event.to_json()}\n"
+        try:
+            pipe = self._cluster.pipeline(transaction=False)
+            for identity in identities:
+                pipe.spublish(user_channel(identity), frame + identity)
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise unavailable(exc) from exc
+
+    def close_user_streams(self, identity: str) -> None:
+        try:
+            self._cluster.spublish(user_channel(identity), f"{Frame.CLOSE}\n{identity}")
+        except redis.RedisError as exc:
+            raise unavailable(exc) from exc
+
+    def announce(self, kind: Frame, payload: str) -> None:
+        self._cluster.spublish(CHANNEL, f"{kind}\n{payload}")
+
+    def live(self) -> bool:
+        return self._shared_ready.is_set()
+
+    def _mget(self, keys: list[bytes]) -> list[Any]:
+        return list(self._cluster.mget_nonatomic(keys))
+
+    # Subscribing -------------------------------------------------------------------------
+
+    def _acquire(self, channel: str) -> threading.Event:
+        with self._topology:
+            return self._owner(channel).channels.acquire(channel)
+
+    def _release(self, channel: str) -> None:
+        with self._topology:
+            shards = list(self._shards.values())
+        for shard in shards:  # normally the first: the owner; elsewhere only while moving
+            if shard.channels.release(channel):
+                return
+
+    def _owner(self, channel: str) -> _Shard:
+        """The shard of the node serving ``channel``'s slot now (under the topology lock)."""
+        try:
+            node = self._cluster.nodes_manager.get_node_from_slot(key_slot(channel.encode()))
+        except redis.RedisError as exc:  # no node serves it now (a failover in progress)
+            raise BrokerUnavailable("no node serves the channel's slot now") from exc
+        shard = self._shards.get(node.name)
+        if shard is None:
+            shard = self._shards[node.name] = _Shard(self, node)
+        return shard
+
+    def _catch_up(self, channel: str) -> None:
+        if channel == CHANNEL:
+            return  # frames missed meanwhile were reported when the shared channel was lost
+        super()._catch_up(channel)
+
+    def _shard_lost(self, shard: _Shard) -> bool:
+        """``shard``'s connection broke: True if its node still serves slots (reconnect to
+        it), else its channels are handed to the nodes that serve them now."""
+        for handler in self._resubscribe_watchers:
+            handler(None)  # the shared channel may have been this shard's
+        with self._topology:
+            try:
+                self._cluster.nodes_manager.initialize()
+            except redis.RedisError:
+                return True  # no map yet: try the same node again after a back-off
+            primaries = {node.name for node in self._cluster.get_primaries()}
+            if shard.name in primaries:
+                return True
+            shard.retired = True
+            self._shards.pop(shard.name, None)
+            self._rehome(shard.channels.take())
+        for callback in self._reconnect_watchers:
+            callback()
+        return False
+
+    def _moved(self, shard: _Shard, channels: list[str]) -> None:
+        """Redis dropped ``channels`` from ``shard`` (their slots moved): serve them from
+        their new nodes. Any that no node serves yet are tried again at the next sweep."""
+        with self._topology:
+            try:
+                self._cluster.nodes_manager.initialize()
+            except redis.RedisError:
+                shard.moved.extend(channels)
+                return
+            for channel in channels:
+                if channel == CHANNEL:
+                    for handler in self._resubscribe_watchers:
+                        handler(None)
+                self._rehome(shard.channels.take(channel))
+
+    def _rehome(self, routes: list[Any]) -> None:
+        for channel, route in routes:
+            try:
+                self._owner(channel).channels.adopt(channel, route)
+            except BrokerUnavailable:
+                log.warning("channel %s has no node now; its streams end and resume", channel)
+
+    def close(self) -> None:
+        super().close()
+        with self._topology:
+            for shard in self._shards.values():
+                shard.retired = True
+
+
+class _Shard:
+    """One primary's sharded pub/sub connection, held by a listener thread of its own."""
+
+    def __init__(self, broker: ClusterBroker, node: Any) -> None:
+        self.broker = broker
+        self.name: str = node.name
+        pool = node.redis_connection.connection_pool
+        self._connection_class = pool.connection_class
+        self._connection_kwargs = {
+            **pool.connection_kwargs,
+            "socket_timeout": 30,
+            "socket_keepalive": True,
+            "retry": Retry(NoBackoff(), 0),
+        }
+        self._connection_kwargs.pop("redis_connect_func", None)
+        self.channels = UserChannels(
+            broker._catch_up,
+            grace=broker._grace,
+            subscribe_command="SSUBSCRIBE",
+            unsubscribe_command="SUNSUBSCRIBE",
+        )
+        self.retired = False
+        self.moved: list[str] = []  # dropped by Redis, to be served elsewhere
+        threading.Thread(target=self._listen, name=f"parley-redis-{self.name}", daemon=True).start()
+
+    def _listen(self) -> None:
+        broker = self.broker
+        backoff = 0.1
+        while not broker._stopped.is_set() and not self.retired:
+            connection = None
+            try:
+                connection = self._connection_class(**self._connection_kwargs)
+                connection.connect()
+                self.channels.attach(partial(_send, connection))
+                backoff = 0.1
+                self._read(connection)
+            except (redis.RedisError, OSError) as exc:
+                log.warning("redis pub/sub on %s lost (%s)", self.name, exc.__class__.__name__)
+                self.channels.detach()
+                if broker._stopped.is_set() or not broker._shard_lost(self):
+                    return
+                broker._stopped.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                if connection is not None:
+                    connection.disconnect()
+
+    def _read(self, connection: Any) -> None:
+        broker, channels = self.broker, self.channels
+        next_sweep = time.monotonic() + SWEEP_SECONDS
+        reported = broker.received
+        moved: list[str] = []
+        while not broker._stopped.is_set() and not self.retired:
+            if connection.can_read(timeout=SWEEP_SECONDS):
+                kind, channel, data = connection.read_response(push_request=True)[:3]
+                if kind == b"smessage":
+                    broker.received += 1
+                    broker._dispatch(data)
+                elif kind == b"ssubscribe":
+                    channels.confirmed(_text(channel))
+                elif kind == b"sunsubscribe" and not channels.unsubscribed(_text(channel)):
+                    moved.append(_text(channel))
+                if moved and not connection.can_read(timeout=0):  # the burst is over
+                    broker._moved(self, moved)
+                    moved = []
+            now = time.monotonic()
+            if now >= next_sweep:
+                channels.sweep(now)
+                next_sweep = now + SWEEP_SECONDS
+                if self.moved:
+                    retry, self.moved = self.moved, []
+                    broker._moved(self, retry)
+                if broker.report_received is not None and broker.received != reported:
+                    broker.report_received(broker.received - reported)
+                    reported = broker.received
