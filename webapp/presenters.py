@@ -38,7 +38,7 @@ def iso(value: datetime) -> str:
     message event formats one or two."""
     if value.year < 1000:  # strftime does not pad such years to four digits: keep its answer
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % _ISO_FIELDS(value)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % _ISO_FIELDS(value)  # noqa: UP031 - the fastest
 
 
 def media_json(media: MediaRecord | MediaResource) -> dict[str, Any]:

@@ -90,7 +90,8 @@ def test_event_tag_is_blake2b_of_the_text_and_its_key(event_json: str, once: str
     assert event_tag(event_json, once) == _tag_as_first_written(event_json, once)
 
 
-_OFFSETS = st.timedeltas(min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59))
+_DAY = timedelta(hours=23, minutes=59)
+_OFFSETS = st.timedeltas(min_value=-_DAY, max_value=_DAY)
 
 
 @given(st.datetimes(timezones=st.none() | st.just(UTC) | st.builds(timezone, _OFFSETS)))

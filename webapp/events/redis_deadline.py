@@ -40,7 +40,7 @@ class ThreadDeadlineQueue(queue.LifoQueue[Any]):
         return super().get(block, deadline.capped(timeout))
 
 
-class GeventDeadlineQueue(gevent.queue.LifoQueue):  # type: ignore[misc]
+class GeventDeadlineQueue(gevent.queue.LifoQueue):
     """The pool's free connections, between greenlets: a wait for one ends at the deadline at
     the latest.
 
@@ -63,6 +63,12 @@ class GeventDeadlineQueue(gevent.queue.LifoQueue):  # type: ignore[misc]
             return _gevent_get(self, True, None)
         finally:
             timer.close()
+
+
+#: The pool's queue class for this process: gevent's when the gevent worker patched ``queue``.
+DeadlineQueue: type[Any] = (
+    GeventDeadlineQueue if is_module_patched("queue") else ThreadDeadlineQueue
+)
 
 
 class _DeadlineTimeouts(AbstractConnection):
@@ -115,7 +121,3 @@ def connection_class_for(url: str) -> type[Any]:
     (``redis://``, ``rediss://`` or ``unix://``)."""
     chosen = parse_url(url).get("connection_class", redis.Connection)
     return _WITH_DEADLINE.get(chosen, chosen)
-
-
-#: The pool's queue class for this process: gevent's when the gevent worker patched ``queue``.
-DeadlineQueue: type[Any] = GeventDeadlineQueue if is_module_patched("queue") else ThreadDeadlineQueue
