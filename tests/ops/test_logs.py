@@ -104,3 +104,12 @@ def test_database_and_redis_passwords_are_redacted_too(tmp_path: Path) -> None:
     logging.getLogger("webapp.test").warning("connecting to %s", config.REDIS_URL)
     logging.getLogger("webapp.test").warning("connecting to %s", config.SQLALCHEMY_DATABASE_URI)
     assert "password-1" not in buffer.getvalue()
+
+
+def test_log_records_look_up_no_thread(tmp_path: Path) -> None:
+    """No line shows one, and under gevent the lookup makes a Thread for each greenlet."""
+    app_with_log(tmp_path)
+    record = logging.getLogger("webapp.request").makeRecord(
+        "webapp.request", logging.INFO, __file__, 1, "GET / 200", (), None
+    )
+    assert record.threadName is None
