@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from webapp.twilio_gateway import ConversationRecord, MessageRecord, ParticipantRecord
@@ -27,8 +28,17 @@ DELIVERY_REASONS = {
 }
 
 
+#: The fields :func:`iso` writes, in order.
+_ISO_FIELDS = attrgetter("year", "month", "day", "hour", "minute", "second")
+
+
 def iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``value`` as Twilio writes times, to the second: ``2026-01-31T09:05:00Z`` (its fields
+    as they are, so pass UTC). Formatted by hand: ``strftime`` costs twice as much, and every
+    message event formats one or two."""
+    if value.year < 1000:  # strftime does not pad such years to four digits: keep its answer
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % _ISO_FIELDS(value)  # noqa: UP031 - the fastest
 
 
 def media_json(media: MediaRecord | MediaResource) -> dict[str, Any]:

@@ -8,11 +8,13 @@ import logging
 from pathlib import Path
 
 from flask import Flask
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.ops.conftest import TOKEN, parley_config
 from webapp import create_app
 from webapp.config import Config
-from webapp.ops.logs import configure_logging
+from webapp.ops.logs import RedactingFormatter, configure_logging
 
 API_KEY_SECRET = "emulator-api-key-secret"
 
@@ -104,3 +106,22 @@ def test_database_and_redis_passwords_are_redacted_too(tmp_path: Path) -> None:
     logging.getLogger("webapp.test").warning("connecting to %s", config.REDIS_URL)
     logging.getLogger("webapp.test").warning("connecting to %s", config.SQLALCHEMY_DATABASE_URI)
     assert "password-1" not in buffer.getvalue()
+
+
+def test_log_records_look_up_no_thread(tmp_path: Path) -> None:
+    """No line shows one, and under gevent the lookup makes a Thread for each greenlet."""
+    app_with_log(tmp_path)
+    record = logging.getLogger("webapp.request").makeRecord(
+        "webapp.request", logging.INFO, __file__, 1, "GET / 200", (), None
+    )
+    assert record.threadName is None
+
+
+@given(st.lists(st.floats(min_value=0, max_value=4e9), min_size=1, max_size=6))
+def test_the_time_on_a_line_is_what_logging_writes(times: list[float]) -> None:
+    """Once a second, then again for a line logged late (a second already passed)."""
+    ours = RedactingFormatter([], "%(asctime)s %(message)s")
+    plain = logging.Formatter("%(asctime)s %(message)s")
+    for created in [*times, *times]:
+        record = logging.makeLogRecord({"created": created, "msecs": (created % 1) * 1000 // 1})
+        assert ours.formatTime(record) == plain.formatTime(record)

@@ -7,8 +7,10 @@ that did not, on a loaded machine too.
 
 from __future__ import annotations
 
+import queue
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import gevent
 import pytest
@@ -19,6 +21,7 @@ from tests.support.proxy import FaultyProxy
 from tests.support.servers import RedisServer
 from webapp import deadline
 from webapp.events.redis_broker import connect
+from webapp.events.redis_deadline import GeventDeadlineQueue, ThreadDeadlineQueue
 
 #: Well under the pool's 5 s timeouts, well over the deadlines used here.
 BOUND = 3.0
@@ -116,3 +119,45 @@ def test_no_command_is_sent_once_the_deadline_has_passed(private_redis: RedisSer
     with deadline.within(0), pytest.raises(deadline.DeadlineExceeded):
         client.set("sent-after-the-deadline", "1")
     assert client.get("sent-after-the-deadline") is None
+
+
+POOL_QUEUES = [ThreadDeadlineQueue, GeventDeadlineQueue]
+
+
+@pytest.mark.parametrize("queue_class", POOL_QUEUES)
+def test_a_free_connection_is_handed_out_at_once_even_past_the_deadline(
+    queue_class: type[Any],
+) -> None:
+    free = queue_class(2)
+    free.put_nowait("older")
+    free.put_nowait("newer")
+    with deadline.within(0):
+        assert free.get(True, 5) == "newer"  # last in, first out: the warm connection
+    assert free.get(True, 5) == "older"
+    with pytest.raises(queue.Empty):
+        free.get(False)
+
+
+@pytest.mark.parametrize("queue_class", POOL_QUEUES)
+def test_waiting_for_a_free_connection_ends_at_the_deadline(queue_class: type[Any]) -> None:
+    started = time.monotonic()
+    with deadline.within(0.2), pytest.raises(queue.Empty):
+        queue_class(1).get(True, 5)
+    assert 0.15 < time.monotonic() - started < BOUND
+
+
+@pytest.mark.parametrize("queue_class", POOL_QUEUES)
+def test_outside_a_deadline_the_wait_is_the_pools_own(queue_class: type[Any]) -> None:
+    started = time.monotonic()
+    with pytest.raises(queue.Empty):
+        queue_class(1).get(True, 0.2)
+    assert 0.15 < time.monotonic() - started < BOUND
+
+
+def test_a_returned_connection_wakes_a_greenlet_waiting_for_one() -> None:
+    free = GeventDeadlineQueue(1)
+    with deadline.within(BOUND):
+        waiter = gevent.spawn(free.get, True, 5)
+        gevent.spawn(free.put_nowait, "returned")
+        assert waiter.get(timeout=BOUND) == "returned"
+    assert free.qsize() == 0

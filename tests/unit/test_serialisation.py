@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webapp.events.types import Delivery, Event, EventId
-from webapp.presenters import message_json
+from webapp.events.types import Delivery, Event, EventId, event_tag
+from webapp.presenters import iso, message_json
 from webapp.stream.sse import comment, control
 from webapp.twilio_gateway import MessageRecord
 
@@ -69,3 +70,45 @@ def test_message_json_shape() -> None:
     assert shaped["source"] == "SMS"
     assert shaped["attributes"] == {"k": 1}
     assert set(shaped) >= {"sid", "index", "author", "body", "attributes", "date_created", "source"}
+
+
+def _tag_as_first_written(event_json: str, once: str | None) -> str:
+    text = event_json if once is None else f"{event_json}\0{once}"
+    return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
+
+
+def test_event_tags_never_change_across_releases() -> None:
+    """A page resumes from an id made by an older release: its tag must still match."""
+    event_json = '{"type":"x","data":{}}'
+    assert event_tag("") == "1271cf25"
+    assert event_tag(event_json) == "86362b7c"
+    assert event_tag(event_json, "RQ1") == "faeae185"
+
+
+@given(st.text(max_size=300), st.none() | st.text(max_size=40))
+def test_event_tag_is_blake2b_of_the_text_and_its_key(event_json: str, once: str | None) -> None:
+    assert event_tag(event_json, once) == _tag_as_first_written(event_json, once)
+
+
+_DAY = timedelta(hours=23, minutes=59)
+_OFFSETS = st.timedeltas(min_value=-_DAY, max_value=_DAY)
+
+
+@given(st.datetimes(timezones=st.none() | st.just(UTC) | st.builds(timezone, _OFFSETS)))
+def test_iso_writes_what_strftime_writes(value: datetime) -> None:
+    assert iso(value) == value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_iso_edge_cases() -> None:
+    plus_five = timezone(timedelta(hours=5))
+    cases = {
+        datetime(2026, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC): "2026-12-31T23:59:59Z",
+        datetime(2026, 1, 2, 3, 4, 5, 1): "2026-01-02T03:04:05Z",  # naive, a microsecond in
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=plus_five): "2026-01-02T03:04:05Z",  # as given
+        datetime(1000, 1, 1): "1000-01-01T00:00:00Z",
+        datetime(9999, 12, 31, 23, 59, 59, 999_999): "9999-12-31T23:59:59Z",
+    }
+    for value, text in cases.items():
+        assert iso(value) == text == value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for year in (1, 999):
+        assert iso(datetime(year, 1, 1)) == datetime(year, 1, 1).strftime("%Y-%m-%dT%H:%M:%SZ")

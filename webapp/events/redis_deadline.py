@@ -12,20 +12,63 @@ and leaves it on the socket; so each command sets it again before it is sent.
 
 from __future__ import annotations
 
-from queue import LifoQueue
+import queue
 from typing import Any
 
+import gevent.queue
 import redis
+from gevent import get_hub, getcurrent
+from gevent.monkey import is_module_patched
 from redis.connection import AbstractConnection, parse_url
 
 from webapp import deadline
 
+_Empty = queue.Empty
+_gevent_get = gevent.queue.LifoQueue.get
 
-class DeadlineQueue(LifoQueue[Any]):
-    """The pool's free connections: a wait for one ends at the deadline at the latest."""
+
+class ThreadDeadlineQueue(queue.LifoQueue[Any]):
+    """The pool's free connections, between threads: a wait for one ends at the deadline at
+    the latest."""
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        if self.queue:
+            try:
+                return super().get(False)
+            except _Empty:  # another thread took it meanwhile: wait like anyone else
+                pass
         return super().get(block, deadline.capped(timeout))
+
+
+class GeventDeadlineQueue(gevent.queue.LifoQueue):
+    """The pool's free connections, between greenlets: a wait for one ends at the deadline at
+    the latest.
+
+    Taking a free connection asks nothing of the deadline. A webhook's greenlets often wait,
+    since they outnumber the pool's connections; gevent's queue would build a
+    :class:`gevent.Timeout` per wait (most of the pool's cost in a profile of intake), so the
+    wait arms a bare loop timer instead, which fails it the same way (``Empty``).
+    """
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        if self.queue or not block:
+            return _gevent_get(self, block, timeout)
+        timeout = deadline.capped(timeout)
+        if timeout is None:
+            return _gevent_get(self, True, None)
+        timer = get_hub().loop.timer(timeout, priority=-1)
+        # update: the loop's clock may be stale after a busy stretch; don't expire early.
+        timer.start(getcurrent().throw, _Empty, update=True)
+        try:
+            return _gevent_get(self, True, None)
+        finally:
+            timer.close()
+
+
+#: The pool's queue class for this process: gevent's when the gevent worker patched ``queue``.
+DeadlineQueue: type[Any] = (
+    GeventDeadlineQueue if is_module_patched("queue") else ThreadDeadlineQueue
+)
 
 
 class _DeadlineTimeouts(AbstractConnection):

@@ -98,8 +98,10 @@ def delivery_summary(value: object) -> dict[str, Any] | None:
 def attributes_from_json(raw: str | None) -> dict[str, Any]:
     """Twilio's ``Attributes`` (a JSON string anyone with the credentials may set): an object,
     or empty when it is not one, is not JSON, or is nested too deep to read."""
+    if not raw or raw == "{}":  # what nearly every webhook carries: no parse needed
+        return {}
     try:
-        value = json.loads(raw or "{}")
+        value = json.loads(raw)
     except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
@@ -136,8 +138,10 @@ def media_from_items(items: object, *, webhook: bool = False) -> tuple[MediaReco
 def media_from_json(raw: str | None) -> tuple[MediaRecord, ...]:
     """The ``Media`` webhook parameter (a JSON string), or nothing when it is absent or not
     the JSON Twilio sends."""
+    if not raw:  # a message without files (nearly all): no parse needed
+        return ()
     try:
-        value = json.loads(raw or "[]")
+        value = json.loads(raw)
     except (ValueError, RecursionError):
         return ()
     return media_from_items(value, webhook=True)

@@ -36,11 +36,16 @@ def _date(value: str | None) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+#: The shapes of the SIDs a webhook names besides its conversation's, by prefix (compiled once:
+#: a message's webhook checks two).
+_SID_SHAPES = {prefix: re.compile(prefix + "[0-9a-f]{32}") for prefix in ("IM", "MB")}
+
+
 def _sid(params: Params, name: str, prefix: str) -> str | None:
     """``params[name]`` if it is a SID of that kind (``prefix`` + 32 hex), None if absent or
     blank; anything else is malformed (``ValueError``: a 400, before any lookup)."""
     value = params.get(name) or None
-    if value is not None and not re.fullmatch(prefix + "[0-9a-f]{32}", value):
+    if value is not None and not _SID_SHAPES[prefix].fullmatch(value):
         raise ValueError(f"{name} is not a SID")
     return value
 
