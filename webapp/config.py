@@ -358,8 +358,8 @@ class Config:
     LIVE_TWILIO: bool
     PRODUCTION: bool
     #: ``REDIS_URL`` names one node of a Redis Cluster: Parley's client is redis-py's
-    #: ``RedisCluster``, which finds the other nodes from it. The broker does not run on a
-    #: cluster yet, so ``create_app`` refuses it (``webapp/events/redis_cluster.py``).
+    #: ``RedisCluster``, which finds the other nodes from it, and the broker is
+    #: ``webapp/events/redis_cluster_broker.py``.
     REDIS_CLUSTER: bool = False
     #: Bearer token for ``GET /metrics``; unset, the endpoint answers 404.
     METRICS_TOKEN: str | None = None
