@@ -147,29 +147,31 @@ end
 
 _PUBLISH = _PUBLISH_FUNCTION + "return publish_event(11)"
 
-# As _PUBLISH, with the conversation's mark noted first, in the same call (one round trip per
-# webhook instead of two): ARGV[11..21] are the note's keys and arguments
-# (``RedisPublishedIndex.note_args``), ARGV[22] '1' when strict, identities from ARGV[23].
-# Strict, with a message before it neither published nor heard of: nothing is published and
-# {published, heard} is returned instead of 0 or 1.
-_PUBLISH_IN_ORDER = (
-    NOTE_FUNCTION
-    + _PUBLISH_FUNCTION
-    + """
-local mark, heard = note_mark(ARGV[11], ARGV[12], ARGV[13], tonumber(ARGV[14]), ARGV[15],
-  ARGV[16], ARGV[17], tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20]),
-  tonumber(ARGV[21]))
-if ARGV[22] == '1' and tonumber(ARGV[14]) > heard + 1 then
-  return {mark, heard}
+
+def _publish_in_order(marks: RedisPublishedIndex) -> str:
+    """As _PUBLISH, with the conversation's mark noted first, in the same call (one round trip
+    per webhook instead of two): ARGV[11] the conversation, ARGV[12] the message's index,
+    ARGV[13] '1' when strict, identities from ARGV[14]; the note's other arguments are baked
+    into the text (``RedisPublishedIndex.lua_note``), its once key is the publish's (ARGV[7]).
+    Strict, with a message before it neither published nor heard of: nothing is published
+    and {published, heard} is returned instead of 0 or 1."""
+    return (
+        NOTE_FUNCTION
+        + _PUBLISH_FUNCTION
+        + f"""
+local n = tonumber(ARGV[12])
+local mark, heard = {marks.lua_note("ARGV[11]", "n", "ARGV[7]", "'1'")}
+if ARGV[13] == '1' and n > heard + 1 then
+  return {{mark, heard}}
 end
-local done = publish_event(23)
+local done = publish_event(14)
 -- The mark moves over this message now, not at the next webhook (which may come after its
 -- de-duplication key has expired).
-note_mark(ARGV[11], ARGV[12], ARGV[13], tonumber(ARGV[14]) + 1, '', '0', ARGV[17],
-  tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20]), tonumber(ARGV[21]))
+{marks.lua_note("ARGV[11]", "n + 1", "''", "'0'")}
 return done
 """
-)
+    )
+
 
 # ARGV: the shared channel, the event, then the identities. A Frame.SIGNAL, routed as
 # events are (see _PUBLISH_FUNCTION).
@@ -256,16 +258,17 @@ class RedisBroker:
         self._max_age = max_age
         self._once_seconds = once_seconds
         self._publish = self._redis.register_script(_PUBLISH)
-        self._publish_in_order = self._redis.register_script(_PUBLISH_IN_ORDER)
         #: The marks of what was published per conversation, on the same client: a publish
         #: ``in_order`` notes its message in the same call.
         self.marks = RedisPublishedIndex(client, once_redis_key, window=max_age)
+        self._publish_in_order = self._redis.register_script(_publish_in_order(self.marks))
         self._cursor = self._redis.register_script(_CURSOR)
         self._signal = self._redis.register_script(_SIGNAL)
         self.subscriptions = SubscriptionRegistry()
         #: This process's per-user channels, one per user with a stream here.
         self.channels = UserChannels(self._catch_up, grace=channel_grace)
         self._down = threading.Event()  # set while the listener cannot reach Redis
+        self._pubsub: Any = None  # the listener's connection, shut on close
         #: Pub/sub messages received so far, and who hears of them (once a second).
         self.received = 0
         self.report_received: Callable[[int], None] | None = None
@@ -318,10 +321,11 @@ class RedisBroker:
         script = self._publish
         if in_order is not None:
             script = self._publish_in_order
-            args += self.marks.note_args(
-                in_order.conversation_sid, in_order.message_index, once, True
-            )
-            args.append(1 if in_order.strict else 0)
+            args += [
+                in_order.conversation_sid,
+                in_order.message_index,
+                1 if in_order.strict else 0,
+            ]
         args += identities
         # EVALSHA straight through ``execute_command``: redis-py's ``Script.__call__`` and
         # ``evalsha`` wrappers cost ~3 % of a webhook's CPU (docs/benchmarks.md). A Redis
@@ -443,7 +447,7 @@ class RedisBroker:
                 client = redis.Redis.from_url(
                     self._url, socket_timeout=30, socket_keepalive=True, retry=Retry(NoBackoff(), 0)
                 )
-                pubsub = client.pubsub()
+                pubsub = self._pubsub = client.pubsub()
                 pubsub.subscribe(CHANNEL)
                 self._confirm_shared(pubsub)
                 for handler in self._resubscribe_watchers:
@@ -457,7 +461,9 @@ class RedisBroker:
                     for callback in self._reconnect_watchers:
                         callback()
                 self._read(pubsub)
-            except redis.RedisError as exc:
+            except (redis.RedisError, OSError, ValueError) as exc:  # ValueError: shut by close()
+                if self._stopped.is_set():
+                    return
                 if self._connected.is_set():
                     log.warning("redis pub/sub lost (%s); reconnecting", exc.__class__.__name__)
                 self.channels.detach()
@@ -660,9 +666,14 @@ class RedisBroker:
             return False
 
     def close(self) -> None:
+        """End every stream and leave every channel now (shutting the pub/sub connection
+        also ends the listener's wait)."""
         self._stopped.set()
         for sub in self.subscriptions.all():
             sub.close()
+        pubsub = self._pubsub
+        if pubsub is not None and pubsub.connection is not None:
+            pubsub.connection.disconnect()
 
 
 class FrameBus:

@@ -348,7 +348,7 @@ class ClusterBroker(RedisBroker):
         super().close()
         with self._topology:
             for shard in self._shards.values():
-                shard.retired = True
+                shard.stop()
 
 
 class _Shard:
@@ -374,6 +374,7 @@ class _Shard:
         )
         self.retired = False
         self.moved: list[str] = []  # dropped by Redis, to be served elsewhere
+        self._connection: Any = None
         threading.Thread(target=self._listen, name=f"parley-redis-{self.name}", daemon=True).start()
 
     def _listen(self) -> None:
@@ -382,12 +383,14 @@ class _Shard:
         while not broker._stopped.is_set() and not self.retired:
             connection = None
             try:
-                connection = self._connection_class(**self._connection_kwargs)
+                connection = self._connection = self._connection_class(**self._connection_kwargs)
                 connection.connect()
                 self.channels.attach(partial(_send, connection))
                 backoff = 0.1
                 self._read(connection)
-            except (redis.RedisError, OSError) as exc:
+            except (redis.RedisError, OSError, ValueError) as exc:  # ValueError: shut by stop()
+                if self.retired:
+                    return
                 log.warning("redis pub/sub on %s lost (%s)", self.name, exc.__class__.__name__)
                 self.channels.detach()
                 if broker._stopped.is_set() or not broker._shard_lost(self):
@@ -397,6 +400,14 @@ class _Shard:
             finally:
                 if connection is not None:
                     connection.disconnect()
+
+    def stop(self) -> None:
+        """Leave every channel now (the broker is closing): the connection is shut, which
+        also ends the listener's wait."""
+        self.retired = True
+        connection = self._connection
+        if connection is not None:
+            connection.disconnect()
 
     def _read(self, connection: Any) -> None:
         broker, channels = self.broker, self.channels
