@@ -178,6 +178,12 @@ def test_a_signed_in_opening_skips_flask_and_answers_as_its_route(site: Site) ->
         assert site.served[before:] == ["/stream"], kwargs  # Flask served only the plain one
 
 
+def test_a_session_that_is_not_permanent_is_not_renewed_on_either_path(site: Site) -> None:
+    answer = same_answer(site, site.cookie(_permanent=False))
+    assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
+    assert answer.headers["Vary"] == "Cookie"
+
+
 def bad_openings(site: Site) -> list[tuple[str, str | None, dict[str, Any]]]:
     other = site.cookie(_user_id="999:0")
     return [

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from hashlib import sha512
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response
+from flask import Flask
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadSignature
-from werkzeug.http import parse_cookie
+from werkzeug.http import dump_cookie, parse_cookie
 
 from webapp.auth.session_users import SessionUsers
 from webapp.extensions import login_manager
@@ -64,6 +64,15 @@ class SessionCookieReader:
         self.max_age = int(app.permanent_session_lifetime.total_seconds())
         self.remember_cookie = app.config.get("REMEMBER_COOKIE_NAME", REMEMBER_COOKIE)
         self.protection = app.config.get("SESSION_PROTECTION", login_manager.session_protection)
+        self.cookie_options: dict[str, Any] = {
+            "httponly": interface.get_cookie_httponly(app),
+            "domain": interface.get_cookie_domain(app),
+            "path": interface.get_cookie_path(app),
+            "secure": interface.get_cookie_secure(app),
+            "partitioned": interface.get_cookie_partitioned(app),
+            "samesite": interface.get_cookie_samesite(app),
+            "max_size": app.config["MAX_COOKIE_SIZE"],
+        }
 
     def session(self, environ: WSGIEnvironment) -> CookieSession | None:
         """The request's session if Flask-Login would take it as it is, or None: let Flask
@@ -95,11 +104,17 @@ class SessionCookieReader:
         )
 
     def _session_headers(self, session: SecureCookieSession) -> list[tuple[str, str]]:
-        """What ``save_session`` adds after a request that read the session."""
-        session.accessed = True  # Flask-Login read it
-        response = Response()
-        self.interface.save_session(self.app, session, response)
-        return [(k, v) for k, v in response.headers.items() if k in ("Vary", "Set-Cookie")]
+        """What ``save_session`` adds to the response of a request that read the session (as
+        Flask-Login does), written out: through a response object it cost twice as much
+        (``docs/benchmarks.md``). The tests hold the two to the same headers."""
+        headers = [("Vary", "Cookie")]
+        if not self.interface.should_set_cookie(self.app, session):
+            return headers
+        value = self.serializer.dumps(dict(session))
+        expires = self.interface.get_expiration_time(self.app, session)
+        cookie = dump_cookie(self.cookie_name, value, expires=expires, **self.cookie_options)
+        headers.append(("Set-Cookie", cookie))
+        return headers
 
 
 def _identifier(environ: WSGIEnvironment) -> str:
