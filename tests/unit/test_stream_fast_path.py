@@ -332,3 +332,18 @@ def test_remembered_sessions_expire_and_are_bounded(site: Site) -> None:
     for key in ("1:0", "01:0", "001:0"):
         assert users.identity(key) == "alice"
     assert len(users._entries) <= 2
+
+
+def test_an_embedded_sites_cookie_and_headers_are_renewed_as_flask_does(tmp_path: Path) -> None:
+    """Framed by a host site: ``SameSite=None; Secure; Partitioned`` and its own CSP."""
+    embedded = Site(
+        tmp_path,
+        PARLEY_EMBED_ORIGINS="https://www.example.com",
+        PUBLIC_BASE_URL="https://chat.example.com",
+    )
+    try:
+        answer = same_answer(embedded, embedded.cookie())
+        assert answer.status_code == 200 and "Partitioned" in answer.headers["Set-Cookie"]
+        assert embedded.served == ["/stream"]  # the plain one only
+    finally:
+        embedded.services.broker.close()
