@@ -16,11 +16,12 @@ Why it is safe:
 * An entry lives :data:`TTL_S` seconds at most, and the cache holds at most :data:`MAX_ENTRIES`
   (full, it is emptied: a bound, not an LRU).
 * ``end_sessions`` forgets the user's entries in its own process at once. In the others, it
-  ends the user's open streams (the broker's "close" message); each stream that ends forgets
-  its user's entries (``webapp/stream/routes.py``), so a voided cookie can be served from an
-  entry only by a process that holds none of the user's streams yet heard of the logout too
-  late, within the same milliseconds in which the uncached route could too (it loads the
-  user before it subscribes).
+  ends the user's open streams (the broker's "close" message), and each stream that ends
+  forgets its user's entries (``webapp/stream/routes.py``), as does an opening that fails
+  after its look-up (``webapp/stream/fast_path.py``). An entry is made by an opening that then
+  holds a stream, so a logout elsewhere reaches it through that stream; it can outlive the
+  logout only for the milliseconds between the close and the stream's end, the same order
+  as the window the uncached route has between loading the user and subscribing.
 """
 
 from __future__ import annotations

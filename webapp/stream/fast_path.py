@@ -109,6 +109,7 @@ class StreamFastPath:
         request_id: str,
         started: float,
     ) -> Iterable[bytes] | None:
+        identity: str | None = None
         try:
             identity = session.identity()
             if identity is None:
@@ -124,6 +125,9 @@ class StreamFastPath:
         except (PoolTimeout, BrokerUnavailable) as exc:
             # The route's answer: come back later (its session was read, so renewed).
             log.info("stream opening turned away: %s", exc.__class__.__name__)
+            if identity is not None:
+                # No stream holds the user here to hear of a logout: no entry outlives it.
+                self.services.session_users.forget(identity)
             self._start(start_response, request_id, session.headers)
             logs.log_request("GET", STREAM_PATH, 200, started)
             return turned_away(environ, self.services.admission)
