@@ -14,6 +14,8 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.api.typing_throttle import TypingThrottle
+from webapp.auth.session_cookie import SessionCookieReader
+from webapp.auth.session_users import SessionUsers
 from webapp.config import EMULATOR_MOUNT_PATH, Config
 from webapp.errors import json_error, wants_json
 from webapp.events.broker import Broker
@@ -47,6 +49,7 @@ from webapp.security import init_security, response_headers
 from webapp.services import Services, init_services
 from webapp.sso import sso
 from webapp.stream.admission import Admission, init_admission
+from webapp.stream.fast_path import init_stream_fast_path
 from webapp.stream.heartbeat import HeartbeatTicker
 from webapp.stream.writer import StreamWriter
 from webapp.twilio_gateway import ConversationsGateway
@@ -84,6 +87,8 @@ def create_app(config: Config | None = None) -> Flask:
     init_security(app, config, services.redis)  # the login limiter shares the Redis pool
 
     init_services(app, services)
+    with app.app_context():
+        services.session_users = SessionUsers(db.engine)
     _register_blueprints(app)
     init_push(app)
     services.push.bind(app)
@@ -93,6 +98,8 @@ def create_app(config: Config | None = None) -> Flask:
     init_ops(app)
     _register_cli(app)
     _mount_emulator(app, config)
+    # Signed-in streams open without Flask's request cycle (a deploy's reconnect wave).
+    init_stream_fast_path(app, SessionCookieReader(app, services.session_users).session)
     # Stream openings past what the worker serves are turned away first.
     init_admission(app, services.admission, response_headers(config))
     init_fast_path(app)  # Twilio's webhooks skip Flask's request cycle (docs/benchmarks.md)

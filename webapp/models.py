@@ -40,6 +40,15 @@ def is_valid_identity(value: str) -> bool:
     )
 
 
+def parse_session_id(session_id: str) -> tuple[int, int] | None:
+    """``(user id, session version)`` from the id a session cookie keeps (``User.get_id``),
+    or None for anything no user can have."""
+    user_id, _, version = session_id.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    return int(user_id), int(version)
+
+
 class User(UserMixin, db.Model):  # type: ignore[name-defined]
     """A person who can log in. ``identity`` is their Twilio Conversations identity: the
     username of a password account, or the host site's user id for one signed in by the host
@@ -69,11 +78,11 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     @classmethod
     def from_session_id(cls, session_id: str) -> User | None:
         """The user a session cookie names, if the cookie is still current."""
-        user_id, _, version = session_id.partition(":")
-        if not user_id.isdigit() or not version.isdigit():
+        key = parse_session_id(session_id)
+        if key is None:
             return None
-        user = db.session.get(cls, int(user_id))
-        return user if user is not None and user.session_version == int(version) else None
+        user = db.session.get(cls, key[0])
+        return user if user is not None and user.session_version == key[1] else None
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -12,6 +12,7 @@ from flask import Flask, current_app
 # reaches it, and it holds objects of every area.
 if TYPE_CHECKING:
     from webapp.api.typing_throttle import TypingThrottle
+    from webapp.auth.session_users import SessionUsers
     from webapp.config import Config
     from webapp.events.broker import Broker
     from webapp.events.published_index import PublishedIndex
@@ -70,6 +71,9 @@ class Services:
     #: Publishes messages whose webhooks never arrived (``webapp.webhooks.catchup``); it is
     #: handed these services, so it is added once they exist.
     catch_up: CatchUp = field(init=False)
+    #: Whose a session cookie is, for a few seconds (the stream's lean path asks it); made
+    #: once the database is bound.
+    session_users: SessionUsers = field(init=False)
     #: Sign-in handed over by a host site: the user hook and token rules belong to the
     #: ``sso`` extension, so ``sso.init_app`` adds them.
     sso: SsoState = field(init=False)

@@ -29,6 +29,7 @@ def end_sessions(user: User) -> None:
     in every process."""
     user.end_sessions()
     db.session.commit()
+    get_services().session_users.forget(user.identity)
     try:
         get_services().broker.close_user_streams(user.identity)
     except BrokerUnavailable:

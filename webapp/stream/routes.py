@@ -7,6 +7,7 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 from flask_login import current_user
@@ -53,39 +54,47 @@ def _open() -> Response:
     # The stream needs nothing more from the database: give the connection back now rather
     # than when the request ends (after the Redis round trips below).
     db.session.close()
-    services = get_services()
+    body = open_stream(
+        get_services(),
+        identity,
+        request.environ,
+        request.headers.get("Last-Event-ID") or request.args.get("cursor"),
+        request.args.get("signals") == "1",
+        current_app.permanent_session_lifetime.total_seconds(),
+    )
+    return Response(body, mimetype="text/event-stream", headers=STREAM_HEADERS)
+
+
+def open_stream(
+    services: Services,
+    identity: str,
+    environ: dict[str, Any],
+    last_event_id: str | None,
+    signals: bool,
+    session_lifetime_s: float,
+) -> Iterator[str]:
+    """The body of a signed-in user's stream: subscribed, its replay read, ready to go out.
+    Shared by this route and the lean path (``fast_path.py``); raises
+    :class:`BrokerUnavailable` when Redis is out of reach."""
     broker = services.broker
-    cursor = EventId.parse(request.headers.get("Last-Event-ID") or request.args.get("cursor"))
-    # Signals (typing, presence) are opt-in: clients that do not ask see only logged events.
-    signals = request.args.get("signals") == "1"
+    cursor = EventId.parse(last_event_id)
     subscription = broker.subscribe(identity)  # before reading the log: nothing falls between
+    # Signals (typing, presence) are opt-in: clients that do not ask see only logged events.
     subscription.signals = signals
     # This response renews the session cookie (a permanent session, refreshed on every
     # request), which then lasts the session lifetime unless other requests renew it again:
     # the stream ends then, and a browser whose session did expire reconnects to a 401.
-    subscription.expires = time.monotonic() + current_app.permanent_session_lifetime.total_seconds()
+    subscription.expires = time.monotonic() + session_lifetime_s
     try:
         replay = broker.replay(identity, cursor)
     except BrokerUnavailable:
         broker.unsubscribe(subscription)
         raise
     log.info("stream open: %s (%s)", identity, "resync" if replay.resync else "resumed")
-    sock = client_socket(request.environ)
-    hand_over = can_hand_over(request.environ, sock)
-    response = Response(
-        _events(
-            services,
-            subscription,
-            cursor,
-            replay,
-            sock,
-            hand_over and request.environ["SERVER_PROTOCOL"] == "HTTP/1.1",
-            hand_over,
-        ),
-        mimetype="text/event-stream",
-        headers=STREAM_HEADERS,
-    )
-    return response
+    sock = client_socket(environ)
+    hand_over = can_hand_over(environ, sock)
+    chunked = hand_over and environ["SERVER_PROTOCOL"] == "HTTP/1.1"
+    return _events(services, subscription, cursor, replay, sock, chunked, hand_over)
 
 
 def _events(
@@ -114,6 +123,9 @@ def _events(
 
     def end(exiting: bool = False) -> None:
         heartbeats.discard(subscription)
+        # The user may have logged out elsewhere (this stream was closed for it): their
+        # sessions are looked up afresh from now on (``webapp/auth/session_users.py``).
+        services.session_users.forget(identity)
         metrics.stream_closed()
         broker.unsubscribe(subscription)
         if exiting:
