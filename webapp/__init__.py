@@ -17,7 +17,7 @@ from webapp.api.typing_throttle import TypingThrottle
 from webapp.auth.session_cookie import SessionCookieReader
 from webapp.auth.session_users import SessionUsers
 from webapp.config import EMULATOR_MOUNT_PATH, Config
-from webapp.errors import json_error, wants_json
+from webapp.errors import json_error, refuse_unreadable_query, wants_json
 from webapp.events.broker import Broker
 from webapp.events.memory_broker import MemoryBroker
 from webapp.events.published_index import PublishedIndex
@@ -83,6 +83,7 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.unauthorized_handler(_unauthorized)
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_error_handler(HTTPException, _http_error)
+    app.before_request(refuse_unreadable_query)
     services = _build_services(config)
     init_security(app, config, services.redis)  # the login limiter shares the Redis pool
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify
+from flask import Response, abort, jsonify, request
 
 
 class ApiError(Exception):
@@ -24,3 +24,13 @@ def json_error(status: int, code: str, message: str) -> Response:
 def wants_json(path: str) -> bool:
     """Routes whose clients are scripts, not people: they get JSON errors, never redirects."""
     return path.startswith(("/api/", "/stream", "/twilio/"))
+
+
+def refuse_unreadable_query() -> None:
+    """A ``before_request`` hook: a query string that is not UTF-8 (raw bytes no browser
+    sends; percent-escapes are fine) is a 400 that says so, not the ``UnicodeDecodeError``
+    werkzeug raises, as a 500, when a view first reads ``request.args``."""
+    try:
+        request.query_string.decode()
+    except UnicodeDecodeError:
+        abort(400, "The address's query is not valid UTF-8.")
