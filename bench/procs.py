@@ -70,6 +70,13 @@ class RedisServer:
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url, socket_timeout=10)
 
+    def stats(self) -> dict[str, int]:
+        return redis_stats([self.port])
+
+    def connected_clients(self) -> int:
+        with self.client() as client:
+            return redis_clients(client)
+
     def stop(self) -> None:
         _stop(self.process)
 
@@ -105,7 +112,7 @@ def start_redis() -> RedisServer:
 
 @dataclass
 class GunicornServer:
-    """One gunicorn master with one gevent worker; ``worker_pid`` is what we measure."""
+    """One gunicorn master and its gevent workers (``worker_pids``: what we measure)."""
 
     port: int
     process: subprocess.Popen[bytes]
@@ -117,9 +124,13 @@ class GunicornServer:
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def worker_pid(self) -> int:
+    def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        pids = [int(p) for p in children.read_text().split()]
+        return [int(p) for p in children.read_text().split()]
+
+    @property
+    def worker_pid(self) -> int:
+        pids = self.worker_pids
         if len(pids) != 1:
             raise RuntimeError(f"expected one gunicorn worker, found {pids}")
         return pids[0]
@@ -153,6 +164,7 @@ def start_gunicorn(
     log_path: Path,
     ready_path: str,
     extra_args: tuple[str, ...] = (),
+    workers: int = 1,
 ) -> GunicornServer:
     """``gunicorn -c gunicorn.conf.py APP`` from the repo root, as the Procfile runs it;
     ``extra_args`` (e.g. ``--worker-connections``) override the config file, visibly."""
@@ -174,7 +186,7 @@ def start_gunicorn(
             return sock.recv(64).startswith(b"HTTP/1.")
 
     wait_for(ready, 60, f"gunicorn ({app}) to answer {ready_path}")
-    wait_for(lambda: server.worker_pid, 10, "the gunicorn worker")
+    wait_for(lambda: len(server.worker_pids) == workers, 30, f"{workers} gunicorn worker(s)")
     return server
 
 
@@ -233,3 +245,18 @@ def cpu_seconds(pid: int) -> float:
 def redis_clients(client: redis.Redis) -> int:
     """Connections Redis holds, not counting the one asking."""
     return int(client.info("clients")["connected_clients"]) - 1
+
+
+def redis_stats(ports: list[int]) -> dict[str, int]:
+    """Counters summed over ``ports``: bytes written to clients (command replies included,
+    not replication), bytes to replicas, and PUBLISH/SPUBLISH calls (scripts' included)."""
+    totals = {"net_output_bytes": 0, "net_repl_output_bytes": 0, "publish": 0, "spublish": 0}
+    for port in ports:
+        with redis.Redis(port=port, socket_timeout=10) as client:
+            stats = client.info("stats")
+            commands = client.info("commandstats")
+        totals["net_output_bytes"] += int(stats["total_net_output_bytes"])
+        totals["net_repl_output_bytes"] += int(stats.get("total_net_repl_output_bytes", 0))
+        for name in ("publish", "spublish"):
+            totals[name] += int(commands.get(f"cmdstat_{name}", {}).get("calls", 0))
+    return totals

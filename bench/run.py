@@ -1,4 +1,4 @@
-"""``python -m bench.run``: hold N streams on one gevent worker, drive signed webhooks, report.
+"""``python -m bench.run``: hold N streams on gevent workers, drive signed webhooks, report.
 
 Examples (see ``docs/benchmarks.md``)::
 
@@ -6,9 +6,11 @@ Examples (see ``docs/benchmarks.md``)::
     python -m bench.run --scenario broadcast --streams 1000 --rate 50,100,200 --target both
     python -m bench.run --scenario chat --streams 200 --rate 0 --duration 10   # intake
     python -m bench.run --scenario openings --streams 10000 --rate 1000,2000 --duration 600
+    python -m bench.run --scenario chat --streams 10000 --rate 300 --workers 4 --cluster
 
-Each run starts its own redis-server and gunicorn on free 127.0.0.1 ports and stops them at
-the end; only 127.0.0.1 is ever contacted, and every loop is bounded in count and time.
+Each run starts its own redis-server (or Redis Cluster) and gunicorn on free 127.0.0.1 ports
+and stops them at the end; only 127.0.0.1 is ever contacted, and every loop is bounded in count
+and time.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from typing import Any, TypeVar
 
 import requests
 
-from bench import procs, profile, seed
+from bench import cluster, procs, profile, seed
+from bench.hearing import Hearing
 from bench.openings import print_openings, run_openings
 from bench.streams import StreamPool
 from bench.tally import Tally
@@ -37,6 +40,7 @@ from bench.webhooks import Target, WebhookSender
 
 AUTH_TOKEN = "bench-webhook-token-0123456789ab"
 PASSWORD = "bench-password-123"
+METRICS_TOKEN = "bench-metrics-token-0123456789ab"
 BROADCAST_CAP = 1000  # Twilio's participants-per-conversation limit
 T = TypeVar("T")
 
@@ -58,6 +62,8 @@ class Options:
     worker_connections: int | None
     settle: float = 0.0
     restart: bool = False
+    workers: int = 1
+    cluster: bool = False
 
 
 def _raise_fd_limit() -> None:
@@ -90,18 +96,18 @@ def _versions() -> dict[str, str]:
 
 
 class Sampler:
-    """Peaks of Redis connections and worker RSS while load runs (sampled every 0.5 s)."""
+    """Peaks of Redis connections and workers' RSS (summed) while load runs (every 0.5 s)."""
 
-    def __init__(self, redis_client: Any, worker_pid: int) -> None:
-        self._redis = redis_client
-        self._pid = worker_pid
+    def __init__(self, redis_server: procs.RedisServer | cluster.ClusterServer, pids: list[int]):
+        self._redis = redis_server
+        self._pids = pids
         self.max_redis_clients = 0
         self.max_rss_kb = 0
         self._task: asyncio.Task[None] | None = None
 
     def sample(self) -> None:
-        self.max_redis_clients = max(self.max_redis_clients, procs.redis_clients(self._redis))
-        self.max_rss_kb = max(self.max_rss_kb, procs.rss_kb(self._pid))
+        self.max_redis_clients = max(self.max_redis_clients, self._redis.connected_clients())
+        self.max_rss_kb = max(self.max_rss_kb, sum(procs.rss_kb(pid) for pid in self._pids))
 
     async def _loop(self) -> None:
         while True:
@@ -131,7 +137,9 @@ class Setup:
         self.target = target
         self.opts = opts
         self.workdir = workdir
-        self.redis = procs.start_redis()
+        self.redis: procs.RedisServer | cluster.ClusterServer = (
+            cluster.start_cluster() if opts.cluster else procs.start_redis()
+        )
         self.port = procs.free_port()
         self.server: procs.GunicornServer | None = None
         self.emulator: procs.EmulatorServer | None = None
@@ -150,14 +158,16 @@ class Setup:
             PORT=str(self.port),
             SECRET_KEY=secrets.token_hex(32),
             TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-            WEB_CONCURRENCY="1",
+            WEB_CONCURRENCY=str(self.opts.workers),
             DATABASE_URL=f"sqlite:///{self.workdir / 'parley.sqlite3'}",
+            METRICS_TOKEN=METRICS_TOKEN,
         )
         names = seed.usernames(self.opts.streams)
         log_path = self.workdir / f"{self.target}.log"
         wc = self.opts.worker_connections
         extra = ("--worker-connections", str(wc)) if wc else ()
         if self.target == "flask-sse":
+            assert isinstance(self.redis, procs.RedisServer)
             env["REDIS_URL"] = self.redis.url
             self.server = procs.start_gunicorn(
                 "bench.flask_sse_app:app", env, self.port, log_path, "/health", extra
@@ -176,7 +186,11 @@ class Setup:
         self.emulator = procs.start_emulator(env, self.workdir / "emulator.log")
         emulator_url = env["TWILIO_EMULATOR_URL"] = self.emulator.url
         env["REDIS_URL"] = self.redis.url
-        self.server = procs.start_gunicorn("wsgi:app", env, self.port, log_path, "/login", extra)
+        if self.opts.cluster:
+            env["REDIS_CLUSTER"] = "1"
+        self.server = procs.start_gunicorn(
+            "wsgi:app", env, self.port, log_path, "/login", extra, self.opts.workers
+        )
         minter = seed.CookieMinter(
             env["SECRET_KEY"], seed.login_through_form(self.server.url, names[0], PASSWORD)
         )
@@ -192,6 +206,7 @@ class Setup:
 
     async def confirmed(self) -> int:
         """Flask-SSE streams subscribed in Redis (it sends no bytes before its first event)."""
+        assert isinstance(self.redis, procs.RedisServer)
         counts = self.redis.client().pubsub_numsub(*self.channels)
         return sum(int(n) for _, n in counts)
 
@@ -219,11 +234,10 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
     try:
         setup.start(pool)
         assert setup.server is not None
-        worker = setup.server.worker_pid
         if opts.scenario == "openings":
-            return await _openings(opts, setup, tally, worker)
-        rclient = setup.redis.client()
-        rss_before = procs.rss_kb(worker)
+            return await _openings(opts, setup, tally, setup.server.worker_pid)
+        pids = setup.server.worker_pids
+        rss_before = _rss(pids)
         step = time.monotonic()
         confirm = setup.confirmed if target == "flask-sse" else None
         if target == "parley":  # as EventSource: a stream turned away (`: busy`) comes back
@@ -233,8 +247,8 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
             await _established(pool, opts.streams, 120 + opts.streams / 50)
         open_s = time.monotonic() - step
         await asyncio.sleep(2.0)
-        rss_idle = procs.rss_kb(worker)
-        redis_idle = procs.redis_clients(rclient)
+        rss_idle = _rss(pids)
+        redis_idle = setup.redis.connected_clients()
         subscribed = (
             await setup.confirmed() if target == "flask-sse" else len(pool.stats.established)
         )
@@ -254,27 +268,30 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
             f"{tally.phase_received}/{tally.phase_expected} delivered",
             flush=True,
         )
-        settle_s = await _settle(worker, opts.settle) if opts.settle else 0.0
+        settle_s = await _settle(pids, opts.settle) if opts.settle else 0.0
         first = len(setup.targets)
+        hearing = Hearing(setup.server.url, METRICS_TOKEN, setup.redis)
         for rate, count in zip(opts.rates, counts, strict=True):
+            heard_before = await hearing.read()
             tally.begin_phase(first)
-            sampler = Sampler(rclient, worker)
+            sampler = Sampler(setup.redis, pids)
             sampler.start()
             spy = None
             if opts.py_spy:
                 path = opts.py_spy.with_name(f"{opts.py_spy.stem}-{target}{opts.py_spy.suffix}")
-                spy = profile.start(worker, path, opts.duration, rate)
-            cpu0 = procs.cpu_seconds(worker), time.process_time(), time.monotonic()
+                spy = profile.start(pids[0], path, opts.duration, rate)  # the first worker
+            cpu0 = _cpu(pids), time.process_time(), time.monotonic()
             sent = await sender.run(
                 setup.targets, first, count, rate, opts.duration, opts.connections
             )
             drain_s = await _drain(tally, opts.drain)
             wall = time.monotonic() - cpu0[2]
-            server_cpu = (procs.cpu_seconds(worker) - cpu0[0]) / wall
+            server_cpu = (_cpu(pids) - cpu0[0]) / wall
             client_cpu = (time.process_time() - cpu0[1]) / wall
             sampler.sample()
             sampler.stop()
             hot = profile.finish(spy) if spy else None
+            heard = hearing.per_phase(heard_before, await hearing.read(), sent.accepted, pids)
             summary = tally.summary(first, first + sent.sent)
             span_s = max(1e-6, (tally.last_recv_us - (tally.first_recv_us or 0)) / 1e6)
             record = {
@@ -307,6 +324,9 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
                 "server_cpu": round(server_cpu, 2),
                 "client_cpu": round(client_cpu, 2),
                 "worker_connections": opts.worker_connections or "gunicorn.conf.py",
+                "workers": len(pids),
+                "redis": "cluster (3 primaries + 3 replicas)" if opts.cluster else "one",
+                **heard,
                 "load_avg": Path("/proc/loadavg").read_text().split()[0],
                 "settle_s": round(settle_s, 1),
                 "profile_top": hot,
@@ -456,17 +476,25 @@ def _print_restart(r: dict[str, Any]) -> None:
     print("  after SIGTERM (s, streams back, new worker CPU): " + str(r["timeline"]), flush=True)
 
 
-async def _settle(worker: int, limit: float) -> float:
-    """Wait until the worker uses under 15 % of a core over a second (or ``limit`` seconds).
+def _rss(pids: list[int]) -> int:
+    return sum(procs.rss_kb(pid) for pid in pids)
+
+
+def _cpu(pids: list[int]) -> float:
+    return sum(procs.cpu_seconds(pid) for pid in pids)
+
+
+async def _settle(pids: list[int], limit: float) -> float:
+    """Wait until the workers use under 15 % of a core over a second (or ``limit`` seconds).
 
     N streams opening at once make N users come online: each is announced to their contacts
     by the worker's presence relay, one Twilio lookup at a time, long after the streams are
     open. Without settling, the phases measure that storm as much as the stream path."""
     started = time.monotonic()
     while time.monotonic() - started < limit:
-        before = procs.cpu_seconds(worker)
+        before = _cpu(pids)
         await asyncio.sleep(1.0)
-        if procs.cpu_seconds(worker) - before < 0.15:
+        if _cpu(pids) - before < 0.15:
             break
     waited = time.monotonic() - started
     print(f"  settled: worker idle after {waited:.1f}s (limit {limit:g}s)", flush=True)
@@ -485,6 +513,15 @@ def _print(r: dict[str, Any]) -> None:
         f"max {ms(r['max_ms'])} ms; drain {r['drain_s']}s; seq gaps {r['seq_gaps']}; "
         f"idle {r['idle_kb_per_stream']} KB/stream; redis clients {r['redis_clients_peak']}; "
         f"cpu server {r['server_cpu']} client {r['client_cpu']}; load {r['load_avg']}",
+        flush=True,
+    )
+    print(
+        f"  heard: {r['workers']} workers ({r['redis']} Redis); pub/sub messages received "
+        f"{r['pubsub_received']} ({r['pubsub_received_source']}), per webhook "
+        f"{r['received_per_webhook']}, per worker per webhook "
+        f"{r['received_per_worker_per_webhook']}; Redis bytes out {r['redis_bytes_out']} "
+        f"({r['redis_bytes_per_webhook']}/webhook, replies included); publishes "
+        f"{r['redis_publish_calls']} + spublishes {r['redis_spublish_calls']}",
         flush=True,
     )
     for kind, rows in (r["profile_top"] or {}).items():
@@ -531,6 +568,14 @@ def _options(argv: list[str] | None) -> Options:
         "streams reconnect with Last-Event-ID (Parley only; runs Twilio's emulator standalone)",
     )
     parser.add_argument(
+        "--workers", type=int, default=1, help="gunicorn worker processes (WEB_CONCURRENCY)"
+    )
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="Parley on a private Redis Cluster (3 primaries + 3 replicas, REDIS_CLUSTER=1)",
+    )
+    parser.add_argument(
         "--worker-connections",
         type=int,
         help="override gunicorn.conf.py's worker_connections (it caps streams + webhooks)",
@@ -540,6 +585,12 @@ def _options(argv: list[str] | None) -> Options:
         parser.error(f"broadcast is one conversation: at most {BROADCAST_CAP} participants")
     if args.streams < 2:
         parser.error("at least 2 streams")
+    if args.workers < 1:
+        parser.error("at least 1 worker")
+    if args.workers > 1 and (args.restart or args.scenario == "openings"):
+        parser.error("--restart and --scenario openings measure one worker")
+    if args.cluster and args.target != "parley":
+        parser.error("--cluster runs Parley only")
     return Options(
         scenario=args.scenario,
         target=args.target,
@@ -556,6 +607,8 @@ def _options(argv: list[str] | None) -> Options:
         worker_connections=args.worker_connections,
         settle=min(args.settle, 600.0),
         restart=args.restart,
+        workers=args.workers,
+        cluster=args.cluster,
     )
 
 
