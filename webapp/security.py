@@ -90,6 +90,10 @@ def init_security(app: Flask, config: Config, client: redis.Redis | RedisCluster
         return response
 
     app.config["RATELIMIT_STORAGE_OPTIONS"] = limiter_storage_options(config, client)
+    # Flask-Limiter adds each app's storage options to those of the apps before it (one
+    # extension object): a second app in the process (tests, a CLI building its own) would
+    # otherwise count on the first one's Redis pool.
+    limiter._storage_options.clear()
     limiter.init_app(app)
     _skip_limiter_hooks(app, UNLIMITED_BLUEPRINTS)
 

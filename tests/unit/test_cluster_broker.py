@@ -183,3 +183,36 @@ def test_a_primary_killed_under_open_streams_resumes_them_after_the_failover(
     finally:
         listener.close()
         publisher.close()
+
+
+def test_many_users_resubscribe_after_a_loss_and_leave_together(
+    redis_cluster: RedisCluster,
+) -> None:
+    """One command may name channels of one slot only: a worker holding many users sends
+    (S)SUBSCRIBE and SUNSUBSCRIBE per slot, on reconnecting and when they leave together."""
+    broker = _broker(redis_cluster, channel_grace=0.2)
+    reported: list[int] = []
+    broker.report_received = reported.append
+    try:
+        users = [f"many{n}" for n in range(24)]
+        subs = [broker.subscribe(user) for user in users]
+        for port in redis_cluster.primaries():
+            redis.Redis(port=port).client_kill_filter(_type="pubsub")
+        for sub in subs:
+            item = sub.get(timeout=20)
+            assert isinstance(item, CatchUp), item  # each told to read its log, once back
+        assert all(_listeners(redis_cluster, user_channel(user)) == 1 for user in users)
+        broker.publish(Event("message_added", {"n": 1}), users)
+        for sub in subs:
+            assert isinstance(sub.get(timeout=5), Delivery)
+        wait_until(lambda: sum(reported) >= len(users), 10, "the count reported")
+        assert sum(reported) == len(users)  # each shard reports its own messages once
+        for sub in subs:
+            broker.unsubscribe(sub)
+        wait_until(
+            lambda: all(_listeners(redis_cluster, user_channel(u)) == 0 for u in users),
+            10,
+            "every channel left",
+        )
+    finally:
+        broker.close()

@@ -48,7 +48,7 @@ from webapp.events.redis_channels import (
     user_channel,
 )
 from webapp.events.redis_deadline import DeadlineQueue, connection_class_for
-from webapp.events.redis_errors import unavailable
+from webapp.events.redis_errors import REDIS_ERRORS, unavailable
 from webapp.events.types import Delivery, Event, EventId, Signal, event_tag, frame_body
 
 log = logging.getLogger(__name__)
@@ -336,7 +336,7 @@ class RedisBroker:
             except redis.exceptions.NoScriptError:
                 script.sha = self._redis.script_load(script.script)
                 answer = self._redis.execute_command("EVALSHA", script.sha, 0, *args)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise unavailable(exc) from exc
         if isinstance(answer, list):
             raise OutOfOrder(Mark(int(answer[0]), int(answer[1])))
@@ -350,25 +350,25 @@ class RedisBroker:
             return
         try:
             self._signal(args=[CHANNEL, event.to_json(), *identities])
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise unavailable(exc) from exc
 
     def claim(self, key: str, seconds: float) -> bool:
         try:
             return bool(self._redis.set(key, "1", nx=True, px=max(1, int(seconds * 1000))))
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise unavailable(exc) from exc
 
     def release(self, key: str) -> None:
         try:
             self._redis.delete(key)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise unavailable(exc) from exc
 
     def close_user_streams(self, identity: str) -> None:
         try:
             self._redis.publish(user_channel(identity), f"{Frame.CLOSE}\n{identity}")
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise unavailable(exc) from exc
 
     # Frames for other parts of the app (e.g. the membership cache's invalidations) --------
@@ -461,7 +461,7 @@ class RedisBroker:
                     for callback in self._reconnect_watchers:
                         callback()
                 self._read(pubsub)
-            except (redis.RedisError, OSError, ValueError) as exc:  # ValueError: shut by close()
+            except (*REDIS_ERRORS, OSError, ValueError) as exc:  # ValueError: shut by close()
                 if self._stopped.is_set():
                     return
                 if self._connected.is_set():
@@ -476,7 +476,7 @@ class RedisBroker:
                 if pubsub is not None:
                     try:
                         pubsub.close()
-                    except redis.RedisError:
+                    except REDIS_ERRORS:
                         pass
 
     def _confirm_shared(self, pubsub: Any) -> None:
@@ -589,7 +589,7 @@ class RedisBroker:
                 keys=[_meta_key(identity), _log_key(identity)],
                 args=[_fresh_epoch(), self._max_age],
             )
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise unavailable(exc) from exc
         return EventId(epoch.decode(), int(seq), _text(tag[0]) if tag else "")
 
@@ -610,7 +610,7 @@ class RedisBroker:
         """The id of the log's oldest entry from ``seq`` on that is within the age limit."""
         try:
             rows: Any = self._redis.xrange(_log_key(identity), f"{seq}-1", "+", count=1)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise unavailable(exc) from exc
         if not rows or float(rows[0][1][b"t"]) < (time.time() - self._max_age) * 1000:
             return None
@@ -625,7 +625,7 @@ class RedisBroker:
                 rows: Any = self._redis.xrange(
                     _log_key(identity), f"{expected}-1", "+", count=REPLAY_PAGE
                 )
-            except redis.RedisError as exc:
+            except REDIS_ERRORS as exc:
                 raise ReplayBroken("Redis went away during replay") from exc
             if not rows:
                 return
@@ -648,7 +648,7 @@ class RedisBroker:
             return {}
         try:
             texts = self._mget(keys)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise ReplayBroken("Redis went away during replay") from exc
         if any(text is None for text in texts):
             raise ReplayBroken("an event's text is gone from Redis")
@@ -662,7 +662,7 @@ class RedisBroker:
     def ping(self) -> bool:
         try:
             return bool(self._redis.ping())
-        except redis.RedisError:
+        except REDIS_ERRORS:
             return False
 
     def close(self) -> None:

@@ -75,7 +75,11 @@ class UserChannels:
         grace: float = GRACE_SECONDS,
         subscribe_command: str = "SUBSCRIBE",
         unsubscribe_command: str = "UNSUBSCRIBE",
+        batch_of: Callable[[str], object] | None = None,
     ) -> None:
+        """``batch_of``: channels one command may name together must share its value (on a
+        cluster, the slot: an ``SSUBSCRIBE`` naming two slots is refused); None, any."""
+        self._batch_of = batch_of
         self._catch_up = catch_up
         self._grace = grace
         self._subscribe = subscribe_command
@@ -238,9 +242,15 @@ class UserChannels:
         subscribe everything again on the next one."""
         if self._send is None or not channels:
             return
+        groups: dict[object, list[str]] = {}
+        for channel in channels:
+            groups.setdefault(
+                None if self._batch_of is None else self._batch_of(channel), []
+            ).append(channel)
         try:
-            for start in range(0, len(channels), BATCH):
-                self._send(command, channels[start : start + BATCH])
+            for group in groups.values():
+                for start in range(0, len(group), BATCH):
+                    self._send(command, group[start : start + BATCH])
         except Exception as exc:  # the listener reconnects; nothing to do here
             log.info("pub/sub %s not sent (%s)", command, exc.__class__.__name__)
 

@@ -71,7 +71,7 @@ from webapp.events.redis_broker import (
     once_redis_key,
 )
 from webapp.events.redis_channels import GRACE_SECONDS, UserChannels, user_channel
-from webapp.events.redis_errors import unavailable
+from webapp.events.redis_errors import REDIS_ERRORS, unavailable
 from webapp.events.types import Event, event_tag
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,10 @@ return 1
 def slot_once_key(identity: str, once: str) -> str:
     """A webhook's de-duplication key in ``identity``'s slot."""
     return f"parley:webhook:{{{identity}}}:{once}"
+
+
+def _channel_slot(channel: str) -> int:
+    return key_slot(channel.encode())
 
 
 def _slot_of(identity: str) -> int | None:
@@ -203,7 +207,7 @@ class ClusterBroker(RedisBroker):
                 sid = in_order.conversation_sid
                 self._cluster.set(confirm_key(sid, once), "1", ex=self._once_seconds)
                 self.marks.note(sid, in_order.message_index + 1, None, False)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise unavailable(exc) from exc
         return fresh
 
@@ -255,13 +259,13 @@ class ClusterBroker(RedisBroker):
             for identity in identities:
                 pipe.spublish(user_channel(identity), frame + identity)
             pipe.execute()
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise unavailable(exc) from exc
 
     def close_user_streams(self, identity: str) -> None:
         try:
             self._cluster.spublish(user_channel(identity), f"{Frame.CLOSE}\n{identity}")
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise unavailable(exc) from exc
 
     def announce(self, kind: Frame, payload: str) -> None:
@@ -289,8 +293,8 @@ class ClusterBroker(RedisBroker):
     def _owner(self, channel: str) -> _Shard:
         """The shard of the node serving ``channel``'s slot now (under the topology lock)."""
         try:
-            node = self._cluster.nodes_manager.get_node_from_slot(key_slot(channel.encode()))
-        except redis.RedisError as exc:  # no node serves it now (a failover in progress)
+            node = self._cluster.nodes_manager.get_node_from_slot(_channel_slot(channel))
+        except REDIS_ERRORS as exc:  # no node serves it now (a failover in progress)
             raise BrokerUnavailable("no node serves the channel's slot now") from exc
         shard = self._shards.get(node.name)
         if shard is None:
@@ -310,7 +314,7 @@ class ClusterBroker(RedisBroker):
         with self._topology:
             try:
                 self._cluster.nodes_manager.initialize()
-            except redis.RedisError:
+            except REDIS_ERRORS:
                 return True  # no map yet: try the same node again after a back-off
             primaries = {node.name for node in self._cluster.get_primaries()}
             if shard.name in primaries:
@@ -328,7 +332,7 @@ class ClusterBroker(RedisBroker):
         with self._topology:
             try:
                 self._cluster.nodes_manager.initialize()
-            except redis.RedisError:
+            except REDIS_ERRORS:
                 shard.moved.extend(channels)
                 return
             for channel in channels:
@@ -371,6 +375,7 @@ class _Shard:
             grace=broker._grace,
             subscribe_command="SSUBSCRIBE",
             unsubscribe_command="SUNSUBSCRIBE",
+            batch_of=_channel_slot,
         )
         self.retired = False
         self.moved: list[str] = []  # dropped by Redis, to be served elsewhere
@@ -388,7 +393,7 @@ class _Shard:
                 self.channels.attach(partial(_send, connection))
                 backoff = 0.1
                 self._read(connection)
-            except (redis.RedisError, OSError, ValueError) as exc:  # ValueError: shut by stop()
+            except (*REDIS_ERRORS, OSError, ValueError) as exc:  # ValueError: shut by stop()
                 if self.retired:
                     return
                 log.warning("redis pub/sub on %s lost (%s)", self.name, exc.__class__.__name__)
@@ -412,12 +417,13 @@ class _Shard:
     def _read(self, connection: Any) -> None:
         broker, channels = self.broker, self.channels
         next_sweep = time.monotonic() + SWEEP_SECONDS
-        reported = broker.received
+        received = reported = 0  # this shard's own: the broker's total counts every shard's
         moved: list[str] = []
         while not broker._stopped.is_set() and not self.retired:
             if connection.can_read(timeout=SWEEP_SECONDS):
                 kind, channel, data = connection.read_response(push_request=True)[:3]
                 if kind == b"smessage":
+                    received += 1
                     broker.received += 1
                     broker._dispatch(data)
                 elif kind == b"ssubscribe":
@@ -434,6 +440,6 @@ class _Shard:
                 if self.moved:
                     retry, self.moved = self.moved, []
                     broker._moved(self, retry)
-                if broker.report_received is not None and broker.received != reported:
-                    broker.report_received(broker.received - reported)
-                    reported = broker.received
+                if broker.report_received is not None and received != reported:
+                    broker.report_received(received - reported)
+                    reported = received

@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from typing import Protocol
 
-import redis
 from redis.utils import str_if_bytes
 
 from webapp.events.redis_cluster import RedisClient, is_cluster
+from webapp.events.redis_errors import REDIS_ERRORS
 from webapp.twilio_gateway import ConversationRecord, ParticipantRecord
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class RedisContacts:
             raw, generation = self._redis.mget(
                 [self._key(identity), self._generation_key(identity)]
             )
-        except redis.RedisError:
+        except REDIS_ERRORS:
             return None, -1  # -1: never matches, so nothing is kept while Redis fails
         seen = int(generation or 0)
         if raw is None:
@@ -157,7 +157,7 @@ class RedisContacts:
             keys = [self._generation_key(identity), self._key(identity)]
             args: list[str | int] = [generation, self._ttl, json.dumps(sorted(contacts))]
             self._put(keys=keys, args=args)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             log.warning("contacts not cached (%s)", exc.__class__.__name__)
 
     def drop(self, conversation_sid: str, members: Iterable[str]) -> None:
@@ -172,7 +172,7 @@ class RedisContacts:
                 pipe.delete(self._key(identity))
             pipe.delete(self._users_key(conversation_sid))
             pipe.execute()
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             log.warning("contacts not dropped (%s); they expire", exc.__class__.__name__)
 
 

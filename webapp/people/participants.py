@@ -21,10 +21,9 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Protocol
 
-import redis
-
 from webapp.events.broker import LOG_MAX_AGE, BrokerUnavailable
 from webapp.events.redis_cluster import RedisClient
+from webapp.events.redis_errors import REDIS_ERRORS
 from webapp.people.contacts import ContactsCache, MemoryContacts, RedisContacts
 from webapp.twilio_gateway import GatewayError, ParticipantRecord
 
@@ -224,7 +223,7 @@ class RedisMembershipCache:
         """The list from Redis (or from Twilio, then stored in Redis)."""
         try:
             cached = self._redis.get(self._key(conversation_sid))
-        except redis.RedisError:
+        except REDIS_ERRORS:
             cached = None
         if cached:
             raw = cached if isinstance(cached, bytes) else str(cached).encode()
@@ -245,7 +244,7 @@ class RedisMembershipCache:
             last_known = json.dumps(identities(fresh))
             pipe.set(self._last_known_key(conversation_sid), last_known, ex=LAST_KNOWN_TTL)
             pipe.execute()
-        except redis.RedisError:
+        except REDIS_ERRORS:
             pass
         return fresh
 
@@ -254,14 +253,14 @@ class RedisMembershipCache:
         self._changed(conversation_sid)
         try:
             self._redis.delete(self._key(conversation_sid))
-        except redis.RedisError:
+        except REDIS_ERRORS:
             pass
         if self._bus is not None:
             # Every other process drops its copy; if this fails, Redis is down and their
             # subscriptions with it, which makes them drop every copy when it comes back.
             try:
                 self._bus.announce(conversation_sid)
-            except redis.RedisError:
+            except REDIS_ERRORS:
                 pass
         self.contacts.drop(conversation_sid, [*before, *_members_now(self, conversation_sid)])
 
@@ -269,7 +268,7 @@ class RedisMembershipCache:
         """The members in the cached list (Redis only, no Twilio call), before it is dropped."""
         try:
             cached = self._redis.get(self._key(conversation_sid))
-        except redis.RedisError:
+        except REDIS_ERRORS:
             return []
         if not cached:
             return []
@@ -279,6 +278,6 @@ class RedisMembershipCache:
         """Raises :class:`BrokerUnavailable` if Redis cannot say: the webhook is retried."""
         try:
             raw = self._redis.get(self._last_known_key(conversation_sid))
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise BrokerUnavailable(f"last known members unreadable ({exc})") from exc
         return [str(identity) for identity in json.loads(raw)] if raw else []

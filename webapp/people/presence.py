@@ -18,10 +18,10 @@ import time
 from collections.abc import Collection, Iterable
 from typing import Protocol
 
-import redis
 from redis.utils import str_if_bytes
 
 from webapp.events.redis_cluster import RedisClient, is_cluster
+from webapp.events.redis_errors import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class RedisPresence:
             came = self._touch(
                 keys=self.keys.with_users([identity]), args=[self.token, self._ttl_ms, identity]
             )
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             log.warning("presence not recorded (%s)", exc.__class__.__name__)
             return False
         return bool(came)
@@ -240,7 +240,7 @@ class RedisPresence:
             return bool(
                 self._leave(keys=self.keys.with_users([identity]), args=[self.token, identity])
             )
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             log.warning("presence not cleared (%s); it expires", exc.__class__.__name__)
             return False
 
@@ -249,7 +249,7 @@ class RedisPresence:
             return set()
         try:
             found = self._online(keys=[self.keys.all], args=list(identities))
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             log.warning("presence unknown (%s)", exc.__class__.__name__)
             return set()
         return {str_if_bytes(i) for i in found}
@@ -266,7 +266,7 @@ class RedisPresence:
                 )
                 time.sleep(0)  # gevent.sleep(0) once patched: let webhooks and streams run
             gone = self._sweep()
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             log.warning("presence not refreshed (%s)", exc.__class__.__name__)
             return []
         return [str_if_bytes(i) for i in gone]

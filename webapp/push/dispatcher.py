@@ -19,11 +19,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import redis
 from flask import Flask
 
 from webapp.events import types
 from webapp.events.redis_cluster import RedisClient
+from webapp.events.redis_errors import REDIS_ERRORS
 from webapp.events.types import Event
 from webapp.extensions import db
 from webapp.models import PushSubscription, User
@@ -175,7 +175,7 @@ class PushDispatcher:
         people = {identity for identity, _ in due}
         try:
             online = self.presence.online(people)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             log.warning("push round deferred: presence unavailable (%s)", exc)
             self._defer(due, USER_INTERVAL)
             return
@@ -217,7 +217,7 @@ class PushDispatcher:
             return
         try:
             allowed = self.limit.take(identity)
-        except redis.RedisError:
+        except REDIS_ERRORS:
             allowed = True  # better a push too many than none
         if not allowed:
             self._defer({(identity, c) for c in wanted}, self.limit.interval / 2)
