@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from webapp import deadline
 from webapp.events.broker import BrokerBusy, BrokerUnavailable
@@ -20,6 +22,8 @@ from webapp.twilio_gateway import GatewayError, is_conversation_sid
 from webapp.webhooks.dedupe import delivery_key
 from webapp.webhooks.signature import candidate_urls, is_valid_signature
 from webapp.webhooks.translate import TRANSLATORS, Params
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +94,7 @@ def _handle(services: Services, params: Params, url: str, signature: str | None)
     # if messages before it are missing, they are published first, in order.
     order = services.catch_up.in_order(params)
     try:
-        for n, outgoing in enumerate(translate(services, params)):
+        for n, outgoing in enumerate(parameters_checked(translate(services, params))):
             event, recipients, once = outgoing.event, outgoing.recipients, f"{key}:{n}"
             try:
                 done = services.broker.publish(event, recipients, once, order if n == 0 else None)
@@ -105,7 +109,7 @@ def _handle(services: Services, params: Params, url: str, signature: str | None)
                 services.push.offer(outgoing.event, outgoing.recipients)  # queued, not sent
             else:
                 duplicates += 1
-    except (KeyError, ValueError):
+    except Malformed:
         log.warning("webhook rejected: malformed %s parameters", event_type)
         return WebhookResult(400, "malformed parameters", "malformed", event_type)
     except GatewayError as exc:
@@ -127,6 +131,26 @@ def _handle(services: Services, params: Params, url: str, signature: str | None)
         retry = params.get("RetryCount")
         return WebhookResult(200, "duplicate", "duplicate", f"{about} (retry {retry})")
     return WebhookResult(200, "ok", "accepted", about)
+
+
+class Malformed(Exception):
+    """The webhook's parameters cannot be translated (a 400: Twilio's retry would be the same)."""
+
+
+def parameters_checked(events: Iterable[T]) -> Iterator[T]:
+    """``events`` as a translator yields them, its ``KeyError`` and ``ValueError`` (what bad
+    parameters raise) turned into :class:`Malformed`. Only the translator's: the same errors
+    from the publish that consumes each event are a fault of Parley's, not of the input, and
+    must not be answered 400 (Twilio would drop the message instead of retrying)."""
+    iterator = iter(events)
+    while True:
+        try:
+            event = next(iterator)
+        except StopIteration:
+            return
+        except (KeyError, ValueError) as exc:
+            raise Malformed(str(exc)) from exc
+        yield event
 
 
 def _retry_later(reason: str, text: str, about: str) -> WebhookResult:
