@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from webapp import deadline
@@ -94,7 +95,7 @@ def _handle(services: Services, params: Params, url: str, signature: str | None)
     # if messages before it are missing, they are published first, in order.
     order = services.catch_up.in_order(params)
     try:
-        for n, outgoing in enumerate(parameters_checked(translate(services, params))):
+        for n, outgoing in enumerate(parameters_checked(partial(translate, services, params))):
             event, recipients, once = outgoing.event, outgoing.recipients, f"{key}:{n}"
             try:
                 done = services.broker.publish(event, recipients, once, order if n == 0 else None)
@@ -137,12 +138,16 @@ class Malformed(Exception):
     """The webhook's parameters cannot be translated (a 400: Twilio's retry would be the same)."""
 
 
-def parameters_checked(events: Iterable[T]) -> Iterator[T]:
-    """``events`` as a translator yields them, its ``KeyError`` and ``ValueError`` (what bad
-    parameters raise) turned into :class:`Malformed`. Only the translator's: the same errors
-    from the publish that consumes each event are a fault of Parley's, not of the input, and
-    must not be answered 400 (Twilio would drop the message instead of retrying)."""
-    iterator = iter(events)
+def parameters_checked(translate: Callable[[], Iterable[T]]) -> Iterator[T]:
+    """The events ``translate()`` makes, its ``KeyError`` and ``ValueError`` (what bad
+    parameters raise, at the call or while it yields) turned into :class:`Malformed`. Only
+    the translator's: the same errors from the publish that consumes each event are a fault
+    of Parley's, not of the input, and must not be answered 400 (Twilio would drop the
+    message instead of retrying)."""
+    try:
+        iterator = iter(translate())
+    except (KeyError, ValueError) as exc:
+        raise Malformed(str(exc)) from exc
     while True:
         try:
             event = next(iterator)
