@@ -115,7 +115,7 @@ local function publish_event(first)
     field, text = 'r', ARGV[10]
   end
   local routed = #ARGV - first + 1 <= redis.call('PUBSUB', 'NUMSUB', ARGV[6])[2]
-  local frame = 't\\n' .. ARGV[1] .. '\\n'
+  local frame = routed and ('t\\n' .. ARGV[1] .. '\\n')  -- built only when routed
   local lines = {'t', ARGV[1]}
   for i = first, #ARGV do
     local who = ARGV[i]
@@ -367,9 +367,13 @@ class RedisBroker:
 
     def close_user_streams(self, identity: str) -> None:
         try:
-            self._redis.publish(user_channel(identity), f"{Frame.CLOSE}\n{identity}")
+            self._publish_frame(user_channel(identity), f"{Frame.CLOSE}\n{identity}")
         except REDIS_ERRORS as exc:
             raise unavailable(exc) from exc
+
+    def _publish_frame(self, channel: str, frame: str) -> None:
+        """One frame on ``channel``: ``PUBLISH`` here, ``SPUBLISH`` on a cluster."""
+        self._redis.publish(channel, frame)
 
     # Frames for other parts of the app (e.g. the membership cache's invalidations) --------
 
@@ -380,7 +384,7 @@ class RedisBroker:
     def announce(self, kind: Frame, payload: str) -> None:
         """One PUBLISH of a frame to every process, this one included. Raises
         ``redis.RedisError`` (the caller knows what a lost frame costs)."""
-        self._redis.publish(CHANNEL, f"{kind}\n{payload}")
+        self._publish_frame(CHANNEL, f"{kind}\n{payload}")
 
     def on_frame(self, kind: Frame, handler: Callable[[str | None], None]) -> None:
         """Call ``handler(payload)`` for each frame of ``kind``, and ``handler(None)`` each time

@@ -166,7 +166,6 @@ class ClusterBroker(RedisBroker):
             self._shared_ready = self._acquire(CHANNEL)
         except BrokerUnavailable:
             log.warning("no node serves the shared channel yet; will retry")
-        self._connected = self._shared_ready
 
     # Publishing --------------------------------------------------------------------------
 
@@ -262,14 +261,8 @@ class ClusterBroker(RedisBroker):
         except REDIS_ERRORS as exc:
             raise unavailable(exc) from exc
 
-    def close_user_streams(self, identity: str) -> None:
-        try:
-            self._cluster.spublish(user_channel(identity), f"{Frame.CLOSE}\n{identity}")
-        except REDIS_ERRORS as exc:
-            raise unavailable(exc) from exc
-
-    def announce(self, kind: Frame, payload: str) -> None:
-        self._cluster.spublish(CHANNEL, f"{kind}\n{payload}")
+    def _publish_frame(self, channel: str, frame: str) -> None:
+        self._cluster.spublish(channel, frame)
 
     def live(self) -> bool:
         return self._shared_ready.is_set()
