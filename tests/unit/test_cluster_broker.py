@@ -102,6 +102,32 @@ def test_a_one_to_one_message_reaches_only_the_workers_holding_its_users(
     assert not workers[3].publish(Event("message_added", {"n": 1}), ["alice", "bob"], once="w1")
 
 
+def _getkeys_calls(cluster: RedisCluster) -> int:
+    """``COMMAND GETKEYS`` calls over every live node (``INFO commandstats``)."""
+    total = 0
+    for node in cluster.live_nodes():
+        stats = node.client().info("commandstats")
+        total += int(stats.get("cmdstat_command|getkeys", {}).get("calls", 0))
+    return total
+
+
+def test_a_publish_asks_no_node_for_its_scripts_keys(
+    workers: list[ClusterBroker], redis_cluster: RedisCluster
+) -> None:
+    """A script in redis-py's cluster pipeline costs a round trip to ask a node which keys it
+    names, on a connection the pipeline holds meanwhile, unless its node is named."""
+    users = [f"getkeys{n}" for n in range(12)]  # slots on every primary
+    workers[0].publish(Event("message_added", {"n": 0}), users, once="warm")
+    before = _getkeys_calls(redis_cluster)
+    after = workers[1].cursor(users[0])
+    for n in range(1, 6):
+        assert workers[0].publish(Event("message_added", {"n": n}), users, once=f"k{n}")
+    assert _getkeys_calls(redis_cluster) == before
+    assert [d.event.data for d in workers[1].replay(users[0], after).events] == [
+        {"n": n} for n in range(1, 6)
+    ]
+
+
 def test_signals_and_logout_reach_the_users_worker(workers: list[ClusterBroker]) -> None:
     carol = workers[0].subscribe("carol")
     carol.signals = True

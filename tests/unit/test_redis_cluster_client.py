@@ -3,6 +3,8 @@ one, its pools are bounded per node, and a request's deadline holds as on one Re
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import redis
 
@@ -51,3 +53,47 @@ def test_each_node_has_a_small_blocking_pool_that_keeps_the_deadline(
 
 def test_the_single_redis_client_is_not_a_cluster(redis_server) -> None:  # type: ignore[no-untyped-def]
     assert not is_cluster(connect(redis_server.url))
+
+
+def test_pipelines_across_nodes_at_once_never_wait_on_each_other(
+    redis_cluster: RedisCluster,
+) -> None:
+    """Each pipeline holds a connection of every node it touches, taken in the order of its
+    commands: two of them taking the same nodes in opposite orders, with every pool's
+    connections held, would each wait on the other until the pool's timeout."""
+    client = connect_cluster(redis_cluster.url, max_connections=2)
+    keys_by_node: dict[str, str] = {}
+    for n in range(200):
+        key = f"pipe:{n}"
+        keys_by_node.setdefault(redis_cluster.slot_owner(client.keyslot(key)), key)
+    nodes = sorted(keys_by_node)
+    assert len(nodes) == 3
+    errors: list[BaseException] = []
+    done: list[int] = []
+
+    def run(worker: int) -> None:
+        order = nodes[worker % 3 :] + nodes[: worker % 3]
+        if worker % 2:
+            order.reverse()
+        try:
+            for _ in range(30):
+                pipe = client.pipeline(transaction=False)
+                for node in order:
+                    pipe.incr(keys_by_node[node])
+                pipe.execute()
+            done.append(worker)
+        except BaseException as exc:  # noqa: BLE001  # any failure is the test's answer
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(12)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors, errors[:3]
+        assert sorted(done) == list(range(12))
+        assert sum(int(client.get(k) or 0) for k in keys_by_node.values()) == 12 * 30 * 3
+    finally:
+        client.delete(*keys_by_node.values())
+        client.close()

@@ -226,17 +226,22 @@ class ClusterBroker(RedisBroker):
             body,
             "1" if once is not None else "0",
         ]
-        calls: list[tuple[list[str], list[Any]]] = []
-        for members in groups.values():
+        calls: list[tuple[Any, list[str], list[Any]]] = []
+        nodes = self._cluster.nodes_manager
+        for slot, members in groups.items():
             keys = [slot_once_key(members[0], once)] if once is not None else []
             for identity in members:
                 keys += [_meta_key(identity), _log_key(identity)]
-            calls.append((keys, [*common, *members]))
+            calls.append((nodes.get_node_from_slot(slot), keys, [*common, *members]))
         script = self._slot_publish
         for attempt in (1, 2):
             pipe = self._cluster.pipeline(transaction=False)
-            for keys, args in calls:
-                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            for node, keys, args in calls:
+                # The node named: else redis-py's pipeline asks a node for the script's keys
+                # (COMMAND GETKEYS, a round trip per script, on a connection it then holds).
+                pipe.execute_command(
+                    "EVALSHA", script.sha, len(keys), *keys, *args, target_nodes=node
+                )
             answers = pipe.execute(raise_on_error=False)
             if attempt == 1 and any(isinstance(a, redis.exceptions.NoScriptError) for a in answers):
                 script.sha = self._cluster.script_load(script.script)  # loaded on every node
