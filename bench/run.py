@@ -270,7 +270,8 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
         )
         settle_s = await _settle(pids, opts.settle) if opts.settle else 0.0
         first = len(setup.targets)
-        hearing = Hearing(setup.server.url, METRICS_TOKEN, setup.redis)
+        peer_channels = setup.channels if target == "flask-sse" else None
+        hearing = Hearing(setup.server.url, METRICS_TOKEN, setup.redis, peer_channels)
         for rate, count in zip(opts.rates, counts, strict=True):
             heard_before = await hearing.read()
             tally.begin_phase(first)
