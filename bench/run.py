@@ -311,11 +311,13 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
             if opts.py_spy:
                 path = opts.py_spy.with_name(f"{opts.py_spy.stem}-{target}{opts.py_spy.suffix}")
                 spy = profile.start(pids[0], path, opts.duration, rate)  # the first worker
+            redis_before = setup.redis.cost()
             cpu0 = _cpu(pids), time.process_time(), time.monotonic()
             sent = await sender.run(
                 setup.targets, first, count, rate, opts.duration, opts.connections
             )
             drain_s = await _drain(tally, opts.drain)
+            redis_cost = redis_before.per_message(setup.redis.cost(), sent.accepted)
             wall = time.monotonic() - cpu0[2]
             server_cpu = (_cpu(pids) - cpu0[0]) / wall
             client_cpu = (time.process_time() - cpu0[1]) / wall
@@ -358,6 +360,7 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
                 "workers": len(pids),
                 "redis": "cluster (3 primaries + 3 replicas)" if opts.cluster else "one",
                 **heard,
+                **redis_cost,
                 "load_avg": Path("/proc/loadavg").read_text().split()[0],
                 "settle_s": round(settle_s, 1),
                 "profile_top": hot,
@@ -457,11 +460,13 @@ async def _restart_phase(
             )
 
     watcher = loop.create_task(watch())
+    redis_before = setup.redis.cost()
     sent = await sender.run(setup.targets, first, count, rate, opts.duration, opts.connections)
     deadline = time.monotonic() + opts.drain
     while pool.stats.reconnected < pool.stats.closed_by_server and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     drain_s = await _drain(tally, max(1.0, deadline - time.monotonic()))
+    redis_cost = redis_before.per_message(setup.redis.cost(), sent.accepted)
     watcher.cancel()
     new_worker = server.new_worker_up(int(sigterm["old"])) if sigterm else None
     settle_s = round(await _settle(new_worker, 120), 1) if new_worker else None
@@ -489,6 +494,7 @@ async def _restart_phase(
         "drain_s": round(drain_s, 2),
         "new_worker_settle_s": settle_s,
         "timeline": timeline,  # (seconds after SIGTERM, streams back, new worker's CPU share)
+        **redis_cost,
         "load_avg": Path("/proc/loadavg").read_text().split()[0],
     }
 
@@ -501,7 +507,8 @@ def _print_restart(r: dict[str, Any]) -> None:
         f"{r['resyncs']}, failed tries {r['reconnect_failures']}; deliveries "
         f"{r['received']}/{r['expected']} lost {r['lost']} dup {r['duplicated']}; latency p50 "
         f"{r['p50_ms']} p99 {r['p99_ms']} max {r['max_ms']} ms; seq gaps {r['seq_gaps']} "
-        f"repeats {r['seq_repeats']}; new worker idle after {r['new_worker_settle_s']} s",
+        f"repeats {r['seq_repeats']}; new worker idle after {r['new_worker_settle_s']} s; "
+        f"redis {r['redis_cpu_ms_per_msg']} ms/msg, {r['redis_bytes_per_msg']} B/msg",
         flush=True,
     )
     print("  after SIGTERM (s, streams back, new worker CPU): " + str(r["timeline"]), flush=True)
@@ -543,7 +550,10 @@ def _print(r: dict[str, Any]) -> None:
         f"({r['deliveries_per_s']}/s); latency p50 {ms(r['p50_ms'])} p99 {ms(r['p99_ms'])} "
         f"max {ms(r['max_ms'])} ms; drain {r['drain_s']}s; seq gaps {r['seq_gaps']}; "
         f"idle {r['idle_kb_per_stream']} KB/stream; redis clients {r['redis_clients_peak']}; "
-        f"cpu server {r['server_cpu']} client {r['client_cpu']}; load {r['load_avg']}",
+        f"cpu server {r['server_cpu']} client {r['client_cpu']}; redis cpu "
+        f"{r['redis_cpu_s']}s ({r['redis_cpu_ms_per_msg']} ms/msg) mem "
+        f"{r['redis_mem_delta_bytes']:+d} B ({r['redis_bytes_per_msg']} B/msg); "
+        f"load {r['load_avg']}",
         flush=True,
     )
     print(
