@@ -469,7 +469,7 @@ async def _restart_phase(
     redis_cost = redis_before.per_message(setup.redis.cost(), sent.accepted)
     watcher.cancel()
     new_worker = server.new_worker_up(int(sigterm["old"])) if sigterm else None
-    settle_s = round(await _settle(new_worker, 120), 1) if new_worker else None
+    settle_s = round(await _settle([new_worker], 120), 1) if new_worker else None
     summary = tally.summary(first, first + sent.sent)
     stats = pool.stats
     return {
