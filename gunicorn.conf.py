@@ -80,7 +80,9 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
 
     gevent.spawn(end_streams_on_exit)
     # Messages whose webhooks failed while no worker was up: published in the background.
-    get_services(worker.wsgi).catch_up.start()
+    services = _parley_services(worker)
+    if services is not None:
+        services.catch_up.start()
 
     # Every held stream is an open socket: allow as many as the system lets this process have.
     import resource
@@ -110,9 +112,19 @@ def worker_exit(server, worker):  # type: ignore[no-untyped-def]
 def _end_streams(worker):  # type: ignore[no-untyped-def]
     """Every stream of this worker: the stream writer's at once, each told when to come back,
     then those still written by their own request (their broker subscriptions closed)."""
-    services = get_services(worker.wsgi)
+    services = _parley_services(worker)
+    if services is None:
+        return
     services.stream_writer.close_all()
     services.broker.close()
+
+
+def _parley_services(worker):  # type: ignore[no-untyped-def]
+    """Parley's services, or None when the worker serves another app: the benchmark runs its
+    peers (``bench/flask_sse_app.py``, ``bench/hub_app.py``) under these same settings."""
+    if "parley" not in getattr(worker.wsgi, "extensions", {}):
+        return None
+    return get_services(worker.wsgi)
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]

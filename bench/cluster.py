@@ -14,7 +14,15 @@ from pathlib import Path
 
 import redis
 
-from bench.procs import free_port, port_open, redis_clients, redis_stats, wait_for
+from bench.procs import (
+    RedisCost,
+    free_port,
+    port_open,
+    redis_clients,
+    redis_cost,
+    redis_stats,
+    wait_for,
+)
 
 SLOTS = 16384
 
@@ -50,6 +58,10 @@ class ClusterServer:
 
     def stats(self) -> dict[str, int]:
         return redis_stats(self.primaries())
+
+    def cost(self) -> RedisCost:
+        """Summed over the primaries (the replicas' cost of copying them is left out)."""
+        return redis_cost(self.primaries())
 
     def connected_clients(self) -> int:
         total = 0

@@ -6,6 +6,8 @@ before that counter gets a figure derived from Redis instead: PUBLISH calls time
 subscribers of the shared channel, which is exact when every message goes to that channel.
 Redis's own ``total_net_output_bytes`` is everything it wrote to clients: pub/sub messages
 and every command's reply (the publish scripts', the streams' log reads, these INFO calls).
+The peers (Flask-SSE, the hub) have no metrics: theirs is PUBLISH calls times the mean
+subscribers of their channels (one per stream for Flask-SSE, one per worker for the hub).
 """
 
 from __future__ import annotations
@@ -33,7 +35,10 @@ READ_LIMIT_S = 8.0
 class Reading:
     received: float | None
     redis: dict[str, int]
-    shared_subscribers: int
+    #: Subscribers of each published message: of the shared channel (Parley), or the mean
+    #: over a peer's channels.
+    shared_subscribers: float
+    subscribers_of: str = SHARED_CHANNEL
 
 
 class Hearing:
@@ -42,10 +47,14 @@ class Hearing:
         base_url: str,
         token: str,
         server: procs.RedisServer | cluster.ClusterServer,
+        peer_channels: list[str] | None = None,
     ) -> None:
+        """``peer_channels``: a peer's channels, one per conversation (a peer has no
+        ``/metrics``); None for Parley."""
         self._url = base_url + "/metrics"
         self._headers = {"Authorization": f"Bearer {token}"}
         self._server = server
+        self._peer_channels = peer_channels
 
     def _metric(self) -> float | None:
         response = requests.get(self._url, headers=self._headers, timeout=10)
@@ -53,9 +62,14 @@ class Hearing:
         found = _RECEIVED.search(response.text)
         return float(found.group(1)) if found else None
 
-    def _shared_subscribers(self) -> int:
+    def _shared_subscribers(self) -> float:
         """Subscribers of the shared channel; on a cluster, over every node (a classic
-        subscription may sit on any of them)."""
+        subscription may sit on any of them). For a peer, the mean over its channels."""
+        if self._peer_channels is not None:
+            assert isinstance(self._server, procs.RedisServer)
+            with self._server.client() as client:
+                counts = client.pubsub_numsub(*self._peer_channels)
+            return sum(int(n) for _, n in counts) / max(1, len(counts))
         if isinstance(self._server, cluster.ClusterServer):
             ports = self._server.ports
         else:
@@ -68,7 +82,7 @@ class Hearing:
 
     def _read(self) -> Reading:
         """The counter once it is still (every worker has flushed), then Redis's counters."""
-        value = self._metric()
+        value = self._metric() if self._peer_channels is None else None
         still_since = started = time.monotonic()
         while value is not None and time.monotonic() - started < READ_LIMIT_S:
             time.sleep(0.2)
@@ -77,7 +91,8 @@ class Hearing:
                 value, still_since = again, time.monotonic()
             elif time.monotonic() - still_since >= STILL_S:
                 break
-        return Reading(value, self._server.stats(), self._shared_subscribers())
+        subscribers_of = SHARED_CHANNEL if self._peer_channels is None else "its channels (mean)"
+        return Reading(value, self._server.stats(), self._shared_subscribers(), subscribers_of)
 
     async def read(self) -> Reading:
         return await asyncio.to_thread(self._read)
@@ -93,7 +108,7 @@ class Hearing:
             received, source = after.received - before.received, "metric"
         else:
             received = publishes * after.shared_subscribers
-            source = "publishes x NUMSUB parley:events"
+            source = f"publishes x NUMSUB {after.subscribers_of}"
         webhooks = max(1, accepted)
         return {
             "pubsub_received": int(received),

@@ -1,4 +1,4 @@
-"""``python -m bench.plot RESULTS.jsonl OUT.png``: Parley against Flask-SSE, from bench results.
+"""``python -m bench.plot RESULTS.jsonl OUT.png``: Parley against its peers, from bench results.
 
 Two panels per scenario found in the results: deliveries/s reached, and p99 webhook→stream
 latency, each against the offered webhook rate. Reading the JSON lines ``bench.run --out``
@@ -18,7 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-STYLE = {"parley": ("tab:blue", "o"), "flask-sse": ("tab:red", "s")}
+STYLE = {"parley": ("tab:blue", "o"), "flask-sse": ("tab:red", "s"), "hub": ("tab:green", "^")}
 
 
 def load(path: Path) -> list[dict[str, Any]]:

@@ -77,6 +77,9 @@ class RedisServer:
         with self.client() as client:
             return redis_clients(client)
 
+    def cost(self) -> RedisCost:
+        return redis_cost([self.port])
+
     def stop(self) -> None:
         _stop(self.process)
 
@@ -260,3 +263,35 @@ def redis_stats(ports: list[int]) -> dict[str, int]:
         for name in ("publish", "spublish"):
             totals[name] += int(commands.get(f"cmdstat_{name}", {}).get("calls", 0))
     return totals
+
+
+@dataclass(frozen=True)
+class RedisCost:
+    """What Redis has spent so far: CPU seconds (``INFO cpu``, system + user, every thread)
+    and ``used_memory`` (``INFO memory``)."""
+
+    cpu_s: float
+    used_memory: int
+
+    def per_message(self, after: RedisCost, messages: int) -> dict[str, float | int]:
+        """The change from this reading to ``after`` as record fields, each also per message."""
+        cpu_s = after.cpu_s - self.cpu_s
+        memory = after.used_memory - self.used_memory
+        count = max(1, messages)
+        return {
+            "redis_cpu_s": round(cpu_s, 3),
+            "redis_cpu_ms_per_msg": round(cpu_s * 1000 / count, 4),
+            "redis_mem_delta_bytes": memory,
+            "redis_bytes_per_msg": round(memory / count, 1),
+        }
+
+
+def redis_cost(ports: list[int]) -> RedisCost:
+    """:class:`RedisCost` summed over ``ports``."""
+    cpu_s, memory = 0.0, 0
+    for port in ports:
+        with redis.Redis(port=port, socket_timeout=10) as client:
+            cpu = client.info("cpu")
+            memory += int(client.info("memory")["used_memory"])
+        cpu_s += float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
+    return RedisCost(cpu_s, memory)

@@ -4,6 +4,7 @@ Examples (see ``docs/benchmarks.md``)::
 
     python -m bench.run --scenario chat --streams 10000 --rate 1000 --duration 30
     python -m bench.run --scenario broadcast --streams 1000 --rate 50,100,200 --target both
+    python -m bench.run --scenario broadcast --streams 1000 --rate 60 --target parley,hub,flask-sse
     python -m bench.run --scenario chat --streams 200 --rate 0 --duration 10   # intake
     python -m bench.run --scenario openings --streams 10000 --rate 1000,2000 --duration 600
     python -m bench.run --scenario chat --streams 10000 --rate 300 --workers 4 --cluster
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import resource
 import secrets
@@ -42,13 +44,22 @@ AUTH_TOKEN = "bench-webhook-token-0123456789ab"
 PASSWORD = "bench-password-123"
 METRICS_TOKEN = "bench-metrics-token-0123456789ab"
 BROADCAST_CAP = 1000  # Twilio's participants-per-conversation limit
+#: The peers, by target name: their WSGI apps, served under Parley's gunicorn settings.
+PEERS = {"flask-sse": "bench.flask_sse_app:app", "hub": "bench.hub_app:app"}
+TARGETS = ("parley", *PEERS)
+#: The reference hub, kept outside the repository (``--hub``).
+DEFAULT_HUB = procs.ROOT.parent / "shared" / "bench" / "limit_hub.py"
+#: Streams opened alone on the hub before the batches: its first join makes its pub/sub
+#: connection, and joins racing that one (redis-py's ``PubSub`` under gevent) each make a
+#: connection of their own, of which the hub reads only the last.
+HUB_LEAD = 1
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Options:
     scenario: str
-    target: str
+    targets: list[str]
     streams: int
     rates: list[float]
     duration: float
@@ -64,6 +75,7 @@ class Options:
     restart: bool = False
     workers: int = 1
     cluster: bool = False
+    hub: Path = DEFAULT_HUB
 
 
 def _raise_fd_limit() -> None:
@@ -73,7 +85,7 @@ def _raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def _versions() -> dict[str, str]:
+def _versions(hub: Path | None) -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     redis_version = subprocess.run(
@@ -92,6 +104,9 @@ def _versions() -> dict[str, str]:
         found["client loop"] = f"uvloop {uvloop.__version__}"
     except ImportError:
         found["client loop"] = "asyncio"
+    if hub is not None:
+        digest = hashlib.sha256(hub.read_bytes()).hexdigest()[:12]
+        found["limit_hub"] = f"{hub} (sha256 {digest})"
     return found
 
 
@@ -166,11 +181,12 @@ class Setup:
         log_path = self.workdir / f"{self.target}.log"
         wc = self.opts.worker_connections
         extra = ("--worker-connections", str(wc)) if wc else ()
-        if self.target == "flask-sse":
+        if self.target in PEERS:
             assert isinstance(self.redis, procs.RedisServer)
             env["REDIS_URL"] = self.redis.url
+            env["PARLEY_BENCH_HUB"] = str(self.opts.hub)
             self.server = procs.start_gunicorn(
-                "bench.flask_sse_app:app", env, self.port, log_path, "/health", extra
+                PEERS[self.target], env, self.port, log_path, "/health", extra, self.opts.workers
             )
             for group in self.groups(names):
                 sid = "CH" + secrets.token_hex(16)
@@ -205,10 +221,23 @@ class Setup:
         self.targets = [Target(sid, g[0], len(g)) for sid, g in zip(sids, groups, strict=True)]
 
     async def confirmed(self) -> int:
-        """Flask-SSE streams subscribed in Redis (it sends no bytes before its first event)."""
-        assert isinstance(self.redis, procs.RedisServer)
-        counts = self.redis.client().pubsub_numsub(*self.channels)
-        return sum(int(n) for _, n in counts)
+        """A peer's streams subscribed in Redis (neither sends an event before its first).
+
+        Flask-SSE subscribes one connection per stream. The hub subscribes each channel once,
+        on its one pub/sub connection, for all the channel's streams: its own count of streams
+        holds once that connection has every channel the hub had when asked (Redis takes them
+        in order). A second pub/sub connection means joins raced the hub's first one (see
+        :data:`HUB_LEAD`): the streams on the others would never hear a message."""
+        assert isinstance(self.redis, procs.RedisServer) and self.server is not None
+        if self.target != "hub":
+            with self.redis.client() as client:
+                return sum(int(n) for _, n in client.pubsub_numsub(*self.channels))
+        hub = requests.get(self.server.url + "/stats", timeout=10).json()
+        with self.redis.client() as client:
+            subs = [int(c["sub"]) for c in client.client_list() if int(c.get("sub", 0))]
+        if len(subs) > 1:
+            raise RuntimeError(f"the hub holds {len(subs)} pub/sub connections, not one (HUB_LEAD)")
+        return int(hub["clients"]) if subs and subs[0] >= int(hub["channels"]) else 0
 
     def stop(self) -> None:
         if self.server is not None:
@@ -239,19 +268,20 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
         pids = setup.server.worker_pids
         rss_before = _rss(pids)
         step = time.monotonic()
-        confirm = setup.confirmed if target == "flask-sse" else None
+        confirm = setup.confirmed if target in PEERS else None
         if target == "parley":  # as EventSource: a stream turned away (`: busy`) comes back
             pool.reconnect_after = RETRY_S
-        await pool.open(setup.requests, opts.batch, confirm, timeout=120 + opts.streams / 50)
+        lead = HUB_LEAD if target == "hub" else 0
+        await pool.open(
+            setup.requests, opts.batch, confirm, timeout=120 + opts.streams / 50, lead=lead
+        )
         if target == "parley":
             await _established(pool, opts.streams, 120 + opts.streams / 50)
         open_s = time.monotonic() - step
         await asyncio.sleep(2.0)
         rss_idle = _rss(pids)
         redis_idle = setup.redis.connected_clients()
-        subscribed = (
-            await setup.confirmed() if target == "flask-sse" else len(pool.stats.established)
-        )
+        subscribed = await setup.confirmed() if target in PEERS else len(pool.stats.established)
         print(
             f"  streams: {subscribed}/{opts.streams} open in {open_s:.1f}s; "
             f"RSS {rss_before / 1024:.1f} -> {rss_idle / 1024:.1f} MiB; "
@@ -270,7 +300,8 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
         )
         settle_s = await _settle(pids, opts.settle) if opts.settle else 0.0
         first = len(setup.targets)
-        hearing = Hearing(setup.server.url, METRICS_TOKEN, setup.redis)
+        peer_channels = setup.channels if target in PEERS else None
+        hearing = Hearing(setup.server.url, METRICS_TOKEN, setup.redis, peer_channels)
         for rate, count in zip(opts.rates, counts, strict=True):
             heard_before = await hearing.read()
             tally.begin_phase(first)
@@ -280,11 +311,13 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
             if opts.py_spy:
                 path = opts.py_spy.with_name(f"{opts.py_spy.stem}-{target}{opts.py_spy.suffix}")
                 spy = profile.start(pids[0], path, opts.duration, rate)  # the first worker
+            redis_before = setup.redis.cost()
             cpu0 = _cpu(pids), time.process_time(), time.monotonic()
             sent = await sender.run(
                 setup.targets, first, count, rate, opts.duration, opts.connections
             )
             drain_s = await _drain(tally, opts.drain)
+            redis_cost = redis_before.per_message(setup.redis.cost(), sent.accepted)
             wall = time.monotonic() - cpu0[2]
             server_cpu = (_cpu(pids) - cpu0[0]) / wall
             client_cpu = (time.process_time() - cpu0[1]) / wall
@@ -327,6 +360,7 @@ async def run_target(target: str, opts: Options) -> list[dict[str, Any]]:
                 "workers": len(pids),
                 "redis": "cluster (3 primaries + 3 replicas)" if opts.cluster else "one",
                 **heard,
+                **redis_cost,
                 "load_avg": Path("/proc/loadavg").read_text().split()[0],
                 "settle_s": round(settle_s, 1),
                 "profile_top": hot,
@@ -426,14 +460,16 @@ async def _restart_phase(
             )
 
     watcher = loop.create_task(watch())
+    redis_before = setup.redis.cost()
     sent = await sender.run(setup.targets, first, count, rate, opts.duration, opts.connections)
     deadline = time.monotonic() + opts.drain
     while pool.stats.reconnected < pool.stats.closed_by_server and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     drain_s = await _drain(tally, max(1.0, deadline - time.monotonic()))
+    redis_cost = redis_before.per_message(setup.redis.cost(), sent.accepted)
     watcher.cancel()
     new_worker = server.new_worker_up(int(sigterm["old"])) if sigterm else None
-    settle_s = round(await _settle(new_worker, 120), 1) if new_worker else None
+    settle_s = round(await _settle([new_worker], 120), 1) if new_worker else None
     summary = tally.summary(first, first + sent.sent)
     stats = pool.stats
     return {
@@ -458,6 +494,7 @@ async def _restart_phase(
         "drain_s": round(drain_s, 2),
         "new_worker_settle_s": settle_s,
         "timeline": timeline,  # (seconds after SIGTERM, streams back, new worker's CPU share)
+        **redis_cost,
         "load_avg": Path("/proc/loadavg").read_text().split()[0],
     }
 
@@ -470,7 +507,8 @@ def _print_restart(r: dict[str, Any]) -> None:
         f"{r['resyncs']}, failed tries {r['reconnect_failures']}; deliveries "
         f"{r['received']}/{r['expected']} lost {r['lost']} dup {r['duplicated']}; latency p50 "
         f"{r['p50_ms']} p99 {r['p99_ms']} max {r['max_ms']} ms; seq gaps {r['seq_gaps']} "
-        f"repeats {r['seq_repeats']}; new worker idle after {r['new_worker_settle_s']} s",
+        f"repeats {r['seq_repeats']}; new worker idle after {r['new_worker_settle_s']} s; "
+        f"redis {r['redis_cpu_ms_per_msg']} ms/msg, {r['redis_bytes_per_msg']} B/msg",
         flush=True,
     )
     print("  after SIGTERM (s, streams back, new worker CPU): " + str(r["timeline"]), flush=True)
@@ -512,7 +550,10 @@ def _print(r: dict[str, Any]) -> None:
         f"({r['deliveries_per_s']}/s); latency p50 {ms(r['p50_ms'])} p99 {ms(r['p99_ms'])} "
         f"max {ms(r['max_ms'])} ms; drain {r['drain_s']}s; seq gaps {r['seq_gaps']}; "
         f"idle {r['idle_kb_per_stream']} KB/stream; redis clients {r['redis_clients_peak']}; "
-        f"cpu server {r['server_cpu']} client {r['client_cpu']}; load {r['load_avg']}",
+        f"cpu server {r['server_cpu']} client {r['client_cpu']}; redis cpu "
+        f"{r['redis_cpu_s']}s ({r['redis_cpu_ms_per_msg']} ms/msg) mem "
+        f"{r['redis_mem_delta_bytes']:+d} B ({r['redis_bytes_per_msg']} B/msg); "
+        f"load {r['load_avg']}",
         flush=True,
     )
     print(
@@ -533,7 +574,19 @@ def _print(r: dict[str, Any]) -> None:
 def _options(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--scenario", choices=("chat", "broadcast", "openings"), default="chat")
-    parser.add_argument("--target", choices=("parley", "flask-sse", "both"), default="parley")
+    parser.add_argument(
+        "--target",
+        default="parley",
+        help=f"a comma list of {', '.join(TARGETS)}, run one after the other in that order "
+        "(repeats allowed); both = parley,flask-sse",
+    )
+    parser.add_argument(
+        "--hub",
+        type=Path,
+        default=DEFAULT_HUB,
+        help="the reference hub's limit_hub.py, for --target hub (loaded from there at run "
+        "time, never copied into the repository)",
+    )
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument(
         "--rate",
@@ -581,6 +634,15 @@ def _options(argv: list[str] | None) -> Options:
         help="override gunicorn.conf.py's worker_connections (it caps streams + webhooks)",
     )
     args = parser.parse_args(argv)
+    targets = ["parley", "flask-sse"] if args.target == "both" else args.target.split(",")
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown:
+        parser.error(f"unknown target {', '.join(unknown)}: choose from {', '.join(TARGETS)}")
+    hub = args.hub.resolve()
+    if "hub" in targets and not hub.is_file():
+        parser.error(f"--target hub needs the reference hub, and {hub} is absent (--hub PATH)")
+    if "hub" in targets and args.workers > 1:
+        parser.error("the hub's streams are counted by its one worker's /stats: --workers 1")
     if args.scenario == "broadcast" and args.streams > BROADCAST_CAP:
         parser.error(f"broadcast is one conversation: at most {BROADCAST_CAP} participants")
     if args.streams < 2:
@@ -589,11 +651,11 @@ def _options(argv: list[str] | None) -> Options:
         parser.error("at least 1 worker")
     if args.workers > 1 and (args.restart or args.scenario == "openings"):
         parser.error("--restart and --scenario openings measure one worker")
-    if args.cluster and args.target != "parley":
+    if args.cluster and targets != ["parley"] * len(targets):
         parser.error("--cluster runs Parley only")
     return Options(
         scenario=args.scenario,
-        target=args.target,
+        targets=targets,
         streams=args.streams,
         rates=[float(r) for r in args.rate.split(",")],
         duration=min(args.duration, 600.0),
@@ -609,6 +671,7 @@ def _options(argv: list[str] | None) -> Options:
         restart=args.restart,
         workers=args.workers,
         cluster=args.cluster,
+        hub=hub,
     )
 
 
@@ -624,10 +687,9 @@ def _run_loop(coro: Coroutine[Any, Any, T]) -> T:
 def main(argv: list[str] | None = None) -> None:
     opts = _options(argv)
     _raise_fd_limit()
-    versions = _versions()
+    versions = _versions(opts.hub if "hub" in opts.targets else None)
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()), flush=True)
-    targets = ["parley", "flask-sse"] if opts.target == "both" else [opts.target]
-    for target in targets:
+    for target in opts.targets:
         records = _run_loop(run_target(target, opts))
         if opts.out:
             opts.out.parent.mkdir(parents=True, exist_ok=True)

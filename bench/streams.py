@@ -242,17 +242,22 @@ class StreamPool:
         batch: int,
         confirmed: Callable[[], Awaitable[int]] | None,
         timeout: float,
+        lead: int = 0,
     ) -> None:
         """Open every stream; after each batch wait until the server has taken it.
 
         Parley answers with headers at once, so ``ready`` is enough; Flask-SSE sends nothing
         until its first event, so ``confirmed`` (its Redis subscriber count) tells instead.
         A batch bounds the connect backlog, so no SYN is dropped and retried a second later.
+        The first ``lead`` streams open alone, before the first batch.
         """
         loop = asyncio.get_running_loop()
         deadline = time.monotonic() + timeout
-        for start in range(0, len(requests), batch):
-            chunk = requests[start : start + batch]
+        starts = (
+            [0, *range(lead, len(requests), batch)] if lead else [*range(0, len(requests), batch)]
+        )
+        for start, end in zip(starts, [*starts[1:], len(requests)], strict=True):
+            chunk = requests[start:end]
             results = await asyncio.gather(
                 *(
                     loop.create_connection(
