@@ -173,7 +173,7 @@ def _build_services(config: Config) -> Services:
         metrics=metrics,
         stream_writer=StreamWriter(metrics),
         heartbeats=HeartbeatTicker(metrics),
-        admission=Admission(config.stream_openings_in_flight),
+        admission=Admission(config.STREAM_OPENINGS_IN_FLIGHT),
         typing=TypingThrottle(),
         mutes=mutes,
         twilio_check=TwilioCheck(config),

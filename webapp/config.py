@@ -150,6 +150,14 @@ def _event_log_settings(env: Mapping[str, str]) -> dict[str, int]:
     }
 
 
+def _stream_openings(env: Mapping[str, str]) -> int:
+    """``STREAM_OPENINGS_IN_FLIGHT``: stream openings a worker serves at once
+    (``webapp/stream/admission.py``). An opening waits on Redis round trips, and on the
+    database only when its session's user is not cached (then the pool bounds it), so the
+    slots are not the pool's: enough to keep a worker's core busy through a deploy's wave."""
+    return _whole_number(env, "STREAM_OPENINGS_IN_FLIGHT", 64, 1, 1000)
+
+
 def _session_lifetime(env: Mapping[str, str]) -> float:
     """``SESSION_LIFETIME_HOURS``: a positive number of hours (fractions allowed)."""
     raw = env.get("SESSION_LIFETIME_HOURS", "336")
@@ -350,6 +358,8 @@ class Config:
     PARLEY_LOG_MAX_AGE_SECONDS: int
     #: A webhook's de-duplication key lives this long (Twilio's retries come within minutes).
     PARLEY_WEBHOOK_DEDUPE_SECONDS: int
+    #: Stream openings a worker serves at once; the rest wait briefly or are turned away.
+    STREAM_OPENINGS_IN_FLIGHT: int
     PUBLIC_BASE_URL: str
     TRUST_PROXY: bool
     HOST: str
@@ -474,12 +484,6 @@ class Config:
             pool_timeout=self.DB_POOL_TIMEOUT,
         )
         return options
-
-    @property
-    def stream_openings_in_flight(self) -> int:
-        """Stream openings a worker serves at once: as many as its pool has connections, so
-        that none waits for the pool behind the others (``webapp/stream/admission.py``)."""
-        return self.DB_POOL_SIZE + self.DB_POOL_OVERFLOW
 
     @property
     def RATELIMIT_STORAGE_URI(self) -> str:  # noqa: N802 - Flask-Limiter reads app.config
@@ -701,6 +705,7 @@ class Config:
             "WEB_CONCURRENCY": int(raw_workers),
             "PARLEY_DIRECTORY": _directory(env.get("PARLEY_DIRECTORY")),
             **_event_log_settings(env),
+            "STREAM_OPENINGS_IN_FLIGHT": _stream_openings(env),
             **_vapid_settings(env, public_base_url.rstrip("/")),
         }
         values.update(overrides)

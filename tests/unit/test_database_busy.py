@@ -69,6 +69,37 @@ def test_no_free_database_connection_is_a_503_to_retry_never_a_500(
     assert alice.get("/api/users").status_code == 200  # and served again once one is free
 
 
+def test_an_opening_whose_user_is_cached_needs_no_database_connection(
+    app: Flask, alice: FlaskClient
+) -> None:
+    """A deploy's wave: a tab's stream is open (its session's user cached), another tab of the
+    session reconnects while every database connection is taken. It opens all the same; its
+    slot is the openings' own, not one of the pool's."""
+    services = app.extensions["parley"]
+    assert services.admission.limit == app.extensions["parley"].config.STREAM_OPENINGS_IN_FLIGHT
+    assert services.admission.limit > 1  # the pool's one connection does not size it
+    # Flask-Login's first answer adds the session's identifier: the lean path reads it after.
+    alice.get("/stream", buffered=False).close()
+    first = alice.get("/stream", buffered=False)
+    try:
+        assert next(iter(first.response)).startswith(b"retry:")  # its user is cached now
+        with app.app_context():
+            held = db.engine.connect()  # the pool's only connection
+            try:
+                second = alice.get("/stream", buffered=False)
+                try:
+                    pieces = iter(second.response)
+                    opened = next(pieces) + next(pieces)
+                finally:
+                    second.close()
+            finally:
+                held.close()
+    finally:
+        first.close()
+    assert second.status_code == 200
+    assert b": connected" in opened and b"busy" not in opened
+
+
 def test_a_removal_whose_mute_cannot_be_dropped_still_goes_out(app: Flask) -> None:
     """Dropping a leaver's mute is housekeeping: with no database connection to be had, the
     removal webhook must not fail for it (it is logged, and the mute stays until turned off)."""

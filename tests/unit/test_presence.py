@@ -144,3 +144,13 @@ def test_presence_follows_its_slot_when_it_moves_and_survives_a_failover(
     )
     assert process.disconnected("p-ivy") is True
     client.close()
+
+
+def test_an_opening_that_fails_counts_no_stream(processes: Factory) -> None:
+    """Its Redis round trip (the log's read, with the presence entry) failed: the opening is
+    turned away, and the process keeps no stream of the user to refresh."""
+    process = processes()
+    process.connecting("p-kim", lambda: None)  # its errand never reached Redis
+    process.abandoned("p-kim")
+    process.refresh()
+    assert process.online(["p-kim"]) == set()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from webapp.events.types import Delivery, Event, EventId, Signal
 
 if TYPE_CHECKING:
+    from webapp.events.errand import Errand
     from webapp.events.published_index import InOrder, PublishedIndex
 
 #: A user's log keeps at most this many events ...
@@ -233,8 +234,11 @@ class Broker(Protocol):
     def cursor(self, identity: str) -> EventId:
         """The id of the newest event in ``identity``'s log (``seq`` 0 when empty)."""
 
-    def replay(self, identity: str, after: EventId | None) -> Replay:
-        """Everything after ``after``, or a resync when that cannot be served whole."""
+    def replay(self, identity: str, after: EventId | None, errand: Errand | None = None) -> Replay:
+        """Everything after ``after``, or a resync when that cannot be served whole.
+
+        ``errand`` (a stream opening's presence) is sent with the log's read, in the same round
+        trip where the broker can, else on its own; its reply goes to ``errand.done``."""
 
     def close_user_streams(self, identity: str) -> None:
         """End every open stream of ``identity`` (logout), in every process."""

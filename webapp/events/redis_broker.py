@@ -21,6 +21,7 @@ from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
 from webapp.events.broker import (
@@ -34,6 +35,7 @@ from webapp.events.broker import (
     SubscriptionRegistry,
     resumable,
 )
+from webapp.events.errand import Errand
 from webapp.events.published_index import (
     NOTE_FUNCTION,
     InOrder,
@@ -195,9 +197,9 @@ SHARED_BODY_MIN = 3
 #: (one write) instead of one write per event.
 DISPATCH_SLICE = 256
 
-# KEYS: meta, log. ARGV: fresh epoch, ttl. Returns {epoch, seq, tag of the newest entry}
-# (no tag for seq 0, or an entry from before tags), creating the log's identity if new.
-_CURSOR = """
+# KEYS: meta, log. ARGV: fresh epoch, ttl. ``head`` is {epoch, seq, tag of the newest entry}
+# (no tag for seq 0, or an entry from before tags), the log's identity created if new.
+_HEAD = """
 if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
   redis.call('HSET', KEYS[1], 'seq', 0)
   redis.call('EXPIRE', KEYS[1], ARGV[2])
@@ -212,8 +214,45 @@ if newest and newest[1] == head[2] .. '-1' then
     end
   end
 end
-return head
 """
+_CURSOR = _HEAD + "return head"
+
+# A stream opening's read of the log, in one call: as _CURSOR, with ARGV[3] and ARGV[4] the
+# epoch and seq of the stream's position ('' and 0 for none), ARGV[5] a page's size, ARGV[6]
+# '1' to read the texts that page's entries point at (one Redis: their keys are in other
+# slots on a cluster). Returns {head}, or, when the position is in the log's epoch and behind
+# it, {head, the oldest entry from its seq on (seq 1 for 0), the first page after it (read
+# only when that entry is the one named: the replay can then be served), texts
+# {key, text or false, ...}}. The rules (``resumable``, the age limit) stay the caller's.
+_OPENING = (
+    _HEAD
+    + """
+local after = tonumber(ARGV[4])
+if ARGV[3] ~= head[1] or after >= tonumber(head[2]) then
+  return {head}
+end
+local from = math.max(after, 1) .. '-1'
+local found = redis.call('XRANGE', KEYS[2], from, '+', 'COUNT', 1)
+local page, texts = {}, {}
+if found[1] and found[1][1] == from then
+  page = redis.call('XRANGE', KEYS[2], (after + 1) .. '-1', '+', 'COUNT', ARGV[5])
+  if ARGV[6] == '1' then
+    local seen = {}
+    for _, row in ipairs(page) do
+      local fields = row[2]
+      for i = 1, #fields - 1, 2 do
+        if fields[i] == 'r' and not seen[fields[i + 1]] then
+          seen[fields[i + 1]] = true
+          texts[#texts + 1] = fields[i + 1]
+          texts[#texts + 1] = redis.call('GET', fields[i + 1])
+        end
+      end
+    end
+  end
+end
+return {head, found, page, texts}
+"""
+)
 
 
 def _meta_key(identity: str) -> str:
@@ -263,6 +302,7 @@ class RedisBroker:
         self.marks = RedisPublishedIndex(client, once_redis_key, window=max_age)
         self._publish_in_order = self._redis.register_script(_publish_in_order(self.marks))
         self._cursor = self._redis.register_script(_CURSOR)
+        self._opening = self._redis.register_script(_OPENING)
         self._signal = self._redis.register_script(_SIGNAL)
         self.subscriptions = SubscriptionRegistry()
         #: This process's per-user channels, one per user with a stream here.
@@ -597,43 +637,81 @@ class RedisBroker:
             raise unavailable(exc) from exc
         return EventId(epoch.decode(), int(seq), _text(tag[0]) if tag else "")
 
-    def replay(self, identity: str, after: EventId | None) -> Replay:
-        current = self.cursor(identity)
-        found = None
-        if after is not None and after.epoch == current.epoch and after.seq < current.seq:
-            found = self._oldest(identity, current.epoch, max(after.seq, 1))
+    def replay(self, identity: str, after: EventId | None, errand: Errand | None = None) -> Replay:
+        """One round trip (with ``errand``'s script too) for everything an opening needs
+        before its first bytes: the cursor, whether ``after`` can be resumed from, and the
+        replay's first page with the texts it points at; further pages are read as the
+        stream is written."""
+        keys = [_meta_key(identity), _log_key(identity)]
+        args = [
+            _fresh_epoch(),
+            self._max_age,
+            after.epoch if after else "",
+            after.seq if after else 0,
+        ]
+        args += [REPLAY_PAGE, "1" if self._texts_in_scripts else "0"]
+        head, *rest = self._read_opening(keys, args, errand)
+        epoch, seq, *tag = head
+        current = EventId(epoch.decode(), int(seq), _text(tag[0]) if tag else "")
+        found, page, texts = None, [], {}
+        if rest:
+            found = self._within_age(_rows(rest[0]), current.epoch)
+            page = _rows(rest[1])
+            texts = dict(zip(rest[2][::2], rest[2][1::2], strict=True))
         if after is None or not resumable(after, current, found):
             return Replay(resync=True, cursor=current, events=iter(()))
         if after.seq == current.seq:
             return Replay(resync=False, cursor=current, events=iter(()))
-        return Replay(
-            resync=False, cursor=current, events=self._pages(identity, current.epoch, after.seq)
-        )
+        events = self._pages(identity, current.epoch, after.seq, (page, texts))
+        return Replay(resync=False, cursor=current, events=events)
 
-    def _oldest(self, identity: str, epoch: str, seq: int) -> EventId | None:
-        """The id of the log's oldest entry from ``seq`` on that is within the age limit."""
+    #: Whether a script may read the texts log entries point at (keys in any slot).
+    _texts_in_scripts = True
+
+    def _read_opening(self, keys: list[str], args: list[Any], errand: Errand | None) -> Any:
+        """The opening's script and ``errand``'s, pipelined: one round trip. A script Redis
+        does not know (restarted, flushed) is loaded and the lot sent again, once."""
+        scripts = [self._opening] if errand is None else [self._opening, errand.script]
         try:
-            rows: Any = self._redis.xrange(_log_key(identity), f"{seq}-1", "+", count=1)
+            for attempt in range(2):
+                pipe = self._redis.pipeline(transaction=False)
+                pipe.evalsha(self._opening.sha, len(keys), *keys, *args)
+                if errand is not None:
+                    pipe.evalsha(errand.script.sha, len(errand.keys), *errand.keys, *errand.args)
+                replies = pipe.execute(raise_on_error=False)
+                if attempt or not any(isinstance(r, NoScriptError) for r in replies):
+                    break
+                for script in scripts:
+                    self._redis.script_load(script.script)
         except REDIS_ERRORS as exc:
             raise unavailable(exc) from exc
+        if errand is not None:
+            errand.done(replies[1])
+        if isinstance(replies[0], Exception):
+            raise unavailable(replies[0])
+        return replies[0]
+
+    def _within_age(
+        self, rows: list[tuple[bytes, dict[bytes, bytes]]], epoch: str
+    ) -> EventId | None:
+        """The id of the first of ``rows`` (the log's oldest from a seq on) if it is within
+        the age limit."""
         if not rows or float(rows[0][1][b"t"]) < (time.time() - self._max_age) * 1000:
             return None
         raw_id, fields = rows[0]
         return EventId(epoch, _seq(raw_id), _text(fields.get(b"g", b"")))
 
-    def _pages(self, identity: str, epoch: str, after: int) -> Iterator[Delivery]:
-        """The log after ``after``, a page at a time; breaks off if the log changes under it."""
+    def _pages(
+        self, identity: str, epoch: str, after: int, first: tuple[list[Any], dict[bytes, Any]]
+    ) -> Iterator[Delivery]:
+        """The log after ``after``, a page at a time (the first already read, with the texts
+        it points at as far as the script read them); breaks off if the log changes under it."""
         expected = after + 1
+        rows, texts = first
         while True:
-            try:
-                rows: Any = self._redis.xrange(
-                    _log_key(identity), f"{expected}-1", "+", count=REPLAY_PAGE
-                )
-            except REDIS_ERRORS as exc:
-                raise ReplayBroken("Redis went away during replay") from exc
             if not rows:
                 return
-            shared = self._shared_bodies(rows)
+            shared = self._shared_bodies(rows, texts)
             for raw_id, fields in rows:
                 if _seq(raw_id) != expected:
                     raise ReplayBroken("the log was trimmed during replay")
@@ -643,20 +721,28 @@ class RedisBroker:
                 expected += 1
             if len(rows) < REPLAY_PAGE:
                 return
+            try:
+                page: Any = self._redis.xrange(
+                    _log_key(identity), f"{expected}-1", "+", count=REPLAY_PAGE
+                )
+            except REDIS_ERRORS as exc:
+                raise ReplayBroken("Redis went away during replay") from exc
+            rows, texts = page, {}
 
-    def _shared_bodies(self, rows: Any) -> dict[bytes, bytes]:
-        """The texts a page of log entries points at (``r``), in one round trip. One that is
-        gone (expired with its log's age, or evicted) breaks the replay: all or nothing."""
-        keys = list({fields[b"r"] for _, fields in rows if b"r" in fields})
-        if not keys:
-            return {}
-        try:
-            texts = self._mget(keys)
-        except REDIS_ERRORS as exc:
-            raise ReplayBroken("Redis went away during replay") from exc
-        if any(text is None for text in texts):
+    def _shared_bodies(self, rows: Any, read: dict[bytes, Any]) -> dict[bytes, bytes]:
+        """The texts a page of log entries points at (``r``): those not ``read`` already, in
+        one round trip. One that is gone (expired with its log's age, or evicted) breaks the
+        replay: all or nothing."""
+        texts = dict(read)
+        keys = list({fields[b"r"] for _, fields in rows if b"r" in fields} - texts.keys())
+        if keys:
+            try:
+                texts.update(zip(keys, self._mget(keys), strict=True))
+            except REDIS_ERRORS as exc:
+                raise ReplayBroken("Redis went away during replay") from exc
+        if any(text is None for text in texts.values()):
             raise ReplayBroken("an event's text is gone from Redis")
-        return dict(zip(keys, texts, strict=True))
+        return texts
 
     def _mget(self, keys: list[bytes]) -> list[Any]:
         return list(self._redis.mget(keys))
@@ -723,6 +809,11 @@ def _send(connection: Any, command: str, channels: list[str]) -> None:
 def once_redis_key(once: str) -> str:
     """The Redis key that marks ``once`` as published (set by the publish script)."""
     return f"parley:webhook:{once}"
+
+
+def _rows(reply: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """Stream entries as a script returns them (field lists) in ``XRANGE``'s parsed shape."""
+    return [(raw_id, dict(zip(fields[::2], fields[1::2], strict=True))) for raw_id, fields in reply]
 
 
 def _seq(raw_id: Any) -> int:

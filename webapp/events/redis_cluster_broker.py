@@ -49,6 +49,7 @@ from webapp.events.broker import (
     ONCE_SECONDS,
     BrokerUnavailable,
 )
+from webapp.events.errand import Errand
 from webapp.events.published_index import (
     InOrder,
     Mark,
@@ -274,6 +275,22 @@ class ClusterBroker(RedisBroker):
 
     def _mget(self, keys: list[bytes]) -> list[Any]:
         return list(self._cluster.mget_nonatomic(keys))
+
+    # Replay ------------------------------------------------------------------------------
+
+    #: A stored text's key is in a slot of its own: replay reads texts with ``_mget``.
+    _texts_in_scripts = False
+
+    def _read_opening(self, keys: list[str], args: list[Any], errand: Errand | None) -> Any:
+        """The opening's script alone (the user's keys share a slot), then ``errand``'s: its
+        keys are in another slot, so another node's round trip."""
+        try:
+            reply = self._opening(keys=keys, args=args)
+        except REDIS_ERRORS as exc:
+            raise unavailable(exc) from exc
+        if errand is not None:
+            errand.run()
+        return reply
 
     # Subscribing -------------------------------------------------------------------------
 

@@ -15,11 +15,12 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Collection, Iterable
-from typing import Protocol
+from collections.abc import Callable, Collection, Iterable
+from typing import Any, Protocol
 
 from redis.utils import str_if_bytes
 
+from webapp.events.errand import Errand
 from webapp.events.redis_cluster import RedisClient, is_cluster
 from webapp.events.redis_errors import REDIS_ERRORS
 
@@ -140,8 +141,17 @@ class PresenceKeys:
 class Presence(Protocol):
     """What the stream and the API need to know about who is online."""
 
+    def connecting(self, identity: str, came: Callable[[], None]) -> Errand | None:
+        """A stream of ``identity`` is opening here: it counts from now on. ``came()`` is
+        called when they were offline everywhere, at once or once the returned errand (for
+        the broker to carry with the opening's read of the log) has its reply."""
+
     def connected(self, identity: str) -> bool:
         """A stream of ``identity`` opened here; True when they were offline everywhere."""
+
+    def abandoned(self, identity: str) -> bool:
+        """An opening :meth:`connecting` counted failed (Redis out of reach): it counts no
+        more, without waiting on Redis again. True when they are offline now."""
 
     def disconnected(self, identity: str) -> bool:
         """A stream of ``identity`` closed here; True when it was their last one anywhere."""
@@ -192,8 +202,16 @@ class MemoryPresence:
     def __init__(self) -> None:
         self._streams = StreamCounts()
 
+    def connecting(self, identity: str, came: Callable[[], None]) -> Errand | None:
+        if self._streams.opened(identity):
+            came()
+        return None
+
     def connected(self, identity: str) -> bool:
         return self._streams.opened(identity)
+
+    def abandoned(self, identity: str) -> bool:
+        return self.disconnected(identity)
 
     def disconnected(self, identity: str) -> bool:
         return self._streams.closed(identity)
@@ -221,17 +239,33 @@ class RedisPresence:
         self._settle = client.register_script(_SETTLE_DUE)
         self._online = client.register_script(_ONLINE)
 
-    def connected(self, identity: str) -> bool:
+    def connecting(self, identity: str, came: Callable[[], None]) -> Errand | None:
+        """Only a user's first stream here touches Redis: their entry, sent with the opening's
+        read of the log."""
         if not self._streams.opened(identity):
-            return False
-        try:
-            came = self._touch(
-                keys=self.keys.with_users([identity]), args=[self.token, self._ttl_ms, identity]
-            )
-        except REDIS_ERRORS as exc:
-            log.warning("presence not recorded (%s)", exc.__class__.__name__)
-            return False
+            return None
+
+        def done(reply: Any) -> None:
+            if isinstance(reply, Exception):
+                log.warning("presence not recorded (%s)", reply.__class__.__name__)
+            elif reply:
+                came()
+
+        keys = self.keys.with_users([identity])
+        return Errand(self._touch, keys, [self.token, self._ttl_ms, identity], done)
+
+    def connected(self, identity: str) -> bool:
+        came: list[bool] = []
+        errand = self.connecting(identity, lambda: came.append(True))
+        if errand is not None:
+            errand.run()
         return bool(came)
+
+    def abandoned(self, identity: str) -> bool:
+        """Counted off here only: an entry the failed opening may have made expires (as a
+        crashed process's do), and the sweep that finds it gone reports the user offline."""
+        self._streams.closed(identity)
+        return False
 
     def disconnected(self, identity: str) -> bool:
         if not self._streams.closed(identity):

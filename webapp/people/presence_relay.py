@@ -15,9 +15,11 @@ import threading
 import time
 import zlib
 from collections.abc import Collection
+from functools import partial
 from typing import Protocol
 
 from webapp.events.broker import BrokerUnavailable
+from webapp.events.errand import Errand
 from webapp.events.types import PRESENCE, Event
 from webapp.people.contacts import Contacts
 from webapp.people.presence import PRESENCE_TICK, Presence
@@ -85,11 +87,21 @@ class PresenceRelay:
         self._started = False
         self._lock = threading.Lock()
 
-    def opened(self, identity: str) -> None:
-        """A stream of ``identity`` opened in this process."""
+    def opening(self, identity: str) -> Errand | None:
+        """A stream of ``identity`` is opening in this process (:meth:`closed` undoes it, or
+        :meth:`abandoned` if the opening fails): what the broker is to send to Redis with the
+        opening's read of the log (the user's presence entry), if anything."""
         self._start()
-        if self._presence.connected(identity):
-            self._changes_of(identity).put(identity, True)
+        return self._presence.connecting(identity, partial(self._came, identity))
+
+    def _came(self, identity: str) -> None:
+        self._changes_of(identity).put(identity, True)
+
+    def abandoned(self, identity: str) -> None:
+        """The opening failed (Redis out of reach): it is asked to come back, and must not
+        wait on Redis again meanwhile."""
+        if self._presence.abandoned(identity):
+            self._changes_of(identity).put(identity, False)
 
     def closed(self, identity: str) -> None:
         if self._presence.disconnected(identity):

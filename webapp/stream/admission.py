@@ -1,12 +1,18 @@
 """How many stream openings a worker serves at once, and when it asks the others to come back.
 
-An opening loads its user through the database pool and reads the user's log from Redis before
-its first bytes go out, while the worker accepts connections far faster than that. Under a
-burst (browsers coming back after a network blip or a load balancer failover) openings queued
-for a pool connection until the pool gave up, and each became a 500, which ``EventSource``
-never retries (``docs/benchmarks.md``, "A burst of stream openings").
+An opening subscribes and reads the user's log from Redis before its first bytes go out (and
+loads its user through the database pool when the session's user is not cached,
+``webapp/auth/session_users.py``), while the worker accepts connections far faster than that.
+Under a burst (browsers coming back after a network blip, a load balancer failover, a deploy)
+openings queued for a pool connection until the pool gave up, and each became a 500, which
+``EventSource`` never retries (``docs/benchmarks.md``, "A burst of stream openings").
 
-So a worker serves at most as many openings at once as its database pool has connections.
+So a worker serves at most ``STREAM_OPENINGS_IN_FLIGHT`` openings at once (``Config``). They
+are not the database pool's connections: most openings of a wave find their user cached and
+touch no database, and one that does not is still bounded by the pool (its timeout turns the
+opening away, below); with the pool's 15 slots a deploy's wave left the worker's core idle
+while most of the wave was turned away (``docs/benchmarks.md``, "A deploy wave with the lean
+stream opening").
 An opening waits for a slot only while the openings ahead of it should be done within
 :data:`WAIT_S` (a queue keeps the worker busy while the returns are on their way); otherwise it
 is turned away at once, before Flask's request cycle and without touching the database or

@@ -85,9 +85,12 @@ def open_stream(
     # request), which then lasts the session lifetime unless other requests renew it again:
     # the stream ends then, and a browser whose session did expire reconnects to a 401.
     subscription.expires = time.monotonic() + session_lifetime_s
+    relay = services.presence_relay  # tells the user's contacts; never waits on Twilio here
     try:
-        replay = broker.replay(identity, cursor)
+        # The user's presence entry goes with the log's read: one round trip on one Redis.
+        replay = broker.replay(identity, cursor, relay.opening(identity))
     except BrokerUnavailable:
+        relay.abandoned(identity)
         broker.unsubscribe(subscription)
         raise
     log.info("stream open: %s (%s)", identity, "resync" if replay.resync else "resumed")
@@ -115,9 +118,8 @@ def _events(
     """
     identity = subscription.identity
     broker, metrics, heartbeats = services.broker, services.metrics, services.heartbeats
-    relay = services.presence_relay  # tells the user's contacts; never waits on Twilio here
+    relay = services.presence_relay
     metrics.stream_opened()
-    relay.opened(identity)
     stop_watching = watch_hangup(sock, subscription)  # a closed tab ends the stream at once
     heartbeats.add(subscription)  # one ticker per process wakes it for heartbeats
 
