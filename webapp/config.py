@@ -352,7 +352,8 @@ class Config:
     #: are reached from; unset, adding one is refused with a 4xx that names this setting.
     TWILIO_WHATSAPP_NUMBER: str | None
     TWILIO_EMULATOR_URL: str | None
-    #: Each user's event log keeps at most this many events, none older than this: a page
+    #: Each user's event log keeps at least this many events (Redis trims by whole nodes, up
+    #: to about 100 more), none older than this: a page
     #: that reconnects within them catches up exactly; past them it reloads (a resync).
     PARLEY_LOG_MAX_EVENTS: int
     PARLEY_LOG_MAX_AGE_SECONDS: int

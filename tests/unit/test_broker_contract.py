@@ -79,20 +79,25 @@ def test_gap_older_than_the_log_means_resync_not_partial_replay() -> None:
 
 
 def test_redis_log_is_capped_and_a_trimmed_gap_resyncs(redis_server: RedisServer) -> None:
+    """Redis trims a log by whole nodes (of at most 100 entries): it keeps at least
+    ``max_events`` and fewer than 100 more; a position whose own event is gone resyncs."""
     client = connect(redis_server.url)
     broker = RedisBroker(client, redis_server.url, max_events=5)
     try:
         wait_until(broker.live, 10, "the subscription")
         cursor = broker.cursor("gina")
         sub = broker.subscribe("gina")
-        for n in range(8):
+        for n in range(250):
             broker.publish(Event("message_added", {"n": n}), ["gina"])
-        seen = [_next(sub).id for _ in range(8)]
+        seen = [_next(sub).id for _ in range(250)]
+        kept = client.xlen("parley:u:{gina}:log")
+        assert 5 <= kept < 5 + 100
+        oldest = 250 - kept  # the first event still in the log
         assert broker.replay("gina", cursor).resync
-        assert broker.replay("gina", seen[2]).resync  # its own event was trimmed
-        replay = broker.replay("gina", seen[3])
+        assert broker.replay("gina", seen[oldest - 1]).resync  # its own event was trimmed
+        replay = broker.replay("gina", seen[oldest])
         assert not replay.resync
-        assert [d.event.data["n"] for d in replay.events] == [4, 5, 6, 7]
+        assert [d.event.data["n"] for d in replay.events] == list(range(oldest + 1, 250))
     finally:
         broker.close()
 
@@ -365,7 +370,7 @@ def test_webhook_keys_and_logs_live_as_long_as_configured(redis_server: RedisSer
         for n in range(5):
             assert broker.publish(Event("message_added", {"n": n}), [identity], f"k{identity}{n}")
         assert 0 < client.ttl(f"parley:webhook:k{identity}0") <= 120
-        assert client.xlen(f"parley:u:{{{identity}}}:log") <= 4  # ~3: MAXLEN trims whole nodes
+        assert client.xlen(f"parley:u:{{{identity}}}:log") <= 5  # MAXLEN ~ 3: whole nodes
         assert 0 < client.ttl(f"parley:u:{{{identity}}}:log") <= 600
     finally:
         broker.close()

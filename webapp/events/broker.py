@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from webapp.events.errand import Errand
     from webapp.events.published_index import InOrder, PublishedIndex
 
-#: A user's log keeps at most this many events ...
+#: A user's log keeps at least this many events, and at most about 100 more: Redis trims a
+#: stream by whole nodes (``MAXLEN ~``), half the publish's cost in Redis for a large group
+#: against trimming to the entry ...
 LOG_MAX_EVENTS = 1000
 #: ... and nothing older than this (seconds).
 LOG_MAX_AGE = 24 * 3600

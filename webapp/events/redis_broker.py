@@ -90,12 +90,12 @@ class Frame(StrEnum):
 #: Called with a frame's payload (everything after the kind's line).
 FrameHandler = Callable[[str], None]
 
-# ARGV: event, fresh epoch, maxlen, ttl, now_ms, channel, once key ('' for none), once ttl,
-# tag, shared body key ('' for none), then the identities from ARGV[first]. Key names are
-# derived here from the identities (half the arguments to pack; a standalone or managed Redis,
-# not Cluster, is what Parley runs on). With a shared body key, the event's text is stored
-# once, under that key, and each log entry holds only the key ('r'), not the text ('e'): a
-# message to a group of 1,000 is one copy of its text in Redis, not 1,000.
+# ARGV: event, fresh epoch, maxlen (trimmed by whole nodes: see LOG_MAX_EVENTS), ttl, now_ms,
+# channel, once key ('' for none), once ttl, tag, shared body key ('' for none), then the identities
+# from ARGV[first]. Key names are derived here from the identities (half the arguments to pack; on a
+# Cluster, redis_cluster_broker.py runs its own script, with its keys declared). With a shared body key, the
+# event's text is stored once, under that key, and each log entry holds only the key ('r'), not the
+# text ('e'): a message to a group of 1,000 is one copy of its text in Redis, not 1,000.
 # The wake-up message is a Frame.EVENT: "t", the event, then "<identity> <id>" per line, ids
 # with their tag ("t", not the "e" of untagged ids: a worker from before tags, still running
 # during a rolling deploy, skips these instead of failing to parse them). Routed: while there
@@ -130,7 +130,8 @@ local function publish_event(first)
       redis.call('DEL', log)
     end
     local seq = redis.call('HINCRBY', meta, 'seq', 1)
-    redis.call('XADD', log, 'MAXLEN', ARGV[3], seq .. '-1', 't', ARGV[5], field, text, 'g', tag)
+    redis.call('XADD', log, 'MAXLEN', '~', ARGV[3], seq .. '-1',
+      't', ARGV[5], field, text, 'g', tag)
     redis.call('EXPIRE', meta, ARGV[4])
     redis.call('EXPIRE', log, ARGV[4])
     local line = who .. ' ' .. epoch .. '-' .. seq .. '.' .. tag

@@ -105,7 +105,8 @@ for i = 10, #ARGV do
     redis.call('DEL', log)
   end
   local seq = redis.call('HINCRBY', meta, 'seq', 1)
-  redis.call('XADD', log, 'MAXLEN', ARGV[3], seq .. '-1', 't', ARGV[5], field, text, 'g', ARGV[7])
+  redis.call('XADD', log, 'MAXLEN', '~', ARGV[3], seq .. '-1',
+    't', ARGV[5], field, text, 'g', ARGV[7])
   redis.call('EXPIRE', meta, ARGV[4])
   redis.call('EXPIRE', log, ARGV[4])
   redis.call('SPUBLISH', 'parley:u:{' .. who .. '}:ch',
