@@ -91,11 +91,12 @@ class Frame(StrEnum):
 FrameHandler = Callable[[str], None]
 
 # ARGV: event, fresh epoch, maxlen (trimmed by whole nodes: see LOG_MAX_EVENTS), ttl, now_ms,
-# channel, once key ('' for none), once ttl, tag, shared body key ('' for none), then the identities
-# from ARGV[first]. Key names are derived here from the identities (half the arguments to pack; on a
-# Cluster, redis_cluster_broker.py runs its own script, with its keys declared). With a shared body key, the
-# event's text is stored once, under that key, and each log entry holds only the key ('r'), not the
-# text ('e'): a message to a group of 1,000 is one copy of its text in Redis, not 1,000.
+# channel, once key ('' for none), once ttl, tag, shared body key ('' for none), then the
+# identities from ARGV[first]. Key names are derived here from the identities (half the arguments
+# to pack; on a Cluster, redis_cluster_broker.py runs its own script, with its keys declared).
+# With a shared body key, the event's text is stored once, under that key, and each log entry
+# holds only the key ('r'), not the text ('e'): a message to a group of 1,000 is one copy of its
+# text in Redis, not 1,000.
 # The wake-up message is a Frame.EVENT: "t", the event, then "<identity> <id>" per line, ids
 # with their tag ("t", not the "e" of untagged ids: a worker from before tags, still running
 # during a rolling deploy, skips these instead of failing to parse them). Routed: while there
