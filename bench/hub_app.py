@@ -1,8 +1,8 @@
 """The "minimal hub" reference peer, served beside Parley and Flask-SSE.
 
-The hub (``limit_hub.py``, kept outside this repository: by default
-``../shared/bench/limit_hub.py``) is loaded from the file named by ``PARLEY_BENCH_HUB`` at
-start-up, never copied here. It serves everything (``GET /stream?channel=NAME``, ``/stats``,
+The hub (``limit_hub.py``, the team's reference, kept outside this repository and named by
+``--hub``) is loaded from the file named by ``PARLEY_BENCH_HUB`` at start-up, never copied
+here. It serves everything (``GET /stream?channel=NAME``, ``/stats``,
 ``/health``) except ``POST /twilio/webhook``, which is the same signed webhook as Flask-SSE's
 (``bench/peer_webhook.py``) publishing Flask-SSE's message JSON on channel = ConversationSid:
 the hub speaks that format, so the benchmark drives and reads it exactly as it does Flask-SSE.

@@ -47,8 +47,6 @@ BROADCAST_CAP = 1000  # Twilio's participants-per-conversation limit
 #: The peers, by target name: their WSGI apps, served under Parley's gunicorn settings.
 PEERS = {"flask-sse": "bench.flask_sse_app:app", "hub": "bench.hub_app:app"}
 TARGETS = ("parley", *PEERS)
-#: The reference hub, kept outside the repository (``--hub``).
-DEFAULT_HUB = procs.ROOT.parent / "shared" / "bench" / "limit_hub.py"
 #: Streams opened alone on the hub before the batches: its first join makes its pub/sub
 #: connection, and joins racing that one (redis-py's ``PubSub`` under gevent) each make a
 #: connection of their own, of which the hub reads only the last.
@@ -75,7 +73,7 @@ class Options:
     restart: bool = False
     workers: int = 1
     cluster: bool = False
-    hub: Path = DEFAULT_HUB
+    hub: Path | None = None
 
 
 def _raise_fd_limit() -> None:
@@ -106,7 +104,7 @@ def _versions(hub: Path | None) -> dict[str, str]:
         found["client loop"] = "asyncio"
     if hub is not None:
         digest = hashlib.sha256(hub.read_bytes()).hexdigest()[:12]
-        found["limit_hub"] = f"{hub} (sha256 {digest})"
+        found["limit_hub"] = f"{hub.name} (sha256 {digest})"  # no machine paths in records
     return found
 
 
@@ -583,9 +581,8 @@ def _options(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--hub",
         type=Path,
-        default=DEFAULT_HUB,
-        help="the reference hub's limit_hub.py, for --target hub (loaded from there at run "
-        "time, never copied into the repository)",
+        help="the reference hub's limit_hub.py, needed by --target hub (loaded from there at "
+        "run time; it is not part of this repository)",
     )
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument(
@@ -638,9 +635,9 @@ def _options(argv: list[str] | None) -> Options:
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         parser.error(f"unknown target {', '.join(unknown)}: choose from {', '.join(TARGETS)}")
-    hub = args.hub.resolve()
-    if "hub" in targets and not hub.is_file():
-        parser.error(f"--target hub needs the reference hub, and {hub} is absent (--hub PATH)")
+    hub = args.hub.resolve() if args.hub is not None else None
+    if "hub" in targets and (hub is None or not hub.is_file()):
+        parser.error("--target hub needs the reference hub's file: --hub PATH/limit_hub.py")
     if "hub" in targets and args.workers > 1:
         parser.error("the hub's streams are counted by its one worker's /stats: --workers 1")
     if args.scenario == "broadcast" and args.streams > BROADCAST_CAP:
