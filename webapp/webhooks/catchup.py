@@ -9,10 +9,18 @@ for it is a duplicate):
 
 - **On a gap in a webhook's ``Index``** (the broker refuses the webhook's own message, noted
   in the same call as its publish, :meth:`CatchUp.in_order`, and :meth:`CatchUp.fill` runs
-  before it is published again): up to :data:`INLINE_MAX` missing
-  messages are fetched from Twilio's history and published first, inside the same request
-  (so under the webhook's deadline). A longer gap is handed to this process's reconciler and
-  the webhook answered 503: Twilio retries it once the gap before it is filled.
+  before it is published again):
+
+  - a short one (at most :data:`OVERTAKEN_MAX` messages) is most likely webhooks this one
+    overtook (Twilio sends them concurrently), still on their way: the message is published
+    at once and the conversation checked :data:`CHECK_AFTER_SECONDS` later, in the
+    background, where whatever is still missing then is fetched and published. A webhook
+    never waits for another one: waiting held the sender's connections and Redis's, which the
+    overtaken webhooks needed, and under load turned every overtaking into a Twilio call;
+  - a longer one: up to :data:`INLINE_MAX` missing messages are fetched from Twilio's
+    history and published first, inside the same request (so under the webhook's deadline);
+  - a longer one still is handed to this process's reconciler and the webhook answered 503:
+    Twilio retries it once the gap before it is filled.
 - **After a start and after Redis comes back** (:meth:`CatchUp.start`, and the Redis broker's
   reconnect hook): one background thread per process (a greenlet under gevent) compares the
   newest message in Twilio of every conversation with a webhook in the last log window
@@ -27,9 +35,9 @@ import logging
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 
-from webapp import deadline
 from webapp.events import types
 from webapp.events.broker import BrokerUnavailable
 from webapp.events.published_index import InOrder, Mark, PublishedIndex
@@ -43,10 +51,12 @@ log = logging.getLogger(__name__)
 #: Missing messages a webhook publishes before its own (one page from Twilio's history); a
 #: longer gap is left to the reconciler.
 INLINE_MAX = 50
-#: A gap of at most this many messages may be a webhook overtaken by the next one: it is
-#: given :data:`OVERTAKEN_WAITS` (seconds, in turn) to be heard of before Twilio is asked.
-OVERTAKEN_MAX = 3
-OVERTAKEN_WAITS = (0.005, 0.02)
+#: A gap of at most this many messages is taken for webhooks the latest one overtook (a burst
+#: of concurrent webhooks, some queued behind others): checked later, not now.
+OVERTAKEN_MAX = 20
+#: When such a gap is checked: after every webhook it could be waiting for has had its
+#: deadline (``webapp.webhooks.handler.DEADLINE``), with room for the request's queueing.
+CHECK_AFTER_SECONDS = 5.0
 #: Missing messages a reconcile publishes per conversation (the newest; a per-user log keeps
 #: 1,000 events, so a page could not replay more anyway).
 RECONCILE_MAX = 1000
@@ -83,6 +93,12 @@ class CatchUp:
         self._serving = False
         self._sweep_grace: float | None = None  # a sweep is due; checks this old still count
         self._soon: set[str] = set()
+        #: Gaps to look at again, due in the order they were found (a constant delay): per
+        #: conversation the highest index that found one, the attempts so far, and when.
+        self._gaps: dict[str, tuple[int, int]] = {}
+        self._gaps_due: deque[tuple[float, str]] = deque()
+        self._gaps_wake = threading.Event()
+        self._checker: threading.Thread | None = None
 
     # The webhook -------------------------------------------------------------------------
 
@@ -105,7 +121,8 @@ class CatchUp:
         ``BrokerUnavailable`` (the webhook answers 503: Twilio retries, nothing was marked as
         done)."""
         conversation_sid, index = order.conversation_sid, order.message_index
-        if self._heard_soon(order, mark):
+        if index - mark.heard - 1 <= OVERTAKEN_MAX:
+            self.check_later(conversation_sid, index)
             return True
         missing, newest = self.services.gateway.messages_between(
             conversation_sid, after=mark.published, before=index, limit=INLINE_MAX + 1
@@ -127,27 +144,62 @@ class CatchUp:
         )
         return True
 
-    def _heard_soon(self, order: InOrder, mark: Mark) -> bool:
-        """Whether the few messages missing before ``order``'s are heard of within a moment.
+    def check_later(self, conversation_sid: str, index: int, attempt: int = 0) -> None:
+        """Look again, :data:`CHECK_AFTER_SECONDS` from now, for messages missing before
+        ``index`` (in the background); a conversation already due is looked at then, up to
+        the highest index given."""
+        with self._lock:
+            known = self._gaps.get(conversation_sid)
+            if known is not None:
+                self._gaps[conversation_sid] = (max(known[0], index), known[1])
+                return
+            self._gaps[conversation_sid] = (index, attempt)
+            self._gaps_due.append((time.monotonic() + CHECK_AFTER_SECONDS, conversation_sid))
+            if self._checker is None:
+                self._checker = threading.Thread(
+                    target=self._run_checks, name="parley-gaps", daemon=True
+                )
+                self._checker.start()
+        self._gaps_wake.set()
 
-        Twilio sends webhooks concurrently, so a message's webhook can overtake the one
-        before it by a few milliseconds; asking Twilio's history costs far more than waiting
-        that long for the other webhook (it notes its message as heard). The wait is short:
-        while it lasts the webhook holds one of the sender's connections, which the webhook
-        it waits for may need. A gap of more than :data:`OVERTAKEN_MAX` messages, or one
-        still there after :data:`OVERTAKEN_WAITS`, is not one webhook overtaking another.
-        """
-        if order.message_index - mark.heard - 1 > OVERTAKEN_MAX:
-            return False
-        for pause in OVERTAKEN_WAITS:
-            left = deadline.time_left()
-            if left is not None and left < pause + 1.0:  # time enough for Twilio's history
-                return False
-            time.sleep(pause)  # yields under gevent
-            now = self.published.note(order.conversation_sid, order.message_index, None, False)
-            if order.message_index <= now.heard + 1:
-                return True
-        return False
+    def _run_checks(self) -> None:
+        while True:
+            with self._lock:
+                due = self._gaps_due[0][0] - time.monotonic() if self._gaps_due else None
+                if due is not None and due <= 0:
+                    _, conversation_sid = self._gaps_due.popleft()
+                    index, attempt = self._gaps.pop(conversation_sid)
+            if due is None or due > 0:
+                self._gaps_wake.wait(due)
+                self._gaps_wake.clear()
+                continue
+            try:
+                self.check_gap(conversation_sid, index, attempt)
+            except Exception:  # the thread must outlive anything; the next gap tries again
+                log.exception("catch-up: checking %s failed", conversation_sid)
+
+    def check_gap(self, conversation_sid: str, index: int, attempt: int = 0) -> int | None:
+        """Publish what is still missing before ``index``, unless it was published meanwhile
+        (the usual case: no Twilio call); how many messages were published, or None when it
+        is to be looked at again (its webhook is still being handled, or Twilio failed)."""
+        try:
+            mark = self.published.note(conversation_sid, index, None, False)
+            if mark.published >= index - 1:
+                return 0
+            if mark.heard >= index - 1 and attempt < RETRY_ROUNDS:
+                self.check_later(conversation_sid, index, attempt + 1)
+                return None
+            return self.reconcile(conversation_sid, self.published.now()) or 0
+        except GatewayError as exc:
+            if attempt < RETRY_ROUNDS:
+                log.warning("catch-up: %s not checked: %s", conversation_sid, exc.message)
+                self.check_later(conversation_sid, index, attempt + 1)
+                return None
+            log.error("catch-up: %s not checked, giving up: %s", conversation_sid, exc.message)
+            return 0
+        except BrokerUnavailable as exc:  # the reconnect's sweep looks at it again
+            log.warning("catch-up: %s not checked, store unavailable (%s)", conversation_sid, exc)
+            return 0
 
     # The reconciler ----------------------------------------------------------------------
 
