@@ -3,6 +3,8 @@ per-user rate limit, against the push service stand-in, with Parley's app in-pro
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -19,6 +21,7 @@ from webapp.events import types
 from webapp.events.types import Event
 from webapp.extensions import db
 from webapp.models import PushSubscription, User
+from webapp.push import dispatcher
 from webapp.push.keys import generate_keys
 from webapp.services import get_services
 
@@ -53,20 +56,10 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             user.set_password("irrelevant-here")
             db.session.add(user)
         db.session.commit()
-        bob = User.by_identity("bob")
-        assert bob is not None
-        sub = service.subscribe("bob")
-        db.session.add(
-            PushSubscription(
-                user_id=bob.id,
-                endpoint=sub["endpoint"],
-                p256dh=sub["keys"]["p256dh"],
-                auth=sub["keys"]["auth"],
-            )
-        )
-        db.session.commit()
+    stack = Stack(app, service)
+    _bobs_browser(stack, "bob")
     try:
-        yield Stack(app, service)
+        yield stack
     finally:
         get_services(app).broker.close()
         service.stop()
@@ -118,3 +111,60 @@ def test_a_users_pushes_are_rate_limited_and_folded(stack: Stack) -> None:
     assert first.payload["body"] == "first"
     assert folded.payload["body"] == "later 2 (+2 more)"
     assert push.limit.interval > 0
+
+
+def _bobs_browser(stack: Stack, token: str) -> None:
+    """bob subscribes a browser (its push service endpoint ends in ``token``)."""
+    sub = stack.service.subscribe(token)
+    with stack.app.app_context():
+        bob = User.by_identity("bob")
+        assert bob is not None
+        db.session.add(
+            PushSubscription(
+                user_id=bob.id,
+                endpoint=sub["endpoint"],
+                p256dh=sub["keys"]["p256dh"],
+                auth=sub["keys"]["auth"],
+            )
+        )
+        db.session.commit()
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dispatcher, "RETRY_DELAYS", (0.2, 0.2, 0.2))
+
+
+@pytest.mark.usefixtures("quick_retries")
+def test_a_push_the_service_could_not_take_is_tried_again_only_where_it_failed(
+    stack: Stack,
+) -> None:
+    _bobs_browser(stack, "bob-phone")
+    stack.service.answers["bob-phone"] = [503, 429]  # busy twice, then it takes it
+    get_services(stack.app).push.offer(_message(OPEN, "news"), ["alice", "bob"])
+    (phone,) = wait_until(lambda: stack.service.deliveries("bob-phone"), 10, "the retried push")
+    assert phone.payload["body"] == "news"
+    assert len(stack.service.refused) == 2
+    # The browser that took it the first time is not told again (it would alert again).
+    assert [d.payload["body"] for d in stack.service.deliveries("bob")] == ["news"]
+
+
+@pytest.mark.usefixtures("quick_retries")
+def test_a_push_waits_as_long_as_retry_after_asks(stack: Stack) -> None:
+    stack.service.answers["bob"] = [429]
+    stack.service.retry_after = "2"
+    started = time.monotonic()
+    get_services(stack.app).push.offer(_message(OPEN, "later, please"), ["alice", "bob"])
+    wait_until(lambda: stack.service.deliveries("bob"), 10, "the push after Retry-After")
+    assert time.monotonic() - started >= 2.0  # not the 0.2 s of the retry delay
+
+
+@pytest.mark.usefixtures("quick_retries")
+def test_a_push_the_service_keeps_refusing_is_dropped_after_its_last_try(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    stack.service.answers["bob"] = 500
+    with caplog.at_level(logging.WARNING, logger="webapp.push.dispatcher"):
+        get_services(stack.app).push.offer(_message(OPEN, "never"), ["alice", "bob"])
+        wait_until(lambda: "dropped after 4 tries" in caplog.text, 10, "the push dropped")
+    assert len(stack.service.refused) == 1 + len(dispatcher.RETRY_DELAYS)

@@ -97,8 +97,11 @@ class PushService:
     def __init__(self, vapid_public_key: str) -> None:
         self.vapid_public_key = vapid_public_key
         self.subscriptions: dict[str, BrowserKeys] = {}
-        #: token → the status to answer instead of delivering (e.g. 410: unsubscribed).
-        self.answers: dict[str, int] = {}
+        #: token → the status to answer instead of delivering (e.g. 410: unsubscribed), or a
+        #: list of them, answered one per push in turn and then delivering again.
+        self.answers: dict[str, int | list[int]] = {}
+        #: ``Retry-After`` sent with a 429 or 503 answered as told (None: none).
+        self.retry_after: str | None = None
         self.received: list[Delivery] = []
         self.refused: list[str] = []
         self._lock = threading.Lock()
@@ -134,7 +137,10 @@ class PushService:
         if status >= 400:
             with self._lock:
                 self.refused.append(text)
-        return Response(text, status=status)(environ, start_response)
+        headers = (
+            {"Retry-After": self.retry_after} if self.retry_after and status in (429, 503) else {}
+        )
+        return Response(text, status=status, headers=headers)(environ, start_response)
 
     def _handle(self, request: Request) -> tuple[int, str]:
         match = re.fullmatch(r"/push/([\w-]+)", request.path)
@@ -149,8 +155,11 @@ class PushService:
             return 400, f"bad Topic {topic!r}"
         if request.headers.get("Content-Encoding") != "aes128gcm":
             return 415, "Content-Encoding must be aes128gcm"
-        if token in self.answers:
-            return self.answers[token], "answered as told"
+        told = self.answers.get(token)
+        if isinstance(told, list) and told:
+            return told.pop(0), "answered as told"
+        if isinstance(told, int):
+            return told, "answered as told"
         plain = self.subscriptions[token].decrypt(request.get_data())
         with self._lock:
             self.received.append(Delivery(token, json.loads(plain), dict(request.headers)))

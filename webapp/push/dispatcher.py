@@ -44,6 +44,9 @@ PREVIEW_CHARS = 120
 #: Messages queued per worker at most; past it the oldest are dropped (a worker far behind
 #: would only push stale news).
 QUEUE_MAX = 10_000
+#: Seconds before each new try of a push the push service could not take (not reached, 429,
+#: 5xx), unless it asked for longer (``Retry-After``); after the last, the push is dropped.
+RETRY_DELAYS = (5.0, 30.0, 120.0)
 
 #: ``should_push(identity, conversation_sid)``: False keeps a push from being sent (mute).
 ShouldPush = Callable[[str, str], bool]
@@ -61,6 +64,11 @@ class _Pending:
     text: str
     count: int = 1
     due: float = field(default_factory=time.monotonic)
+    #: Tries the push service refused so far, and the browsers (subscription ids) still to
+    #: be told: None for all of them; a retry goes only where it failed, since a notification
+    #: shown again would alert again.
+    attempts: int = 0
+    rows: frozenset[int] | None = None
 
 
 class RateLimit:
@@ -169,6 +177,7 @@ class PushDispatcher:
                 else:
                     pending.author, pending.text = author, text
                     pending.count += 1
+                    pending.attempts, pending.rows = 0, None  # news: for every browser
         due = {key for key, p in self._pending.items() if p.due <= now}
         if not due:
             return
@@ -226,25 +235,44 @@ class PushDispatcher:
         names = self.names.names(p.author for p in batch.values())
         gone: list[int] = []
         for conversation_sid, pending in batch.items():
+            failed: set[int] = set()
+            wait = 0.0
             for row in subscriptions:
-                if row.id in gone:
+                if row.id in gone or (pending.rows is not None and row.id not in pending.rows):
                     continue
                 payload = notification(
                     conversation_sid, names.get(pending.author, pending.author), pending, row
                 )
-                status = self.sender.send(
+                answer = self.sender.send(
                     Subscription(row.endpoint, row.p256dh, row.auth),
                     payload,
                     topic_for(conversation_sid),
                 )
-                if status in GONE:
+                if answer.status in GONE:
                     gone.append(row.id)
-                elif not 200 <= status < 300:
-                    log.warning("push service answered %s for user %s", status, user.id)
+                elif answer.transient:
+                    failed.add(row.id)
+                    wait = max(wait, answer.retry_after or 0.0)
+                    log.warning("push service answered %s for user %s", answer.status, user.id)
+                elif not 200 <= answer.status < 300:
+                    log.warning("push service answered %s for user %s", answer.status, user.id)
+            if failed:
+                self._retry((identity, conversation_sid), pending, failed, wait)
         if gone:
             db.session.execute(db.delete(PushSubscription).where(PushSubscription.id.in_(gone)))
             db.session.commit()
             log.info("removed %d expired push subscription(s) of user %s", len(gone), user.id)
+
+    def _retry(self, key: tuple[str, str], pending: _Pending, rows: set[int], wait: float) -> None:
+        """Try ``pending`` again for the browsers ``rows`` after the next of
+        :data:`RETRY_DELAYS` (or the service's ``wait``, if longer), unless it had them all."""
+        if pending.attempts >= len(RETRY_DELAYS):
+            log.warning("push for %s dropped after %d tries", key[0], pending.attempts + 1)
+            return
+        pending.due = time.monotonic() + max(RETRY_DELAYS[pending.attempts], wait)
+        pending.attempts += 1
+        pending.rows = frozenset(rows)
+        self._pending[key] = pending
 
 
 def _text(message: dict[str, Any]) -> str:

@@ -13,7 +13,8 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from email.utils import parsedate_to_datetime
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import requests
@@ -31,6 +32,38 @@ TOKEN_LIFETIME = 12 * 3600
 SEND_TIMEOUT = 10.0
 #: Statuses with which a push service says the subscription is gone for good.
 GONE = (404, 410)
+#: Longest ``Retry-After`` honoured, in seconds (a push later than that is stale news).
+RETRY_AFTER_MAX = 600.0
+
+
+class Answer(NamedTuple):
+    """A push service's answer: its status (0: not reached) and the ``Retry-After`` it asked
+    for, in seconds, if any."""
+
+    status: int
+    retry_after: float | None = None
+
+    @property
+    def transient(self) -> bool:
+        """Worth another try: not reached, too many requests (429), or a server error."""
+        return self.status in (0, 429) or 500 <= self.status < 600
+
+
+def retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds (RFC 9110: delay-seconds or an HTTP date), capped at
+    :data:`RETRY_AFTER_MAX`; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX)
 
 
 @dataclass(frozen=True)
@@ -58,8 +91,8 @@ class PushSender:
         self.session = session or requests.Session()
         self._tokens: dict[str, tuple[float, str]] = {}
 
-    def send(self, subscription: Subscription, payload: dict[str, Any], topic: str) -> int:
-        """The push service's status; 0 when it could not be reached."""
+    def send(self, subscription: Subscription, payload: dict[str, Any], topic: str) -> Answer:
+        """The push service's answer (status 0 when it could not be reached)."""
         headers = {
             "Authorization": self._authorization(subscription.endpoint),
             "Topic": topic,
@@ -83,8 +116,8 @@ class PushSender:
             )
         except (requests.RequestException, ValueError) as exc:
             log.warning("push to %s failed: %s", urlsplit(subscription.endpoint).netloc, exc)
-            return 0
-        return int(response.status_code)
+            return Answer(0)
+        return Answer(int(response.status_code), retry_after(response.headers.get("Retry-After")))
 
     def _authorization(self, endpoint: str) -> str:
         """``vapid t=<JWT>,k=<public key>``, reused per push service until near its expiry
