@@ -154,8 +154,10 @@ def _stream_openings(env: Mapping[str, str]) -> int:
     """``STREAM_OPENINGS_IN_FLIGHT``: stream openings a worker serves at once
     (``webapp/stream/admission.py``). An opening waits on Redis round trips, and on the
     database only when its session's user is not cached (then the pool bounds it), so the
-    slots are not the pool's: enough to keep a worker's core busy through a deploy's wave."""
-    return _whole_number(env, "STREAM_OPENINGS_IN_FLIGHT", 64, 1, 1000)
+    slots are not the pool's: enough to keep a worker's core busy through a deploy's wave,
+    and no more (with 64, webhooks waited longer for the CPU and the wave took no less:
+    docs/benchmarks.md, "The deploy wave")."""
+    return _whole_number(env, "STREAM_OPENINGS_IN_FLIGHT", 32, 1, 1000)
 
 
 def _session_lifetime(env: Mapping[str, str]) -> float:

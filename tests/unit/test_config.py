@@ -231,7 +231,7 @@ def test_the_event_logs_and_webhook_keys_are_bounded_as_configured() -> None:
 
 
 def test_stream_openings_in_flight_are_their_own_setting_not_the_database_pools() -> None:
-    assert Config.from_env({}).STREAM_OPENINGS_IN_FLIGHT == 64
+    assert Config.from_env({}).STREAM_OPENINGS_IN_FLIGHT == 32
     assert Config.from_env({"STREAM_OPENINGS_IN_FLIGHT": "200"}).STREAM_OPENINGS_IN_FLIGHT == 200
     for bad in ("0", "1001", "many", "-3"):
         with pytest.raises(ConfigError, match="STREAM_OPENINGS_IN_FLIGHT"):
