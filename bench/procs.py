@@ -148,9 +148,20 @@ class GunicornServer:
 
     def new_worker_up(self, old: int) -> int | None:
         """The new worker's pid once the old one is gone and a new one runs, else None."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        pids = [int(p) for p in children.read_text().split()]
-        return pids[0] if len(pids) == 1 and pids[0] != old else None
+        up = self.new_workers_up([old])
+        return up[0] if up else None
+
+    def restart_workers(self) -> list[int]:
+        """SIGTERM every worker at once, as a deploy does to a dyno's; their pids."""
+        old = self.worker_pids
+        for pid in old:
+            os.kill(pid, signal.SIGTERM)
+        return old
+
+    def new_workers_up(self, old: list[int]) -> list[int] | None:
+        """The new workers' pids once as many as ``old`` run and none of ``old`` is left."""
+        pids = self.worker_pids
+        return pids if len(pids) == len(old) and not set(pids) & set(old) else None
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace").splitlines()

@@ -426,35 +426,36 @@ async def _restart_phase(
     assert setup.server is not None
     server = setup.server
     rate = opts.rates[0]
-    print(f"  restart: SIGTERM to the worker 2 s into a {rate:g}/s phase", flush=True)
+    print(f"  restart: SIGTERM to every worker 2 s into a {rate:g}/s phase", flush=True)
     tally.begin_phase(first)
     pool.reconnect_after, pool.reconnect_jitter = RETRY_S, 0.0  # EventSource: `retry:` exactly
     loop = asyncio.get_running_loop()
-    sigterm: dict[str, float | int] = {}
+    sigterm: dict[str, float] = {}
+    old: list[int] = []
 
     def restart() -> None:
         sigterm["at"] = time.monotonic()
-        sigterm["old"] = server.restart_worker()
+        old.extend(server.restart_workers())
 
     loop.call_later(2.0, restart)
     timeline: list[tuple[float, int, float | None]] = []
 
     async def watch() -> None:
-        """Once a second after the SIGTERM: streams back, and the new worker's CPU share."""
-        cpu: tuple[int, float] | None = None
+        """Once a second after the SIGTERM: streams back, and the new workers' CPU (summed)."""
+        cpu: tuple[list[int], float] | None = None
         while True:
             await asyncio.sleep(1.0)
             if not sigterm:
                 continue
-            worker = server.new_worker_up(int(sigterm["old"]))
+            workers = server.new_workers_up(old)
             share = None
-            if worker is not None:
-                now = procs.cpu_seconds(worker)
-                if cpu is not None and cpu[0] == worker:
+            if workers is not None:
+                now = sum(procs.cpu_seconds(pid) for pid in workers)
+                if cpu is not None and cpu[0] == workers:
                     share = round(now - cpu[1], 2)
-                cpu = (worker, now)
+                cpu = (workers, now)
             timeline.append(
-                (round(time.monotonic() - float(sigterm["at"]), 1), pool.stats.reconnected, share)
+                (round(time.monotonic() - sigterm["at"], 1), pool.stats.reconnected, share)
             )
 
     watcher = loop.create_task(watch())
@@ -466,8 +467,8 @@ async def _restart_phase(
     drain_s = await _drain(tally, max(1.0, deadline - time.monotonic()))
     redis_cost = redis_before.per_message(setup.redis.cost(), sent.accepted)
     watcher.cancel()
-    new_worker = server.new_worker_up(int(sigterm["old"])) if sigterm else None
-    settle_s = round(await _settle([new_worker], 120), 1) if new_worker else None
+    new_workers = server.new_workers_up(old) if sigterm else None
+    settle_s = round(await _settle(new_workers, 120), 1) if new_workers else None
     summary = tally.summary(first, first + sent.sent)
     stats = pool.stats
     return {
@@ -488,7 +489,8 @@ async def _restart_phase(
         "resyncs": stats.resyncs,
         "seq_gaps": stats.seq_gaps,
         "seq_repeats": stats.seq_repeats,
-        "all_back_s": round(stats.last_reconnect_at - float(sigterm["at"]), 2) if sigterm else None,
+        "all_back_s": round(stats.last_reconnect_at - sigterm["at"], 2) if sigterm else None,
+        "workers": opts.workers,
         "drain_s": round(drain_s, 2),
         "new_worker_settle_s": settle_s,
         "timeline": timeline,  # (seconds after SIGTERM, streams back, new worker's CPU share)
@@ -646,8 +648,8 @@ def _options(argv: list[str] | None) -> Options:
         parser.error("at least 2 streams")
     if args.workers < 1:
         parser.error("at least 1 worker")
-    if args.workers > 1 and (args.restart or args.scenario == "openings"):
-        parser.error("--restart and --scenario openings measure one worker")
+    if args.workers > 1 and args.scenario == "openings":
+        parser.error("--scenario openings measures one worker")
     if args.cluster and targets != ["parley"] * len(targets):
         parser.error("--cluster runs Parley only")
     return Options(
