@@ -131,8 +131,11 @@ def _bobs_browser(stack: Stack, token: str) -> None:
 
 
 @pytest.fixture
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+def quick_retries(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries 0.2 s apart, and a per-user rate limit that does not space them further (a
+    retry is a push round like any other: with the real 3 s, four tries take about 10 s)."""
     monkeypatch.setattr(dispatcher, "RETRY_DELAYS", (0.2, 0.2, 0.2))
+    get_services(stack.app).push.limit.interval = 0.05
 
 
 @pytest.mark.usefixtures("quick_retries")
@@ -166,5 +169,5 @@ def test_a_push_the_service_keeps_refusing_is_dropped_after_its_last_try(
     stack.service.answers["bob"] = 500
     with caplog.at_level(logging.WARNING, logger="webapp.push.dispatcher"):
         get_services(stack.app).push.offer(_message(OPEN, "never"), ["alice", "bob"])
-        wait_until(lambda: "dropped after 4 tries" in caplog.text, 10, "the push dropped")
+        wait_until(lambda: "dropped after 4 tries" in caplog.text, 20, "the push dropped")
     assert len(stack.service.refused) == 1 + len(dispatcher.RETRY_DELAYS)
