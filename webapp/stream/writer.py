@@ -169,24 +169,16 @@ class StreamWriter:
 
     def flush(self) -> None:
         """Write every ready stream, yielding to the rest of the worker now and then."""
-        written = delivered = 0
+        written = 0
         while self._ready:
             batch, self._ready = self._ready, {}
             for subscription in batch:
                 conn = self._connections.get(subscription)
                 if conn is not None and not conn.busy:
-                    delivered += self._write(conn)
+                    self._write(conn)
                 written += 1
                 if written % WRITE_SLICE == 0:
-                    self._delivered(delivered)
-                    delivered = 0
                     gevent.sleep(0)
-        self._delivered(delivered)
-
-    def _delivered(self, n: int) -> None:
-        """Counted once per slice of streams, not per stream."""
-        if n:
-            self.metrics.event_delivered(n)
 
     def close_all(self) -> None:
         """The worker is exiting: end every stream now, all of them first (sends that never
@@ -209,23 +201,21 @@ class StreamWriter:
 
     # One stream ---------------------------------------------------------------------------
 
-    def _write(self, conn: Connection) -> int:
-        """Write what ``conn``'s inbox holds; how many events that delivered."""
+    def _write(self, conn: Connection) -> None:
         subscription = conn.subscription
         if subscription.closed:
             self._end(conn)
-            return 0
+            return
         items, beat = subscription.take_all()
-        for item in items:
-            if type(item) is CatchUp:
-                conn.busy = True  # reading the log waits for Redis: not on the writer's greenlet
-                gevent.spawn(self._catch_up, conn, items, beat)
-                return 0
-        return self._render_and_send(conn, items, beat)
+        if any(isinstance(item, CatchUp) for item in items):
+            conn.busy = True  # reading the log waits for Redis: not on the writer's greenlet
+            gevent.spawn(self._catch_up, conn, items, beat)
+            return
+        self._render_and_send(conn, items, beat)
 
     def _catch_up(self, conn: Connection, items: list[Any], beat: bool) -> None:
         try:
-            self._delivered(self._render_and_send(conn, items, beat))
+            self._render_and_send(conn, items, beat)
         except (ReplayBroken, BrokerUnavailable):
             log.info(
                 "stream of %s ends: its log could not be read; it will resume", conn.outbox.identity
@@ -235,14 +225,15 @@ class StreamWriter:
             conn.busy = False
             self._mark(conn.subscription)
 
-    def _render_and_send(self, conn: Connection, items: list[Any], beat: bool) -> int:
+    def _render_and_send(self, conn: Connection, items: list[Any], beat: bool) -> None:
         text, delivered = conn.outbox.render(items) if items else ("", 0)
         if not text:
             if not beat:
-                return 0
+                return
             text = comment("heartbeat")
         self._send(conn, text.encode())
-        return delivered
+        if delivered:
+            self.metrics.event_delivered(delivered)
 
     def _send(self, conn: Connection, data: bytes) -> None:
         if conn.broken:
