@@ -371,7 +371,37 @@ def test_webhook_keys_and_logs_live_as_long_as_configured(redis_server: RedisSer
             assert broker.publish(Event("message_added", {"n": n}), [identity], f"k{identity}{n}")
         assert 0 < client.ttl(f"parley:webhook:k{identity}0") <= 120
         assert client.xlen(f"parley:u:{{{identity}}}:log") <= 5  # MAXLEN ~ 3: whole nodes
-        assert 0 < client.ttl(f"parley:u:{{{identity}}}:log") <= 600
+        assert 600 < client.ttl(f"parley:u:{{{identity}}}:log") <= 600 + 2 * 60
+    finally:
+        broker.close()
+
+
+def test_a_log_outlives_its_last_event_by_its_age_limit_without_an_expire_per_event(
+    redis_server: RedisServer,
+) -> None:
+    """A publish pushes a log's expiry out only when it was last pushed a while ago (three
+    commands per recipient instead of five), yet the log always lives its age limit after
+    its last event."""
+    client = connect(redis_server.url)
+    broker = RedisBroker(client, redis_server.url, max_age=600)
+    log_key, meta_key = "parley:u:{{{0}}}:log", "parley:u:{{{0}}}:meta"
+    try:
+        identity = f"u{uuid.uuid4().hex[:8]}"
+        log, meta = log_key.format(identity), meta_key.format(identity)
+        broker.publish(Event("message_added", {"n": 1}), [identity])
+        assert 600 < client.ttl(log) <= 720 and 600 < client.ttl(meta) <= 720
+        client.expire(log, 650)  # as if pushed out 70 s ago: still more than 600 left
+        client.expire(meta, 650)
+        broker.publish(Event("message_added", {"n": 2}), [identity])
+        assert client.ttl(log) <= 650 and client.ttl(meta) <= 650  # not pushed out again
+        pushed_at = int(client.hget(meta, "x"))
+        client.hset(meta, "x", pushed_at - 60_000)  # a minute later (the refresh interval)
+        broker.publish(Event("message_added", {"n": 3}), [identity])
+        assert 650 < client.ttl(log) <= 720 and 650 < client.ttl(meta) <= 720
+        client.hset(meta, "x", int(client.hget(meta, "x")) + 3_600_000)  # a clock gone back
+        broker.publish(Event("message_added", {"n": 4}), [identity])
+        assert int(client.hget(meta, "x")) < pushed_at + 60_000
+        assert client.hget(meta, "seq") == b"4" and client.xlen(log) == 4
     finally:
         broker.close()
 

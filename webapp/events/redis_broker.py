@@ -90,6 +90,42 @@ class Frame(StrEnum):
 #: Called with a frame's payload (everything after the kind's line).
 FrameHandler = Callable[[str], None]
 
+#: A log and its meta live at least the log's age limit after their last event. Their expiry
+#: is pushed out when it was last pushed this long ago or more (or the age limit's tenth, if
+#: shorter), to that limit plus twice this: a message then costs each recipient three Redis
+#: commands, not five (docs/benchmarks.md, "Three commands per recipient"). Twice, because
+#: the time compared is the publishing worker's clock: workers whose clocks differ by less than
+#: this still never let a log expire early; a larger difference only refreshes more often.
+EXPIRY_REFRESH_MS = 60_000
+
+# Lua: ``expiry(ttl)`` is {ttl, refresh interval in ms, the expiry to set}; ``append(meta,
+# log, fresh epoch, maxlen, keep, now_ms, field, text, tag)`` appends one entry to a user's
+# log (its meta made, with a fresh epoch, if there is none) and returns its epoch and seq.
+# The meta's 'x' is when (now_ms) their expiry was last pushed out.
+APPEND_FUNCTION = f"""
+local function expiry(ttl)
+  local every = math.min({EXPIRY_REFRESH_MS}, tonumber(ttl) * 100)
+  return {{every, tonumber(ttl) + math.ceil(every / 500)}}
+end
+local function append(meta, log, fresh, maxlen, keep, now, field, text, tag)
+  local head = redis.call('HMGET', meta, 'epoch', 'x')
+  local epoch = head[1]
+  if not epoch then
+    epoch = fresh
+    redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
+    redis.call('DEL', log)
+  end
+  local seq = redis.call('HINCRBY', meta, 'seq', 1)
+  redis.call('XADD', log, 'MAXLEN', '~', maxlen, seq .. '-1', 't', now, field, text, 'g', tag)
+  if not head[2] or math.abs(tonumber(now) - tonumber(head[2])) >= keep[1] then
+    redis.call('HSET', meta, 'x', now)
+    redis.call('EXPIRE', meta, keep[2])
+    redis.call('EXPIRE', log, keep[2])
+  end
+  return epoch, seq
+end
+"""
+
 # ARGV: event, fresh epoch, maxlen (trimmed by whole nodes: see LOG_MAX_EVENTS), ttl, now_ms,
 # channel, once key ('' for none), once ttl, tag, shared body key ('' for none), then the
 # identities in ARGV[first], one per line. Key names are derived here from the identities, and
@@ -106,7 +142,9 @@ FrameHandler = Callable[[str], None]
 # recipient's wake-up goes on their own channel (``user_channel``), which only the processes
 # holding their streams subscribe to; a larger fan-out is one message on the shared channel,
 # which every process reads (fewer messages, each process picking out its own users).
-_PUBLISH_FUNCTION = """
+_PUBLISH_FUNCTION = (
+    APPEND_FUNCTION
+    + """
 local function publish_event(first)
   if ARGV[7] ~= '' then
     if not redis.call('SET', ARGV[7], '1', 'NX', 'EX', ARGV[8]) then
@@ -126,20 +164,10 @@ local function publish_event(first)
   local routed = #recipients <= redis.call('PUBSUB', 'NUMSUB', ARGV[6])[2]
   local frame = routed and ('t\\n' .. ARGV[1] .. '\\n')  -- built only when routed
   local lines = {'t', ARGV[1]}
+  local keep = expiry(ARGV[4])
   for _, who in ipairs(recipients) do
-    local meta = 'parley:u:{' .. who .. '}:meta'
-    local log = 'parley:u:{' .. who .. '}:log'
-    local epoch = redis.call('HGET', meta, 'epoch')
-    if not epoch then
-      epoch = ARGV[2]
-      redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
-      redis.call('DEL', log)
-    end
-    local seq = redis.call('HINCRBY', meta, 'seq', 1)
-    redis.call('XADD', log, 'MAXLEN', '~', ARGV[3], seq .. '-1',
-      't', ARGV[5], field, text, 'g', tag)
-    redis.call('EXPIRE', meta, ARGV[4])
-    redis.call('EXPIRE', log, ARGV[4])
+    local epoch, seq = append('parley:u:{' .. who .. '}:meta', 'parley:u:{' .. who .. '}:log',
+      ARGV[2], ARGV[3], keep, ARGV[5], field, text, tag)
     local line = who .. ' ' .. epoch .. '-' .. seq .. '.' .. tag
     if routed then
       redis.call('PUBLISH', 'parley:u:{' .. who .. '}:ch', frame .. line)
@@ -153,6 +181,7 @@ local function publish_event(first)
   return 1
 end
 """
+)
 
 _PUBLISH = _PUBLISH_FUNCTION + "return publish_event(11)"
 

@@ -58,6 +58,7 @@ from webapp.events.published_index import (
     confirm_key,
 )
 from webapp.events.redis_broker import (
+    APPEND_FUNCTION,
     CHANNEL,
     SHARED_BODY_MIN,
     SWEEP_SECONDS,
@@ -81,7 +82,9 @@ log = logging.getLogger(__name__)
 # log. ARGV: event, fresh epoch, maxlen, ttl, now_ms, once ttl, tag, shared body key ('' for
 # none), '1' with a de-duplication key, then the recipients (in the order of their keys).
 # Returns 1, or 0 when the group had it already (a retried webhook).
-_SLOT_PUBLISH = """
+_SLOT_PUBLISH = (
+    APPEND_FUNCTION
+    + """
 local k = 1
 if ARGV[9] == '1' then
   if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[6]) then
@@ -94,26 +97,18 @@ if ARGV[8] ~= '' then
   field, text = 'r', ARGV[8]
 end
 local frame = 't\\n' .. ARGV[1] .. '\\n'
+local keep = expiry(ARGV[4])
 for i = 10, #ARGV do
   local who = ARGV[i]
-  local meta, log = KEYS[k], KEYS[k + 1]
+  local epoch, seq = append(KEYS[k], KEYS[k + 1], ARGV[2], ARGV[3], keep, ARGV[5], field, text,
+    ARGV[7])
   k = k + 2
-  local epoch = redis.call('HGET', meta, 'epoch')
-  if not epoch then
-    epoch = ARGV[2]
-    redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
-    redis.call('DEL', log)
-  end
-  local seq = redis.call('HINCRBY', meta, 'seq', 1)
-  redis.call('XADD', log, 'MAXLEN', '~', ARGV[3], seq .. '-1',
-    't', ARGV[5], field, text, 'g', ARGV[7])
-  redis.call('EXPIRE', meta, ARGV[4])
-  redis.call('EXPIRE', log, ARGV[4])
   redis.call('SPUBLISH', 'parley:u:{' .. who .. '}:ch',
     frame .. who .. ' ' .. epoch .. '-' .. seq .. '.' .. ARGV[7])
 end
 return 1
 """
+)
 
 
 def slot_once_key(identity: str, once: str) -> str:
