@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
@@ -283,26 +283,48 @@ class RedisCost:
 
     cpu_s: float
     used_memory: int
+    #: Per command (``INFO commandstats``): calls and µs inside it, scripts' own included.
+    commands: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def per_message(self, after: RedisCost, messages: int) -> dict[str, float | int]:
         """The change from this reading to ``after`` as record fields, each also per message."""
         cpu_s = after.cpu_s - self.cpu_s
         memory = after.used_memory - self.used_memory
         count = max(1, messages)
+        spent = {
+            name: (
+                calls - self.commands.get(name, (0, 0))[0],
+                usec - self.commands.get(name, (0, 0))[1],
+            )
+            for name, (calls, usec) in after.commands.items()
+        }
+        top = sorted(spent.items(), key=lambda item: -item[1][1])[:6]
         return {
             "redis_cpu_s": round(cpu_s, 3),
             "redis_cpu_ms_per_msg": round(cpu_s * 1000 / count, 4),
             "redis_mem_delta_bytes": memory,
             "redis_bytes_per_msg": round(memory / count, 1),
+            # calls and µs per message of the commands Redis spent most time in
+            "redis_commands_per_msg": {
+                name: [round(calls / count, 2), round(usec / count, 1)]
+                for name, (calls, usec) in top
+                if usec
+            },
         }
 
 
 def redis_cost(ports: list[int]) -> RedisCost:
     """:class:`RedisCost` summed over ``ports``."""
     cpu_s, memory = 0.0, 0
+    commands: dict[str, tuple[int, int]] = {}
     for port in ports:
         with redis.Redis(port=port, socket_timeout=10) as client:
             cpu = client.info("cpu")
             memory += int(client.info("memory")["used_memory"])
+            stats = client.info("commandstats")
         cpu_s += float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"])
-    return RedisCost(cpu_s, memory)
+        for key, value in stats.items():
+            name = key.removeprefix("cmdstat_")
+            calls, usec = commands.get(name, (0, 0))
+            commands[name] = (calls + int(value["calls"]), usec + int(value["usec"]))
+    return RedisCost(cpu_s, memory, commands)

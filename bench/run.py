@@ -556,6 +556,12 @@ def _print(r: dict[str, Any]) -> None:
         f"load {r['load_avg']}",
         flush=True,
     )
+    if r.get("redis_commands_per_msg"):
+        top = ", ".join(
+            f"{name} {calls:g}x {usec:g} us"
+            for name, (calls, usec) in r["redis_commands_per_msg"].items()
+        )
+        print(f"  redis per message: {top}", flush=True)
     print(
         f"  heard: {r['workers']} workers ({r['redis']} Redis); pub/sub messages received "
         f"{r['pubsub_received']} ({r['pubsub_received_source']}), per webhook "
