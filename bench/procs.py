@@ -298,7 +298,7 @@ class RedisCost:
             )
             for name, (calls, usec) in after.commands.items()
         }
-        top = sorted(spent.items(), key=lambda item: -item[1][1])[:6]
+        top = sorted(spent.items(), key=lambda item: -item[1][1])[:12]
         return {
             "redis_cpu_s": round(cpu_s, 3),
             "redis_cpu_ms_per_msg": round(cpu_s * 1000 / count, 4),

@@ -43,6 +43,7 @@ from webapp.events.published_index import (
     OutOfOrder,
     RedisPublishedIndex,
 )
+from webapp.events.redis_batch import ScriptBatcher
 from webapp.events.redis_channels import (
     GRACE_SECONDS,
     UserChannels,
@@ -340,6 +341,8 @@ class RedisBroker:
         self._cursor = self._redis.register_script(_CURSOR)
         self._opening = self._redis.register_script(_OPENING)
         self._signal = self._redis.register_script(_SIGNAL)
+        #: Publishes made while one is out go together, in one round trip.
+        self._batcher = ScriptBatcher(client)
         self.subscriptions = SubscriptionRegistry()
         #: This process's per-user channels, one per user with a stream here.
         self.channels = UserChannels(self._catch_up, grace=channel_grace)
@@ -403,15 +406,8 @@ class RedisBroker:
                 1 if in_order.strict else 0,
             ]
         args.append("\n".join(identities))
-        # EVALSHA straight through ``execute_command``: redis-py's ``Script.__call__`` and
-        # ``evalsha`` wrappers cost ~3 % of a webhook's CPU (docs/benchmarks.md). A Redis
-        # that lost its script cache (restart, SCRIPT FLUSH) gets it loaded again.
         try:
-            try:
-                answer = self._redis.execute_command("EVALSHA", script.sha, 0, *args)
-            except redis.exceptions.NoScriptError:
-                script.sha = self._redis.script_load(script.script)
-                answer = self._redis.execute_command("EVALSHA", script.sha, 0, *args)
+            answer = self._batcher.call(script, args)
         except REDIS_ERRORS as exc:
             raise unavailable(exc) from exc
         if isinstance(answer, list):
