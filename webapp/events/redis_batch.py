@@ -6,10 +6,12 @@ them). A publish to a large group holds its connection while the script runs (ab
 longer still; with two connections, webhooks queued for them, and that wait, not Redis or
 the worker, capped a broadcast's rate (docs/benchmarks.md, "Publishes sent together").
 
-So publishes go through a :class:`ScriptBatcher`: a call made while another is out waits for
-it, and everything waiting by then is sent as one pipeline by the first of them (it *leads*),
-which hands each caller its own answer and the lead to whoever came next. A call made alone
-costs what it did before: one command on a pooled connection.
+So publishes go through a :class:`ScriptBatcher`. The first call *leads*: it takes a pooled
+connection, then every call waiting by then, hands the lead to whoever comes next, and sends
+them as one pipeline, giving each caller its own answer or error. The next leader does the
+same on the pool's other connection, so up to two batches are out at once and Redis always
+has the next one at hand; a third waits for a connection while calls gather behind it. A call
+made alone costs about what it did before: one round trip on a pooled connection.
 """
 
 from __future__ import annotations
@@ -119,9 +121,11 @@ class ScriptBatcher:
         try:
             self._send(pipe, batch)
         except BaseException as exc:  # every caller learns why
+            # The leader's greenlet killed (a worker exiting): the others see a lost connection.
+            theirs = exc if isinstance(exc, Exception) else redis.ConnectionError(repr(exc))
             for call in batch:
                 if call.answer is _UNSET and call.error is None:
-                    call.error = exc
+                    call.error = exc if call is me else theirs
         finally:
             pipe.reset()  # the connection back to the pool
             for call in batch:
