@@ -5,8 +5,8 @@ empty ``redis-server`` and reads what Redis itself counted: the time spent insid
 script (``INFO commandstats``, ``cmdstat_evalsha``'s ``usec``) and its whole CPU (``INFO
 cpu``, which adds reading and answering the call). Nothing listens, so no wake-up is sent
 to a worker: this is the script's own cost, what a broadcast costs Redis per message. Run
-it once per tree to compare (``--repeat`` interleaves nothing: Redis's time per call is
-steady enough that runs minutes apart agree within a few per cent).
+it once per tree, alternating the trees back to back: a virtual machine's speed can drift by
+half within an hour (docs/benchmarks.md, "Publishes sent together").
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from bench import procs
@@ -59,7 +60,7 @@ def main() -> None:
     parser.add_argument("--out", help="append the results as JSON lines here")
     opts = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    load = open("/proc/loadavg").read().split()[0]
+    load = Path("/proc/loadavg").read_text().split()[0]
     for group in (int(g) for g in opts.groups.split(",")):
         messages = max(100, opts.messages * 2 // group)
         result = measure(group, messages)

@@ -99,7 +99,7 @@ FrameHandler = Callable[[str], None]
 #: this still never let a log expire early; a larger difference only refreshes more often.
 EXPIRY_REFRESH_MS = 60_000
 
-# Lua: ``expiry(ttl)`` is {ttl, refresh interval in ms, the expiry to set}; ``append(meta,
+# Lua: ``expiry(ttl)`` is {refresh interval in ms, the expiry to set in s}; ``append(meta,
 # log, fresh epoch, maxlen, keep, now_ms, field, text, tag)`` appends one entry to a user's
 # log (its meta made, with a fresh epoch, if there is none) and returns its epoch and seq.
 # The meta's 'x' is when (now_ms) their expiry was last pushed out.
