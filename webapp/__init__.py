@@ -171,7 +171,7 @@ def _build_services(config: Config) -> Services:
         names=names,
         media=MediaGateway(config),
         metrics=metrics,
-        stream_writer=StreamWriter(metrics),
+        stream_writer=StreamWriter(metrics, broker.backlog),
         heartbeats=HeartbeatTicker(metrics),
         admission=Admission(config.STREAM_OPENINGS_IN_FLIGHT),
         typing=TypingThrottle(),

@@ -46,18 +46,23 @@ def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
     if request.param == "memory":
         yield MemoryBroker()
         return
-    if request.param == "cluster":
-        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
-        cluster.flush()
-        cluster_broker = ClusterBroker(connect_cluster(cluster.url), cluster.url, max_events=5)
-        wait_until(cluster_broker.live, 10, "the shared channel's subscription")
-        yield cluster_broker
-        cluster_broker.close()
-        return
-    server: RedisServer = request.getfixturevalue("redis_server")
-    client = connect(server.url)
-    client.flushdb()
-    redis_broker = RedisBroker(client, server.url, max_events=5)
-    wait_until(redis_broker.live, 10, "the subscription")
+    redis_broker = live_redis_broker(request, request.param, max_events=5)
     yield redis_broker
     redis_broker.close()
+
+
+def live_redis_broker(request: pytest.FixtureRequest, where: str, **limits: int) -> RedisBroker:
+    """A broker on the session's Redis (``where`` = "redis") or cluster ("cluster"), emptied,
+    once its subscription is up."""
+    made: RedisBroker
+    if where == "cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        made = ClusterBroker(connect_cluster(cluster.url), cluster.url, **limits)
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        client = connect(server.url)
+        client.flushdb()
+        made = RedisBroker(client, server.url, **limits)
+    wait_until(made.live, 10, "the shared channel's subscription")
+    return made

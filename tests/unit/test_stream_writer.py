@@ -133,6 +133,36 @@ def test_each_wake_up_is_one_chunk_in_order_and_replayed_ids_are_skipped(
     assert chunks[1].startswith(b"id: e1-3\n")
 
 
+def test_events_dispatched_while_the_listener_is_busy_go_out_in_one_chunk(
+    broker: MemoryBroker,
+) -> None:
+    writer = StreamWriter(Metrics(), hold=60)  # no deadline that a slow machine could reach
+    stream = Stream(writer, "alice", broker)
+    listener = object()
+    writer.backlog.busy(listener)  # it has received messages and is dispatching them
+    stream.subscription.offer(delivery(1, "one"))
+    gevent.idle()  # the writer has woken, and waits
+    assert stream.client.raw == b""
+    stream.subscription.offer(delivery(2, "two"))
+    writer.backlog.idle(listener)
+    stream.client.read_until(b"two")
+    assert len(stream.client.chunks()) == 1
+    writer.close_all()
+
+
+def test_a_listener_that_stays_busy_delays_a_write_by_the_hold_at_most(
+    broker: MemoryBroker,
+) -> None:
+    writer = StreamWriter(Metrics(), hold=0.05)
+    stream = Stream(writer, "alice", broker)
+    writer.backlog.busy(object())  # and never idle again
+    stream.subscription.offer(delivery(1, "one"))
+    stream.client.read_until(b"one")
+    stream.subscription.offer(delivery(2, "two"))
+    stream.client.read_until(b"two")
+    writer.close_all()
+
+
 def test_a_heartbeat_is_a_comment_chunk(writer: StreamWriter, broker: MemoryBroker) -> None:
     stream = Stream(writer, "alice", broker)
     stream.subscription.beat()

@@ -49,6 +49,45 @@ class CatchUp:
 CATCH_UP = CatchUp()
 
 
+class Backlog:
+    """Whether a listener of this process holds pub/sub messages it has received but not yet
+    dispatched to its streams.
+
+    The stream writer waits for them (briefly: ``webapp.stream.writer.HOLD_SECONDS``) before
+    it writes: under load, a stream owed several events then gets them in one ``send``, and
+    its browser reads them at once, where writing each event as soon as it is dispatched costs
+    a system call on each side per event (the cost that bounds a broadcast,
+    ``docs/benchmarks.md``). A quiet stream's event is written as soon as its own message is
+    dispatched: nothing waits for messages not yet received."""
+
+    __slots__ = ("_busy", "_watchers")
+
+    def __init__(self) -> None:
+        self._busy: set[object] = set()
+        self._watchers: list[Callable[[], None]] = []
+
+    @property
+    def pending(self) -> bool:
+        """True while some listener holds received messages it has not dispatched yet."""
+        return bool(self._busy)
+
+    def busy(self, listener: object) -> None:
+        """``listener`` has received a message and is dispatching it."""
+        self._busy.add(listener)
+
+    def idle(self, listener: object) -> None:
+        """``listener`` has dispatched everything it received."""
+        self._busy.discard(listener)
+        if not self._busy:
+            for watcher in self._watchers:
+                watcher()
+
+    def on_idle(self, watcher: Callable[[], None]) -> None:
+        """Call ``watcher()`` (it must not block) each time no listener is left busy: the
+        waiter wakes with the primitive of its own loop (the writer's is gevent's)."""
+        self._watchers.append(watcher)
+
+
 class Subscription:
     """One open stream's inbox: a bounded queue the broker fills and the stream drains.
 
@@ -197,6 +236,11 @@ class Broker(Protocol):
     @property
     def marks(self) -> PublishedIndex:
         """The marks of what was published per conversation, beside the de-duplication keys."""
+
+    @property
+    def backlog(self) -> Backlog:
+        """Whether this process's listeners hold messages not yet dispatched (the writer's
+        cue to wait for them)."""
 
     def publish(
         self,

@@ -16,6 +16,7 @@ from webapp.events.broker import (
     LOG_MAX_AGE,
     LOG_MAX_EVENTS,
     ONCE_SECONDS,
+    Backlog,
     Replay,
     Subscription,
     SubscriptionRegistry,
@@ -54,6 +55,8 @@ class MemoryBroker:
         self._once: dict[str, float] = {}
         self._claims: dict[str, float] = {}
         self.subscriptions = SubscriptionRegistry()
+        #: Never busy: a publish offers its deliveries as it is made, with no listener between.
+        self.backlog = Backlog()
         #: The marks of what was published per conversation (a publish ``in_order`` notes).
         self.marks = MemoryPublishedIndex(self.published, window=max_age)
 

@@ -29,6 +29,7 @@ from webapp.events.broker import (
     LOG_MAX_AGE,
     LOG_MAX_EVENTS,
     ONCE_SECONDS,
+    Backlog,
     BrokerUnavailable,
     Replay,
     Subscription,
@@ -344,6 +345,8 @@ class RedisBroker:
         #: Publishes made while one is out go together, in one round trip.
         self._batcher = ScriptBatcher(client)
         self.subscriptions = SubscriptionRegistry()
+        #: Busy while a listener dispatches messages it has received (the writer waits).
+        self.backlog = Backlog()
         #: This process's per-user channels, one per user with a stream here.
         self.channels = UserChannels(self._catch_up, grace=channel_grace)
         self._down = threading.Event()  # set while the listener cannot reach Redis
@@ -566,12 +569,23 @@ class RedisBroker:
 
     def _read(self, pubsub: Any) -> None:
         """Dispatch messages until stopped (or the connection fails, raising)."""
-        channels = self.channels
+        try:
+            self._dispatch_until_stopped(pubsub)
+        finally:
+            self.backlog.idle(self)  # a lost connection holds nothing back
+
+    def _dispatch_until_stopped(self, pubsub: Any) -> None:
+        channels, backlog, connection = self.channels, self.backlog, pubsub.connection
         next_sweep = time.monotonic() + SWEEP_SECONDS
         reported = self.received
         while not self._stopped.is_set():
+            # What has arrived already is dispatched before the writer writes (Backlog). Only
+            # asked here, not read: a message half received would time out without a wait.
+            if not connection.can_read(timeout=0):
+                backlog.idle(self)
             message = pubsub.get_message(timeout=SWEEP_SECONDS)
             if message is not None:
+                backlog.busy(self)
                 kind = message["type"]
                 if kind == "message":
                     self.received += 1

@@ -426,12 +426,24 @@ class _Shard:
             connection.disconnect()
 
     def _read(self, connection: Any) -> None:
-        broker, channels = self.broker, self.channels
+        try:
+            self._dispatch_until_stopped(connection)
+        finally:
+            self.broker.backlog.idle(self)  # a lost connection holds nothing back
+
+    def _dispatch_until_stopped(self, connection: Any) -> None:
+        broker, channels, backlog = self.broker, self.channels, self.broker.backlog
         next_sweep = time.monotonic() + SWEEP_SECONDS
         received = reported = 0  # this shard's own: the broker's total counts every shard's
         moved: list[str] = []
         while not broker._stopped.is_set() and not self.retired:
-            if connection.can_read(timeout=SWEEP_SECONDS):
+            # What has arrived already is dispatched before the writer writes (Backlog).
+            ready = connection.can_read(timeout=0)
+            if not ready:
+                backlog.idle(self)
+                ready = connection.can_read(timeout=SWEEP_SECONDS)
+            if ready:
+                backlog.busy(self)
                 kind, channel, data = connection.read_response(push_request=True)[:3]
                 if kind == b"smessage":
                     received += 1

@@ -24,6 +24,7 @@ import errno
 import logging
 import random
 import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -31,7 +32,7 @@ import gevent
 from gevent import get_hub
 from gevent.event import Event
 
-from webapp.events.broker import BrokerUnavailable, CatchUp, Subscription
+from webapp.events.broker import Backlog, BrokerUnavailable, CatchUp, Subscription
 from webapp.events.redis_broker import ReplayBroken
 from webapp.ops.metrics import Metrics
 from webapp.stream.outbox import Outbox
@@ -43,6 +44,10 @@ log = logging.getLogger(__name__)
 MAX_PENDING = 256 * 1024
 #: Streams written between two cooperative yields: webhooks keep being served meanwhile.
 WRITE_SLICE = 256
+#: The longest one pass of the writer waits for the listener to dispatch the messages it has
+#: already received (:class:`~webapp.events.broker.Backlog`): about what dispatching a few
+#: messages to a group of 1,000 takes.
+HOLD_SECONDS = 0.02
 
 #: Reconnects after a worker exits: at least this long, spread over this much per stream
 #: ending (about what a worker can take back per millisecond), and never longer than this.
@@ -117,9 +122,19 @@ def can_hand_over(environ: dict[str, Any], sock: socket.socket | None) -> bool:
 class StreamWriter:
     """Writes every handed-over stream of this process; see the module docstring."""
 
-    def __init__(self, metrics: Metrics, max_pending: int = MAX_PENDING) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        backlog: Backlog | None = None,
+        max_pending: int = MAX_PENDING,
+        hold: float = HOLD_SECONDS,
+    ) -> None:
         self.metrics = metrics
+        self.backlog = backlog or Backlog()
         self.max_pending = max_pending
+        self.hold = hold
+        self._caught_up = Event()  # set when the listener has dispatched what it received
+        self.backlog.on_idle(self._caught_up.set)
         self._connections: dict[Subscription, Connection] = {}
         self._ready: dict[Subscription, None] = {}  # an ordered set
         self._wake: Event | None = None
@@ -168,8 +183,13 @@ class StreamWriter:
                 log.exception("stream writer failed")
 
     def flush(self) -> None:
-        """Write every ready stream, yielding to the rest of the worker now and then."""
+        """Write every ready stream, yielding to the rest of the worker now and then.
+
+        Before each slice, the pass waits (``hold`` seconds in all) for the listener to
+        dispatch what it has received: a stream then gets every event owed to it in one send."""
         written = 0
+        until = time.monotonic() + self.hold
+        self._hold(until)
         while self._ready:
             batch, self._ready = self._ready, {}
             for subscription in batch:
@@ -179,6 +199,15 @@ class StreamWriter:
                 written += 1
                 if written % WRITE_SLICE == 0:
                     gevent.sleep(0)
+                    self._hold(until)
+
+    def _hold(self, until: float) -> None:
+        if not self.backlog.pending:
+            return
+        self._caught_up.clear()
+        left = until - time.monotonic()
+        if self.backlog.pending and left > 0:
+            self._caught_up.wait(left)
 
     def close_all(self) -> None:
         """The worker is exiting: end every stream now, all of them first (sends that never
