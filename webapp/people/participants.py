@@ -32,8 +32,12 @@ log = logging.getLogger(__name__)
 #: Seconds a cached list lives even without a participant webhook to drop it.
 MEMBERSHIP_TTL = 300
 #: Seconds a process keeps a list it read from Redis (dropped at once, in every process, when
-#: any of them forgets it; see :class:`RedisMembershipCache`).
-LOCAL_TTL = 10.0
+#: any of them forgets it, and all of them when its subscription comes back; see
+#: :class:`RedisMembershipCache`). Changes are announced, so this only bounds how long a copy
+#: outlives a list Redis itself refetched from Twilio; a fifth of :data:`MEMBERSHIP_TTL`. At
+#: 10 s, a chat whose conversations each speak less often than that read Redis once per
+#: webhook (7 % of a worker at 1,000 webhooks/s, docs/benchmarks.md).
+LOCAL_TTL = 60.0
 
 #: Seconds Parley remembers who was in a conversation when it last fetched its list: as long
 #: as a user's event log keeps events, so a removal announced once Twilio answers 404 for the
