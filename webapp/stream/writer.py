@@ -12,9 +12,11 @@ any replay through gunicorn, its socket is *handed over*: detached from gunicorn
 forgets the connection without closing it) and kept here, and the request's greenlet ends.
 The writer's one greenlet frames what each ready inbox holds as one HTTP/1.1 chunk and
 ``send``\\ s it without blocking. A client whose socket buffer is full gets a libev write
-watcher that sends the rest when it can; the writer never waits for anybody, and a client
+watcher that sends the rest when it can; the writer never waits for a client, and a client
 :data:`MAX_PENDING` bytes behind is cut off and resumes by replay. A libev read watcher per
-connection notices a hang-up at once (see ``hangup.py``).
+connection notices a hang-up at once (see ``hangup.py``). The one wait it makes is for the
+broker's listener, at most :data:`HOLD_SECONDS` a pass, while that holds messages already
+received: events that arrived together then go out together (see ``flush``).
 """
 
 from __future__ import annotations
