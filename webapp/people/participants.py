@@ -34,9 +34,10 @@ MEMBERSHIP_TTL = 300
 #: Seconds a process keeps a list it read from Redis (dropped at once, in every process, when
 #: any of them forgets it, and all of them when its subscription comes back; see
 #: :class:`RedisMembershipCache`). Changes are announced, so this only bounds how long a copy
-#: outlives a list Redis itself refetched from Twilio; a fifth of :data:`MEMBERSHIP_TTL`. At
-#: 10 s, a chat whose conversations each speak less often than that read Redis once per
-#: webhook (7 % of a worker at 1,000 webhooks/s, docs/benchmarks.md).
+#: outlives a list Redis itself refetched from Twilio; a fifth of :data:`MEMBERSHIP_TTL`.
+#: Much shorter, and a chat whose conversations each speak less often than that reads Redis
+#: for its recipients on most webhooks (7 % of a worker at 1,000 webhooks/s,
+#: docs/benchmarks.md).
 LOCAL_TTL = 60.0
 
 #: Seconds Parley remembers who was in a conversation when it last fetched its list: as long
