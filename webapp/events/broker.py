@@ -76,7 +76,10 @@ class Backlog:
         self._busy.add(listener)
 
     def idle(self, listener: object) -> None:
-        """``listener`` has dispatched everything it received."""
+        """``listener`` has dispatched everything it received. The watchers hear of it only
+        when this leaves no listener busy (a listener reports idle on every quiet loop)."""
+        if listener not in self._busy:
+            return
         self._busy.discard(listener)
         if not self._busy:
             for watcher in self._watchers:

@@ -204,11 +204,10 @@ class StreamWriter:
                     self._hold(until)
 
     def _hold(self, until: float) -> None:
-        if not self.backlog.pending:
-            return
-        self._caught_up.clear()
+        """While a listener holds received messages, wait for it (until ``until`` at most)."""
         left = until - time.monotonic()
         if self.backlog.pending and left > 0:
+            self._caught_up.clear()
             self._caught_up.wait(left)
 
     def close_all(self) -> None:
