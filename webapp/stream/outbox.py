@@ -9,12 +9,15 @@ restore: a seq behind the stream's, or its own seq with another tag) is a ``resy
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 
 from webapp.events.broker import Broker, CatchUp
 from webapp.events.types import Delivery, EventId, Signal
 from webapp.stream.sse import control
+
+log = logging.getLogger(__name__)
 
 #: A stream subscribes before it reads the log (a replay, a resync), so live events published
 #: just before that read may still be queued: behind the stream's position, they are
@@ -57,6 +60,7 @@ class Outbox:
                 caught_up = self.broker.replay(self.identity, last)
                 self.seam_until = time.monotonic() + SEAM_SECONDS
                 if caught_up.resync:
+                    log.info("stream of %s resyncs: its log lacks %s", self.identity, last)
                     last = caught_up.cursor
                     out.append(control("resync", {"cursor": str(last)}, last))
                     continue
@@ -75,6 +79,7 @@ class Outbox:
             elif not self._duplicate(item.id, last):
                 # Another epoch (the log was lost), or a log that went back: a seq behind the
                 # stream's, or the stream's own seq naming another event (another tag).
+                log.info("stream of %s resyncs: %s came after %s", self.identity, item.id, last)
                 last = item.id
                 out.append(control("resync", {"cursor": str(last)}, last))
                 self.seam_until = 0.0
