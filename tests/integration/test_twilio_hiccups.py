@@ -3,6 +3,7 @@ through a proxy that drops keep-alive connections, loses answers, or is not ther
 
 from __future__ import annotations
 
+import io
 import re
 import socket
 import struct
@@ -25,7 +26,10 @@ from tests.support.servers import ParleyServer, Served, run_parley
 from twilio_emulator import EmulatorSettings, create_emulator_app
 from twilio_emulator.credentials import EMULATOR_ACCOUNT_SID, EMULATOR_SERVICE_SID
 from webapp import create_app
+from webapp.config import Config
+from webapp.twilio_gateway import GatewayError
 from webapp.twilio_gateway.client import IDLE_LIMIT, ParleyHttpClient, TwilioUnreachable
+from webapp.twilio_gateway.media import MediaGateway
 
 #: Parley's answer when Twilio cannot be reached, whatever the route.
 UNREACHABLE = {"code": "twilio_unavailable", "message": "Twilio could not be reached; try again."}
@@ -294,6 +298,24 @@ def test_a_connection_idle_past_the_limit_is_not_used_again(stack: Stack) -> Non
         keeping.request("POST", conversations, data={"FriendlyName": "kept"}, auth=auth)
     created = closing.request("POST", conversations, data={"FriendlyName": "fresh"}, auth=auth)
     assert created.status_code == 201
+
+
+def test_an_upload_after_the_idle_limit_goes_on_a_new_connection(stack: Stack) -> None:
+    """An upload (read from the browser once, never resent) after the idle limit does not
+    meet a connection the server is closing; within the limit, the connection is kept."""
+    proxy = stack.proxy
+    config = Config.from_env({"TWILIO_EMULATOR_URL": proxy.url, "TWILIO_AUTH_TOKEN": TOKEN})
+    keeping, closing = MediaGateway(config), MediaGateway(config, idle_limit=0)
+    photo = b"\x89PNG\r\n\x1a\n" + b"\0" * 2000
+    for media in (keeping, closing):
+        media.upload(io.BytesIO(photo), len(photo), "image/png", "first.png")
+    proxy.drop_reused = True  # what a server closing idle connections does to a late request
+
+    with pytest.raises(GatewayError) as dropped:
+        keeping.upload(io.BytesIO(photo), len(photo), "image/png", "kept.png")
+    assert dropped.value.status == 503
+    uploaded = closing.upload(io.BytesIO(photo), len(photo), "image/png", "fresh.png")
+    assert (uploaded.filename, uploaded.size) == ("fresh.png", len(photo))
 
 
 def test_the_idle_limit_is_below_gunicorns_keep_alive() -> None:

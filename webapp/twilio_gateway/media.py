@@ -21,7 +21,7 @@ import requests
 
 from webapp import deadline
 from webapp.config import Config
-from webapp.twilio_gateway.client import TWILIO_TIMEOUT
+from webapp.twilio_gateway.client import IDLE_LIMIT, TWILIO_TIMEOUT, IdleLimitedAdapter
 from webapp.twilio_gateway.errors import UNREACHABLE, GatewayError
 
 #: Bytes read (from the browser) and sent (to MCS) at a time.
@@ -127,11 +127,17 @@ class _MultipartBody:
 class MediaGateway:
     """Parley's view of one service's media in MCS. Raises :class:`GatewayError`."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, idle_limit: float = IDLE_LIMIT) -> None:
         self.origin = config.mcs_url
         self.base = f"{self.origin}/v1/Services/{config.TWILIO_CONVERSATIONS_SERVICE_SID}"
         self.auth = (config.TWILIO_ACCOUNT_SID, config.TWILIO_AUTH_TOKEN)
         self.session = requests.Session()
+        # An upload is read from the browser once and never sent again: a connection left
+        # unused for ``idle_limit`` seconds is not used again, so that an upload does not go
+        # out on one the far side is closing (gunicorn's keep-alive is 5 s; see IDLE_LIMIT).
+        adapter = IdleLimitedAdapter(idle_limit)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
 
     def upload(
         self, source: Readable, length: int, content_type: str, filename: str | None
