@@ -7,11 +7,12 @@ Inside the publish script, most of that cost is not the commands but Lua's call 
 same recipients that differ only in the commands each recipient costs, so that a new log
 layout can be judged by its figures before it is built:
 
-- ``today``: the real publish script (``HMGET`` epoch and expiry time, ``HINCRBY`` seq,
+- ``today``: the real publish script (one ``XADD`` per recipient whose seq Redis assigns, ids
+  ``0-<seq>``, with ``MAXLEN ~``; no expiry due);
+- ``three commands``: the previous layout's (``HMGET`` epoch and expiry time, ``HINCRBY`` seq,
   ``XADD`` with an explicit id and ``MAXLEN ~``);
 - ``hincrby+xadd``: the same without the ``HMGET``;
-- ``xadd 0-*``: one ``XADD`` per recipient whose seq Redis assigns (ids ``0-<seq>``);
-- ``xadd 0-*, no maxlen``: the same, trimming left to another command;
+- ``xadd 0-*, no maxlen``: today's command, trimming left to another command;
 - ``loop``: the script's own work per recipient (key names, the id line), no command.
 
 Reported per shape: Redis's time inside the script per recipient (``INFO commandstats``,
@@ -29,11 +30,12 @@ from typing import Any
 from bench import procs
 from webapp.events import redis_broker
 
-# ARGV as the real script's: event, fresh epoch, maxlen, ttl, now_ms, channel, once key, once
-# ttl, tag, shared body key, then the identities, one per line.
+# ARGV as the real script's: event, fresh epoch, maxlen, expiry, now_ms, channel, once key,
+# once ttl, tag, shared body key, the identities whose expiry is due, then the identities, one
+# per line.
 _LOOP_HEAD = """
 local recipients = {}
-for who in string.gmatch(ARGV[11], '[^\\n]+') do
+for who in string.gmatch(ARGV[12], '[^\\n]+') do
   recipients[#recipients + 1] = who
 end
 redis.call('SET', ARGV[10], ARGV[1], 'EX', ARGV[4])
@@ -50,17 +52,19 @@ return #lines
 
 SHAPES: dict[str, str] = {
     "today": redis_broker._PUBLISH,
+    "three commands": _LOOP_HEAD
+    + """
+  local head = redis.call('HMGET', meta, 'epoch', 'x')
+  local seq = redis.call('HINCRBY', meta, 'seq', 1)
+  redis.call('XADD', log, 'MAXLEN', '~', maxlen, seq .. '-1', 't', now, 'r', ref, 'g', tag)
+  lines[#lines + 1] = who .. ' ' .. (head[1] or ARGV[2]) .. '-' .. seq .. '.' .. tag
+"""
+    + _LOOP_TAIL,
     "hincrby+xadd": _LOOP_HEAD
     + """
   local seq = redis.call('HINCRBY', meta, 'seq', 1)
   redis.call('XADD', log, 'MAXLEN', '~', maxlen, seq .. '-1', 't', now, 'r', ref, 'g', tag)
   lines[#lines + 1] = who .. ' ' .. ARGV[2] .. '-' .. seq .. '.' .. tag
-"""
-    + _LOOP_TAIL,
-    "xadd 0-*": _LOOP_HEAD
-    + """
-  local id = redis.call('XADD', log, 'MAXLEN', '~', maxlen, '0-*', 't', now, 'r', ref, 'g', tag)
-  lines[#lines + 1] = who .. ' ' .. id .. '.' .. tag
 """
     + _LOOP_TAIL,
     "xadd 0-*, no maxlen": _LOOP_HEAD
@@ -81,7 +85,7 @@ def _args(users: str, n: int) -> list[Any]:
     event = json.dumps({"type": "message_added", "data": {"body": "a message " * 8}})
     now = int(time.time() * 1000)
     return [event, "0badcafe", 1000, 86400, now, "parley:events", "", 3600, "deadbeef",
-            f"parley:ev:{n:016x}", users]  # fmt: skip
+            f"parley:ev:{n:016x}", "", users]  # fmt: skip
 
 
 def measure(group: int, messages: int, rounds: int) -> list[dict[str, Any]]:

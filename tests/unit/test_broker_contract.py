@@ -16,9 +16,10 @@ from webapp.events.broker import (
     Subscription,
     SubscriptionRegistry,
 )
+from webapp.events.log_expiry import LogExpiry
 from webapp.events.memory_broker import MemoryBroker
 from webapp.events.published_index import InOrder, OutOfOrder
-from webapp.events.redis_broker import RedisBroker, ReplayBroken, connect
+from webapp.events.redis_broker import CHANNEL, RedisBroker, ReplayBroken, connect
 from webapp.events.types import Delivery, Event, EventId, Signal
 
 
@@ -26,6 +27,13 @@ def _next(sub: Subscription) -> Delivery:
     item = sub.get(timeout=5)
     assert isinstance(item, Delivery), item
     return item
+
+
+def _live(sub: Subscription, broker: Broker) -> Delivery:
+    """The next live delivery as a stream writes it: one named by its seq alone (the Redis
+    broker's wake-up) takes the epoch of the log the stream read."""
+    item = _next(sub)
+    return item if item.id.epoch else item.in_epoch(broker.cursor(sub.identity).epoch)
 
 
 def test_each_recipient_gets_the_event_with_its_own_ordered_ids(broker: Broker) -> None:
@@ -89,8 +97,8 @@ def test_redis_log_is_capped_and_a_trimmed_gap_resyncs(redis_server: RedisServer
         sub = broker.subscribe("gina")
         for n in range(250):
             broker.publish(Event("message_added", {"n": n}), ["gina"])
-        seen = [_next(sub).id for _ in range(250)]
-        kept = client.xlen("parley:u:{gina}:log")
+        seen = [_live(sub, broker).id for _ in range(250)]
+        kept = client.xlen("parley:u:{gina}:events")
         assert 5 <= kept < 5 + 100
         oldest = 250 - kept  # the first event still in the log
         assert broker.replay("gina", cursor).resync
@@ -264,7 +272,7 @@ def test_an_id_names_its_event_with_one_tag_for_every_recipient_and_in_replay(
     start = broker.cursor("tag-alice")
     broker.publish(Event("message_added", {"n": 1}), ["tag-alice", "tag-bob"], once="t1")
     broker.publish(Event("message_added", {"n": 1}), ["tag-alice"], once="t2")
-    first, second, bobs = _next(alice), _next(alice), _next(bob)
+    first, second, bobs = _live(alice, broker), _live(alice, broker), _live(bob, broker)
     assert first.id.tag and first.id.tag == bobs.id.tag  # once per event, not per recipient
     assert second.id.tag != first.id.tag  # another delivery with the same text: another tag
     assert str(first.id) == f"{start.epoch}-{start.seq + 1}.{first.id.tag}"
@@ -280,7 +288,7 @@ def test_a_cursor_whose_seq_now_names_another_event_resyncs(broker: Broker) -> N
     sub = broker.subscribe("tag-bea")
     for n in range(3):
         broker.publish(Event("message_added", {"n": n}), ["tag-bea"])
-    ids = [_next(sub).id for _ in range(3)]
+    ids = [_live(sub, broker).id for _ in range(3)]
     resumed = broker.replay("tag-bea", ids[1])
     assert not resumed.resync and [d.id for d in resumed.events] == [ids[2]]
     for other in (ids[1]._replace(tag="0badf00d"), ids[2]._replace(tag="0badf00d")):
@@ -302,29 +310,27 @@ def test_an_untagged_cursor_resumes_only_from_an_untagged_entry(broker: Broker) 
     assert broker.replay("tag-cy", start._replace(seq=1)).resync
 
 
-def test_an_untagged_cursor_from_before_the_deploy_still_resumes(redis_server: RedisServer) -> None:
-    """The log entries a worker from before tags wrote have no tag, nor do the ids it sent:
-    a page holding one resumes and gets the newer, tagged events."""
+def test_a_page_from_the_previous_log_layout_resyncs_once(redis_server: RedisServer) -> None:
+    """Logs were hashes of epoch and seq beside streams with ids ``<seq>-1``: a page holding one
+    of their ids resyncs (the log it names is not read any more), then resumes as usual; a
+    wake-up from a worker still writing them (ids in full) is still understood."""
     client = connect(redis_server.url)
     broker = RedisBroker(client, redis_server.url)
     try:
-        meta, log = "parley:u:{tag-dee}:meta", "parley:u:{tag-dee}:log"
-        client.delete(meta, log)
+        meta, old_log = "parley:u:{tag-dee}:meta", "parley:u:{tag-dee}:log"
         client.hset(meta, mapping={"epoch": "0ldc0de5", "seq": 2})
-        for seq in (1, 2):  # as the script from before tags wrote them
-            client.xadd(
-                log, {"t": int(time.time() * 1000), "e": '{"type":"x","data":{}}'}, f"{seq}-1"
-            )
-        assert broker.cursor("tag-dee") == EventId("0ldc0de5", 2)
-        broker.publish(Event("message_added", {"n": 3}), ["tag-dee"])
-        replay = broker.replay("tag-dee", EventId.parse("0ldc0de5-2"))
-        assert not replay.resync
-        [third] = list(replay.events)
-        assert third.id.seq == 3 and third.id.tag and third.event.data == {"n": 3}
-        assert [d.id.tag for d in broker.replay("tag-dee", EventId("0ldc0de5", 1)).events] == [
-            "",
-            third.id.tag,
-        ]
+        for seq in (1, 2):  # as the previous layout's script wrote them
+            fields = {"t": int(time.time() * 1000), "e": '{"type":"x","data":{}}', "g": "aa"}
+            client.xadd(old_log, fields, f"{seq}-1")
+        wait_until(broker.live, 10, "the subscription")
+        replay = broker.replay("tag-dee", EventId("0ldc0de5", 2, "aa"))
+        assert replay.resync and replay.cursor.epoch != "0ldc0de5" and replay.cursor.seq == 0
+        broker.publish(Event("message_added", {"n": 1}), ["tag-dee"])
+        [first] = list(broker.replay("tag-dee", replay.cursor).events)
+        assert first.id.seq == 1 and first.event.data == {"n": 1}
+        sub = broker.subscribe("tag-dee")
+        client.publish(CHANNEL, 't\n{"type":"x","data":{}}\ntag-dee 0ldc0de5-3.bb')
+        assert _next(sub).id == EventId("0ldc0de5", 3, "bb")
     finally:
         broker.close()
 
@@ -370,8 +376,8 @@ def test_webhook_keys_and_logs_live_as_long_as_configured(redis_server: RedisSer
         for n in range(5):
             assert broker.publish(Event("message_added", {"n": n}), [identity], f"k{identity}{n}")
         assert 0 < client.ttl(f"parley:webhook:k{identity}0") <= 120
-        assert client.xlen(f"parley:u:{{{identity}}}:log") <= 5  # MAXLEN ~ 3: whole nodes
-        assert 600 < client.ttl(f"parley:u:{{{identity}}}:log") <= 600 + 2 * 60
+        assert client.xlen(f"parley:u:{{{identity}}}:events") <= 5  # MAXLEN ~ 3: whole nodes
+        assert 600 < client.ttl(f"parley:u:{{{identity}}}:events") <= 600 + 2 * 60
     finally:
         broker.close()
 
@@ -379,29 +385,53 @@ def test_webhook_keys_and_logs_live_as_long_as_configured(redis_server: RedisSer
 def test_a_log_outlives_its_last_event_by_its_age_limit_without_an_expire_per_event(
     redis_server: RedisServer,
 ) -> None:
-    """A publish pushes a log's expiry out only when it was last pushed a while ago (three
-    commands per recipient instead of five), yet the log always lives its age limit after
-    its last event."""
+    """A publish pushes a log's expiry out only when this process last pushed it out a while
+    ago (one command per recipient, not three), yet the log always lives its age limit after
+    its last event: a log made again, or a stream's opening, pushes it out as well."""
     client = connect(redis_server.url)
     broker = RedisBroker(client, redis_server.url, max_age=600)
-    log_key, meta_key = "parley:u:{{{0}}}:log", "parley:u:{{{0}}}:meta"
+    now = [1000.0]
+    broker.expiry = LogExpiry(600, clock=lambda: now[0])
+    assert broker.expiry.seconds == 720  # the age limit and twice the interval (60 s)
     try:
         identity = f"u{uuid.uuid4().hex[:8]}"
-        log, meta = log_key.format(identity), meta_key.format(identity)
+        log, epoch = f"parley:u:{{{identity}}}:events", f"parley:u:{{{identity}}}:epoch"
+
+        def ttls() -> tuple[int, int]:
+            return client.ttl(log), client.ttl(epoch)
+
         broker.publish(Event("message_added", {"n": 1}), [identity])
-        assert 600 < client.ttl(log) <= 720 and 600 < client.ttl(meta) <= 720
+        assert all(600 < ttl <= 720 for ttl in ttls())
         client.expire(log, 650)  # as if pushed out 70 s ago: still more than 600 left
-        client.expire(meta, 650)
+        client.expire(epoch, 650)
         broker.publish(Event("message_added", {"n": 2}), [identity])
-        assert client.ttl(log) <= 650 and client.ttl(meta) <= 650  # not pushed out again
-        pushed_at = int(client.hget(meta, "x"))
-        client.hset(meta, "x", pushed_at - 60_000)  # a minute later (the refresh interval)
+        assert all(ttl <= 650 for ttl in ttls())  # not pushed out again
+        now[0] += 60  # the interval later
         broker.publish(Event("message_added", {"n": 3}), [identity])
-        assert 650 < client.ttl(log) <= 720 and 650 < client.ttl(meta) <= 720
-        client.hset(meta, "x", int(client.hget(meta, "x")) + 3_600_000)  # a clock gone back
+        assert all(650 < ttl <= 720 for ttl in ttls())
+        client.delete(log, epoch)  # expired or evicted: this process does not know
         broker.publish(Event("message_added", {"n": 4}), [identity])
-        assert int(client.hget(meta, "x")) < pushed_at + 60_000
-        assert client.hget(meta, "seq") == b"4" and client.xlen(log) == 4
+        assert all(600 < ttl <= 720 for ttl in ttls()) and client.xlen(log) == 1
+        client.expire(log, 5)
+        client.expire(epoch, 5)
+        assert broker.cursor(identity).seq == 1  # a stream opening reads the log
+        assert all(600 < ttl <= 720 for ttl in ttls())
+    finally:
+        broker.close()
+
+
+def test_a_failed_publish_leaves_its_recipients_expiry_due(redis_server: RedisServer) -> None:
+    """Nothing appended, nothing pushed out: the next publish to them does it."""
+    client = connect(redis_server.url)
+    broker = RedisBroker(client, redis_server.url, max_age=600)
+    try:
+        identity = f"u{uuid.uuid4().hex[:8]}"
+        assert broker.publish(Event("message_added", {}), [identity], once=f"k{identity}")
+        broker.expiry.forget([identity])
+        assert broker.expiry.due([identity]) == [identity]
+        broker.expiry.forget([identity])
+        assert not broker.publish(Event("message_added", {}), [identity], once=f"k{identity}")
+        assert broker.expiry.due([identity]) == [identity]  # a duplicate pushed nothing out
     finally:
         broker.close()
 
@@ -433,10 +463,10 @@ def test_a_groups_event_is_stored_once_and_replayed_whole(redis_server: RedisSer
         cursors = {who: broker.cursor(who) for who in group}
         broker.publish(Event("message_added", {"text": "x" * 2000}), group)
         broker.publish(Event("message_added", {"n": 2}), group[:2])  # a pair: inline
-        entries = client.xrange(f"parley:u:{{{group[0]}}}:log")
+        entries = client.xrange(f"parley:u:{{{group[0]}}}:events")
         (_, shared), (_, inline) = entries[-2:]
         assert b"e" not in shared and b"e" in inline
-        assert 0 < client.ttl(shared[b"r"]) <= 24 * 3600
+        assert 0 < client.ttl(shared[b"r"]) <= broker.expiry.seconds  # as long as the logs
         for who in group:
             replayed = list(broker.replay(who, cursors[who]).events)
             assert replayed[0].event.data == {"text": "x" * 2000}

@@ -132,7 +132,7 @@ def test_a_text_gone_from_the_first_page_breaks_the_replay_whole(
         cursor = broker.cursor(group[0])
         broker.publish(Event("message_added", {"n": 0}), group)
         broker.publish(Event("message_added", {"n": 1}), group)
-        entries = client.xrange(f"parley:u:{{{group[0]}}}:log")
+        entries = client.xrange(f"parley:u:{{{group[0]}}}:events")
         client.delete(entries[-1][1][b"r"])
         with pytest.raises(ReplayBroken):
             list(broker.replay(group[0], cursor).events)

@@ -6,7 +6,9 @@ never a silent drop."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,6 +20,12 @@ from webapp.stream.outbox import Outbox
 
 def live(seq: int, tag: str, epoch: str = "e1") -> Delivery:
     return Delivery(EventId(epoch, seq, tag), Event("message_added", {"tag": tag}).to_json())
+
+
+def by_seq(seq: int, tag: str) -> Delivery:
+    """A live event as the Redis broker's wake-up names it: ``<seq>.<tag>``, no epoch."""
+    event_json = Event("message_added", {"tag": tag}).to_json()
+    return Delivery(EventId("", seq, tag), event_json, None, f"{seq}.{tag}")
 
 
 def ids_and_events(text: str) -> list[tuple[str, str]]:
@@ -32,9 +40,13 @@ def outbox_at(last: EventId, seam_open: bool = False) -> Outbox:
     return outbox
 
 
-def test_live_events_move_forward_and_the_same_event_again_is_dropped() -> None:
+@pytest.mark.parametrize("named", [live, by_seq], ids=["in full", "by its seq alone"])
+def test_live_events_move_forward_and_the_same_event_again_is_dropped(
+    named: Callable[[int, str], Delivery],
+) -> None:
+    """An event named by its seq alone takes the epoch the stream read with the log."""
     outbox = outbox_at(EventId("e1", 4, "aa"))
-    text, delivered = outbox.render([live(5, "bb"), live(6, "cc"), live(6, "cc")])
+    text, delivered = outbox.render([named(5, "bb"), named(6, "cc"), named(6, "cc")])
     assert ids_and_events(text) == [("e1-5.bb", "message_added"), ("e1-6.cc", "message_added")]
     assert delivered == 2 and outbox.last == EventId("e1", 6, "cc")
 
@@ -59,6 +71,14 @@ def test_another_epoch_means_resync() -> None:
     outbox = outbox_at(EventId("e1", 4, "aa"))
     text, _ = outbox.render([live(1, "bb", epoch="e2")])
     assert ids_and_events(text) == [("e2-1.bb", "resync")]
+
+
+def test_a_log_made_again_names_its_new_epoch_and_the_stream_follows_it() -> None:
+    """A log's first entry comes with its epoch in full: a stream on the old one resyncs to
+    it, and the seqs after it are in the new epoch."""
+    outbox = outbox_at(EventId("e1", 4, "aa"))
+    text, _ = outbox.render([live(1, "bb", epoch="e2"), by_seq(2, "cc")])
+    assert ids_and_events(text) == [("e2-1.bb", "resync"), ("e2-2.cc", "message_added")]
 
 
 def test_what_the_log_read_covered_may_still_arrive_live_and_is_dropped() -> None:
@@ -101,12 +121,16 @@ class Timeline:
         self.as_of: dict[EventId, frozenset[EventId]] = {}
 
     def publish(self) -> Delivery:
+        """The event as the Redis broker's wake-up names it: its seq alone, or its id in full
+        for a log's first entry."""
         self.made += 1
         seq = self.log[-1].seq + 1 if self.log else 1
         event_id = EventId(self.epoch, seq, f"t{self.made}")
         self.log.append(event_id)
         self.as_of[event_id] = frozenset(self.log)
-        return Delivery(event_id, Event("message_added", {}).to_json())
+        if seq == 1:
+            return Delivery(event_id, Event("message_added", {}).to_json())
+        return by_seq(seq, event_id.tag)
 
     def rewind(self, events: int) -> None:
         del self.log[max(0, len(self.log) - events) :]

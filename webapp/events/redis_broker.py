@@ -1,10 +1,11 @@
 """The Redis broker: per-user logs in Redis, one pub/sub subscription per process.
 
 Publishing runs one Lua script per event: it appends the event to each recipient's log (a
-Redis stream capped by length, with an expiry) under the next id for that user, and publishes
-one wake-up message naming each recipient's new id. Each process holds exactly one pub/sub
-connection and fans deliveries out to its own open streams. Pub/sub can drop messages while
-the connection is down; after reconnecting, every local stream is told to catch up from its log.
+Redis stream capped by length, with an expiry, whose ids Redis numbers: one command per
+recipient) and publishes one wake-up message naming each recipient's new seq. Each process
+holds exactly one pub/sub connection and fans deliveries out to its own open streams. Pub/sub
+can drop messages while the connection is down; after reconnecting, every local stream is told
+to catch up from its log.
 Each message on the channel is a :class:`Frame`, dispatched by its kind to a handler.
 """
 
@@ -37,6 +38,7 @@ from webapp.events.broker import (
     resumable,
 )
 from webapp.events.errand import Errand
+from webapp.events.log_expiry import LogExpiry
 from webapp.events.published_index import (
     NOTE_FUNCTION,
     InOrder,
@@ -75,9 +77,15 @@ class Frame(StrEnum):
     which older workers ignore.
     """
 
-    EVENT = "t"
-    """``t\\n<event JSON>\\n<identity> <epoch>-<seq>.<tag>\\n…``: an event appended to each
-    identity's log, with its new id (written by the publish script)."""
+    EVENT = "n"
+    """``n\\n<event JSON>\\n<identity> <seq>.<tag>\\n…``: an event appended to each identity's
+    log, with its new seq (written by the publish script). The epoch is left out: each stream
+    fills in the one it read with the log, so the script reads nothing per recipient. A log's
+    first entry is named in full, ``<epoch>-1.<tag>``: a log made again under a new epoch
+    then tells the streams that read the old one."""
+    TAGGED_EVENT = "t"
+    """As ``n``, with every id in full, ``<epoch>-<seq>.<tag>``: what workers of the previous
+    log layout publish (their epochs are not the current layout's: a stream resyncs)."""
     UNTAGGED_EVENT = "e"
     """As ``t``, ids ``<epoch>-<seq>`` without a tag: what workers that predate tags publish."""
     SIGNAL = "s"
@@ -92,58 +100,46 @@ class Frame(StrEnum):
 #: Called with a frame's payload (everything after the kind's line).
 FrameHandler = Callable[[str], None]
 
-#: A log and its meta live at least the log's age limit after their last event. Their expiry
-#: is pushed out when it was last pushed this long ago or more (or the age limit's tenth, if
-#: shorter), to that limit plus twice this: a message then costs each recipient three Redis
-#: commands, not five (docs/benchmarks.md, "Three commands per recipient"). Twice, because
-#: the time compared is the publishing worker's clock: workers whose clocks differ by less than
-#: this still never let a log expire early; a larger difference only refreshes more often.
-EXPIRY_REFRESH_MS = 60_000
-
-# Lua: ``expiry(ttl)`` is {refresh interval in ms, the expiry to set in s}; ``append(meta,
-# log, fresh epoch, maxlen, keep, now_ms, field, text, tag)`` appends one entry to a user's
-# log (its meta made, with a fresh epoch, if there is none) and returns its epoch and seq.
-# The meta's 'x' is when (now_ms) their expiry was last pushed out.
-APPEND_FUNCTION = f"""
-local function expiry(ttl)
-  local every = math.min({EXPIRY_REFRESH_MS}, tonumber(ttl) * 100)
-  return {{every, tonumber(ttl) + math.ceil(every / 500)}}
-end
-local function append(meta, log, fresh, maxlen, keep, now, field, text, tag)
-  local head = redis.call('HMGET', meta, 'epoch', 'x')
-  local epoch = head[1]
-  if not epoch then
-    epoch = fresh
-    redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
-    redis.call('DEL', log)
+# Lua: ``append(epoch key, log, fresh epoch, maxlen, expiry, due, now_ms, field, text, tag)``
+# appends one entry to a user's log, its seq numbered by Redis (ids ``0-<seq>``), and returns
+# what the wake-up names it by: ``<seq>``, or ``<epoch>-1`` for a log's first entry (the epoch
+# key made, with a fresh epoch, if there is none). One command per recipient, and no read:
+# inside a script each command's Lua call costs more than the command (docs/benchmarks.md,
+# "What a log entry costs Redis"). Both keys' expiry is pushed out when ``due`` (the publishing
+# process decides: log_expiry.py) and whenever a log is made.
+APPEND_FUNCTION = """
+local function append(epoch_key, log, fresh, maxlen, keep, due, now, field, text, tag)
+  local id = redis.call('XADD', log, 'MAXLEN', '~', maxlen, '0-*', 't', now, field, text, 'g', tag)
+  local seq = string.sub(id, 3)
+  if seq == '1' then
+    local epoch = redis.call('SET', epoch_key, fresh, 'NX', 'GET') or fresh
+    redis.call('EXPIRE', epoch_key, keep)
+    redis.call('EXPIRE', log, keep)
+    return epoch .. '-1'
   end
-  local seq = redis.call('HINCRBY', meta, 'seq', 1)
-  redis.call('XADD', log, 'MAXLEN', '~', maxlen, seq .. '-1', 't', now, field, text, 'g', tag)
-  if not head[2] or math.abs(tonumber(now) - tonumber(head[2])) >= keep[1] then
-    redis.call('HSET', meta, 'x', now)
-    redis.call('EXPIRE', meta, keep[2])
-    redis.call('EXPIRE', log, keep[2])
+  if due then
+    redis.call('EXPIRE', epoch_key, keep)
+    redis.call('EXPIRE', log, keep)
   end
-  return epoch, seq
+  return seq
 end
 """
 
-# ARGV: event, fresh epoch, maxlen (trimmed by whole nodes: see LOG_MAX_EVENTS), ttl, now_ms,
-# channel, once key ('' for none), once ttl, tag, shared body key ('' for none), then the
-# identities in ARGV[first], one per line. Key names are derived here from the identities, and
-# the identities are one argument, not one each: for a group of 1,000, packing 1,000 arguments
-# was a tenth of the worker's time in a broadcast (on a Cluster, redis_cluster_broker.py runs
-# its own script, with its keys declared).
+# ARGV: event, fresh epoch, maxlen (trimmed by whole nodes: see LOG_MAX_EVENTS), expiry (s),
+# now_ms, channel, once key ('' for none), once ttl, tag, shared body key ('' for none), the
+# identities whose expiry is due, then the identities in ARGV[first]; both lists one per line.
+# Key names are derived here from the identities, and the identities are one argument, not one
+# each: for a group of 1,000, packing 1,000 arguments was a tenth of the worker's time in a
+# broadcast (on a Cluster, redis_cluster_broker.py runs its own script, with its keys declared).
 # With a shared body key, the event's text is stored once, under that key, and each log entry
 # holds only the key ('r'), not the text ('e'): a message to a group of 1,000 is one copy of its
 # text in Redis, not 1,000.
-# The wake-up message is a Frame.EVENT: "t", the event, then "<identity> <id>" per line, ids
-# with their tag ("t", not the "e" of untagged ids: a worker from before tags, still running
-# during a rolling deploy, skips these instead of failing to parse them). Routed: while there
-# are no more recipients than processes listening (PUBSUB NUMSUB of the shared channel), each
-# recipient's wake-up goes on their own channel (``user_channel``), which only the processes
-# holding their streams subscribe to; a larger fan-out is one message on the shared channel,
-# which every process reads (fewer messages, each process picking out its own users).
+# The wake-up message is a Frame.EVENT: "n", the event, then "<identity> <seq>.<tag>" per line.
+# Routed: while there are no more recipients than processes listening (PUBSUB NUMSUB of the
+# shared channel), each recipient's wake-up goes on their own channel (``user_channel``), which
+# only the processes holding their streams subscribe to; a larger fan-out is one message on the
+# shared channel, which every process reads (fewer messages, each process picking out its own
+# users).
 _PUBLISH_FUNCTION = (
     APPEND_FUNCTION
     + """
@@ -159,18 +155,21 @@ local function publish_event(first)
     redis.call('SET', ARGV[10], ARGV[1], 'EX', ARGV[4])
     field, text = 'r', ARGV[10]
   end
-  local recipients = {}
+  local recipients, due = {}, {}
   for who in string.gmatch(ARGV[first], '[^\\n]+') do
     recipients[#recipients + 1] = who
   end
+  for who in string.gmatch(ARGV[11], '[^\\n]+') do
+    due[who] = true
+  end
   local routed = #recipients <= redis.call('PUBSUB', 'NUMSUB', ARGV[6])[2]
-  local frame = routed and ('t\\n' .. ARGV[1] .. '\\n')  -- built only when routed
-  local lines = {'t', ARGV[1]}
-  local keep = expiry(ARGV[4])
+  local frame = routed and ('n\\n' .. ARGV[1] .. '\\n')  -- built only when routed
+  local lines = {'n', ARGV[1]}
+  local fresh, maxlen, keep, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
   for _, who in ipairs(recipients) do
-    local epoch, seq = append('parley:u:{' .. who .. '}:meta', 'parley:u:{' .. who .. '}:log',
-      ARGV[2], ARGV[3], keep, ARGV[5], field, text, tag)
-    local line = who .. ' ' .. epoch .. '-' .. seq .. '.' .. tag
+    local id = append('parley:u:{' .. who .. '}:epoch', 'parley:u:{' .. who .. '}:events',
+      fresh, maxlen, keep, due[who], now, field, text, tag)
+    local line = who .. ' ' .. id .. '.' .. tag
     if routed then
       redis.call('PUBLISH', 'parley:u:{' .. who .. '}:ch', frame .. line)
     else
@@ -185,13 +184,13 @@ end
 """
 )
 
-_PUBLISH = _PUBLISH_FUNCTION + "return publish_event(11)"
+_PUBLISH = _PUBLISH_FUNCTION + "return publish_event(12)"
 
 
 def _publish_in_order(marks: RedisPublishedIndex) -> str:
     """As _PUBLISH, with the conversation's mark noted first, in the same call (one round trip
-    per webhook instead of two): ARGV[11] the conversation, ARGV[12] the message's index,
-    ARGV[13] '1' when strict, identities in ARGV[14]; the note's other arguments are baked
+    per webhook instead of two): ARGV[12] the conversation, ARGV[13] the message's index,
+    ARGV[14] '1' when strict, identities in ARGV[15]; the note's other arguments are baked
     into the text (``RedisPublishedIndex.lua_note``), its once key is the publish's (ARGV[7]).
     Strict, with a message before it neither published nor heard of: nothing is published
     and {published, heard} is returned instead of 0 or 1."""
@@ -199,15 +198,15 @@ def _publish_in_order(marks: RedisPublishedIndex) -> str:
         NOTE_FUNCTION
         + _PUBLISH_FUNCTION
         + f"""
-local n = tonumber(ARGV[12])
-local mark, heard = {marks.lua_note("ARGV[11]", "n", "ARGV[7]", "'1'")}
-if ARGV[13] == '1' and n > heard + 1 then
+local n = tonumber(ARGV[13])
+local mark, heard = {marks.lua_note("ARGV[12]", "n", "ARGV[7]", "'1'")}
+if ARGV[14] == '1' and n > heard + 1 then
   return {{mark, heard}}
 end
-local done = publish_event(14)
+local done = publish_event(15)
 -- The mark moves over this message now, not at the next webhook (which may come after its
 -- de-duplication key has expired).
-{marks.lua_note("ARGV[11]", "n + 1", "''", "'0'")}
+{marks.lua_note("ARGV[12]", "n + 1", "''", "'0'")}
 return done
 """
     )
@@ -235,16 +234,17 @@ SHARED_BODY_MIN = 3
 #: (one write) instead of one write per event.
 DISPATCH_SLICE = 256
 
-# KEYS: meta, log. ARGV: fresh epoch, ttl. ``head`` is {epoch, seq, tag of the newest entry}
-# (no tag for seq 0, or an entry from before tags), the log's identity created if new.
+# KEYS: epoch key, log. ARGV: fresh epoch, expiry (s). ``head`` is {epoch, seq, tag of the
+# newest entry} (seq '0' and no tag for an empty log), the epoch made if there is none. Both
+# keys' expiry is pushed out: a log never expires under a stream that has just read it.
 _HEAD = """
-if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[1], 'seq', 0)
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-end
-local head = redis.call('HMGET', KEYS[1], 'epoch', 'seq')
+local epoch = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'GET') or ARGV[1]
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+local head = {epoch, '0'}
 local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
-if newest and newest[1] == head[2] .. '-1' then
+if newest then
+  head[2] = string.sub(newest[1], 3)
   local fields = newest[2]
   for i = 1, #fields - 1, 2 do
     if fields[i] == 'g' then
@@ -269,11 +269,11 @@ local after = tonumber(ARGV[4])
 if ARGV[3] ~= head[1] or after >= tonumber(head[2]) then
   return {head}
 end
-local from = math.max(after, 1) .. '-1'
+local from = '0-' .. math.max(after, 1)
 local found = redis.call('XRANGE', KEYS[2], from, '+', 'COUNT', 1)
 local page, texts = {}, {}
 if found[1] and found[1][1] == from then
-  page = redis.call('XRANGE', KEYS[2], (after + 1) .. '-1', '+', 'COUNT', ARGV[5])
+  page = redis.call('XRANGE', KEYS[2], '0-' .. (after + 1), '+', 'COUNT', ARGV[5])
   if ARGV[6] == '1' then
     local seen = {}
     for _, row in ipairs(page) do
@@ -293,12 +293,14 @@ return {head, found, page, texts}
 )
 
 
-def _meta_key(identity: str) -> str:
-    return f"parley:u:{{{identity}}}:meta"
+def _epoch_key(identity: str) -> str:
+    """The epoch of ``identity``'s log: a name for its life, in every id it issues."""
+    return f"parley:u:{{{identity}}}:epoch"
 
 
 def _log_key(identity: str) -> str:
-    return f"parley:u:{{{identity}}}:log"
+    """``identity``'s log: a Redis stream whose ids are ``0-<seq>``."""
+    return f"parley:u:{{{identity}}}:events"
 
 
 def _body_key() -> str:
@@ -333,6 +335,8 @@ class RedisBroker:
         self._url = url
         self._max_events = max_events
         self._max_age = max_age
+        #: When each publish pushes out its recipients' log expiry, and to what.
+        self.expiry = LogExpiry(max_age)
         self._once_seconds = once_seconds
         self._publish = self._redis.register_script(_PUBLISH)
         #: The marks of what was published per conversation, on the same client: a publish
@@ -360,6 +364,7 @@ class RedisBroker:
         # Keyed by the plain letters: cheaper for the listener to look up than enum members.
         self._handlers: dict[str, FrameHandler] = {
             Frame.EVENT.value: self._dispatch_event,
+            Frame.TAGGED_EVENT.value: self._dispatch_event,
             Frame.UNTAGGED_EVENT.value: self._dispatch_event,
             Frame.SIGNAL.value: self._dispatch_signal,
             Frame.CLOSE.value: self._close_streams,
@@ -388,17 +393,19 @@ class RedisBroker:
         if not identities and once is None and in_order is None:
             return True
         event_json = event.to_json()
+        due = self.expiry.due(identities)
         args: list[Any] = [
             event_json,
             _fresh_epoch(),
             self._max_events,
-            self._max_age,
+            self.expiry.seconds,
             int(time.time() * 1000),
             CHANNEL,
             once_redis_key(once) if once is not None else "",
             self._once_seconds,
             event_tag(event_json, once),
             _body_key() if len(identities) >= SHARED_BODY_MIN else "",
+            "\n".join(due),
         ]
         script = self._publish
         if in_order is not None:
@@ -412,7 +419,10 @@ class RedisBroker:
         try:
             answer = self._batcher.call(script, args)
         except REDIS_ERRORS as exc:
+            self.expiry.forget(due)
             raise unavailable(exc) from exc
+        if answer != 1:
+            self.expiry.forget(due)  # nothing was appended
         if isinstance(answer, list):
             raise OutOfOrder(Mark(int(answer[0]), int(answer[1])))
         return bool(answer)
@@ -665,8 +675,10 @@ class RedisBroker:
 
     @staticmethod
     def _offer(subs: Collection[Subscription], raw_id: str, event_json: str, body: str) -> None:
-        epoch, _, rest = raw_id.rpartition("-")
-        seq, _, tag = rest.partition(".")
+        """``raw_id`` is ``<seq>.<tag>`` (the epoch left to each stream: ``""`` here) or in
+        full, ``<epoch>-<seq>.<tag>`` (a log's first entry; an older worker's frame)."""
+        rest, _, tag = raw_id.partition(".")
+        epoch, _, seq = rest.rpartition("-")
         delivery = Delivery(EventId(epoch, int(seq), tag), event_json, body, raw_id)
         for sub in subs:
             sub.offer(delivery)
@@ -676,8 +688,8 @@ class RedisBroker:
     def cursor(self, identity: str) -> EventId:
         try:
             epoch, seq, *tag = self._cursor(
-                keys=[_meta_key(identity), _log_key(identity)],
-                args=[_fresh_epoch(), self._max_age],
+                keys=[_epoch_key(identity), _log_key(identity)],
+                args=[_fresh_epoch(), self.expiry.seconds],
             )
         except REDIS_ERRORS as exc:
             raise unavailable(exc) from exc
@@ -688,10 +700,10 @@ class RedisBroker:
         before its first bytes: the cursor, whether ``after`` can be resumed from, and the
         replay's first page with the texts it points at; further pages are read as the
         stream is written."""
-        keys = [_meta_key(identity), _log_key(identity)]
+        keys = [_epoch_key(identity), _log_key(identity)]
         args = [
             _fresh_epoch(),
-            self._max_age,
+            self.expiry.seconds,
             after.epoch if after else "",
             after.seq if after else 0,
         ]
@@ -769,7 +781,7 @@ class RedisBroker:
                 return
             try:
                 page: Any = self._redis.xrange(
-                    _log_key(identity), f"{expected}-1", "+", count=REPLAY_PAGE
+                    _log_key(identity), f"0-{expected}", "+", count=REPLAY_PAGE
                 )
             except REDIS_ERRORS as exc:
                 raise ReplayBroken("Redis went away during replay") from exc
@@ -863,7 +875,8 @@ def _rows(reply: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
 
 
 def _seq(raw_id: Any) -> int:
-    return int(bytes(raw_id).split(b"-", 1)[0])
+    """The seq of a log entry's id, ``0-<seq>``."""
+    return int(bytes(raw_id).split(b"-", 1)[1])
 
 
 def _text(value: Any) -> str:

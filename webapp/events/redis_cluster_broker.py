@@ -3,7 +3,7 @@
 The same logs, ids and frames as :class:`~webapp.events.redis_broker.RedisBroker`, laid out so
 that no script crosses a slot:
 
-- Every key of one user (``parley:u:{identity}:meta``, ``:log``) and their channel
+- Every key of one user (``parley:u:{identity}:epoch``, ``:events``) and their channel
   (``parley:u:{identity}:ch``) share the ``{identity}`` hash tag. A publish groups its
   recipients by slot and runs one script per slot (pipelined: one round trip per node), each
   appending to its users' logs and waking each of them with ``SPUBLISH`` on their channel
@@ -65,9 +65,9 @@ from webapp.events.redis_broker import (
     Frame,
     RedisBroker,
     _body_key,
+    _epoch_key,
     _fresh_epoch,
     _log_key,
-    _meta_key,
     _send,
     _text,
     once_redis_key,
@@ -78,10 +78,11 @@ from webapp.events.types import Event, event_tag
 
 log = logging.getLogger(__name__)
 
-# KEYS: the group's de-duplication key (when ARGV[9] is '1'), then each recipient's meta and
-# log. ARGV: event, fresh epoch, maxlen, ttl, now_ms, once ttl, tag, shared body key ('' for
-# none), '1' with a de-duplication key, then the recipients (in the order of their keys).
-# Returns 1, or 0 when the group had it already (a retried webhook).
+# KEYS: the group's de-duplication key (when ARGV[9] is '1'), then each recipient's epoch key
+# and log. ARGV: event, fresh epoch, maxlen, expiry (s), now_ms, once ttl, tag, shared body key
+# ('' for none), '1' with a de-duplication key, the recipients whose expiry is due (one per
+# line), then the recipients (in the order of their keys). Returns 1, or 0 when the group had
+# it already (a retried webhook).
 _SLOT_PUBLISH = (
     APPEND_FUNCTION
     + """
@@ -96,15 +97,17 @@ local field, text = 'e', ARGV[1]
 if ARGV[8] ~= '' then
   field, text = 'r', ARGV[8]
 end
-local frame = 't\\n' .. ARGV[1] .. '\\n'
-local keep = expiry(ARGV[4])
-for i = 10, #ARGV do
+local due = {}
+for who in string.gmatch(ARGV[10], '[^\\n]+') do
+  due[who] = true
+end
+local frame = 'n\\n' .. ARGV[1] .. '\\n'
+for i = 11, #ARGV do
   local who = ARGV[i]
-  local epoch, seq = append(KEYS[k], KEYS[k + 1], ARGV[2], ARGV[3], keep, ARGV[5], field, text,
-    ARGV[7])
+  local id = append(KEYS[k], KEYS[k + 1], ARGV[2], ARGV[3], ARGV[4], due[who], ARGV[5], field,
+    text, ARGV[7])
   k = k + 2
-  redis.call('SPUBLISH', 'parley:u:{' .. who .. '}:ch',
-    frame .. who .. ' ' .. epoch .. '-' .. seq .. '.' .. ARGV[7])
+  redis.call('SPUBLISH', 'parley:u:{' .. who .. '}:ch', frame .. who .. ' ' .. id .. '.' .. ARGV[7])
 end
 return 1
 """
@@ -123,7 +126,7 @@ def _channel_slot(channel: str) -> int:
 def _slot_of(identity: str) -> int | None:
     """The slot of every key of ``identity``; None for an identity whose keys would not share
     one (empty, or starting with ``}``: no usable hash tag)."""
-    slot = key_slot(_meta_key(identity).encode())
+    slot = key_slot(_epoch_key(identity).encode())
     if key_slot(_log_key(identity).encode()) != slot:
         return None
     return slot
@@ -197,7 +200,7 @@ class ClusterBroker(RedisBroker):
             body = ""
             if sum(len(members) for members in groups.values()) >= SHARED_BODY_MIN:
                 body = _body_key()
-                self._cluster.set(body, event_json, ex=self._max_age)
+                self._cluster.set(body, event_json, ex=self.expiry.seconds)
             fresh = self._publish_groups(groups, event_json, tag, body, once) if groups else True
             if in_order is not None and once is not None:
                 sid = in_order.conversation_sid
@@ -212,11 +215,31 @@ class ClusterBroker(RedisBroker):
     ) -> bool:
         """One script per slot group, pipelined (one round trip per node). True if any
         group had not published it before."""
+        due = set(self.expiry.due([who for members in groups.values() for who in members]))
+        try:
+            answers = self._run_groups(groups, event_json, tag, body, once, due)
+        except Exception:
+            self.expiry.forget(due)
+            raise
+        if not all(int(answer) == 1 for answer in answers):
+            self.expiry.forget(due)  # a group that had it already appended nothing
+        return any(int(answer) == 1 for answer in answers)
+
+    def _run_groups(
+        self,
+        groups: dict[int, list[str]],
+        event_json: str,
+        tag: str,
+        body: str,
+        once: str | None,
+        due: set[str],
+    ) -> list[Any]:
+        """The answers of the slot groups' scripts; raises the first error among them."""
         common = [
             event_json,
             _fresh_epoch(),
             self._max_events,
-            self._max_age,
+            self.expiry.seconds,
             int(time.time() * 1000),
             self._once_seconds,
             tag,
@@ -228,8 +251,9 @@ class ClusterBroker(RedisBroker):
         for slot, members in groups.items():
             keys = [slot_once_key(members[0], once)] if once is not None else []
             for identity in members:
-                keys += [_meta_key(identity), _log_key(identity)]
-            calls.append((nodes.get_node_from_slot(slot), keys, [*common, *members]))
+                keys += [_epoch_key(identity), _log_key(identity)]
+            group_due = "\n".join(who for who in members if who in due)
+            calls.append((nodes.get_node_from_slot(slot), keys, [*common, group_due, *members]))
         script = self._slot_publish
         for attempt in (1, 2):
             pipe = self._cluster.pipeline(transaction=False)
@@ -246,8 +270,8 @@ class ClusterBroker(RedisBroker):
             for answer in answers:
                 if isinstance(answer, Exception):
                     raise answer
-            return any(int(answer) == 1 for answer in answers)
-        return False  # unreachable: the second attempt returns or raises
+            return list(answers)
+        return []  # unreachable: the second attempt returns or raises
 
     def signal(self, event: Event, recipients: Collection[str]) -> None:
         """One SPUBLISH per recipient on their channel, pipelined."""

@@ -162,6 +162,13 @@ class Delivery:
     def event(self) -> Event:
         return Event.from_json(self.event_json)
 
+    def in_epoch(self, epoch: str) -> Delivery:
+        """This delivery in ``epoch``: a live event's wake-up names only its seq, and each
+        stream fills in the epoch it read with the log (its id is then in full)."""
+        event_id = EventId(epoch, self.id.seq, self.id.tag)
+        id_text = f"{epoch}-{self._id_text}" if self._id_text is not None else None
+        return Delivery(event_id, self.event_json, self._body, id_text)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Delivery):
             return NotImplemented

@@ -56,7 +56,8 @@ class Outbox:
         for item in items:
             if isinstance(item, Signal):  # no id: the cursor and the page's seq stay put
                 out.append(item.framed())
-            elif isinstance(item, CatchUp):
+                continue
+            if isinstance(item, CatchUp):
                 caught_up = self.broker.replay(self.identity, last)
                 self.seam_until = time.monotonic() + SEAM_SECONDS
                 if caught_up.resync:
@@ -69,7 +70,10 @@ class Outbox:
                         out.append(delivery.framed())
                         delivered += 1
                         last = delivery.id
-            elif item.id.epoch == last.epoch and item.id.seq > last.seq:
+                continue
+            if not item.id.epoch:  # a live event named by its seq alone: the stream's epoch
+                item = item.in_epoch(last.epoch)
+            if item.id.epoch == last.epoch and item.id.seq > last.seq:
                 out.append(item.framed())
                 delivered += 1
                 last = item.id
