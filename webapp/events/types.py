@@ -162,6 +162,12 @@ class Delivery:
     def event(self) -> Event:
         return Event.from_json(self.event_json)
 
+    def framed_in(self, epoch: str) -> str:
+        """:meth:`framed` for a delivery named by its seq alone, in ``epoch``."""
+        if self._id_text is None:
+            return f"id: {EventId(epoch, self.id.seq, self.id.tag)}\n{self.body}"
+        return f"id: {epoch}-{self._id_text}\n{self.body}"
+
     def in_epoch(self, epoch: str) -> Delivery:
         """This delivery in ``epoch``: a live event's wake-up names only its seq, and each
         stream fills in the epoch it read with the log (its id is then in full)."""

@@ -71,7 +71,14 @@ class Outbox:
                         delivered += 1
                         last = delivery.id
                 continue
-            if not item.id.epoch:  # a live event named by its seq alone: the stream's epoch
+            event_id = item.id
+            if not event_id.epoch:  # a live event named by its seq alone: the stream's epoch
+                if event_id.seq > last.seq:  # the common case, without a second Delivery
+                    out.append(item.framed_in(last.epoch))
+                    delivered += 1
+                    last = EventId(last.epoch, event_id.seq, event_id.tag)
+                    self.seam_until = 0.0
+                    continue
                 item = item.in_epoch(last.epoch)
             if item.id.epoch == last.epoch and item.id.seq > last.seq:
                 out.append(item.framed())
