@@ -82,6 +82,16 @@ class IdleLimitedAdapter(HTTPAdapter):
         }
 
 
+def mount_idle_limited(
+    session: requests.Session, idle_limit: float = IDLE_LIMIT, **pool: Any
+) -> None:
+    """Send ``session``'s requests (https and http) over pools that never reuse a connection
+    left idle ``idle_limit`` seconds; ``pool`` is passed to the adapter (``pool_maxsize``)."""
+    adapter = IdleLimitedAdapter(idle_limit, **pool)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+
+
 class ParleyHttpClient(TwilioHttpClient):
     """The ``twilio`` library's HTTP client, with what a connection hiccup and a deadline need.
 
@@ -105,9 +115,7 @@ class ParleyHttpClient(TwilioHttpClient):
         if self.session is not None:
             # The library's own adapter is https-only and sized to the CPUs; so is this one.
             size = self.session.get_adapter("https://")._pool_maxsize
-            adapter = IdleLimitedAdapter(idle_limit, pool_maxsize=size)
-            self.session.mount("https://", adapter)
-            self.session.mount("http://", adapter)
+            mount_idle_limited(self.session, idle_limit, pool_maxsize=size)
 
     def request(
         self,

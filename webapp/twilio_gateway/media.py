@@ -21,7 +21,7 @@ import requests
 
 from webapp import deadline
 from webapp.config import Config
-from webapp.twilio_gateway.client import IDLE_LIMIT, TWILIO_TIMEOUT, IdleLimitedAdapter
+from webapp.twilio_gateway.client import IDLE_LIMIT, TWILIO_TIMEOUT, mount_idle_limited
 from webapp.twilio_gateway.errors import UNREACHABLE, GatewayError
 
 #: Bytes read (from the browser) and sent (to MCS) at a time.
@@ -135,9 +135,7 @@ class MediaGateway:
         # An upload is read from the browser once and never sent again: a connection left
         # unused for ``idle_limit`` seconds is not used again, so that an upload does not go
         # out on one the far side is closing (gunicorn's keep-alive is 5 s; see IDLE_LIMIT).
-        adapter = IdleLimitedAdapter(idle_limit)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        mount_idle_limited(self.session, idle_limit)
 
     def upload(
         self, source: Readable, length: int, content_type: str, filename: str | None
