@@ -10,6 +10,7 @@ from tests.ops.conftest import RunningEmulator, parley_config
 from tests.support.servers import RedisServer
 from tests.support.waiting import free_port
 from webapp import create_app
+from webapp.ops.health import redis_too_old
 
 StartEmulator = Callable[..., RunningEmulator]
 
@@ -37,6 +38,17 @@ def test_redis_is_checked_when_configured(tmp_path: Path, redis_server: RedisSer
     status, checks = healthz(tmp_path, REDIS_URL=redis_server.url)
     assert status == 200
     assert checks["redis"] == {"ok": True, "detail": "ping ok"}
+
+
+def test_a_redis_older_than_parleys_logs_need_is_unhealthy() -> None:
+    """Checked by its version: a Redis 6 answers the ping, then fails every publish."""
+    assert [redis_too_old(v) for v in ("6.2.14", "7.0.15", "7.2.4", "8.0.0")] == [
+        True,
+        False,
+        False,
+        False,
+    ]
+    assert not redis_too_old("unknown")
 
 
 def test_unreachable_redis_makes_it_unhealthy(tmp_path: Path) -> None:

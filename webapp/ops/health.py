@@ -50,9 +50,25 @@ def check_database() -> Check:
     return Check(True, db.engine.dialect.name)
 
 
+#: The oldest Redis Parley's logs run on: a log's seq is numbered by ``XADD key 0-*`` and its
+#: epoch made by ``SET … NX GET``, both from Redis 7.0 (a cluster needs 7.0 for ``SPUBLISH``).
+MIN_REDIS = (7, 0)
+
+
+def redis_too_old(version: str) -> bool:
+    """Whether ``version`` (``INFO``'s ``redis_version``) predates :data:`MIN_REDIS`; a
+    version that cannot be read is left to the commands themselves."""
+    try:
+        major, minor = (int(part) for part in version.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) < MIN_REDIS
+
+
 class RedisCheck:
-    """Pings Redis over one dedicated connection (not the broker's small pool); on a
-    cluster, one per primary, and the cluster must say ``cluster_state:ok`` (every slot
+    """Asks Redis for its version over one dedicated connection (not the broker's small pool):
+    one older than :data:`MIN_REDIS` is unhealthy, since every publish would fail; on a
+    cluster, pings each primary, and the cluster must say ``cluster_state:ok`` (every slot
     served: a primary down with no replica to take over is unhealthy)."""
 
     def __init__(self, url: str, cluster: bool = False) -> None:
@@ -67,7 +83,9 @@ class RedisCheck:
     def __call__(self) -> Check:
         try:
             if self._client is not None:
-                self._client.ping()
+                version = str(self._client.info("server").get("redis_version", ""))
+                if redis_too_old(version):
+                    return Check(False, f"Redis {version}: Parley needs 7.0 or later")
                 return Check(True, "ping ok")
             return self._check_cluster()
         except (redis.RedisError, RedisClusterException) as exc:
