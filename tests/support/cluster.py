@@ -141,10 +141,14 @@ class RedisCluster:
         wait_until(promoted, timeout, f"a replica to take over slot {slot} from :{port}")
         return port
 
-    def move_slots(self, slots: list[int], to_port: int | None = None) -> int:
+    def move_slots(
+        self, slots: list[int], to_port: int | None = None, tell_others: bool = True
+    ) -> int:
         """Move ``slots`` (keys included) to another primary, ``to_port`` or the first one
         not serving the first slot, as ``redis-cli --cluster reshard`` does: SETSLOT
-        importing/migrating, MIGRATE the keys, SETSLOT NODE everywhere. The target's port."""
+        importing/migrating, MIGRATE the keys, SETSLOT NODE everywhere (on the two nodes
+        only when not ``tell_others``: the rest learn it from the cluster bus, a little
+        later). The target's port."""
         primaries = self.primaries()
         target = to_port or next(p for p in primaries if p != self.slot_owner(slots[0]))
         target_id = primaries[target]
@@ -163,7 +167,7 @@ class RedisCluster:
                     src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
                 dst.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
                 src.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
-            for port in primaries:
+            for port in primaries if tell_others else ():
                 if port not in (source, target):
                     with redis.Redis(port=port, socket_timeout=10) as other:
                         other.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)

@@ -243,3 +243,33 @@ def test_a_reconnect_subscribes_what_streams_need_and_drops_what_they_do_not() -
     assert caught_up == [user_channel("ida")]
     assert channel_identity(user_channel("a b {c}")) == "a b {c}"
     assert channel_identity(CHANNEL) is None
+
+
+def test_a_channel_whose_slot_moved_waits_unsubscribed_until_a_node_takes_it() -> None:
+    """Cluster: a channel away from its old node is subscribed nowhere (not here again, not on
+    a reconnect) until it is taken for its new node, where its streams catch up."""
+    caught_up: list[str] = []
+    old = UserChannels(caught_up.append, grace=5, batch_of=len)
+    sent = _Sent()
+    old.attach(sent)
+    kay, lea = user_channel("kay"), user_channel("lea")
+    ready = old.acquire(kay)
+    old.acquire(lea)
+    old.confirmed(kay)
+    old.confirmed(lea)
+    sent.take()
+    assert old.in_batch(len(kay)) == [kay, lea] and old.in_batch(0) == []
+    old.away(kay)
+    assert not ready.is_set()
+    old.acquire(kay)  # another stream of kay's opens meanwhile
+    old.detach()
+    old.attach(sent)
+    assert sent.take() == [("SUBSCRIBE", [lea])]
+    new = UserChannels(caught_up.append, grace=5)
+    new.attach(sent)
+    for channel, route in old.take(kay):
+        new.adopt(channel, route)
+    assert sent.take() == [("SUBSCRIBE", [kay])]
+    new.confirmed(kay)
+    assert ready.is_set() and caught_up == [kay]
+    assert new.snapshot() == [(kay, 2, True)]

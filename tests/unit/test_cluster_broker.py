@@ -177,6 +177,65 @@ def test_a_slot_moved_under_open_streams_loses_and_doubles_nothing(
         publisher.close()
 
 
+def test_slots_moved_before_every_node_knows_it_lose_no_stream(
+    own_redis_cluster: RedisCluster,
+) -> None:
+    """The node a worker asks for the map right after a move may not have heard of it yet
+    (the cluster bus tells it a little later): the channel waits for the next sweep instead
+    of being subscribed again where it was."""
+    listener, publisher = _broker(own_redis_cluster), _broker(own_redis_cluster)
+    users = [f"jon{n}" for n in range(4)]
+    slots = [key_slot(user_channel(user).encode()) for user in users]
+    assert len(set(slots)) == len(users)
+    try:
+        readers = {user: Reader(listener, listener.subscribe(user)) for user in users}
+        for n, slot in enumerate(slots, start=1):
+            own_redis_cluster.move_slots([slot], tell_others=False)
+            publisher.publish(Event("message_added", {"n": n}), users)
+            for reader in readers.values():
+                reader.until(list(range(1, n + 1)))
+        wait_until(
+            lambda: all(_listeners(own_redis_cluster, user_channel(u)) == 1 for u in users),
+            20,
+            "every channel subscribed on its new node",
+        )
+        publisher.publish(Event("message_added", {"n": 5}), users)
+        for reader in readers.values():
+            reader.until([1, 2, 3, 4, 5])
+    finally:
+        listener.close()
+        publisher.close()
+
+
+def test_a_stream_opened_on_a_map_from_before_a_move_is_served_by_the_new_node(
+    own_redis_cluster: RedisCluster,
+) -> None:
+    """A worker that has not heard of a move yet subscribes on the slot's old node, which
+    answers MOVED: the channel goes to the new node, and the worker's other channels on the
+    old node stay as they were."""
+    listener, publisher = _broker(own_redis_cluster), _broker(own_redis_cluster)
+    try:
+        old = own_redis_cluster.slot_owner(key_slot(user_channel("hank").encode()))
+        neighbour = next(  # another user whose channel the old node serves and keeps
+            f"ivy{n}"
+            for n in range(10_000)
+            if own_redis_cluster.slot_owner(key_slot(user_channel(f"ivy{n}").encode())) == old
+            and key_slot(user_channel(f"ivy{n}").encode())
+            != key_slot(user_channel("hank").encode())
+        )
+        ivy = Reader(listener, listener.subscribe(neighbour))
+        own_redis_cluster.move_slots([key_slot(user_channel("hank").encode())])
+        hank = Reader(listener, listener.subscribe("hank"))  # its map still says: the old node
+        assert _listeners(own_redis_cluster, user_channel("hank")) == 1
+        publisher.publish(Event("message_added", {"n": 1}), ["hank", neighbour])
+        hank.until([1])
+        ivy.until([1])
+        assert ivy.catch_ups == 0  # the old node's connection was never dropped
+    finally:
+        listener.close()
+        publisher.close()
+
+
 def test_a_primary_killed_under_open_streams_resumes_them_after_the_failover(
     own_redis_cluster: RedisCluster,
 ) -> None:

@@ -51,7 +51,7 @@ def channel_identity(channel: str) -> str | None:
 class _Route:
     """One channel: how many streams here need it and where its subscription stands."""
 
-    __slots__ = ("refs", "ready", "subscribed", "leaving", "lost")
+    __slots__ = ("refs", "ready", "subscribed", "leaving", "lost", "away")
 
     def __init__(self) -> None:
         self.refs = 0
@@ -60,6 +60,9 @@ class _Route:
         self.subscribed = False  # a SUBSCRIBE for it is sent, its UNSUBSCRIBE is not
         self.leaving = False  # an UNSUBSCRIBE is sent and not confirmed yet
         self.lost = False  # deliveries may have been missed: catch up once confirmed
+        #: Its slot moved and no node is known to serve it yet: subscribed nowhere until
+        #: :meth:`UserChannels.take` hands it to one (Redis Cluster).
+        self.away = False
 
 
 class UserChannels:
@@ -104,7 +107,8 @@ class UserChannels:
                 route = self._routes[channel] = _Route()
             route.refs += 1
             self._idle.pop(channel, None)
-            if self._send is not None and not route.subscribed and not route.leaving:
+            idle = not (route.subscribed or route.leaving or route.away)
+            if self._send is not None and idle:
                 route.subscribed = True  # else the next connection subscribes it
                 self._command(self._subscribe, [channel])
             return route.ready
@@ -158,8 +162,8 @@ class UserChannels:
                 del self._routes[channel]
                 self._idle.pop(channel, None)
             for route in self._routes.values():
-                route.subscribed, route.leaving = True, False
-            self._command(self._subscribe, list(self._routes))
+                route.subscribed, route.leaving = not route.away, False
+            self._command(self._subscribe, [c for c, r in self._routes.items() if r.subscribed])
 
     def detach(self) -> None:
         """The connection is gone: no channel is confirmed until the next one confirms it."""
@@ -217,9 +221,27 @@ class UserChannels:
                     continue
                 route.lost = route.lost or route.ready.is_set()
                 route.ready.clear()
-                route.subscribed = route.leaving = False
+                route.subscribed = route.leaving = route.away = False
                 taken.append((name, route))
             return taken
+
+    def away(self, channel: str) -> None:
+        """Redis no longer serves ``channel`` here (its slot moved) and which node does is not
+        known yet: it is not confirmed, nor subscribed again here, until :meth:`take`."""
+        with self._lock:
+            route = self._routes.get(channel)
+            if route is None:
+                return
+            route.lost = route.lost or route.ready.is_set()
+            route.ready.clear()
+            route.subscribed = route.leaving = False
+            route.away = True
+
+    def in_batch(self, batch: object) -> list[str]:
+        """The channels held here that one command could name with those of ``batch`` (on a
+        cluster: the channels of one slot)."""
+        with self._lock:
+            return [c for c in self._routes if self._batch_of is None or self._batch_of(c) == batch]
 
     def adopt(self, channel: str, route: _Route) -> None:
         """Serve ``channel`` here, taken from another node with its streams (see :meth:`take`):

@@ -22,9 +22,12 @@ Each process holds one pub/sub connection per primary that serves a channel it n
 :class:`_Shard`, with its own listener): the channel of each user it holds streams for, and
 the shared channel (``parley:events``, frames every process hears). When a slot moves
 (``redis-cli --cluster reshard``), its node drops the subscriptions (an unasked
-``sunsubscribe``); when a primary fails, its connection breaks. Either way the channels are
-subscribed again on the node that serves them now, and each user's streams catch up from
-their log once that is confirmed, as after any pub/sub loss.
+``sunsubscribe``) and refuses new ones (``MOVED``, to a process whose map is older than the
+move); when a primary fails, its connection breaks. Either way the channels are subscribed
+again on the node that serves them now, and each user's streams catch up from their log once
+that is confirmed, as after any pub/sub loss. A node asked for the map right after a move may
+not have heard of it yet: a channel the map still places on the node that dropped it waits,
+subscribed nowhere, for the next sweep's map.
 """
 
 from __future__ import annotations
@@ -362,19 +365,32 @@ class ClusterBroker(RedisBroker):
         return False
 
     def _moved(self, shard: _Shard, channels: list[str]) -> None:
-        """Redis dropped ``channels`` from ``shard`` (their slots moved): serve them from
-        their new nodes. Any that no node serves yet are tried again at the next sweep."""
+        """Redis dropped ``channels`` from ``shard``, or refused them (MOVED): their slots
+        moved. Serve them from their new nodes. Those that no node serves yet, or that the
+        map still places on ``shard`` (the node it came from has not heard of the move yet),
+        are subscribed nowhere meanwhile and tried again at the next sweep."""
         with self._topology:
             try:
                 self._cluster.nodes_manager.initialize()
             except REDIS_ERRORS:
-                shard.moved.extend(channels)
-                return
+                pass  # no map now: every channel waits for the next sweep
             for channel in channels:
                 if channel == CHANNEL:
                     for handler in self._resubscribe_watchers:
                         handler(None)
-                self._rehome(shard.channels.take(channel))
+                try:
+                    new_home = self._owner(channel) is not shard
+                except BrokerUnavailable:
+                    new_home = False
+                if new_home:
+                    self._rehome(shard.channels.take(channel))
+                else:
+                    shard.channels.away(channel)
+                    shard.moved.append(channel)
+        if waiting := len(shard.moved):
+            log.info(
+                "%d channels moved off %s; %d wait for the map", len(channels), shard.name, waiting
+            )
 
     def _rehome(self, routes: list[Any]) -> None:
         for channel, route in routes:
@@ -468,15 +484,19 @@ class _Shard:
                 ready = connection.can_read(timeout=SWEEP_SECONDS)
             if ready:
                 backlog.busy(self)
-                kind, channel, data = connection.read_response(push_request=True)[:3]
-                if kind == b"smessage":
-                    received += 1
-                    broker.received += 1
-                    broker._dispatch(data)
-                elif kind == b"ssubscribe":
-                    channels.confirmed(_text(channel))
-                elif kind == b"sunsubscribe" and not channels.unsubscribed(_text(channel)):
-                    moved.append(_text(channel))
+                try:
+                    kind, channel, data = connection.read_response(push_request=True)[:3]
+                except redis.exceptions.MovedError as refused:  # sent after its slot moved
+                    moved.extend(channels.in_batch(refused.slot_id))
+                else:
+                    if kind == b"smessage":
+                        received += 1
+                        broker.received += 1
+                        broker._dispatch(data)
+                    elif kind == b"ssubscribe":
+                        channels.confirmed(_text(channel))
+                    elif kind == b"sunsubscribe" and not channels.unsubscribed(_text(channel)):
+                        moved.append(_text(channel))
                 if moved and not connection.can_read(timeout=0):  # the burst is over
                     broker._moved(self, moved)
                     moved = []
