@@ -439,9 +439,11 @@ async def _restart_phase(
 
     loop.call_later(2.0, restart)
     timeline: list[tuple[float, int, float | None]] = []
+    spy: list[profile.Recording] = []
 
     async def watch() -> None:
-        """Once a second after the SIGTERM: streams back, and the new workers' CPU (summed)."""
+        """Once a second after the SIGTERM: streams back, and the new workers' CPU (summed);
+        with ``--py-spy``, the first new worker recorded for its first 20 s."""
         cpu: tuple[list[int], float] | None = None
         while True:
             await asyncio.sleep(1.0)
@@ -449,6 +451,9 @@ async def _restart_phase(
                 continue
             workers = server.new_workers_up(old)
             share = None
+            if workers is not None and opts.py_spy and not spy:
+                path = opts.py_spy.with_name(f"{opts.py_spy.stem}-wave{opts.py_spy.suffix}")
+                spy.append(profile.start(workers[0], path, 20, rate))
             if workers is not None:
                 now = sum(procs.cpu_seconds(pid) for pid in workers)
                 if cpu is not None and cpu[0] == workers:
@@ -467,6 +472,7 @@ async def _restart_phase(
     drain_s = await _drain(tally, max(1.0, deadline - time.monotonic()))
     redis_cost = redis_before.per_message(setup.redis.cost(), sent.accepted)
     watcher.cancel()
+    hot = profile.finish(spy[0]) if spy else None
     new_workers = server.new_workers_up(old) if sigterm else None
     settle_s = round(await _settle(new_workers, 120), 1) if new_workers else None
     summary = tally.summary(first, first + sent.sent)
@@ -494,6 +500,7 @@ async def _restart_phase(
         "drain_s": round(drain_s, 2),
         "new_worker_settle_s": settle_s,
         "timeline": timeline,  # (seconds after SIGTERM, streams back, new worker's CPU share)
+        "profile_top": hot,  # the first new worker's first 20 s (``--py-spy``)
         **redis_cost,
         "load_avg": Path("/proc/loadavg").read_text().split()[0],
     }
@@ -512,6 +519,10 @@ def _print_restart(r: dict[str, Any]) -> None:
         flush=True,
     )
     print("  after SIGTERM (s, streams back, new worker CPU): " + str(r["timeline"]), flush=True)
+    for kind, rows in (r["profile_top"] or {}).items():
+        print(f"  py-spy on the new worker, {kind} share of samples:")
+        for name, share in rows[:25]:
+            print(f"    {share:6.1%}  {name}")
 
 
 def _rss(pids: list[int]) -> int:
