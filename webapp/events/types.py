@@ -163,17 +163,13 @@ class Delivery:
         return Event.from_json(self.event_json)
 
     def framed_in(self, epoch: str) -> str:
-        """:meth:`framed` for a delivery named by its seq alone, in ``epoch``."""
+        """:meth:`framed`, where a delivery named by its seq alone (a live event's wake-up)
+        takes ``epoch``, the one its stream read with the log."""
+        if self.id.epoch:
+            return self.framed()
         if self._id_text is None:
             return f"id: {EventId(epoch, self.id.seq, self.id.tag)}\n{self.body}"
         return f"id: {epoch}-{self._id_text}\n{self.body}"
-
-    def in_epoch(self, epoch: str) -> Delivery:
-        """This delivery in ``epoch``: a live event's wake-up names only its seq, and each
-        stream fills in the epoch it read with the log (its id is then in full)."""
-        event_id = EventId(epoch, self.id.seq, self.id.tag)
-        id_text = f"{epoch}-{self._id_text}" if self._id_text is not None else None
-        return Delivery(event_id, self.event_json, self._body, id_text)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Delivery):

@@ -73,25 +73,19 @@ class Outbox:
                 continue
             event_id = item.id
             if not event_id.epoch:  # a live event named by its seq alone: the stream's epoch
-                if event_id.seq > last.seq:  # the common case, without a second Delivery
-                    out.append(item.framed_in(last.epoch))
-                    delivered += 1
-                    last = EventId(last.epoch, event_id.seq, event_id.tag)
-                    self.seam_until = 0.0
-                    continue
-                item = item.in_epoch(last.epoch)
-            if item.id.epoch == last.epoch and item.id.seq > last.seq:
-                out.append(item.framed())
+                event_id = EventId(last.epoch, event_id.seq, event_id.tag)
+            if event_id.epoch == last.epoch and event_id.seq > last.seq:
+                out.append(item.framed_in(last.epoch))
                 delivered += 1
-                last = item.id
+                last = event_id
                 self.seam_until = 0.0
-            elif item.id == last:  # the event the stream is at, once more
+            elif event_id == last:  # the event the stream is at, once more
                 self.seam_until = 0.0
-            elif not self._duplicate(item.id, last):
+            elif not self._duplicate(event_id, last):
                 # Another epoch (the log was lost), or a log that went back: a seq behind the
                 # stream's, or the stream's own seq naming another event (another tag).
-                log.info("stream of %s resyncs: %s came after %s", self.identity, item.id, last)
-                last = item.id
+                log.info("stream of %s resyncs: %s came after %s", self.identity, event_id, last)
+                last = event_id
                 out.append(control("resync", {"cursor": str(last)}, last))
                 self.seam_until = 0.0
         self.last = last
