@@ -260,7 +260,7 @@ def test_a_channel_whose_slot_moved_waits_unsubscribed_until_a_node_takes_it() -
     sent.take()
     assert old.in_batch(len(kay)) == [kay, lea] and old.in_batch(0) == []
     old.away(kay)
-    assert not ready.is_set()
+    assert not ready.is_set() and old.away_channels() == [kay]
     old.acquire(kay)  # another stream of kay's opens meanwhile
     old.detach()
     old.attach(sent)
@@ -269,7 +269,7 @@ def test_a_channel_whose_slot_moved_waits_unsubscribed_until_a_node_takes_it() -
     new.attach(sent)
     for channel, route in old.take(kay):
         new.adopt(channel, route)
-    assert sent.take() == [("SUBSCRIBE", [kay])]
+    assert sent.take() == [("SUBSCRIBE", [kay])] and old.away_channels() == []
     new.confirmed(kay)
     assert ready.is_set() and caught_up == [kay]
     assert new.snapshot() == [(kay, 2, True)]

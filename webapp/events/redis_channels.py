@@ -237,6 +237,11 @@ class UserChannels:
             route.subscribed = route.leaving = False
             route.away = True
 
+    def away_channels(self) -> list[str]:
+        """The channels :meth:`away` from this node that streams here still need."""
+        with self._lock:
+            return [c for c, r in self._routes.items() if r.away]
+
     def in_batch(self, batch: object) -> list[str]:
         """The channels held here that one command could name with those of ``batch`` (on a
         cluster: the channels of one slot)."""

@@ -364,33 +364,34 @@ class ClusterBroker(RedisBroker):
             callback()
         return False
 
-    def _moved(self, shard: _Shard, channels: list[str]) -> None:
+    def _moved(self, shard: _Shard, channels: list[str], again: bool = False) -> None:
         """Redis dropped ``channels`` from ``shard``, or refused them (MOVED): their slots
         moved. Serve them from their new nodes. Those that no node serves yet, or that the
         map still places on ``shard`` (the node it came from has not heard of the move yet),
-        are subscribed nowhere meanwhile and tried again at the next sweep."""
+        are subscribed nowhere until the next sweep tries them ``again``: then they are
+        subscribed wherever the map says, ``shard`` included (the slot may have come back;
+        if not, its refusal brings them here once more)."""
         with self._topology:
             try:
                 self._cluster.nodes_manager.initialize()
             except REDIS_ERRORS:
                 pass  # no map now: every channel waits for the next sweep
+            waiting = 0
             for channel in channels:
                 if channel == CHANNEL:
                     for handler in self._resubscribe_watchers:
                         handler(None)
                 try:
-                    new_home = self._owner(channel) is not shard
+                    owner: _Shard | None = self._owner(channel)
                 except BrokerUnavailable:
-                    new_home = False
-                if new_home:
-                    self._rehome(shard.channels.take(channel))
-                else:
+                    owner = None
+                if owner is None or (owner is shard and not again):
                     shard.channels.away(channel)
-                    shard.moved.append(channel)
-        if waiting := len(shard.moved):
-            log.info(
-                "%d channels moved off %s; %d wait for the map", len(channels), shard.name, waiting
-            )
+                    waiting += 1
+                else:
+                    for name, route in shard.channels.take(channel):
+                        owner.channels.adopt(name, route)
+        log.info("%d channels left %s, %d waiting for the map", len(channels), shard.name, waiting)
 
     def _rehome(self, routes: list[Any]) -> None:
         for channel, route in routes:
@@ -429,7 +430,6 @@ class _Shard:
             batch_of=_channel_slot,
         )
         self.retired = False
-        self.moved: list[str] = []  # dropped by Redis, to be served elsewhere
         self._connection: Any = None
         threading.Thread(target=self._listen, name=f"parley-redis-{self.name}", daemon=True).start()
 
@@ -504,9 +504,8 @@ class _Shard:
             if now >= next_sweep:
                 channels.sweep(now)
                 next_sweep = now + SWEEP_SECONDS
-                if self.moved:
-                    retry, self.moved = self.moved, []
-                    broker._moved(self, retry)
+                if waiting := channels.away_channels():
+                    broker._moved(self, waiting, again=True)
                 if broker.report_received is not None and received != reported:
                     broker.report_received(received - reported)
                     reported = received
