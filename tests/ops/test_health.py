@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import redis
+
 from tests.ops.conftest import RunningEmulator, parley_config
 from tests.support.servers import RedisServer
 from tests.support.waiting import free_port
@@ -37,7 +39,9 @@ def test_healthy_with_the_in_process_emulator_and_no_login(tmp_path: Path) -> No
 def test_redis_is_checked_when_configured(tmp_path: Path, redis_server: RedisServer) -> None:
     status, checks = healthz(tmp_path, REDIS_URL=redis_server.url)
     assert status == 200
-    assert checks["redis"] == {"ok": True, "detail": "ping ok"}
+    with redis.Redis.from_url(redis_server.url) as client:
+        version = client.info("server")["redis_version"]
+    assert checks["redis"] == {"ok": True, "detail": f"Redis {version}"}
 
 
 def test_a_redis_older_than_parleys_logs_need_is_unhealthy() -> None:

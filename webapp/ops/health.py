@@ -86,7 +86,7 @@ class RedisCheck:
                 version = str(self._client.info("server").get("redis_version", ""))
                 if redis_too_old(version):
                     return Check(False, f"Redis {version}: Parley needs 7.0 or later")
-                return Check(True, "ping ok")
+                return Check(True, f"Redis {version}")
             return self._check_cluster()
         except (redis.RedisError, RedisClusterException) as exc:
             return Check(False, f"unreachable ({exc.__class__.__name__})")
