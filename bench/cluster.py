@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import redis
@@ -117,7 +118,7 @@ def start_cluster(primaries: int = 3, replicas: int = 1) -> ClusterServer:
                 )
             )
             cluster.ports.append(port)
-            wait_for(lambda port=port: port_open(port), 10, "a cluster node to listen")
+            wait_for(partial(port_open, port), 10, "a cluster node to listen")
         subprocess.run(
             [
                 _binary("redis-cli"),

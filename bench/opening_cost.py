@@ -78,7 +78,7 @@ def _environs(app: Any, n: int, same: bool) -> list[dict[str, Any]]:
         session = {"_user_id": ids[0 if same else k], "_fresh": True, "_id": client}
         session["_permanent"] = True
         cookie = f"session={serializer.dumps(session)}"
-        builder = EnvironBuilder("/stream", headers={"User-Agent": UA, "Cookie": cookie})
+        builder = EnvironBuilder("/stream", headers=[("User-Agent", UA), ("Cookie", cookie)])
         out.append(builder.get_environ())
     return out
 

@@ -286,7 +286,7 @@ class RedisCost:
     #: Per command (``INFO commandstats``): calls and µs inside it, scripts' own included.
     commands: dict[str, tuple[int, int]] = field(default_factory=dict)
 
-    def per_message(self, after: RedisCost, messages: int) -> dict[str, float | int]:
+    def per_message(self, after: RedisCost, messages: int) -> dict[str, object]:
         """The change from this reading to ``after`` as record fields, each also per message."""
         cpu_s = after.cpu_s - self.cpu_s
         memory = after.used_memory - self.used_memory

@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Coroutine
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -393,7 +394,7 @@ async def _openings(opts: Options, setup: Setup, tally: Tally, worker: int) -> l
     for n, rate in enumerate(opts.rates):
         if n:
             old = server.restart_worker()
-            procs.wait_for(lambda old=old: server.new_worker_up(old), 60, "a new worker")
+            procs.wait_for(partial(server.new_worker_up, old), 60, "a new worker")
             procs.wait_for(lambda: requests.get(server.url + "/login", timeout=2).ok, 60, "it")
             worker = server.worker_pid
         pool, record = await run_openings(

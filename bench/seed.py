@@ -78,7 +78,7 @@ def _insert_users(names: list[str], password: str) -> dict[str, int]:
         found = db.session.execute(
             select(User.username, User.id).where(User.username.in_(names))
         ).all()
-        return {name: user_id for name, user_id in found}
+        return {str(name): user_id for name, user_id in found}
 
 
 def login_through_form(base_url: str, username: str, password: str) -> str:

@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import cast
 
 from bench.tally import Tally
@@ -264,7 +265,7 @@ class StreamPool:
             results = await asyncio.gather(
                 *(
                     loop.create_connection(
-                        lambda r=r, n=n: SseStream(r, self._tally, self.stats, self, n),
+                        partial(SseStream, r, self._tally, self.stats, self, n),
                         "127.0.0.1",
                         self._port,
                     )
