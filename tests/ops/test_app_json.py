@@ -1,4 +1,4 @@
-"""`app.json` (the Deploy to Heroku button) asks for every setting a deployment needs."""
+"""`app.json` (the Deploy to Heroku button), `.env.example` and the README's table name every setting."""
 
 from __future__ import annotations
 
@@ -62,3 +62,12 @@ def test_env_example_lists_every_setting() -> None:
     listed = set(re.findall(r"^#?([A-Z_]+)=", example, flags=re.MULTILINE))
     wanted = variables_config_reads()
     assert wanted <= listed, wanted - listed
+
+
+def test_the_readmes_configuration_table_lists_every_setting_and_no_other() -> None:
+    """The README's table is what a developer reads first: a setting missing there is one
+    nobody knows of, and a stray row promises one Parley ignores."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    rows = set(re.findall(r"^\| `([A-Z_0-9]+)` \|", table, flags=re.MULTILINE))
+    assert rows == variables_config_reads(), rows ^ variables_config_reads()
