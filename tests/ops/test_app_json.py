@@ -1,4 +1,4 @@
-"""`app.json` (the Deploy to Heroku button), `.env.example` and the README's table name every setting."""
+"""`app.json` (the Deploy to Heroku button), `.env.example` and the README name every setting."""
 
 from __future__ import annotations
 
