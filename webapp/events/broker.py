@@ -192,13 +192,8 @@ class Subscription:
     def take_all(self) -> tuple[list[Delivery | CatchUp | Signal], bool]:
         """Everything queued now, without waiting, and whether a heartbeat is due (spent here:
         whatever is written next keeps the connection alive)."""
-        items: list[Delivery | CatchUp | Signal] = []
-        take, put = self._items.popleft, items.append
-        try:
-            while True:
-                put(take())
-        except IndexError:
-            pass
+        take = self._items.popleft  # as many as are queued now: only this side pops
+        items = [take() for _ in range(len(self._items))]
         beat, self._beat = self._beat, False
         return items, beat
 
