@@ -391,7 +391,10 @@ class ClusterBroker(RedisBroker):
                 else:
                     for name, route in shard.channels.take(channel):
                         owner.channels.adopt(name, route)
-        log.info("%d channels left %s, %d waiting for the map", len(channels), shard.name, waiting)
+        if not again or waiting < len(channels):  # a sweep that changed nothing says nothing
+            log.info(
+                "%d channels left %s, %d waiting for the map", len(channels), shard.name, waiting
+            )
 
     def _rehome(self, routes: list[Any]) -> None:
         for channel, route in routes:
